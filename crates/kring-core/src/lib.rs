@@ -1,0 +1,19 @@
+//! Kring's pure core: everything that decides without touching the network, the disk or a
+//! database. It compiles fast and is tested (and later fuzzed) on its own.
+//!
+//! - [`schema`]: how a resource's columns are described (types, rules), shared by the validator,
+//!   the storage engine and the OpenAPI document.
+//! - [`validate`]: the Laravel-style rule engine that turns a JSON body into typed values or
+//!   dot-path errors.
+//! - [`query`]: the list and show query parameters.
+//! - [`i18n`]: the English and Dutch message catalog.
+//! - [`time`]: the timestamp formats Kring reads and writes.
+
+pub mod i18n;
+pub mod query;
+pub mod schema;
+pub mod time;
+pub mod validate;
+pub mod value;
+
+pub use value::Value;

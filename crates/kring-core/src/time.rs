@@ -1,0 +1,82 @@
+//! Timestamps: one output format, several accepted input formats (DESIGN §2).
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+
+/// `2025-07-29T12:32:45.000000Z`: UTC, microseconds, as Laravel serialises dates.
+/// Fixed width, so the text sorts in time order (SQLite stores it as text).
+pub fn format_timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub fn format_date(d: &NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// Reads ISO-8601 with or without fraction and offset, `YYYY-MM-DD HH:MM:SS`, and a bare date
+/// (midnight UTC). Returns `None` for anything else, never panics.
+pub fn parse_timestamp(input: &str) -> Option<DateTime<Utc>> {
+    let s = input.trim();
+    if s.len() > 64 {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(truncate_to_micros(t.with_timezone(&Utc)));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(s, format) {
+            return Some(truncate_to_micros(naive.and_utc()));
+        }
+    }
+    if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z") {
+        return Some(truncate_to_micros(t.with_timezone(&Utc)));
+    }
+    parse_date(s).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|n| n.and_utc())
+}
+
+pub fn parse_date(input: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d").ok()
+}
+
+/// Both databases keep microseconds; dropping finer digits up front keeps what a client sent,
+/// what the response echoes and what a later read returns identical.
+fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Timelike;
+    let nanos = t.nanosecond();
+    t.with_nanosecond(nanos - nanos % 1000).unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_documented_input_forms() {
+        let expect = "2019-08-24T14:15:22.123000Z";
+        for input in [
+            "2019-08-24T14:15:22.123Z",
+            "2019-08-24T16:15:22.123+02:00",
+            "2019-08-24 14:15:22.123",
+            "2019-08-24T14:15:22.123",
+        ] {
+            let parsed = parse_timestamp(input).map(|t| format_timestamp(&t));
+            assert_eq!(parsed.as_deref(), Some(expect), "{input}");
+        }
+        let date_only = parse_timestamp("2019-08-24").map(|t| format_timestamp(&t));
+        assert_eq!(date_only.as_deref(), Some("2019-08-24T00:00:00.000000Z"));
+        let no_fraction = parse_timestamp("2019-08-24 14:15:22").map(|t| format_timestamp(&t));
+        assert_eq!(no_fraction.as_deref(), Some("2019-08-24T14:15:22.000000Z"));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for input in ["", "tomorrow", "2019-13-01", "2019-02-30", "2019-08-24T25:00:00Z", "١٢"] {
+            assert!(parse_timestamp(input).is_none(), "{input}");
+        }
+    }
+
+    #[test]
+    fn drops_sub_microsecond_digits() {
+        let t = parse_timestamp("2019-08-24T14:15:22.123456789Z").map(|t| format_timestamp(&t));
+        assert_eq!(t.as_deref(), Some("2019-08-24T14:15:22.123456Z"));
+    }
+}
