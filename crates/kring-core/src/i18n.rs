@@ -56,7 +56,10 @@ pub struct Message {
 
 impl Message {
     pub fn new(key: &'static str) -> Message {
-        Message { key, params: Vec::new() }
+        Message {
+            key,
+            params: Vec::new(),
+        }
     }
 
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Message {
@@ -108,9 +111,9 @@ pub fn fill(template: &str, params: &[(&str, &str)]) -> String {
         out.push_str(&rest[..pos]);
         let after = &rest[pos + 1..];
         for (name, value) in &ordered {
-            if after.starts_with(name) {
+            if let Some(remainder) = after.strip_prefix(name) {
                 out.push_str(value);
-                rest = &after[name.len()..];
+                rest = remainder;
                 continue 'scan;
             }
         }
@@ -159,8 +162,14 @@ mod tests {
     fn negotiates_the_language() {
         assert_eq!(Locale::from_accept_language(""), Locale::En);
         assert_eq!(Locale::from_accept_language("nl"), Locale::Nl);
-        assert_eq!(Locale::from_accept_language("nl-NL,nl;q=0.9,en;q=0.8"), Locale::Nl);
-        assert_eq!(Locale::from_accept_language("fr, en;q=0.5, nl;q=0.7"), Locale::Nl);
+        assert_eq!(
+            Locale::from_accept_language("nl-NL,nl;q=0.9,en;q=0.8"),
+            Locale::Nl
+        );
+        assert_eq!(
+            Locale::from_accept_language("fr, en;q=0.5, nl;q=0.7"),
+            Locale::Nl
+        );
         assert_eq!(Locale::from_accept_language("de"), Locale::En);
         assert_eq!(Locale::from_accept_language("nl;q=0"), Locale::En);
         assert_eq!(Locale::from_accept_language(";;;,,q=x"), Locale::En);
@@ -168,7 +177,10 @@ mod tests {
 
     #[test]
     fn fills_placeholders_longest_first() {
-        let filled = fill(":max and :maximum, :none", &[("max", "1"), ("maximum", "2")]);
+        let filled = fill(
+            ":max and :maximum, :none",
+            &[("max", "1"), ("maximum", "2")],
+        );
         assert_eq!(filled, "1 and 2, :none");
     }
 
@@ -185,9 +197,15 @@ mod tests {
     #[test]
     fn attribute_names_follow_laravel_and_the_catalog() {
         assert_eq!(attribute(Locale::En, "next_contact"), "next contact");
-        assert_eq!(attribute(Locale::En, "field_values.0.field_id"), "field values.0.field id");
+        assert_eq!(
+            attribute(Locale::En, "field_values.0.field_id"),
+            "field values.0.field id"
+        );
         assert_eq!(attribute(Locale::Nl, "name"), "naam");
-        assert_eq!(attribute(Locale::Nl, "field_values.3.field_id"), "veldwaarden.3.veld");
+        assert_eq!(
+            attribute(Locale::Nl, "field_values.3.field_id"),
+            "veldwaarden.3.veld"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`i18n`]: the English and Dutch message catalog.
 //! - [`time`]: the timestamp formats Kring reads and writes.
 
+pub mod custom_field;
 pub mod i18n;
 pub mod query;
 pub mod schema;

@@ -32,7 +32,9 @@ fn percent_decode(input: &str) -> String {
         match b {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(decoded) => {
                         out.push(decoded);
@@ -57,7 +59,10 @@ pub struct Page {
 
 impl Default for Page {
     fn default() -> Self {
-        Page { limit: DEFAULT_LIMIT, offset: 0 }
+        Page {
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+        }
     }
 }
 
@@ -77,12 +82,17 @@ impl Page {
 
 /// The one value given for a parameter known by any of `names`; twice is an error, because
 /// silently picking one would hide a client bug.
-fn single<'a>(pairs: &'a [(String, String)], names: &[&'static str]) -> Result<Option<(&'static str, &'a str)>, QueryError> {
+fn single<'a>(
+    pairs: &'a [(String, String)],
+    names: &[&'static str],
+) -> Result<Option<(&'static str, &'a str)>, QueryError> {
     let mut found: Option<(&'static str, &'a str)> = None;
     for (key, value) in pairs {
         if let Some(name) = names.iter().find(|n| **n == key) {
             if found.is_some() {
-                return Err(QueryError(Message::new("query.repeated").with("param", *name)));
+                return Err(QueryError(
+                    Message::new("query.repeated").with("param", *name),
+                ));
             }
             found = Some((name, value));
         }
@@ -144,14 +154,47 @@ mod tests {
 
     #[test]
     fn pagination_defaults_and_bounds() {
-        assert_eq!(page(""), Ok(Page { limit: 100, offset: 0 }));
-        assert_eq!(page("limit=25&offset=50"), Ok(Page { limit: 25, offset: 50 }));
-        assert_eq!(page("per_page=20&offset=40"), Ok(Page { limit: 20, offset: 40 }));
-        assert_eq!(page("limit=1000"), Ok(Page { limit: 1000, offset: 0 }));
-        for bad in ["limit=1001", "limit=-1", "limit=abc", "offset=-5", "limit=1.5", "limit=10&per_page=10"] {
+        assert_eq!(
+            page(""),
+            Ok(Page {
+                limit: 100,
+                offset: 0
+            })
+        );
+        assert_eq!(
+            page("limit=25&offset=50"),
+            Ok(Page {
+                limit: 25,
+                offset: 50
+            })
+        );
+        assert_eq!(
+            page("per_page=20&offset=40"),
+            Ok(Page {
+                limit: 20,
+                offset: 40
+            })
+        );
+        assert_eq!(
+            page("limit=1000"),
+            Ok(Page {
+                limit: 1000,
+                offset: 0
+            })
+        );
+        for bad in [
+            "limit=1001",
+            "limit=-1",
+            "limit=abc",
+            "offset=-5",
+            "limit=1.5",
+            "limit=10&per_page=10",
+        ] {
             assert!(page(bad).is_err(), "{bad}");
         }
-        let Err(QueryError(message)) = page("limit=5000") else { panic!("5000 must be refused") };
+        let Err(QueryError(message)) = page("limit=5000") else {
+            panic!("5000 must be refused")
+        };
         assert_eq!(
             message.render(Locale::En),
             "The limit parameter must be a whole number from 0 to 1000; '5000' is not."

@@ -34,6 +34,8 @@ pub struct Column {
     pub hidden: bool,
     pub filterable: bool,
     pub sortable: bool,
+    /// The only values a text column accepts.
+    pub one_of: Option<&'static [&'static str]>,
 }
 
 impl Column {
@@ -50,6 +52,7 @@ impl Column {
             hidden: false,
             filterable: true,
             sortable: true,
+            one_of: None,
         }
     }
 
@@ -87,6 +90,11 @@ impl Column {
 
     pub const fn references(mut self, table: &'static str) -> Column {
         self.references = Some(table);
+        self
+    }
+
+    pub const fn one_of(mut self, allowed: &'static [&'static str]) -> Column {
+        self.one_of = Some(allowed);
         self
     }
 

@@ -22,7 +22,12 @@ pub fn parse_timestamp(input: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(truncate_to_micros(t.with_timezone(&Utc)));
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(s, format) {
             return Some(truncate_to_micros(naive.and_utc()));
         }
@@ -30,7 +35,9 @@ pub fn parse_timestamp(input: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z") {
         return Some(truncate_to_micros(t.with_timezone(&Utc)));
     }
-    parse_date(s).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|n| n.and_utc())
+    parse_date(s)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|n| n.and_utc())
 }
 
 pub fn parse_date(input: &str) -> Option<NaiveDate> {
@@ -69,7 +76,14 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for input in ["", "tomorrow", "2019-13-01", "2019-02-30", "2019-08-24T25:00:00Z", "١٢"] {
+        for input in [
+            "",
+            "tomorrow",
+            "2019-13-01",
+            "2019-02-30",
+            "2019-08-24T25:00:00Z",
+            "١٢",
+        ] {
             assert!(parse_timestamp(input).is_none(), "{input}");
         }
     }

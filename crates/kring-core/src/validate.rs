@@ -59,8 +59,12 @@ impl ValidationErrors {
             let texts: Vec<Json> = messages
                 .iter()
                 .map(|m| {
-                    let mut params: Vec<(&str, &str)> = vec![("attribute", name.as_str())];
-                    params.extend(m.params.iter().map(|(k, v)| (*k, v.as_str())));
+                    // A message may name its own attribute (a custom field's name).
+                    let mut params: Vec<(&str, &str)> =
+                        m.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    if !params.iter().any(|(k, _)| *k == "attribute") {
+                        params.push(("attribute", name.as_str()));
+                    }
                     let rendered = fill(text(locale, m.key), &params);
                     count += 1;
                     first.get_or_insert_with(|| rendered.clone());
@@ -73,8 +77,15 @@ impl ValidationErrors {
         let message = match count.saturating_sub(1) {
             0 => first,
             more => {
-                let key = if more == 1 { "validation.summary.one" } else { "validation.summary.many" };
-                fill(text(locale, key), &[("message", &first), ("count", &more.to_string())])
+                let key = if more == 1 {
+                    "validation.summary.one"
+                } else {
+                    "validation.summary.many"
+                };
+                fill(
+                    text(locale, key),
+                    &[("message", &first), ("count", &more.to_string())],
+                )
             }
         };
         serde_json::json!({ "message": message, "errors": errors })
@@ -89,13 +100,20 @@ pub struct Validated {
 
 impl Validated {
     pub fn get(&self, column: &str) -> Option<&Value> {
-        self.values.iter().find(|(name, _)| *name == column).map(|(_, v)| v)
+        self.values
+            .iter()
+            .find(|(name, _)| *name == column)
+            .map(|(_, v)| v)
     }
 }
 
 /// Checks `body` against the writable `columns`. Keys that are not writable columns are ignored
 /// (Laravel-compatible); an empty string counts as null (Laravel's `ConvertEmptyStringsToNull`).
-pub fn validate(columns: &'static [Column], body: &Map<String, Json>, mode: Mode) -> (Validated, ValidationErrors) {
+pub fn validate(
+    columns: &'static [Column],
+    body: &Map<String, Json>,
+    mode: Mode,
+) -> (Validated, ValidationErrors) {
     let mut validated = Validated::default();
     let mut errors = ValidationErrors::default();
     for column in columns.iter().filter(|c| c.writable) {
@@ -131,13 +149,17 @@ fn is_empty_string(value: &Json) -> bool {
 pub fn check_value(column: &Column, raw: &Json) -> Result<Value, Message> {
     let value = coerce(column.ty, raw).ok_or_else(|| type_error(column.ty))?;
     if let Value::Text(s) = &value {
-        if let Some(max) = column.max {
-            if s.chars().count() > max {
-                return Err(Message::new("validation.max.string").with("max", max.to_string()));
-            }
+        if let Some(max) = column.max.filter(|max| s.chars().count() > *max) {
+            return Err(Message::new("validation.max.string").with("max", max.to_string()));
         }
         if column.email && !is_email(s) {
             return Err(Message::new("validation.email"));
+        }
+        if column
+            .one_of
+            .is_some_and(|allowed| !allowed.contains(&s.as_str()))
+        {
+            return Err(Message::new("validation.in"));
         }
     }
     Ok(value)
@@ -160,7 +182,11 @@ pub fn coerce(ty: ColumnType, raw: &Json) -> Option<Value> {
         (ColumnType::Text, Json::String(s)) => Some(Value::Text(s.clone())),
         (ColumnType::Int, Json::Number(n)) => n
             .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                    .map(|f| f as i64)
+            })
             .map(Value::Int),
         (ColumnType::Int, Json::String(s)) => s.trim().parse::<i64>().ok().map(Value::Int),
         (ColumnType::Float, Json::Number(n)) => n.as_f64().map(Value::Float),
@@ -193,13 +219,17 @@ pub fn coerce(ty: ColumnType, raw: &Json) -> Option<Value> {
 /// domain, no spaces or control characters. It accepts what mail servers accept in practice and
 /// refuses typos such as a missing `@` or a space.
 pub fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else { return false };
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
     let local_ok = !local.is_empty()
         && local.len() <= 64
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+        && local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
     let domain_ok = !domain.is_empty()
         && domain.len() <= 253
         && domain.split('.').all(|label| {
@@ -239,12 +269,18 @@ mod tests {
         let (_, errors) = run(json!({}), Mode::Update);
         assert!(errors.is_empty());
         let (_, errors) = run(json!({"name": ""}), Mode::Update);
-        assert!(errors.has("name"), "an explicit blank name is refused on update too");
+        assert!(
+            errors.has("name"),
+            "an explicit blank name is refused on update too"
+        );
     }
 
     #[test]
     fn renders_laravel_shape_with_summary() {
-        let (_, errors) = run(json!({"email": "nope", "show_on_map": "maybe"}), Mode::Create);
+        let (_, errors) = run(
+            json!({"email": "nope", "show_on_map": "maybe"}),
+            Mode::Create,
+        );
         let body = errors.render(Locale::En);
         assert_eq!(
             body,
@@ -257,24 +293,39 @@ mod tests {
                 }
             })
         );
-        let one = run(json!({"name": "x", "email": "bad"}), Mode::Create).1.render(Locale::Nl);
-        assert_eq!(one["message"], "Het veld e-mailadres moet een geldig e-mailadres zijn.");
+        let one = run(json!({"name": "x", "email": "bad"}), Mode::Create)
+            .1
+            .render(Locale::Nl);
+        assert_eq!(
+            one["message"],
+            "Het veld e-mailadres moet een geldig e-mailadres zijn."
+        );
     }
 
     #[test]
     fn coerces_form_strings() {
-        let (ok, errors) = run(json!({"name": "Acme", "show_on_map": "1", "next_contact": "2024-01-02"}), Mode::Create);
+        let (ok, errors) = run(
+            json!({"name": "Acme", "show_on_map": "1", "next_contact": "2024-01-02"}),
+            Mode::Create,
+        );
         assert!(errors.is_empty());
         assert_eq!(ok.get("show_on_map"), Some(&Value::Bool(true)));
         assert!(matches!(ok.get("next_contact"), Some(Value::Timestamp(_))));
         let map = json!({"user_id": "12"});
-        let (ok, _) = validate(&WITH_INT, map.as_object().unwrap_or(&Map::new()), Mode::Create);
+        let (ok, _) = validate(
+            &WITH_INT,
+            map.as_object().unwrap_or(&Map::new()),
+            Mode::Create,
+        );
         assert_eq!(ok.get("user_id"), Some(&Value::Int(12)));
     }
 
     #[test]
     fn ignores_unknown_and_read_only_keys() {
-        let (ok, errors) = run(json!({"name": "Acme", "id": 99, "company_id": 7, "hack": true}), Mode::Create);
+        let (ok, errors) = run(
+            json!({"name": "Acme", "id": 99, "company_id": 7, "hack": true}),
+            Mode::Create,
+        );
         assert!(errors.is_empty());
         assert_eq!(ok.values.len(), 1);
     }
@@ -293,10 +344,17 @@ mod tests {
 
     #[test]
     fn email_check() {
-        for good in ["a@b.nl", "cleora42@gmail.com", "first.last+tag@sub.example.com", "x@localhost"] {
+        for good in [
+            "a@b.nl",
+            "cleora42@gmail.com",
+            "first.last+tag@sub.example.com",
+            "x@localhost",
+        ] {
             assert!(is_email(good), "{good}");
         }
-        for bad in ["", "a", "a@", "@b.nl", "a b@c.nl", "a@b..nl", "a@-b.nl", ".a@b.nl", "a@b@c"] {
+        for bad in [
+            "", "a", "a@", "@b.nl", "a b@c.nl", "a@b..nl", "a@-b.nl", ".a@b.nl", "a@b@c",
+        ] {
             assert!(!is_email(bad), "{bad}");
         }
     }

@@ -1,1 +1,86 @@
+//! Kring's server: storage, the resource engine, authentication and the HTTP surface.
 
+pub mod activity;
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod resource;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use config::Config;
+pub use db::Db;
+pub use error::Error;
+use tokio::net::TcpListener;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+}
+
+/// Connects, migrates and returns the application state.
+pub async fn prepare(config: Config) -> Result<AppState, Error> {
+    let db = Db::connect(&config.database_url).await?;
+    db::migrate(&db).await?;
+    Ok(AppState {
+        db,
+        config: Arc::new(config),
+    })
+}
+
+/// Serves on `listener` until `shutdown` completes, then finishes in-flight requests and closes
+/// the database.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let db = state.db.clone();
+    let app = http::router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| Error::Internal(format!("server: {e}")))?;
+    db.close().await;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Logs to stderr; `RUST_LOG` (or `KRING_LOG`) filters, `info` by default.
+pub fn init_logging() {
+    let filter = std::env::var("KRING_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}

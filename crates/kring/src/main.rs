@@ -1,1 +1,170 @@
-fn main() {}
+//! `kring`: the command line. Every command takes the database the same way:
+//! `--database-url` / `KRING_DATABASE_URL`, else `<data-dir>/kring.db` (SQLite).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use kring_server::{Config, Db, admin, config, db};
+
+#[derive(Parser)]
+#[command(
+    name = "kring",
+    version,
+    about = "Kring, a self-hostable CRM API server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DatabaseArgs {
+    /// sqlite://path/to/kring.db or postgres://user@host/db. Default: <data-dir>/kring.db.
+    #[arg(long, env = "KRING_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// Where the embedded SQLite database lives when no URL is given.
+    #[arg(
+        long,
+        env = "KRING_DATA_DIR",
+        default_value = "./kring-data",
+        global = true
+    )]
+    data_dir: PathBuf,
+}
+
+impl DatabaseArgs {
+    fn url(&self) -> anyhow::Result<String> {
+        Ok(config::database_url(
+            self.database_url.as_deref(),
+            &self.data_dir,
+        )?)
+    }
+
+    async fn open_migrated(&self) -> anyhow::Result<Db> {
+        let db = Db::connect(&self.url()?)
+            .await
+            .context("opening the database")?;
+        db::migrate(&db).await.context("migrating the database")?;
+        Ok(db)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve the API.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "KRING_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Largest JSON or form body accepted, in bytes.
+        #[arg(long, env = "KRING_BODY_LIMIT", default_value_t = 1024 * 1024)]
+        body_limit: usize,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Apply pending migrations (safe to run again).
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage personal access tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user (and its company, if new); prints the user as JSON.
+    Create {
+        #[arg(long)]
+        company: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "KRING_USER_PASSWORD")]
+        password: String,
+        #[arg(long, default_value = "company_owner", value_parser = ["company_owner", "company_viewer"])]
+        role: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a personal access token; prints the token alone on stdout.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    kring_server::init_logging();
+    match Cli::parse().command {
+        Command::Serve {
+            bind,
+            body_limit,
+            database,
+        } => {
+            let mut config = Config::new(database.url()?);
+            config.body_limit = body_limit;
+            let state = kring_server::prepare(config)
+                .await
+                .context("preparing the database")?;
+            let listener = tokio::net::TcpListener::bind(&bind)
+                .await
+                .with_context(|| format!("binding {bind}"))?;
+            tracing::info!(address = %listener.local_addr()?, "kring is listening");
+            kring_server::serve(state, listener, kring_server::shutdown_signal()).await?;
+        }
+        Command::Migrate { database } => {
+            database.open_migrated().await?.close().await;
+            eprintln!("migrations applied");
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    company,
+                    name,
+                    email,
+                    password,
+                    role,
+                    database,
+                },
+        } => {
+            let db = database.open_migrated().await?;
+            let user = admin::create_user(&db, &company, &name, &email, &password, &role).await?;
+            db.close().await;
+            println!("{}", serde_json::to_string_pretty(&user)?);
+        }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    email,
+                    name,
+                    database,
+                },
+        } => {
+            let db = database.open_migrated().await?;
+            let token = admin::create_token(&db, &email, &name).await?;
+            db.close().await;
+            println!("{token}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! Authentication and the role-permission check (DESIGN §3).
+//!
+//! Tokens are opaque random strings; only their SHA-256 is stored, so a leaked database holds no
+//! usable token. A request needs a valid token and the permission its route names; both are
+//! answered by one indexed query.
+
+use argon2::Argon2;
+use argon2::password_hash::PasswordHasher;
+use axum::http::{HeaderMap, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use kring_core::Value;
+use kring_core::schema::ColumnType;
+use sha2::{Digest, Sha256};
+
+use crate::db::{Db, Raw, Tx};
+use crate::error::Error;
+use crate::resource::engine::Scope;
+use crate::resource::{Action, REGISTRY};
+
+/// Prefix of personal access tokens, so secret scanners can recognise a leaked one.
+pub const PAT_PREFIX: &str = "kring_pat_";
+
+pub const OWNER_ROLE: &str = "company_owner";
+pub const VIEWER_ROLE: &str = "company_viewer";
+
+pub fn sha256_hex(input: &str) -> String {
+    Sha256::digest(input.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// 32 random bytes from the operating system, base64url.
+pub fn random_secret() -> Result<String, Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Internal(format!("random source: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Argon2id with the crate's default (OWASP) parameters, as a PHC string.
+pub fn hash_password(password: &str) -> Result<String, Error> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(|e| Error::Internal(format!("password hash: {e}")))
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Resolves the bearer token to its user and checks `permission` for the user's role.
+/// Unknown, revoked and expired tokens are all 401; a missing permission is 403.
+pub async fn authorize(db: &Db, headers: &HeaderMap, permission: &str) -> Result<Scope, Error> {
+    let token = bearer_token(headers).ok_or(Error::Unauthenticated)?;
+    if token.len() > 512 {
+        return Err(Error::Unauthenticated);
+    }
+    let query = Raw::new(
+        "SELECT u.id, u.company_id, EXISTS ( \
+             SELECT 1 FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id \
+             WHERE rp.role_id = u.role_id AND p.name = ?) \
+         FROM personal_access_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = ? AND t.revoked = ? AND (t.expires_at IS NULL OR t.expires_at > ?)",
+        vec![
+            permission.to_string().into(),
+            sha256_hex(token).into(),
+            false.into(),
+            Utc::now().into(),
+        ],
+    );
+    let rows = db
+        .fetch(
+            &query,
+            &[ColumnType::Int, ColumnType::Int, ColumnType::Bool],
+        )
+        .await?;
+    match rows.first().map(Vec::as_slice) {
+        Some(
+            [
+                Value::Int(user_id),
+                Value::Int(company_id),
+                Value::Bool(allowed),
+            ],
+        ) => {
+            if *allowed {
+                Ok(Scope {
+                    company_id: *company_id,
+                    user_id: *user_id,
+                })
+            } else {
+                Err(Error::Forbidden)
+            }
+        }
+        _ => Err(Error::Unauthenticated),
+    }
+}
+
+/// Every permission the registry implies, and the built-in roles' grants, brought up to date.
+/// Runs after migrations, so a new resource's permissions reach existing companies.
+pub async fn sync_permissions(db: &Db) -> Result<(), Error> {
+    let mut tx = db.begin().await?;
+    let now = Utc::now();
+    for def in REGISTRY {
+        for action in Action::ALL {
+            tx.execute(&Raw::new(
+                "INSERT INTO permissions (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                vec![def.permission(action).into(), now.into()],
+            ))
+            .await?;
+        }
+    }
+    grant_builtin_permissions(&mut tx, None).await?;
+    tx.commit().await
+}
+
+/// Owners get every permission, viewers every `.view` permission; `company` limits it to one
+/// company's roles.
+async fn grant_builtin_permissions(tx: &mut Tx, company: Option<i64>) -> Result<(), Error> {
+    let company = company.unwrap_or(-1);
+    for (role, pattern) in [(OWNER_ROLE, "%"), (VIEWER_ROLE, "%.view")] {
+        tx.execute(&Raw::new(
+            "INSERT INTO role_permissions (role_id, permission_id) \
+             SELECT r.id, p.id FROM roles r, permissions p \
+             WHERE r.name = ? AND p.name LIKE ? AND (? = -1 OR r.company_id = ?) \
+             ON CONFLICT (role_id, permission_id) DO NOTHING",
+            vec![role.into(), pattern.into(), company.into(), company.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Creates the built-in roles of a new company with their permissions.
+pub async fn create_builtin_roles(tx: &mut Tx, company_id: i64) -> Result<(), Error> {
+    let now = Utc::now();
+    for role in [OWNER_ROLE, VIEWER_ROLE] {
+        tx.execute(&Raw::new(
+            "INSERT INTO roles (company_id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            vec![company_id.into(), role.into(), now.into(), now.into()],
+        ))
+        .await?;
+    }
+    grant_builtin_permissions(tx, Some(company_id)).await
+}

@@ -1,0 +1,38 @@
+//! Runtime configuration. The binary fills it from flags and `KRING_*` variables (one place:
+//! `crates/kring/src/main.rs`); tests build it directly.
+
+use std::path::Path;
+
+use crate::error::Error;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// Largest JSON or form body accepted, in bytes (DESIGN §2: 1 MiB).
+    pub body_limit: usize,
+}
+
+impl Config {
+    pub fn new(database_url: impl Into<String>) -> Config {
+        Config {
+            database_url: database_url.into(),
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// The database to use: the URL when one is given, otherwise `<data_dir>/kring.db`, creating
+/// the directory.
+pub fn database_url(url: Option<&str>, data_dir: &Path) -> Result<String, Error> {
+    if let Some(url) = url.filter(|u| !u.trim().is_empty()) {
+        return Ok(url.to_string());
+    }
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        Error::Config(format!(
+            "cannot create data directory {}: {e}",
+            data_dir.display()
+        ))
+    })?;
+    Ok(format!("sqlite://{}", data_dir.join("kring.db").display()))
+}

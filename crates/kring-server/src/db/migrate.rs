@@ -1,0 +1,50 @@
+//! Versioned migrations, one folder per engine, embedded in the binary. `kring migrate` and
+//! `kring serve` apply them; applying twice is a no-op.
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use super::Db;
+use crate::error::Error;
+
+/// (version, description, SQLite SQL, PostgreSQL SQL). Never edit an applied migration: add one.
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../../migrations/sqlite/0001_foundation.sql"),
+    include_str!("../../migrations/postgres/0001_foundation.sql"),
+)];
+
+fn migrator(postgres: bool) -> Migrator {
+    let migrations: Vec<Migration> = MIGRATIONS
+        .iter()
+        .map(|(version, description, sqlite, pg)| {
+            let sql = if postgres { *pg } else { *sqlite };
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    // sqlx builds this struct the same way in its `migrate!` macro; we list the files ourselves
+    // to avoid compiling sqlx's proc-macro crate.
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// Applies every pending migration (PostgreSQL: under sqlx's advisory lock, so instances
+/// starting together migrate once), then brings the permission catalog up to date.
+pub async fn migrate(db: &Db) -> Result<(), Error> {
+    match db {
+        Db::Sqlite { write, .. } => migrator(false).run(write).await?,
+        Db::Postgres(pool) => migrator(true).run(pool).await?,
+    }
+    crate::auth::sync_permissions(db).await
+}

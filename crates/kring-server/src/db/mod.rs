@@ -1,0 +1,388 @@
+//! Storage: one enum over SQLite and PostgreSQL (DESIGN §4). This module is the only place that
+//! knows there are two engines; everything above it builds statements once with sea-query (or
+//! writes portable SQL with `?` placeholders) and decodes rows by the column types it asks for.
+
+mod migrate;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use kring_core::Value;
+use kring_core::schema::ColumnType;
+use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+use sea_query_sqlx::{SqlxBinder, SqlxValues};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, PgPool, Row as _, SqlitePool};
+
+use crate::error::Error;
+
+pub use migrate::migrate;
+
+/// Which SQL engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool on either engine.
+///
+/// SQLite allows one writer at a time, so writes go through a pool of one connection (queued in
+/// process instead of spinning on `SQLITE_BUSY`) and reads through a pool of several.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// A statement rendered for one engine, with its bound values.
+pub struct Sql {
+    text: String,
+    values: SqlxValues,
+}
+
+/// Anything that can become a [`Sql`] for a given backend: sea-query statements and
+/// [`Raw`] portable SQL.
+pub trait Statement {
+    fn render(&self, backend: Backend) -> Sql;
+}
+
+macro_rules! sea_statement {
+    ($($ty:ty),*) => {$(
+        impl Statement for $ty {
+            fn render(&self, backend: Backend) -> Sql {
+                let (text, values) = match backend {
+                    Backend::Sqlite => self.build_sqlx(SqliteQueryBuilder),
+                    Backend::Postgres => self.build_sqlx(PostgresQueryBuilder),
+                };
+                Sql { text, values }
+            }
+        }
+    )*};
+}
+sea_statement!(
+    sea_query::SelectStatement,
+    sea_query::InsertStatement,
+    sea_query::UpdateStatement,
+    sea_query::DeleteStatement
+);
+
+/// Hand-written SQL that is the same on both engines, with `?` placeholders (rewritten to `$n`
+/// for PostgreSQL). For fixed statements that read better as SQL than as a builder chain.
+pub struct Raw {
+    pub text: &'static str,
+    pub values: Vec<sea_query::Value>,
+}
+
+impl Raw {
+    pub fn new(text: &'static str, values: Vec<sea_query::Value>) -> Raw {
+        Raw { text, values }
+    }
+}
+
+impl Statement for Raw {
+    fn render(&self, backend: Backend) -> Sql {
+        let text = match backend {
+            Backend::Sqlite => self.text.to_string(),
+            Backend::Postgres => numbered_placeholders(self.text),
+        };
+        Sql {
+            text,
+            values: SqlxValues(sea_query::Values(self.values.clone())),
+        }
+    }
+}
+
+fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// SQLite keeps timestamps as fixed-width text (see the migration); sqlx would write them in a
+/// variable-width format whose text order is not time order, so convert before binding.
+fn sqlite_values(values: SqlxValues) -> SqlxValues {
+    let converted = values
+        .0
+        .0
+        .into_iter()
+        .map(|v| match v {
+            sea_query::Value::ChronoDateTimeUtc(t) => {
+                sea_query::Value::String(t.map(|t| kring_core::time::format_timestamp(&t)))
+            }
+            other => other,
+        })
+        .collect();
+    SqlxValues(sea_query::Values(converted))
+}
+
+impl Db {
+    /// Opens (and for SQLite creates) the database named by `url`: `sqlite://path`,
+    /// `sqlite::memory:` is refused (each pooled connection would get its own empty database),
+    /// `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Db, Error> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).map_err(Error::config)?;
+            return Db::connect_postgres(options).await;
+        }
+        if url.starts_with("sqlite:") {
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                return Err(Error::Config(
+                    "an in-memory SQLite database cannot be shared by a pool; use a file".into(),
+                ));
+            }
+            let options = SqliteConnectOptions::from_str(url).map_err(Error::config)?;
+            return Db::connect_sqlite(options).await;
+        }
+        Err(Error::Config(format!(
+            "unsupported database URL (use sqlite://… or postgres://…): {url}"
+        )))
+    }
+
+    pub async fn connect_postgres(options: PgConnectOptions) -> Result<Db, Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(32)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Db::Postgres(pool))
+    }
+
+    async fn connect_sqlite(options: SqliteConnectOptions) -> Result<Db, Error> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-16000");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Db::Sqlite { read, write })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs a read outside any transaction.
+    pub async fn fetch(
+        &self,
+        stmt: &impl Statement,
+        types: &[ColumnType],
+    ) -> Result<Vec<Vec<Value>>, Error> {
+        let sql = stmt.render(self.backend());
+        match self {
+            Db::Sqlite { read, .. } => sqlite::fetch(read, sql, types).await,
+            Db::Postgres(pool) => postgres::fetch(pool, sql, types).await,
+        }
+    }
+
+    /// Starts a write transaction (SQLite: `BEGIN IMMEDIATE` on the writer connection, so the
+    /// write lock is taken up front and never upgraded mid-transaction).
+    pub async fn begin(&self) -> Result<Tx, Error> {
+        Ok(match self {
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// `SELECT 1`, for readiness probes.
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.fetch(
+            &Raw::new("SELECT CAST(1 AS BIGINT)", vec![]),
+            &[ColumnType::Int],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A write transaction. Dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn fetch(
+        &mut self,
+        stmt: &impl Statement,
+        types: &[ColumnType],
+    ) -> Result<Vec<Vec<Value>>, Error> {
+        let sql = stmt.render(self.backend());
+        match self {
+            Tx::Sqlite(tx) => sqlite::fetch(&mut **tx, sql, types).await,
+            Tx::Postgres(tx) => postgres::fetch(&mut **tx, sql, types).await,
+        }
+    }
+
+    /// Runs a statement and returns the number of rows it touched.
+    pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64, Error> {
+        let sql = stmt.render(self.backend());
+        Ok(match self {
+            Tx::Sqlite(tx) => sqlx::query_with(AssertSqlSafe(sql.text), sqlite_values(sql.values))
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            Tx::Postgres(tx) => sqlx::query_with(AssertSqlSafe(sql.text), sql.values)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    /// Runs an `INSERT … RETURNING id` and returns the id.
+    pub async fn insert(&mut self, stmt: &impl Statement) -> Result<i64, Error> {
+        let rows = self.fetch(stmt, &[ColumnType::Int]).await?;
+        rows.first()
+            .and_then(|row| row.first())
+            .and_then(Value::as_int)
+            .ok_or_else(|| Error::Internal("an insert returned no id".into()))
+    }
+
+    pub async fn commit(self) -> Result<(), Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+mod sqlite {
+    use super::*;
+    use sqlx::sqlite::SqliteRow;
+
+    pub async fn fetch<'e>(
+        executor: impl sqlx::Executor<'e, Database = sqlx::Sqlite>,
+        sql: Sql,
+        types: &[ColumnType],
+    ) -> Result<Vec<Vec<Value>>, Error> {
+        let rows = sqlx::query_with(AssertSqlSafe(sql.text), sqlite_values(sql.values))
+            .fetch_all(executor)
+            .await?;
+        rows.iter().map(|row| decode(row, types)).collect()
+    }
+
+    fn decode(row: &SqliteRow, types: &[ColumnType]) -> Result<Vec<Value>, Error> {
+        types
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| {
+                Ok(match ty {
+                    ColumnType::Int => row.try_get::<Option<i64>, _>(i)?.map(Value::Int),
+                    ColumnType::Float => row.try_get::<Option<f64>, _>(i)?.map(Value::Float),
+                    ColumnType::Bool => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
+                    ColumnType::Text => row.try_get::<Option<String>, _>(i)?.map(Value::Text),
+                    ColumnType::Timestamp => row
+                        .try_get::<Option<String>, _>(i)?
+                        .and_then(|s| kring_core::time::parse_timestamp(&s))
+                        .map(Value::Timestamp),
+                    ColumnType::Date => row
+                        .try_get::<Option<String>, _>(i)?
+                        .and_then(|s| kring_core::time::parse_date(&s))
+                        .map(Value::Date),
+                }
+                .unwrap_or(Value::Null))
+            })
+            .collect()
+    }
+}
+
+mod postgres {
+    use super::*;
+    use sqlx::postgres::PgRow;
+
+    pub async fn fetch<'e>(
+        executor: impl sqlx::Executor<'e, Database = sqlx::Postgres>,
+        sql: Sql,
+        types: &[ColumnType],
+    ) -> Result<Vec<Vec<Value>>, Error> {
+        let rows = sqlx::query_with(AssertSqlSafe(sql.text), sql.values)
+            .fetch_all(executor)
+            .await?;
+        rows.iter().map(|row| decode(row, types)).collect()
+    }
+
+    fn decode(row: &PgRow, types: &[ColumnType]) -> Result<Vec<Value>, Error> {
+        types
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| {
+                Ok(match ty {
+                    ColumnType::Int => row.try_get::<Option<i64>, _>(i)?.map(Value::Int),
+                    ColumnType::Float => row.try_get::<Option<f64>, _>(i)?.map(Value::Float),
+                    ColumnType::Bool => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
+                    ColumnType::Text => row.try_get::<Option<String>, _>(i)?.map(Value::Text),
+                    ColumnType::Timestamp => row
+                        .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
+                        .map(Value::Timestamp),
+                    ColumnType::Date => row
+                        .try_get::<Option<chrono::NaiveDate>, _>(i)?
+                        .map(Value::Date),
+                }
+                .unwrap_or(Value::Null))
+            })
+            .collect()
+    }
+}
+
+/// Converts a core value to a bindable one. NULLs carry the column's type: PostgreSQL refuses
+/// a text-typed NULL for a `BIGINT` or `TIMESTAMPTZ` column.
+pub fn bind(value: &Value, ty: ColumnType) -> sea_query::Value {
+    match value {
+        Value::Null => match ty {
+            ColumnType::Int => sea_query::Value::BigInt(None),
+            ColumnType::Float => sea_query::Value::Double(None),
+            ColumnType::Bool => sea_query::Value::Bool(None),
+            ColumnType::Text => sea_query::Value::String(None),
+            ColumnType::Timestamp => sea_query::Value::ChronoDateTimeUtc(None),
+            ColumnType::Date => sea_query::Value::ChronoDate(None),
+        },
+        Value::Int(i) => (*i).into(),
+        Value::Float(f) => (*f).into(),
+        Value::Bool(b) => (*b).into(),
+        Value::Text(s) => s.clone().into(),
+        Value::Timestamp(t) => (*t).into(),
+        Value::Date(d) => (*d).into(),
+    }
+}

@@ -1,0 +1,153 @@
+//! The server's one error type and its mapping to HTTP, in one place (DESIGN §2 "Errors").
+//!
+//! An error becomes a response in two steps: [`IntoResponse`] picks the status and renders the
+//! English body, and keeps the error in the response's extensions; the locale middleware
+//! ([`crate::http::localize`]) renders it again in the request's language. Details of 500s go
+//! to the log, never to the client.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kring_core::i18n::{Locale, Message, resource_name};
+use kring_core::query::QueryError;
+use kring_core::validate::ValidationErrors;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unauthenticated")]
+    Unauthenticated,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("{resource} {id} not found")]
+    NotFound { resource: &'static str, id: String },
+    #[error("no route for {path}")]
+    RouteNotFound { path: String },
+    #[error("method {method} not allowed for {path}")]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allowed: String,
+    },
+    #[error("bad query parameter")]
+    BadQuery(QueryError),
+    #[error("bad request body")]
+    BadBody(Message),
+    #[error("body over {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported content type {content_type}")]
+    UnsupportedMediaType {
+        content_type: String,
+        expected: &'static str,
+    },
+    #[error("validation failed")]
+    Validation(ValidationErrors),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn config(e: impl std::fmt::Display) -> Error {
+        Error::Config(e.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::NotFound { .. } | Error::RouteNotFound { .. } => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Error::BadQuery(_) | Error::BadBody(_) => StatusCode::BAD_REQUEST,
+            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The JSON body in `locale`.
+    pub fn body(&self, locale: Locale) -> serde_json::Value {
+        let message = match self {
+            Error::Validation(errors) => return errors.render(locale),
+            Error::Unauthenticated => Message::new("http.unauthenticated"),
+            Error::Forbidden => Message::new("http.forbidden"),
+            Error::NotFound { resource, id } => Message::new("http.not_found")
+                .with("resource", resource_name(locale, resource))
+                .with("id", id.clone()),
+            Error::RouteNotFound { path } => {
+                Message::new("http.route_not_found").with("path", path.clone())
+            }
+            Error::MethodNotAllowed {
+                method,
+                path,
+                allowed,
+            } => Message::new("http.method_not_allowed")
+                .with("method", method.clone())
+                .with("path", path.clone())
+                .with("allowed", allowed.clone()),
+            Error::BadQuery(QueryError(message)) | Error::BadBody(message) => message.clone(),
+            Error::PayloadTooLarge { limit } => {
+                Message::new("http.body_too_large").with("limit", limit.to_string())
+            }
+            Error::UnsupportedMediaType {
+                content_type,
+                expected,
+            } => Message::new("http.unsupported_media_type")
+                .with("type", content_type.clone())
+                .with("expected", *expected),
+            Error::Unavailable(_) => Message::new("http.service_unavailable"),
+            Error::Config(_) | Error::Internal(_) => Message::new("http.server_error"),
+        };
+        json!({ "message": message.render(locale) })
+    }
+}
+
+/// Kept in a response's extensions so the locale middleware can render the body again.
+#[derive(Clone)]
+pub struct RenderedError(pub Arc<Error>);
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut response = (status, Json(self.body(Locale::En))).into_response();
+        if matches!(self, Error::Unauthenticated) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if matches!(self, Error::Unavailable(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+            .extensions_mut()
+            .insert(RenderedError(Arc::new(self)));
+        response
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Error {
+        match e {
+            sqlx::Error::PoolTimedOut => Error::Unavailable("database pool timed out".into()),
+            other => Error::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Error {
+        Error::Internal(format!("migration: {e}"))
+    }
+}

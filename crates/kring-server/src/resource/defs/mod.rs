@@ -1,0 +1,4 @@
+//! One small file per resource.
+
+pub mod customer;
+pub mod field;

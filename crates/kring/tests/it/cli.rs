@@ -1,0 +1,163 @@
+//! The command line: migrate (twice), user create, token create, serve with no configuration.
+
+use std::process::Command;
+
+use crate::support::{Backend, fresh_database};
+
+fn kring(args: &[&str], envs: &[(&str, &str)], dir: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kring"))
+        .args(args)
+        .env_remove("KRING_DATABASE_URL")
+        .envs(envs.iter().copied())
+        .current_dir(dir)
+        .output()
+        .expect("run kring")
+}
+
+async fn migrate_twice_then_create_user_and_token(backend: Backend) {
+    let Some((url, _)) = fresh_database(backend).await else {
+        eprintln!("KRING_TEST_POSTGRES_URL is not set: PostgreSQL half skipped");
+        return;
+    };
+    let dir = std::env::temp_dir();
+    let env = [("KRING_DATABASE_URL", url.as_str())];
+    for _ in 0..2 {
+        let out = kring(&["migrate"], &env, &dir);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = kring(
+        &[
+            "user",
+            "create",
+            "--company",
+            "CLI Co",
+            "--name",
+            "Cli",
+            "--email",
+            "cli@example.com",
+            "--password",
+            "password123",
+        ],
+        &env,
+        &dir,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let user: serde_json::Value = serde_json::from_slice(&out.stdout).expect("user JSON on stdout");
+    assert_eq!(user["email"], "cli@example.com");
+    assert_eq!(user["role"], "company_owner");
+
+    let out = kring(
+        &[
+            "token",
+            "create",
+            "--email",
+            "cli@example.com",
+            "--name",
+            "ci",
+        ],
+        &env,
+        &dir,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf8");
+    let token = stdout.trim_end();
+    assert!(
+        token.starts_with("kring_pat_") && !token.contains(char::is_whitespace),
+        "the token alone: {stdout:?}"
+    );
+
+    let duplicate = kring(
+        &[
+            "user",
+            "create",
+            "--company",
+            "CLI Co",
+            "--name",
+            "Cli",
+            "--email",
+            "cli@example.com",
+            "--password",
+            "password123",
+        ],
+        &env,
+        &dir,
+    );
+    assert!(
+        !duplicate.status.success(),
+        "a second user with the same email is refused"
+    );
+    let unknown = kring(
+        &["token", "create", "--email", "nobody@example.com"],
+        &env,
+        &dir,
+    );
+    assert!(!unknown.status.success());
+}
+
+#[tokio::test]
+async fn migrate_twice_then_create_user_and_token_sqlite() {
+    migrate_twice_then_create_user_and_token(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn migrate_twice_then_create_user_and_token_postgres() {
+    migrate_twice_then_create_user_and_token(Backend::Postgres).await;
+}
+
+/// `kring serve` with no configuration creates ./kring-data/kring.db, serves, and exits 0 on
+/// SIGTERM.
+#[tokio::test]
+async fn serve_with_no_configuration_and_sigterm() {
+    let dir = std::env::temp_dir().join(format!("kring-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
+        probe.local_addr().expect("addr").port()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kring"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env_remove("KRING_DATABASE_URL")
+        .env_remove("KRING_DATA_DIR")
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/ready"))
+            .send()
+            .await
+        {
+            ready = r.status().is_success();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the server became ready");
+    assert!(
+        dir.join("kring-data/kring.db").exists(),
+        "the default database was created"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = child.wait().expect("wait");
+    assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

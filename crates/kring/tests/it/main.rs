@@ -1,0 +1,14 @@
+//! Kring's integration tests: one binary, a real server on a loopback port, a real database.
+//! Every test in `backend_tests!` runs on SQLite and, when `KRING_TEST_POSTGRES_URL` is set, on
+//! PostgreSQL (each test in its own schema).
+
+// A failed expectation in a test is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod auth;
+mod cli;
+mod customers;
+mod errors;
+mod field_values;

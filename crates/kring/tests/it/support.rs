@@ -1,0 +1,195 @@
+//! The test harness: `TestApp` spawns Kring on `127.0.0.1:0` over a fresh database.
+
+use std::path::PathBuf;
+
+use kring_server::{AppState, Config, Db, admin, db};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: Db,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    dir: Option<PathBuf>,
+}
+
+fn unique(prefix: &str) -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("random");
+    let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}{suffix}")
+}
+
+/// A database URL for a fresh, empty database on `backend`; `None` when PostgreSQL is not
+/// configured for this run.
+pub async fn fresh_database(backend: Backend) -> Option<(String, Option<PathBuf>)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(unique("kring-test-"));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            Some((
+                format!("sqlite://{}", dir.join("kring.db").display()),
+                Some(dir),
+            ))
+        }
+        Backend::Postgres => {
+            let base = std::env::var("KRING_TEST_POSTGRES_URL")
+                .ok()
+                .filter(|u| !u.is_empty())?;
+            let schema = unique("t_");
+            let admin = Db::connect(&base)
+                .await
+                .expect("connect to KRING_TEST_POSTGRES_URL");
+            let Db::Postgres(pool) = &admin else {
+                panic!("KRING_TEST_POSTGRES_URL is not PostgreSQL")
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(pool)
+                .await
+                .expect("create schema");
+            admin.close().await;
+            let separator = if base.contains('?') { '&' } else { '?' };
+            Some((
+                format!("{base}{separator}options=-c%20search_path%3D{schema}"),
+                None,
+            ))
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let (database_url, dir) = fresh_database(backend).await?;
+        let state: AppState = kring_server::prepare(Config::new(database_url))
+            .await
+            .expect("prepare");
+        let db = state.db.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = kring_server::serve(state, listener, async move {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Some(TestApp {
+            base,
+            client: reqwest::Client::new(),
+            db,
+            shutdown: Some(tx),
+            dir,
+        })
+    }
+
+    /// A new user of `company` with `role`, and a token for it.
+    pub async fn user(&self, company: &str, role: &str) -> String {
+        let email = format!(
+            "{}@{}.test",
+            unique("u"),
+            company.to_lowercase().replace(' ', "-")
+        );
+        admin::create_user(&self.db, company, "Test User", &email, "password123", role)
+            .await
+            .expect("create user");
+        admin::create_token(&self.db, &email, "test")
+            .await
+            .expect("create token")
+    }
+
+    pub async fn owner(&self) -> String {
+        self.user("Acme", "company_owner").await
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        token: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.send("GET", Some(token), path, None).await
+    }
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send("POST", Some(token), path, Some(body)).await
+    }
+    pub async fn patch(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send("PATCH", Some(token), path, Some(body)).await
+    }
+    pub async fn delete(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.send("DELETE", Some(token), path, None).await
+    }
+
+    /// Reads straight from the database, for what the API does not expose (yet).
+    pub async fn query(
+        &self,
+        sql: &'static str,
+        types: &[kring_core::schema::ColumnType],
+    ) -> Vec<Vec<kring_core::Value>> {
+        self.db
+            .fetch(&db::Raw::new(sql, vec![]), types)
+            .await
+            .expect("query")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Runs each listed `async fn(TestApp)` on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await.expect("sqlite");
+                super::$name(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match $crate::support::TestApp::spawn($crate::support::Backend::Postgres).await {
+                    Some(app) => super::$name(app).await,
+                    None => eprintln!("KRING_TEST_POSTGRES_URL is not set: PostgreSQL half skipped"),
+                }
+            }
+        }
+    )*};
+}
