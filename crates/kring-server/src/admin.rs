@@ -138,3 +138,117 @@ pub async fn create_token(db: &Db, email: &str, name: &str) -> Result<String, Er
     tx.commit().await?;
     Ok(token)
 }
+
+/// Demo data: `count` customers with plausible names, contact details and next-contact dates
+/// for the company `company`, owned by its first user. Inserted in batches, in one transaction,
+/// with the row counter kept exact. Activity-log entries are not written for seeded rows.
+pub async fn seed_customers(db: &Db, company: &str, count: u64) -> Result<(), Error> {
+    use sea_query::{Expr, Query};
+
+    const FIRST: [&str; 12] = [
+        "Lowe", "Farrell", "Jansen", "de Vries", "Bakker", "Visser", "Smit", "Meijer", "Mulder",
+        "Bos", "Peters", "Hendriks",
+    ];
+    const SECOND: [&str; 10] = [
+        "Leuschke", "Dekker", "Brouwer", "de Groot", "Vos", "Willems", "Kramer", "Schouten",
+        "Prins", "Kuipers",
+    ];
+    const KIND: [&str; 8] = [
+        "BV",
+        "NV",
+        "Holding",
+        "Groep",
+        "& Zonen",
+        "Consultancy",
+        "Logistiek",
+        "Techniek",
+    ];
+    const BATCH: u64 = 500;
+
+    let mut tx = db.begin().await?;
+    let company_id = single_id(
+        &mut tx,
+        Raw::new(
+            "SELECT id FROM companies WHERE name = ?",
+            vec![company.into()],
+        ),
+    )
+    .await?
+    .ok_or_else(|| Error::Config(format!("no company named {company}; create a user first")))?;
+    let user_id = single_id(
+        &mut tx,
+        Raw::new(
+            "SELECT MIN(id) FROM users WHERE company_id = ?",
+            vec![company_id.into()],
+        ),
+    )
+    .await?
+    .ok_or_else(|| Error::Config(format!("company {company} has no users")))?;
+    let now = Utc::now();
+    let mut done = 0u64;
+    while done < count {
+        let mut insert = Query::insert();
+        insert.into_table("customers").columns([
+            "company_id",
+            "user_id",
+            "name",
+            "description",
+            "coc",
+            "email",
+            "phone",
+            "next_contact",
+            "show_on_map",
+            "created_at",
+            "updated_at",
+        ]);
+        for n in done..(done + BATCH).min(count) {
+            let i = n as usize;
+            let name = format!(
+                "{}, {} {}",
+                FIRST[i % 12],
+                SECOND[(i / 12) % 10],
+                KIND[(i / 120) % 8]
+            );
+            let slug: String = name
+                .to_lowercase()
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect();
+            let next_contact = now + chrono::Duration::hours((i % 2000) as i64);
+            insert
+                .values([
+                    Expr::val(company_id),
+                    Expr::val(user_id),
+                    Expr::val(format!("{name} {n}")),
+                    Expr::val(format!("Customer since {}", 2000 + i % 25)),
+                    Expr::val(format!("{:08}", 10_000_000 + n)),
+                    Expr::val(format!("info{n}@{slug}.test")),
+                    Expr::val(format!("+31 20 {:03} {:04}", i % 1000, i % 10_000)),
+                    Expr::val(next_contact),
+                    Expr::val(i.is_multiple_of(3)),
+                    Expr::val(now),
+                    Expr::val(now),
+                ])
+                .map_err(|e| Error::Internal(format!("seed statement: {e}")))?;
+        }
+        tx.execute(&insert).await?;
+        done = (done + BATCH).min(count);
+    }
+    tx.execute(&Raw::new(
+        "INSERT INTO resource_counts (company_id, resource, total) VALUES (?, 'customer', ?) \
+         ON CONFLICT (company_id, resource) DO UPDATE SET total = resource_counts.total + excluded.total",
+        vec![company_id.into(), (count as i64).into()],
+    ))
+    .await?;
+    tx.commit().await
+}
+
+pub async fn company_exists(db: &Db, name: &str) -> Result<bool, Error> {
+    let rows = db
+        .fetch(
+            &Raw::new("SELECT id FROM companies WHERE name = ?", vec![name.into()]),
+            &[ColumnType::Int],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}

@@ -68,6 +68,17 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Fill a company with demo customers, for trying Kring out and for benchmarks.
+    Seed {
+        /// How many customers to add.
+        #[arg(long)]
+        customers: u64,
+        /// The company to fill (created with a demo owner if it does not exist).
+        #[arg(long, default_value = "Kring Demo")]
+        company: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -135,6 +146,31 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate { database } => {
             database.open_migrated().await?.close().await;
             eprintln!("migrations applied");
+        }
+        Command::Seed {
+            customers,
+            company,
+            database,
+        } => {
+            let db = database.open_migrated().await?;
+            if !admin::company_exists(&db, &company).await? {
+                let email = "demo@kring.test";
+                admin::create_user(
+                    &db,
+                    &company,
+                    "Demo Owner",
+                    email,
+                    "kring-demo-password",
+                    "company_owner",
+                )
+                .await?;
+                eprintln!(
+                    "created {company} with owner {email}; `kring token create --email {email}` gives a token"
+                );
+            }
+            admin::seed_customers(&db, &company, customers).await?;
+            db.close().await;
+            eprintln!("added {customers} customers to {company}");
         }
         Command::User {
             command:

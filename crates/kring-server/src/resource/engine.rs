@@ -63,12 +63,21 @@ fn not_found(def: &ResourceDef, id: i64) -> Error {
 }
 
 /// `{"data": […], "limit": N, "total": N, "offset": N}`, ordered by id.
+///
+/// The page is found first on the `(company_id, id)` index alone and only its rows are read
+/// ("deferred join"): a deep `OFFSET` then skips index entries instead of whole rows.
 pub async fn index(db: &Db, def: &ResourceDef, scope: Scope, page: Page) -> Result<Json, Error> {
-    let mut query = select(def, scope);
-    query
-        .order_by((def.table, "id"), Order::Asc)
+    let mut ids = Query::select();
+    ids.column("id")
+        .from(def.table)
+        .and_where(Expr::col("company_id").eq(scope.company_id))
+        .order_by("id", Order::Asc)
         .limit(page.limit)
         .offset(page.offset);
+    let mut query = select(def, scope);
+    query
+        .and_where(Expr::col((def.table, "id")).in_subquery(ids))
+        .order_by((def.table, "id"), Order::Asc);
     let records = db.fetch(&query, &def.types()).await?;
     let total = counted_total(db, def, scope).await?;
     let data: Vec<Json> = records

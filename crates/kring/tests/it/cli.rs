@@ -161,3 +161,48 @@ async fn serve_with_no_configuration_and_sigterm() {
     assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `kring seed` creates the demo company and its customers, and keeps the counter exact.
+#[tokio::test]
+async fn seed_fills_a_demo_company() {
+    let (url, dir) = fresh_database(Backend::Sqlite).await.expect("sqlite");
+    let env = [("KRING_DATABASE_URL", url.as_str())];
+    let here = std::env::temp_dir();
+    for _ in 0..2 {
+        let out = kring(&["seed", "--customers", "1234"], &env, &here);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = kring(
+        &["token", "create", "--email", "demo@kring.test"],
+        &env,
+        &here,
+    );
+    assert!(out.status.success(), "the demo owner exists");
+    let db = kring_server::Db::connect(&url).await.expect("db");
+    let types = [
+        kring_core::schema::ColumnType::Int,
+        kring_core::schema::ColumnType::Int,
+    ];
+    let counts = db
+        .fetch(
+            &kring_server::db::Raw::new(
+                "SELECT (SELECT COUNT(*) FROM customers), (SELECT total FROM resource_counts WHERE resource = 'customer')",
+                vec![],
+            ),
+            &types,
+        )
+        .await
+        .expect("count");
+    assert_eq!(
+        counts[0],
+        vec![kring_core::Value::Int(2468), kring_core::Value::Int(2468)]
+    );
+    db.close().await;
+    if let Some(dir) = dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

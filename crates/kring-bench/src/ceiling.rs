@@ -1,0 +1,192 @@
+//! The ceiling: the same two endpoints written by hand against sqlx, with the SQL Kring runs
+//! (token and permission lookup, page, counter read; insert, counter, activity log) but no
+//! registry, no validation engine and no generic row decoding.
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use kring_server::Db;
+use kring_server::auth::sha256_hex;
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Row, SqlitePool};
+use std::collections::HashMap;
+
+#[derive(Clone)]
+struct Pools {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+pub async fn router(url: &str) -> anyhow::Result<Router> {
+    let Db::Sqlite { read, write } = Db::connect(url).await? else {
+        anyhow::bail!("the ceiling runs on SQLite");
+    };
+    Ok(Router::new()
+        .route("/api/customer", get(list).post(create))
+        .with_state(Pools { read, write }))
+}
+
+const AUTH: &str = "SELECT u.id, u.company_id, EXISTS ( \
+     SELECT 1 FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id \
+     WHERE rp.role_id = u.role_id AND p.name = ?) \
+ FROM personal_access_tokens t JOIN users u ON u.id = t.user_id \
+ WHERE t.token_hash = ? AND t.revoked = ? AND (t.expires_at IS NULL OR t.expires_at > ?)";
+
+const COLUMNS: &str = "id, user_id, name, description, coc, email, phone, next_contact, show_on_map, \
+     created_at, updated_at, next_contact_note";
+
+fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+async fn authorize<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    headers: &HeaderMap,
+    permission: &str,
+) -> Result<(i64, i64), StatusCode> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(StatusCode::UNAUTHORIZED)?;
+    let row = sqlx::query(AUTH)
+        .bind(permission)
+        .bind(sha256_hex(token))
+        .bind(false)
+        .bind(now_text())
+        .fetch_optional(executor)
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
+        .ok_or(StatusCode::UNAUTHORIZED)?;
+    if !row.get::<bool, _>(2) {
+        return Err(StatusCode::FORBIDDEN);
+    }
+    Ok((row.get(0), row.get(1)))
+}
+
+fn customer_json(row: &sqlx::sqlite::SqliteRow) -> Value {
+    json!({
+        "id": row.get::<i64, _>(0), "user_id": row.get::<Option<i64>, _>(1), "name": row.get::<String, _>(2),
+        "description": row.get::<Option<String>, _>(3), "coc": row.get::<Option<String>, _>(4),
+        "email": row.get::<Option<String>, _>(5), "phone": row.get::<Option<String>, _>(6),
+        "next_contact": row.get::<Option<String>, _>(7), "show_on_map": row.get::<bool, _>(8),
+        "created_at": row.get::<String, _>(9), "updated_at": row.get::<String, _>(10),
+        "next_contact_note": row.get::<Option<String>, _>(11),
+    })
+}
+
+async fn list(
+    State(pools): State<Pools>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let result: Result<Value, StatusCode> = async {
+        let (_, company) = authorize(&pools.read, &headers, "customer.view").await?;
+        let limit: i64 = query.get("limit").and_then(|v| v.parse().ok()).unwrap_or(100);
+        let offset: i64 = query.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM customers WHERE company_id = ? AND id IN \
+             (SELECT id FROM customers WHERE company_id = ? ORDER BY id LIMIT ? OFFSET ?) ORDER BY id"
+        )))
+        .bind(company)
+        .bind(company)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&pools.read)
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        let total: i64 = sqlx::query_scalar("SELECT total FROM resource_counts WHERE company_id = ? AND resource = 'customer'")
+            .bind(company)
+            .fetch_optional(&pools.read)
+            .await
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
+            .unwrap_or(0);
+        let data: Vec<Value> = rows.iter().map(customer_json).collect();
+        Ok(json!({"data": data, "limit": limit, "total": total, "offset": offset}))
+    }
+    .await;
+    match result {
+        Ok(body) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response(),
+        Err(status) => status.into_response(),
+    }
+}
+
+async fn create(State(pools): State<Pools>, headers: HeaderMap, body: String) -> Response {
+    let result: Result<Value, StatusCode> = async {
+        let (user, company) = authorize(&pools.read, &headers, "customer.create").await?;
+        let input: Value = serde_json::from_str(&body).map_err(|_| StatusCode::BAD_REQUEST)?;
+        let name = input["name"].as_str().ok_or(StatusCode::UNPROCESSABLE_ENTITY)?.to_string();
+        let email = input["email"].as_str().map(str::to_string);
+        let show_on_map = input["show_on_map"].as_bool().unwrap_or(false);
+        let err = |_| StatusCode::INTERNAL_SERVER_ERROR;
+        let mut tx = pools.write.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+        // Kring checks the company's required custom fields on every create.
+        sqlx::query("SELECT id, name, type, required FROM fields WHERE company_id = ? AND model = 'customer'")
+            .bind(company)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(err)?;
+        let now = now_text();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO customers (company_id, user_id, name, description, coc, email, phone, next_contact, \
+             show_on_map, created_at, updated_at, next_contact_note) \
+             VALUES (?, ?, ?, NULL, NULL, ?, NULL, NULL, ?, ?, ?, NULL) RETURNING id",
+        )
+        .bind(company)
+        .bind(user)
+        .bind(&name)
+        .bind(&email)
+        .bind(show_on_map)
+        .bind(&now)
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(err)?;
+        sqlx::query(
+            "INSERT INTO resource_counts (company_id, resource, total) VALUES (?, 'customer', 1) \
+             ON CONFLICT (company_id, resource) DO UPDATE SET total = resource_counts.total + excluded.total",
+        )
+        .bind(company)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        let customer = json!({
+            "id": id, "user_id": user, "name": name, "description": null, "coc": null, "email": email,
+            "phone": null, "next_contact": null, "show_on_map": show_on_map, "created_at": now,
+            "updated_at": now, "next_contact_note": null,
+        });
+        sqlx::query(
+            "INSERT INTO activity_log (company_id, log_name, description, subject_type, subject_id, event, \
+             causer_type, causer_id, properties, created_at, updated_at) \
+             VALUES (?, 'default', 'created', 'customer', ?, 'created', 'user', ?, ?, ?, ?)",
+        )
+        .bind(company)
+        .bind(id)
+        .bind(user)
+        .bind(json!({ "attributes": customer }).to_string())
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(customer)
+    }
+    .await;
+    match result {
+        Ok(body) => (
+            StatusCode::CREATED,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response(),
+        Err(status) => status.into_response(),
+    }
+}
