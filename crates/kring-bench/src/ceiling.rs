@@ -38,7 +38,7 @@ const COLUMNS: &str = "id, user_id, name, description, coc, email, phone, next_c
      created_at, updated_at, next_contact_note";
 
 fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    kring_core::time::format_timestamp(&chrono::Utc::now())
 }
 
 async fn authorize<'e>(

@@ -29,7 +29,7 @@ pub enum Error {
     MethodNotAllowed {
         method: String,
         path: String,
-        allowed: String,
+        allowed: &'static str,
     },
     #[error("bad query parameter")]
     BadQuery(QueryError),
@@ -91,7 +91,7 @@ impl Error {
             } => Message::new("http.method_not_allowed")
                 .with("method", method.clone())
                 .with("path", path.clone())
-                .with("allowed", allowed.clone()),
+                .with("allowed", *allowed),
             Error::BadQuery(QueryError(message)) | Error::BadBody(message) => message.clone(),
             Error::PayloadTooLarge { limit } => {
                 Message::new("http.body_too_large").with("limit", limit.to_string())
@@ -124,6 +124,11 @@ impl IntoResponse for Error {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Error::MethodNotAllowed { allowed, .. } = &self {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allowed));
         }
         if matches!(self, Error::Unavailable(_)) {
             response

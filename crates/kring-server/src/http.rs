@@ -31,6 +31,9 @@ pub fn router(state: AppState) -> Router {
         api = api.merge(handlers::routes(def));
     }
     api.fallback(route_not_found)
+        .method_not_allowed_fallback(|request: Request| async move {
+            method_not_allowed(&request, "GET, HEAD")
+        })
         .with_state(state)
         .layer(middleware::from_fn(localize))
         .layer(middleware::from_fn(log_request))
@@ -71,14 +74,7 @@ async fn localize(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(Locale::from_accept_language)
         .unwrap_or_default();
-    let method = request.method().to_string();
-    let path = request.uri().path().trim_start_matches('/').to_string();
     let mut response = next.run(request).await;
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED
-        && response.extensions().get::<RenderedError>().is_none()
-    {
-        response = method_not_allowed(method, path, &response);
-    }
     if locale != Locale::En
         && let Some(RenderedError(error)) = response.extensions().get::<RenderedError>().cloned()
     {
@@ -93,34 +89,12 @@ async fn localize(request: Request, next: Next) -> Response {
     response
 }
 
-/// The router answers a known path with the wrong method by an empty 405 with an `Allow`
-/// header; give it the JSON body every error has.
-fn method_not_allowed(method: String, path: String, bare: &Response) -> Response {
-    let allowed = bare
-        .headers()
-        .get(header::ALLOW)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-        .unwrap_or_else(|| allowed_by_shape(&path).to_string());
-    let mut response = Error::MethodNotAllowed {
-        method,
-        path,
-        allowed: allowed.clone(),
-    }
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(&allowed) {
-        response.headers_mut().insert(header::ALLOW, value);
-    }
-    response
-}
-
-/// Resource routes come in two shapes, `api/<name>` and `api/<name>/{id}`.
-fn allowed_by_shape(path: &str) -> &'static str {
-    match path.split('/').count() {
-        2 => "GET, HEAD, POST",
-        3 => "GET, HEAD, PATCH, PUT, DELETE",
-        _ => "GET, HEAD",
+/// A 405 for `request`, naming the methods its path does answer.
+pub fn method_not_allowed(request: &Request, allowed: &'static str) -> Error {
+    Error::MethodNotAllowed {
+        method: request.method().to_string(),
+        path: request.uri().path().trim_start_matches('/').to_string(),
+        allowed,
     }
 }
 

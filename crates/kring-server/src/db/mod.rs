@@ -288,9 +288,31 @@ impl Tx {
     }
 }
 
+/// Decodes a row by the column types asked for. The engines differ only in how temporal values
+/// come back (SQLite: Kring's text format; PostgreSQL: native types), given as two expressions.
+macro_rules! decode_row {
+    ($row:expr, $types:expr, |$i:ident| timestamp: $timestamp:expr, date: $date:expr) => {
+        $types
+            .iter()
+            .enumerate()
+            .map(|($i, ty)| {
+                Ok(match ty {
+                    ColumnType::Int => $row.try_get::<Option<i64>, _>($i)?.map(Value::Int),
+                    ColumnType::Float => $row.try_get::<Option<f64>, _>($i)?.map(Value::Float),
+                    ColumnType::Bool => $row.try_get::<Option<bool>, _>($i)?.map(Value::Bool),
+                    ColumnType::Text => $row.try_get::<Option<String>, _>($i)?.map(Value::Text),
+                    ColumnType::Timestamp => $timestamp.map(Value::Timestamp),
+                    ColumnType::Date => $date.map(Value::Date),
+                }
+                .unwrap_or(Value::Null))
+            })
+            .collect::<Result<Vec<Value>, Error>>()
+    };
+}
+
 mod sqlite {
     use super::*;
-    use sqlx::sqlite::SqliteRow;
+    use kring_core::time::{parse_date, parse_timestamp};
 
     pub async fn fetch<'e>(
         executor: impl sqlx::Executor<'e, Database = sqlx::Sqlite>,
@@ -300,29 +322,11 @@ mod sqlite {
         let rows = sqlx::query_with(AssertSqlSafe(sql.text), sqlite_values(sql.values))
             .fetch_all(executor)
             .await?;
-        rows.iter().map(|row| decode(row, types)).collect()
-    }
-
-    fn decode(row: &SqliteRow, types: &[ColumnType]) -> Result<Vec<Value>, Error> {
-        types
-            .iter()
-            .enumerate()
-            .map(|(i, ty)| {
-                Ok(match ty {
-                    ColumnType::Int => row.try_get::<Option<i64>, _>(i)?.map(Value::Int),
-                    ColumnType::Float => row.try_get::<Option<f64>, _>(i)?.map(Value::Float),
-                    ColumnType::Bool => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
-                    ColumnType::Text => row.try_get::<Option<String>, _>(i)?.map(Value::Text),
-                    ColumnType::Timestamp => row
-                        .try_get::<Option<String>, _>(i)?
-                        .and_then(|s| kring_core::time::parse_timestamp(&s))
-                        .map(Value::Timestamp),
-                    ColumnType::Date => row
-                        .try_get::<Option<String>, _>(i)?
-                        .and_then(|s| kring_core::time::parse_date(&s))
-                        .map(Value::Date),
-                }
-                .unwrap_or(Value::Null))
+        rows.iter()
+            .map(|row| {
+                decode_row!(row, types, |i|
+                    timestamp: row.try_get::<Option<String>, _>(i)?.and_then(|s| parse_timestamp(&s)),
+                    date: row.try_get::<Option<String>, _>(i)?.and_then(|s| parse_date(&s)))
             })
             .collect()
     }
@@ -330,7 +334,7 @@ mod sqlite {
 
 mod postgres {
     use super::*;
-    use sqlx::postgres::PgRow;
+    use chrono::{DateTime, NaiveDate, Utc};
 
     pub async fn fetch<'e>(
         executor: impl sqlx::Executor<'e, Database = sqlx::Postgres>,
@@ -340,27 +344,11 @@ mod postgres {
         let rows = sqlx::query_with(AssertSqlSafe(sql.text), sql.values)
             .fetch_all(executor)
             .await?;
-        rows.iter().map(|row| decode(row, types)).collect()
-    }
-
-    fn decode(row: &PgRow, types: &[ColumnType]) -> Result<Vec<Value>, Error> {
-        types
-            .iter()
-            .enumerate()
-            .map(|(i, ty)| {
-                Ok(match ty {
-                    ColumnType::Int => row.try_get::<Option<i64>, _>(i)?.map(Value::Int),
-                    ColumnType::Float => row.try_get::<Option<f64>, _>(i)?.map(Value::Float),
-                    ColumnType::Bool => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
-                    ColumnType::Text => row.try_get::<Option<String>, _>(i)?.map(Value::Text),
-                    ColumnType::Timestamp => row
-                        .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
-                        .map(Value::Timestamp),
-                    ColumnType::Date => row
-                        .try_get::<Option<chrono::NaiveDate>, _>(i)?
-                        .map(Value::Date),
-                }
-                .unwrap_or(Value::Null))
+        rows.iter()
+            .map(|row| {
+                decode_row!(row, types, |i|
+                    timestamp: row.try_get::<Option<DateTime<Utc>>, _>(i)?,
+                    date: row.try_get::<Option<NaiveDate>, _>(i)?)
             })
             .collect()
     }

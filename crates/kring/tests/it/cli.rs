@@ -14,6 +14,19 @@ fn kring(args: &[&str], envs: &[(&str, &str)], dir: &std::path::Path) -> std::pr
         .expect("run kring")
 }
 
+const CREATE_CLI_USER: &[&str] = &[
+    "user",
+    "create",
+    "--company",
+    "CLI Co",
+    "--name",
+    "Cli",
+    "--email",
+    "cli@example.com",
+    "--password",
+    "password123",
+];
+
 async fn migrate_twice_then_create_user_and_token(backend: Backend) {
     let Some((url, _)) = fresh_database(backend).await else {
         eprintln!("KRING_TEST_POSTGRES_URL is not set: PostgreSQL half skipped");
@@ -29,22 +42,7 @@ async fn migrate_twice_then_create_user_and_token(backend: Backend) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let out = kring(
-        &[
-            "user",
-            "create",
-            "--company",
-            "CLI Co",
-            "--name",
-            "Cli",
-            "--email",
-            "cli@example.com",
-            "--password",
-            "password123",
-        ],
-        &env,
-        &dir,
-    );
+    let out = kring(CREATE_CLI_USER, &env, &dir);
     assert!(
         out.status.success(),
         "{}",
@@ -78,22 +76,7 @@ async fn migrate_twice_then_create_user_and_token(backend: Backend) {
         "the token alone: {stdout:?}"
     );
 
-    let duplicate = kring(
-        &[
-            "user",
-            "create",
-            "--company",
-            "CLI Co",
-            "--name",
-            "Cli",
-            "--email",
-            "cli@example.com",
-            "--password",
-            "password123",
-        ],
-        &env,
-        &dir,
-    );
+    let duplicate = kring(CREATE_CLI_USER, &env, &dir);
     assert!(
         !duplicate.status.success(),
         "a second user with the same email is refused"

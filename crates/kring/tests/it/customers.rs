@@ -237,4 +237,18 @@ async fn update_is_partial(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(same, updated, "an empty PATCH changes nothing");
+
+    let (status, put) = app
+        .send(
+            "PUT",
+            Some(&token),
+            &format!("/api/customer/{id}"),
+            Some(json!({"coc": "87654321"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "PUT is a partial update too");
+    assert_eq!(
+        (put["coc"].as_str(), put["email"].as_str()),
+        (Some("87654321"), Some("a@a.nl"))
+    );
 }

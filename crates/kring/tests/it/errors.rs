@@ -216,14 +216,40 @@ async fn routes_and_methods(app: TestApp) {
         body["message"],
         "The route api/nothing-here could not be found."
     );
-    let (status, body) = app
-        .send("POST", Some(&token), "/api/customer/1", Some(json!({})))
-        .await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-    assert!(
-        body["message"].as_str().is_some_and(|m| m.contains("POST")),
-        "{body}"
-    );
+    for (method, path, allowed) in [
+        ("POST", "/api/customer/1", "GET, HEAD, PATCH, PUT, DELETE"),
+        ("DELETE", "/api/customer", "GET, HEAD, POST"),
+        ("POST", "/health", "GET, HEAD"),
+    ] {
+        let response = app
+            .client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+                format!("{}{path}", app.base),
+            )
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get("allow")
+                .and_then(|v| v.to_str().ok()),
+            Some(allowed)
+        );
+        let body: Value = response.json().await.expect("json");
+        let expected = format!(
+            "The {method} method is not supported for route {}. Supported methods: {allowed}.",
+            path.trim_start_matches('/')
+        );
+        assert_eq!(body["message"], expected.as_str());
+    }
     for id in ["abc", "-1", "0", "1.5", "99999999999999999999999"] {
         let (status, body) = app.get(&token, &format!("/api/customer/{id}")).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{id}");

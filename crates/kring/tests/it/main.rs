@@ -12,3 +12,4 @@ mod cli;
 mod customers;
 mod errors;
 mod field_values;
+mod schema;
