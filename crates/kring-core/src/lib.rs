@@ -12,6 +12,7 @@
 pub mod custom_field;
 pub mod i18n;
 pub mod query;
+pub mod resource;
 pub mod schema;
 pub mod time;
 pub mod validate;

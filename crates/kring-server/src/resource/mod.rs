@@ -1,12 +1,11 @@
 //! The resource registry and the one generic engine that serves every resource (DESIGN §5).
 
-pub mod def;
 pub mod defs;
 pub mod engine;
 mod field_values;
 pub mod handlers;
 
-pub use def::{Action, ResourceDef};
+pub use kring_core::resource::{Action, Relation, ResourceDef, Routes};
 
 /// Every resource Kring serves through the generic engine. Routes, permissions and the
 /// registry-walking tests all read this list.

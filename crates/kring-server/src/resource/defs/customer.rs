@@ -2,7 +2,7 @@
 
 use kring_core::schema::{Column, boolean, long_text, text, timestamp};
 
-use crate::resource::ResourceDef;
+use crate::resource::{Relation, ResourceDef, Routes};
 
 pub static CUSTOMER: ResourceDef = ResourceDef {
     name: "customer",
@@ -25,4 +25,7 @@ pub static CUSTOMER: ResourceDef = ResourceDef {
     ],
     owner: Some("user_id"),
     custom_fields: true,
+    relations: &[Relation::FIELD_VALUES],
+    routes: Routes::Crud,
+    tenant: true,
 };

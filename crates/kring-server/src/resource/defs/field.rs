@@ -4,7 +4,7 @@
 use kring_core::custom_field::FIELD_TYPES;
 use kring_core::schema::{Column, boolean, int, text, timestamp};
 
-use crate::resource::ResourceDef;
+use crate::resource::{ResourceDef, Routes};
 
 /// Resources whose records can carry custom field values.
 pub const MODELS_WITH_FIELDS: &[&str] = &["customer"];
@@ -24,4 +24,7 @@ pub static FIELD: ResourceDef = ResourceDef {
     ],
     owner: None,
     custom_fields: false,
+    relations: &[],
+    routes: Routes::Crud,
+    tenant: true,
 };

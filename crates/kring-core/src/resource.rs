@@ -1,0 +1,199 @@
+//! What a resource is, as data: its table, its columns, its relations and how it is served.
+//!
+//! The descriptions themselves live in the server (`resource/defs/*.rs`); they are defined here
+//! so that the pure query planner can check `with`, `show`, `count`, `filter` and `order_by`
+//! against them without touching a database.
+
+use crate::schema::{Column, ColumnType};
+
+/// One resource.
+#[derive(Debug)]
+pub struct ResourceDef {
+    /// URL segment (`/api/customer`), permission prefix (`customer.view`), activity-log and
+    /// field-value subject type.
+    pub name: &'static str,
+    pub table: &'static str,
+    /// The response's keys, in order. `id`, `created_at` and `updated_at` are managed by the
+    /// engine; the tenant column (`company_id`) is never listed and never exposed.
+    pub columns: &'static [Column],
+    /// Relations that `with`, `show`, `count` and `filter` may follow.
+    pub relations: &'static [Relation],
+    /// A column that defaults to the calling user's id on create.
+    pub owner: Option<&'static str>,
+    /// Whether records carry custom `field_values`.
+    pub custom_fields: bool,
+    pub routes: Routes,
+    /// Whether rows carry `company_id`. Only shared catalogues (permissions) do not.
+    pub tenant: bool,
+}
+
+/// Which HTTP routes the generic engine mounts for a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routes {
+    /// `GET/POST /api/<name>`, `GET/PATCH/PUT/DELETE /api/<name>/{id}`.
+    Crud,
+    /// Reachable only through relations (`with`) or a parent's body.
+    None,
+}
+
+/// A named path from one resource to another.
+#[derive(Debug)]
+pub struct Relation {
+    pub name: &'static str,
+    /// The related resource's `name`.
+    pub target: &'static str,
+    pub kind: RelationKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    /// `self.key` holds the target's id (`customer.user`).
+    BelongsTo { key: &'static str },
+    /// `target.key` holds this record's id (`customer.tasks`).
+    HasMany { key: &'static str },
+    /// A pivot table links both sides (`customer.contacts`).
+    ManyToMany {
+        pivot: &'static str,
+        /// The pivot column holding this record's id.
+        own_key: &'static str,
+        /// The pivot column holding the target's id.
+        other_key: &'static str,
+    },
+    /// `target.type_column = <this resource's name>` and `target.id_column = this.id`
+    /// (`field_values`, the activity log, media).
+    Morph {
+        type_column: &'static str,
+        id_column: &'static str,
+    },
+}
+
+impl Relation {
+    pub const fn belongs_to(name: &'static str, target: &'static str, key: &'static str) -> Self {
+        Relation {
+            name,
+            target,
+            kind: RelationKind::BelongsTo { key },
+        }
+    }
+
+    pub const fn has_many(name: &'static str, target: &'static str, key: &'static str) -> Self {
+        Relation {
+            name,
+            target,
+            kind: RelationKind::HasMany { key },
+        }
+    }
+
+    pub const fn many_to_many(
+        name: &'static str,
+        target: &'static str,
+        pivot: &'static str,
+        own_key: &'static str,
+        other_key: &'static str,
+    ) -> Self {
+        Relation {
+            name,
+            target,
+            kind: RelationKind::ManyToMany {
+                pivot,
+                own_key,
+                other_key,
+            },
+        }
+    }
+
+    pub const fn morph(
+        name: &'static str,
+        target: &'static str,
+        type_column: &'static str,
+        id_column: &'static str,
+    ) -> Self {
+        Relation {
+            name,
+            target,
+            kind: RelationKind::Morph {
+                type_column,
+                id_column,
+            },
+        }
+    }
+
+    /// The custom field values of a record.
+    pub const FIELD_VALUES: Relation =
+        Relation::morph("field_values", "field_value", "model_type", "model_id");
+
+    pub fn is_to_many(&self) -> bool {
+        !matches!(self.kind, RelationKind::BelongsTo { .. })
+    }
+
+    /// `field_values` is the one to-many relation that may follow another to-many and that
+    /// weighs like a to-one (`spec/cirqll.md` §4.1).
+    pub fn is_field_values(&self) -> bool {
+        self.name == "field_values"
+    }
+
+    /// Points per depth for the eager-loading weight.
+    pub fn points(&self) -> u32 {
+        if self.is_to_many() && !self.is_field_values() {
+            3
+        } else {
+            1
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    View,
+    Create,
+    Update,
+    Delete,
+}
+
+impl Action {
+    pub const ALL: [Action; 4] = [Action::View, Action::Create, Action::Update, Action::Delete];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::View => "view",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+impl ResourceDef {
+    /// `customer.view`, `customer.create`, …
+    pub fn permission(&self, action: Action) -> String {
+        format!("{}.{}", self.name, action.name())
+    }
+
+    pub fn column(&self, name: &str) -> Option<&'static Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn relation(&self, name: &str) -> Option<&'static Relation> {
+        self.relations.iter().find(|r| r.name == name)
+    }
+
+    pub fn types(&self) -> Vec<ColumnType> {
+        self.columns.iter().map(|c| c.ty).collect()
+    }
+
+    /// The columns a response shows (every column but the hidden ones).
+    pub fn visible_columns(&self) -> impl Iterator<Item = &'static Column> + '_ {
+        self.columns.iter().filter(|c| !c.hidden)
+    }
+}
+
+/// Every resource, looked up by name. The server's static registry is one.
+pub trait Registry {
+    fn resource(&self, name: &str) -> Option<&'static ResourceDef>;
+}
+
+impl Registry for [&'static ResourceDef] {
+    fn resource(&self, name: &str) -> Option<&'static ResourceDef> {
+        self.iter().copied().find(|def| def.name == name)
+    }
+}
