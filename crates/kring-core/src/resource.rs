@@ -4,6 +4,7 @@
 //! so that the pure query planner can check `with`, `show`, `count`, `filter` and `order_by`
 //! against them without touching a database.
 
+use crate::Value;
 use crate::schema::{Column, ColumnType};
 
 /// One resource.
@@ -25,6 +26,22 @@ pub struct ResourceDef {
     pub routes: Routes,
     /// Whether rows carry `company_id`. Only shared catalogues (permissions) do not.
     pub tenant: bool,
+    /// To-many relations whose items are written through this resource's body under the
+    /// relation's name and synced: items with an `id` are updated, items without are created,
+    /// items left out are deleted (a task's `subtasks`).
+    pub nested: &'static [&'static str],
+    /// Many-to-many relations set from a list of ids in the body (`customer_ids: [3, 4]`).
+    pub links: &'static [Link],
+    /// Recomputes derived columns from the others, before every write.
+    pub derive: Option<fn(&ResourceDef, &mut [Value])>,
+}
+
+/// A body key that replaces the set of records linked through a many-to-many relation. Items
+/// are ids, or names when the target has a `name` column (role `permissions`).
+#[derive(Debug)]
+pub struct Link {
+    pub key: &'static str,
+    pub relation: &'static str,
 }
 
 /// Which HTTP routes the generic engine mounts for a resource.
@@ -32,6 +49,8 @@ pub struct ResourceDef {
 pub enum Routes {
     /// `GET/POST /api/<name>`, `GET/PATCH/PUT/DELETE /api/<name>/{id}`.
     Crud,
+    /// One record per company: `GET` and `PATCH /api/<name>` (settings).
+    Singleton,
     /// Reachable only through relations (`with`) or a parent's body.
     None,
 }
@@ -122,6 +141,13 @@ impl Relation {
     pub const FIELD_VALUES: Relation =
         Relation::morph("field_values", "field_value", "model_type", "model_id");
 
+    /// A record's activity-log entries.
+    pub const ACTIVITY_LOG: Relation =
+        Relation::morph("activity_log", "activity_log", "subject_type", "subject_id");
+
+    /// A record's files.
+    pub const MEDIA: Relation = Relation::morph("media", "media", "model_type", "model_id");
+
     pub fn is_to_many(&self) -> bool {
         !matches!(self.kind, RelationKind::BelongsTo { .. })
     }
@@ -179,6 +205,20 @@ impl ResourceDef {
 
     pub fn types(&self) -> Vec<ColumnType> {
         self.columns.iter().map(|c| c.ty).collect()
+    }
+
+    /// The actions its routes offer, each guarded by one permission.
+    pub fn actions(&self) -> &'static [Action] {
+        match self.routes {
+            Routes::Crud => &Action::ALL,
+            Routes::Singleton => &[Action::View, Action::Update],
+            Routes::None => &[],
+        }
+    }
+
+    /// The position of a column in this resource's records.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
     }
 
     /// The columns a response shows (every column but the hidden ones).

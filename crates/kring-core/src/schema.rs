@@ -11,6 +11,8 @@ pub enum ColumnType {
     Text,
     Timestamp,
     Date,
+    /// JSON stored as text; served as JSON. Never writable through a body.
+    Json,
 }
 
 /// One column of a resource. Build it with the `const fn` helpers so resource descriptions are
@@ -30,12 +32,51 @@ pub struct Column {
     pub email: bool,
     /// The table whose `id` (in the caller's company) this column must name.
     pub references: Option<&'static str>,
+    /// What deleting the referenced record does to this record.
+    pub on_delete: OnDelete,
     /// Never serialised (password hashes and the like).
     pub hidden: bool,
     pub filterable: bool,
     pub sortable: bool,
     /// The only values a text column accepts.
     pub one_of: Option<&'static [&'static str]>,
+    /// Minimum length in characters, for text.
+    pub min: Option<usize>,
+    /// Inclusive bounds, for numbers.
+    pub range: Option<(i64, i64)>,
+    /// No other record may hold the same value.
+    pub unique: Option<Unique>,
+    /// Stored as an argon2id hash, never serialised, never read back.
+    pub password: bool,
+    /// An absolute `http`/`https` URL.
+    pub url: bool,
+    /// The value a create that leaves the column out stores.
+    pub default: Option<Default>,
+}
+
+/// The scope of a uniqueness rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    PerCompany,
+    Everywhere,
+}
+
+/// What happens to a record when the record its column references is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    /// The column becomes null.
+    Detach,
+    /// The record is deleted too.
+    Cascade,
+    /// The delete is refused while the reference exists.
+    Restrict,
+}
+
+/// A column's default on create, when the body does not give one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Default {
+    Int(i64),
+    Text(&'static str),
 }
 
 impl Column {
@@ -49,10 +90,17 @@ impl Column {
             max: None,
             email: false,
             references: None,
+            on_delete: OnDelete::Detach,
             hidden: false,
             filterable: true,
             sortable: true,
             one_of: None,
+            min: None,
+            range: None,
+            unique: None,
+            password: false,
+            url: false,
+            default: None,
         }
     }
 
@@ -88,14 +136,71 @@ impl Column {
         self
     }
 
+    /// A reference to another record. Deleting that record detaches this one (sets the column
+    /// to null) when the column is nullable and deletes it when it is not; see [`Column::restrict`].
     pub const fn references(mut self, table: &'static str) -> Column {
         self.references = Some(table);
+        self.on_delete = if self.nullable {
+            OnDelete::Detach
+        } else {
+            OnDelete::Cascade
+        };
+        self
+    }
+
+    /// The referenced record cannot be deleted while this one points at it.
+    pub const fn restrict(mut self) -> Column {
+        self.on_delete = OnDelete::Restrict;
         self
     }
 
     pub const fn one_of(mut self, allowed: &'static [&'static str]) -> Column {
         self.one_of = Some(allowed);
         self
+    }
+
+    pub const fn min(mut self, min: usize) -> Column {
+        self.min = Some(min);
+        self
+    }
+
+    pub const fn range(mut self, min: i64, max: i64) -> Column {
+        self.range = Some((min, max));
+        self
+    }
+
+    /// Unique within the caller's company.
+    pub const fn unique(mut self) -> Column {
+        self.unique = Some(Unique::PerCompany);
+        self
+    }
+
+    /// Unique across all companies (a login email).
+    pub const fn unique_everywhere(mut self) -> Column {
+        self.unique = Some(Unique::Everywhere);
+        self
+    }
+
+    /// Deleting the referenced record deletes this one, even though the column is nullable.
+    pub const fn cascade(mut self) -> Column {
+        self.on_delete = OnDelete::Cascade;
+        self
+    }
+
+    pub const fn url(mut self) -> Column {
+        self.url = true;
+        self
+    }
+
+    pub const fn default(mut self, default: Default) -> Column {
+        self.default = Some(default);
+        self
+    }
+
+    /// A write-only secret: hidden and hashed.
+    pub const fn password(mut self) -> Column {
+        self.password = true;
+        self.hidden()
     }
 
     pub const fn hidden(mut self) -> Column {

@@ -49,6 +49,15 @@ impl ValidationErrors {
         }
     }
 
+    /// Adds `other`'s errors under `prefix` (`subtasks.2.` + `name`).
+    pub fn merge_prefixed(&mut self, prefix: &str, other: ValidationErrors) {
+        for (path, messages) in other.entries {
+            for message in messages {
+                self.add(format!("{prefix}{path}"), message);
+            }
+        }
+    }
+
     /// The 422 body: `{"message": first error + summary, "errors": {path: [texts]}}`.
     pub fn render(&self, locale: Locale) -> Json {
         let mut errors = Map::new();
@@ -149,8 +158,15 @@ fn is_empty_string(value: &Json) -> bool {
 pub fn check_value(column: &Column, raw: &Json) -> Result<Value, Message> {
     let value = coerce(column.ty, raw).ok_or_else(|| type_error(column.ty))?;
     if let Value::Text(s) = &value {
-        if let Some(max) = column.max.filter(|max| s.chars().count() > *max) {
+        let length = s.chars().count();
+        if let Some(max) = column.max.filter(|max| length > *max) {
             return Err(Message::new("validation.max.string").with("max", max.to_string()));
+        }
+        if let Some(min) = column.min.filter(|min| length < *min) {
+            return Err(Message::new("validation.min.string").with("min", min.to_string()));
+        }
+        if column.url && !is_url(s) {
+            return Err(Message::new("validation.url"));
         }
         if column.email && !is_email(s) {
             return Err(Message::new("validation.email"));
@@ -162,7 +178,31 @@ pub fn check_value(column: &Column, raw: &Json) -> Result<Value, Message> {
             return Err(Message::new("validation.in"));
         }
     }
+    if let Some((min, max)) = column.range {
+        let number = match value {
+            Value::Int(i) => Some(i as f64),
+            Value::Float(f) => Some(f),
+            _ => None,
+        };
+        if number.is_some_and(|n| n < min as f64 || n > max as f64) {
+            return Err(Message::new("validation.between.numeric")
+                .with("min", min.to_string())
+                .with("max", max.to_string()));
+        }
+    }
     Ok(value)
+}
+
+/// An absolute `http://` or `https://` URL with a host and no whitespace.
+pub fn is_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    let Some(rest) = rest else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    !host.is_empty()
+        && !host.starts_with(':')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 fn type_error(ty: ColumnType) -> Message {
@@ -170,7 +210,7 @@ fn type_error(ty: ColumnType) -> Message {
         ColumnType::Int => "validation.integer",
         ColumnType::Float => "validation.numeric",
         ColumnType::Bool => "validation.boolean",
-        ColumnType::Text => "validation.string",
+        ColumnType::Text | ColumnType::Json => "validation.string",
         ColumnType::Timestamp | ColumnType::Date => "validation.date",
     })
 }

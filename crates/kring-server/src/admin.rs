@@ -10,6 +10,9 @@ use serde_json::{Value as Json, json};
 use crate::auth::{self, PAT_PREFIX};
 use crate::db::{Db, Raw, Tx};
 use crate::error::Error;
+use crate::resource::defs;
+use crate::resource::engine::Scope;
+use crate::resource::write::adjust_count;
 
 async fn single_id(tx: &mut Tx, query: Raw) -> Result<Option<i64>, Error> {
     let rows = tx.fetch(&query, &[ColumnType::Int]).await?;
@@ -96,6 +99,11 @@ pub async fn create_user(
             ],
         ))
         .await?;
+    let scope = Scope {
+        company_id,
+        user_id: id,
+    };
+    adjust_count(&mut tx, &defs::user::USER, scope, 1).await?;
     tx.commit().await?;
     let at = format_timestamp(&now);
     Ok(json!({

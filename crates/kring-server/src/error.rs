@@ -44,6 +44,9 @@ pub enum Error {
     },
     #[error("validation failed")]
     Validation(ValidationErrors),
+    /// The request is valid but the current state forbids it (a role still in use).
+    #[error("conflict")]
+    Conflict(Message),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("configuration: {0}")]
@@ -67,6 +70,7 @@ impl Error {
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -92,7 +96,9 @@ impl Error {
                 .with("method", method.clone())
                 .with("path", path.clone())
                 .with("allowed", *allowed),
-            Error::BadQuery(QueryError(message)) | Error::BadBody(message) => message.clone(),
+            Error::BadQuery(QueryError(message))
+            | Error::BadBody(message)
+            | Error::Conflict(message) => message.clone(),
             Error::PayloadTooLarge { limit } => {
                 Message::new("http.body_too_large").with("limit", limit.to_string())
             }

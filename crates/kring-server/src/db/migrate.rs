@@ -10,12 +10,20 @@ use super::Db;
 use crate::error::Error;
 
 /// (version, description, SQLite SQL, PostgreSQL SQL). Never edit an applied migration: add one.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../../migrations/sqlite/0001_foundation.sql"),
-    include_str!("../../migrations/postgres/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../../migrations/sqlite/0001_foundation.sql"),
+        include_str!("../../migrations/postgres/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "resources",
+        include_str!("../../migrations/sqlite/0002_resources.sql"),
+        include_str!("../../migrations/postgres/0002_resources.sql"),
+    ),
+];
 
 fn migrator(postgres: bool) -> Migrator {
     let migrations: Vec<Migration> = MIGRATIONS

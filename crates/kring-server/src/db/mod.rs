@@ -300,7 +300,9 @@ macro_rules! decode_row {
                     ColumnType::Int => $row.try_get::<Option<i64>, _>($i)?.map(Value::Int),
                     ColumnType::Float => $row.try_get::<Option<f64>, _>($i)?.map(Value::Float),
                     ColumnType::Bool => $row.try_get::<Option<bool>, _>($i)?.map(Value::Bool),
-                    ColumnType::Text => $row.try_get::<Option<String>, _>($i)?.map(Value::Text),
+                    ColumnType::Text | ColumnType::Json => {
+                        $row.try_get::<Option<String>, _>($i)?.map(Value::Text)
+                    }
                     ColumnType::Timestamp => $timestamp.map(Value::Timestamp),
                     ColumnType::Date => $date.map(Value::Date),
                 }
@@ -362,7 +364,7 @@ pub fn bind(value: &Value, ty: ColumnType) -> sea_query::Value {
             ColumnType::Int => sea_query::Value::BigInt(None),
             ColumnType::Float => sea_query::Value::Double(None),
             ColumnType::Bool => sea_query::Value::Bool(None),
-            ColumnType::Text => sea_query::Value::String(None),
+            ColumnType::Text | ColumnType::Json => sea_query::Value::String(None),
             ColumnType::Timestamp => sea_query::Value::ChronoDateTimeUtc(None),
             ColumnType::Date => sea_query::Value::ChronoDate(None),
         },

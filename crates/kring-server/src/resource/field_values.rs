@@ -38,6 +38,41 @@ struct FieldDef {
     name: String,
     ty: String,
     required: bool,
+    /// `(id, value)` of a select or multiselect field's options.
+    options: Vec<(i64, String)>,
+}
+
+impl FieldDef {
+    fn has_options(&self) -> bool {
+        matches!(self.ty.as_str(), "select" | "multiselect")
+    }
+
+    /// The option a client named by value or by id, as its value.
+    fn option(&self, given: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .find(|(id, value)| value == given || id.to_string() == given)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Maps a checked select/multiselect value onto the field's options (`spec/cirqll.md` §5:
+    /// a client may name an option by its value or its id; the value is stored).
+    fn choose(&self, stored: String) -> Result<String, Message> {
+        if !self.has_options() {
+            return Ok(stored);
+        }
+        let invalid = || Message::new("validation.in");
+        if self.ty == "select" {
+            return self.option(&stored).map(str::to_string).ok_or_else(invalid);
+        }
+        let given: Vec<String> = serde_json::from_str(&stored).map_err(|_| invalid())?;
+        let chosen = given
+            .iter()
+            .map(|g| self.option(g).map(|v| Json::String(v.to_string())))
+            .collect::<Option<Vec<Json>>>()
+            .ok_or_else(invalid)?;
+        Ok(Json::Array(chosen).to_string())
+    }
 }
 
 async fn fields_of(tx: &mut Tx, def: &ResourceDef, scope: Scope) -> Result<Vec<FieldDef>, Error> {
@@ -58,7 +93,7 @@ async fn fields_of(tx: &mut Tx, def: &ResourceDef, scope: Scope) -> Result<Vec<F
             ],
         )
         .await?;
-    Ok(rows
+    let mut fields: Vec<FieldDef> = rows
         .into_iter()
         .filter_map(|row| match row.as_slice() {
             [
@@ -71,10 +106,36 @@ async fn fields_of(tx: &mut Tx, def: &ResourceDef, scope: Scope) -> Result<Vec<F
                 name: name.clone(),
                 ty: ty.clone(),
                 required: *required,
+                options: Vec::new(),
             }),
             _ => None,
         })
-        .collect())
+        .collect();
+    let with_options: Vec<i64> = fields
+        .iter()
+        .filter(|f| f.has_options())
+        .map(|f| f.id)
+        .collect();
+    if with_options.is_empty() {
+        return Ok(fields);
+    }
+    let mut query = Query::select();
+    query
+        .columns(["field_id", "id", "value"])
+        .from("field_options")
+        .and_where(Expr::col("company_id").eq(scope.company_id))
+        .and_where(Expr::col("field_id").is_in(with_options));
+    let options = tx
+        .fetch(&query, &[ColumnType::Int, ColumnType::Int, ColumnType::Text])
+        .await?;
+    for row in options {
+        if let [Value::Int(field_id), Value::Int(id), Value::Text(value)] = row.as_slice()
+            && let Some(field) = fields.iter_mut().find(|f| f.id == *field_id)
+        {
+            field.options.push((*id, value.clone()));
+        }
+    }
+    Ok(fields)
 }
 
 /// Checks `body["field_values"]`, adding problems to `errors` under `field_values.N.…`.
@@ -139,7 +200,10 @@ pub async fn validate(
                     Message::new("validation.required").with("attribute", field.name.clone()),
                 );
             }
-            Ok(stored) => inputs.push(FieldValueInput { field_id, stored }),
+            Ok(stored) => match stored.map(|s| field.choose(s)).transpose() {
+                Ok(stored) => inputs.push(FieldValueInput { field_id, stored }),
+                Err(message) => errors.add(path("value"), message),
+            },
             Err(message) => errors.add(path("value"), message),
         }
     }
@@ -247,23 +311,4 @@ pub async fn write(
         tx.execute(&delete).await?;
     }
     Ok(changes)
-}
-
-/// Removes every value of record `id` (the table is polymorphic, so no foreign key cascades).
-pub async fn delete_all(
-    tx: &mut Tx,
-    def: &ResourceDef,
-    scope: Scope,
-    id: i64,
-) -> Result<(), Error> {
-    if !def.custom_fields {
-        return Ok(());
-    }
-    let mut delete = Query::delete();
-    delete
-        .from_table("field_values")
-        .and_where(Expr::col("company_id").eq(scope.company_id))
-        .and_where(Expr::col("model_type").eq(def.name))
-        .and_where(Expr::col("model_id").eq(id));
-    tx.execute(&delete).await.map(|_| ())
 }

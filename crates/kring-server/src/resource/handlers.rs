@@ -6,22 +6,46 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use kring_core::i18n::Message;
 use kring_core::query::{Page, parse_query_string};
+use kring_core::validate::ValidationErrors;
+use serde_json::{Map, Value as Json};
 
+use super::children::written_relations;
 use super::engine::{self, Scope};
-use super::{Action, ResourceDef};
+use super::loader::Load;
+use super::{Action, ResourceDef, Routes, find, singleton, write};
 use crate::AppState;
 use crate::auth::authorize;
 use crate::error::Error;
 use crate::http::{json_body, json_response, method_not_allowed};
 
-/// The methods each of a resource's two paths answers, for 405 responses and their `Allow`.
+/// The methods each kind of path answers, for 405 responses and their `Allow`.
 const COLLECTION_METHODS: &str = "GET, HEAD, POST";
 const RECORD_METHODS: &str = "GET, HEAD, PATCH, PUT, DELETE";
+const SINGLETON_METHODS: &str = "GET, HEAD, PATCH, PUT";
+const READ_METHODS: &str = "GET, HEAD";
 
-/// `/api/<name>` and `/api/<name>/{id}` for one resource.
+/// The routes of one resource, as its description asks.
 pub fn routes(def: &'static ResourceDef) -> Router<AppState> {
-    Router::new()
+    match def.routes {
+        Routes::Crud => crud_routes(def),
+        Routes::Singleton => Router::new().route(
+            &format!("/api/{}", def.name),
+            get(move |state, request| singleton::show(def, state, request))
+                .patch(move |state, request| singleton::update(def, state, request))
+                .put(move |state, request| singleton::update(def, state, request))
+                .fallback(|request: Request| async move {
+                    method_not_allowed(&request, SINGLETON_METHODS)
+                }),
+        ),
+        Routes::None => Router::new(),
+    }
+}
+
+/// `/api/<name>` and `/api/<name>/{id}`.
+fn crud_routes(def: &'static ResourceDef) -> Router<AppState> {
+    let router = Router::new()
         .route(
             &format!("/api/{}", def.name),
             get(move |state, request| index(def, state, request))
@@ -39,11 +63,21 @@ pub fn routes(def: &'static ResourceDef) -> Router<AppState> {
                 .fallback(|request: Request| async move {
                     method_not_allowed(&request, RECORD_METHODS)
                 }),
-        )
+        );
+    if def.name != "user" {
+        return router;
+    }
+    // The token's own user (`spec/cirqll.md` §6.3); a static segment wins over `{id}`.
+    let me = get(move |state, request| me(def, state, request)).fallback(
+        |request: Request| async move { method_not_allowed(&request, READ_METHODS) },
+    );
+    router
+        .route("/api/user/me", me.clone())
+        .route("/api/me", me)
 }
 
 /// Authenticates the request and checks the role's permission for `action` on `def`.
-async fn permitted(
+pub(super) async fn permitted(
     state: &AppState,
     headers: &HeaderMap,
     def: &ResourceDef,
@@ -65,6 +99,19 @@ fn record_id(def: &ResourceDef, request: &Request) -> Result<i64, Error> {
         })
 }
 
+/// The relations a write's response shows: what the body can write besides the row.
+fn written(def: &'static ResourceDef) -> Vec<Load> {
+    written_relations(def)
+        .filter_map(|relation| {
+            Some(Load {
+                relation,
+                target: find(relation.target)?,
+                children: Vec::new(),
+            })
+        })
+        .collect()
+}
+
 async fn index(
     def: &'static ResourceDef,
     State(state): State<AppState>,
@@ -73,7 +120,7 @@ async fn index(
     let scope = permitted(&state, request.headers(), def, Action::View).await?;
     let pairs = parse_query_string(request.uri().query().unwrap_or(""));
     let page = Page::parse(&pairs).map_err(Error::BadQuery)?;
-    let list = engine::index(&state.db, def, scope, page).await?;
+    let list = engine::index(&state.db, def, scope, page, &[]).await?;
     Ok(json_response(StatusCode::OK, &list))
 }
 
@@ -83,7 +130,19 @@ async fn show(
     request: Request,
 ) -> Result<Response, Error> {
     let scope = permitted(&state, request.headers(), def, Action::View).await?;
-    let record = engine::show(&state.db, def, scope, record_id(def, &request)?).await?;
+    let id = record_id(def, &request)?;
+    let record = engine::show(&state.db, def, scope, id, &[]).await?;
+    Ok(json_response(StatusCode::OK, &record))
+}
+
+async fn me(
+    def: &'static ResourceDef,
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, Error> {
+    // Everyone may see who they are, whatever their role.
+    let scope = crate::auth::authenticate(&state.db, request.headers()).await?;
+    let record = engine::show(&state.db, def, scope, scope.user_id, &[]).await?;
     Ok(json_response(StatusCode::OK, &record))
 }
 
@@ -94,7 +153,8 @@ async fn store(
 ) -> Result<Response, Error> {
     let scope = permitted(&state, request.headers(), def, Action::Create).await?;
     let body = json_body(request, state.config.body_limit).await?;
-    let record = engine::store(&state.db, def, scope, &body).await?;
+    let id = write::store(&state.db, def, scope, &body).await?;
+    let record = engine::show(&state.db, def, scope, id, &written(def)).await?;
     Ok(json_response(StatusCode::CREATED, &record))
 }
 
@@ -106,7 +166,8 @@ async fn update(
     let scope = permitted(&state, request.headers(), def, Action::Update).await?;
     let id = record_id(def, &request)?;
     let body = json_body(request, state.config.body_limit).await?;
-    let record = engine::update(&state.db, def, scope, id, &body).await?;
+    write::update(&state.db, def, scope, id, &body).await?;
+    let record = engine::show(&state.db, def, scope, id, &written(def)).await?;
     Ok(json_response(StatusCode::OK, &record))
 }
 
@@ -116,6 +177,24 @@ async fn destroy(
     request: Request,
 ) -> Result<Response, Error> {
     let scope = permitted(&state, request.headers(), def, Action::Delete).await?;
-    engine::destroy(&state.db, def, scope, record_id(def, &request)?).await?;
+    write::destroy(&state.db, def, scope, record_id(def, &request)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Refuses keys a strict resource does not know (settings), with Laravel's `prohibited` text.
+pub(super) fn refuse_unknown_keys(
+    def: &ResourceDef,
+    body: &Map<String, Json>,
+) -> Result<(), Error> {
+    let mut errors = ValidationErrors::default();
+    for key in body.keys() {
+        if !def.column(key).is_some_and(|c| c.writable) {
+            errors.add(key.clone(), Message::new("validation.prohibited"));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors))
+    }
 }

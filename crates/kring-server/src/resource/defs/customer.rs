@@ -1,17 +1,16 @@
 //! Customer: `spec/cirqll.md` §6.1 (VERIFIED from the seed), keys in the seed's order.
 
-use kring_core::schema::{Column, boolean, long_text, text, timestamp};
+use kring_core::schema::{Column, boolean, int, long_text, text, timestamp};
 
-use crate::resource::{Relation, ResourceDef, Routes};
+use super::{CREATED_AT, UPDATED_AT, owner};
+use crate::resource::{Link, Relation, ResourceDef, Routes};
 
 pub static CUSTOMER: ResourceDef = ResourceDef {
     name: "customer",
     table: "customers",
     columns: &[
         Column::id(),
-        kring_core::schema::int("user_id")
-            .writable()
-            .references("users"),
+        owner(),
         text("name").required(),
         long_text("description").writable(),
         text("coc").writable(),
@@ -19,13 +18,43 @@ pub static CUSTOMER: ResourceDef = ResourceDef {
         text("phone").writable(),
         timestamp("next_contact").writable(),
         boolean("show_on_map").writable(),
-        timestamp("created_at").not_null(),
-        timestamp("updated_at").not_null(),
+        CREATED_AT,
+        UPDATED_AT,
         long_text("next_contact_note").writable(),
+        // Not in the seed's shape: kept for `with=origin,address`, not served as keys.
+        int("origin_id").references("origins").hidden(),
+        int("address_id").references("addresses").hidden(),
+    ],
+    relations: &[
+        Relation::belongs_to("user", "user", "user_id"),
+        Relation::belongs_to("origin", "origin", "origin_id"),
+        Relation::belongs_to("address", "address", "address_id"),
+        Relation::many_to_many(
+            "contacts",
+            "contact",
+            "customer_contact",
+            "customer_id",
+            "contact_id",
+        ),
+        Relation::has_many("appointments", "appointment", "customer_id"),
+        Relation::has_many("tasks", "task", "customer_id"),
+        Relation::has_many("chances", "chance", "customer_id"),
+        Relation::has_many("assignments", "assignment", "customer_id"),
+        Relation::has_many("contracts", "contract", "customer_id"),
+        Relation::has_many("notes", "note", "customer_id"),
+        Relation::has_many("emails", "email", "customer_id"),
+        Relation::FIELD_VALUES,
+        Relation::ACTIVITY_LOG,
+        Relation::MEDIA,
     ],
     owner: Some("user_id"),
     custom_fields: true,
-    relations: &[Relation::FIELD_VALUES],
     routes: Routes::Crud,
     tenant: true,
+    nested: &[],
+    links: &[Link {
+        key: "contact_ids",
+        relation: "contacts",
+    }],
+    derive: None,
 };

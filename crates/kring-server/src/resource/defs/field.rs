@@ -1,13 +1,23 @@
 //! Field: a custom field definition (`spec/cirqll.md` §6.11). `model` names the resource whose
-//! records carry it; `type` is one of [`FIELD_TYPES`].
+//! records carry it; `type` is one of [`FIELD_TYPES`]; select types have `options`, written
+//! through the field's body.
 
 use kring_core::custom_field::FIELD_TYPES;
-use kring_core::schema::{Column, boolean, int, text, timestamp};
+use kring_core::schema::{Column, boolean, int, text};
 
-use crate::resource::{ResourceDef, Routes};
+use super::{CREATED_AT, UPDATED_AT};
+use crate::resource::{Relation, ResourceDef, Routes};
 
-/// Resources whose records can carry custom field values.
-pub const MODELS_WITH_FIELDS: &[&str] = &["customer"];
+/// Resources whose records can carry custom field values (`spec/cirqll.md` §5).
+pub const MODELS_WITH_FIELDS: &[&str] = &[
+    "customer",
+    "contact",
+    "task",
+    "appointment",
+    "chance",
+    "assignment",
+    "contract",
+];
 
 pub static FIELD: ResourceDef = ResourceDef {
     name: "field",
@@ -19,12 +29,15 @@ pub static FIELD: ResourceDef = ResourceDef {
         text("model").required().one_of(MODELS_WITH_FIELDS),
         boolean("required").writable(),
         int("position").writable().not_null(),
-        timestamp("created_at").not_null(),
-        timestamp("updated_at").not_null(),
+        CREATED_AT,
+        UPDATED_AT,
     ],
+    relations: &[Relation::has_many("options", "field_option", "field_id")],
     owner: None,
     custom_fields: false,
-    relations: &[],
     routes: Routes::Crud,
     tenant: true,
+    nested: &["options"],
+    links: &[],
+    derive: None,
 };

@@ -1,0 +1,20 @@
+//! Origin (`spec/cirqll.md` §6.17): where a customer came from (lead source).
+
+use kring_core::schema::{Column, text};
+
+use super::{CREATED_AT, UPDATED_AT};
+use crate::resource::{ResourceDef, Routes};
+
+pub static ORIGIN: ResourceDef = ResourceDef {
+    name: "origin",
+    table: "origins",
+    columns: &[Column::id(), text("name").not_null(), CREATED_AT, UPDATED_AT],
+    relations: &[],
+    owner: None,
+    custom_fields: false,
+    routes: Routes::None,
+    tenant: true,
+    nested: &[],
+    links: &[],
+    derive: None,
+};

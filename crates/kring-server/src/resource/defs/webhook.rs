@@ -1,0 +1,62 @@
+//! Webhook (`spec/cirqll.md` §6.16): a subscription of a URL to one event. This is also the
+//! Zapier REST-hook subscribe (POST) and unsubscribe (DELETE).
+
+use kring_core::schema::{Column, text};
+
+use super::{CREATED_AT, UPDATED_AT, owner};
+use crate::resource::{Relation, ResourceDef, Routes};
+
+/// `<resource>.<action>` for every resource whose changes are announced.
+pub const EVENTS: &[&str] = &[
+    "customer.created",
+    "customer.updated",
+    "customer.deleted",
+    "contact.created",
+    "contact.updated",
+    "contact.deleted",
+    "task.created",
+    "task.updated",
+    "task.deleted",
+    "appointment.created",
+    "appointment.updated",
+    "appointment.deleted",
+    "chance.created",
+    "chance.updated",
+    "chance.deleted",
+    "assignment.created",
+    "assignment.updated",
+    "assignment.deleted",
+    "contract.created",
+    "contract.updated",
+    "contract.deleted",
+    "note.created",
+    "note.updated",
+    "note.deleted",
+    "email.created",
+    "email.updated",
+    "email.deleted",
+    "todo.created",
+    "todo.updated",
+    "todo.deleted",
+];
+
+pub static WEBHOOK: ResourceDef = ResourceDef {
+    name: "webhook",
+    table: "webhooks",
+    columns: &[
+        Column::id(),
+        owner(),
+        text("url").required().max(2048).url(),
+        text("event").required().one_of(EVENTS),
+        CREATED_AT,
+        UPDATED_AT,
+    ],
+    relations: &[Relation::belongs_to("user", "user", "user_id")],
+    owner: Some("user_id"),
+    custom_fields: false,
+    routes: Routes::Crud,
+    tenant: true,
+    nested: &[],
+    links: &[],
+    derive: None,
+};

@@ -1,0 +1,444 @@
+//! The generic engine's write side: store, update and destroy for any [`ResourceDef`].
+//!
+//! Every write is one transaction: the row, its custom field values, its nested children and
+//! links, the row counter, the activity-log entry, and on delete everything that depended on the
+//! record. Validation runs inside the transaction, so the checks that need the database
+//! (references, uniqueness, field definitions) see the same state the write will.
+
+use chrono::Utc;
+use kring_core::Value;
+use kring_core::i18n::Message;
+use kring_core::schema::{Column, ColumnType, Default, OnDelete, Unique};
+use kring_core::validate::{Mode, Validated, ValidationErrors, validate};
+use sea_query::{Expr, ExprTrait, LockType, Query};
+use serde_json::{Map, Value as Json};
+
+use super::children::{self, Prepared};
+use super::engine::{Scope, by_id, not_found, to_json};
+use super::field_values::{self, FieldValueChange};
+use super::{REGISTRY, ResourceDef};
+use crate::activity::{self, Event};
+use crate::auth::hash_password;
+use crate::db::{Db, Raw, Tx, bind};
+use crate::error::Error;
+
+/// One record, its values in the order of the resource's columns.
+type Record = Vec<Value>;
+
+/// Everything a body asks for, checked: the row's values, field values, children and links.
+struct Checked {
+    validated: Validated,
+    field_values: Vec<field_values::FieldValueInput>,
+    children: Prepared,
+}
+
+async fn check(
+    tx: &mut Tx,
+    def: &'static ResourceDef,
+    scope: Scope,
+    body: &Map<String, Json>,
+    existing: Option<i64>,
+) -> Result<Checked, Error> {
+    let mode = if existing.is_some() {
+        Mode::Update
+    } else {
+        Mode::Create
+    };
+    let (validated, mut errors) = validate(def.columns, body, mode);
+    check_references(tx, def, scope, &validated, &mut errors).await?;
+    check_unique(tx, def, scope, &validated, existing, &mut errors).await?;
+    let field_values = field_values::validate(tx, def, scope, body, mode, &mut errors).await?;
+    let children = children::validate(tx, def, scope, body, existing, &mut errors).await?;
+    if errors.is_empty() {
+        Ok(Checked {
+            validated,
+            field_values,
+            children,
+        })
+    } else {
+        Err(Error::Validation(errors))
+    }
+}
+
+/// Validates `body` and inserts the record with everything that belongs to it; returns its id.
+pub async fn store(
+    db: &Db,
+    def: &'static ResourceDef,
+    scope: Scope,
+    body: &Map<String, Json>,
+) -> Result<i64, Error> {
+    let mut tx = db.begin().await?;
+    let checked = check(&mut tx, def, scope, body, None).await?;
+    let now = Value::Timestamp(Utc::now());
+    let mut record: Record = def
+        .columns
+        .iter()
+        .map(|column| match column.name {
+            "created_at" | "updated_at" => now.clone(),
+            "company_id" => Value::Int(scope.company_id),
+            name if Some(name) == def.owner && checked.validated.get(name).is_none() => {
+                Value::Int(scope.user_id)
+            }
+            name => checked
+                .validated
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| default_for(column)),
+        })
+        .collect();
+    hash_passwords(def, &mut record)?;
+    if let Some(derive) = def.derive {
+        derive(def, &mut record);
+    }
+
+    let id = insert_record(&mut tx, def, scope, &record).await?;
+    if let Some(slot) = record.first_mut() {
+        *slot = Value::Int(id);
+    }
+    let changes = field_values::write(&mut tx, def, scope, id, &checked.field_values).await?;
+    children::write(&mut tx, scope, id, &checked.children).await?;
+    adjust_count(&mut tx, def, scope, 1).await?;
+    let attributes = with_field_changes(to_json(def, &record), &changes, false);
+    let properties = serde_json::json!({ "attributes": attributes });
+    activity::record(&mut tx, def, scope, id, Event::Created, properties).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Inserts one record (all columns but `id`; the tenant from the scope) and returns its id.
+pub async fn insert_record(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    scope: Scope,
+    record: &[Value],
+) -> Result<i64, Error> {
+    let stored: Vec<(&Column, &Value)> = def
+        .columns
+        .iter()
+        .zip(record)
+        .filter(|(c, _)| c.name != "id" && c.name != "company_id")
+        .collect();
+    let tenant = def.tenant.then_some(("company_id", scope.company_id));
+    let mut insert = Query::insert();
+    insert
+        .into_table(def.table)
+        .columns(
+            tenant
+                .map(|(name, _)| name)
+                .into_iter()
+                .chain(stored.iter().map(|(c, _)| c.name)),
+        )
+        .values(
+            tenant
+                .map(|(_, id)| Expr::val(id))
+                .into_iter()
+                .chain(stored.iter().map(|(c, v)| Expr::val(bind(v, c.ty)))),
+        )
+        .map_err(|e| Error::Internal(format!("insert statement: {e}")))?
+        .returning_col("id");
+    tx.insert(&insert).await
+}
+
+/// A partial update: only the keys present in `body` change.
+pub async fn update(
+    db: &Db,
+    def: &'static ResourceDef,
+    scope: Scope,
+    id: i64,
+    body: &Map<String, Json>,
+) -> Result<(), Error> {
+    let mut tx = db.begin().await?;
+    let mut query = by_id(def, scope, id);
+    query.lock(LockType::Update);
+    let rows = tx.fetch(&query, &def.types()).await?;
+    let mut record = rows.into_iter().next().ok_or_else(|| not_found(def, id))?;
+    let checked = check(&mut tx, def, scope, body, Some(id)).await?;
+
+    let before = record.clone();
+    for (column, slot) in def.columns.iter().zip(record.iter_mut()) {
+        if let Some(new) = checked.validated.get(column.name) {
+            *slot = new.clone();
+        }
+    }
+    hash_passwords(def, &mut record)?;
+    if let Some(derive) = def.derive {
+        derive(def, &mut record);
+    }
+    let mut changed: Vec<&'static Column> = def
+        .columns
+        .iter()
+        .zip(record.iter().zip(&before))
+        .filter(|(column, (new, old))| new != old || (column.password && checked.validated.get(column.name).is_some()))
+        .map(|(column, _)| column)
+        .collect();
+    let field_changes = field_values::write(&mut tx, def, scope, id, &checked.field_values).await?;
+    let children_changed = children::write(&mut tx, scope, id, &checked.children).await?;
+    if changed.is_empty() && field_changes.is_empty() && !children_changed {
+        return tx.commit().await;
+    }
+
+    if let Some(position) = def.position("updated_at") {
+        if let Some(slot) = record.get_mut(position) {
+            *slot = Value::Timestamp(Utc::now());
+        }
+        changed.extend(def.columns.get(position));
+    }
+    if !changed.is_empty() {
+        let mut statement = Query::update();
+        statement
+            .table(def.table)
+            .values(changed.iter().filter_map(|c| {
+                let value = def.position(c.name).and_then(|i| record.get(i))?;
+                Some((c.name, Expr::val(bind(value, c.ty))))
+            }))
+            .and_where(Expr::col("id").eq(id));
+        if def.tenant {
+            statement.and_where(Expr::col("company_id").eq(scope.company_id));
+        }
+        tx.execute(&statement).await?;
+    }
+
+    let (after, before) = (to_json(def, &record), to_json(def, &before));
+    let pick = |map: &Map<String, Json>| -> Map<String, Json> {
+        changed
+            .iter()
+            .filter(|c| c.name != "updated_at")
+            .filter_map(|c| map.get(c.name).map(|v| (c.name.to_string(), v.clone())))
+            .collect()
+    };
+    let properties = serde_json::json!({
+        "attributes": with_field_changes(pick(&after), &field_changes, false),
+        "old": with_field_changes(pick(&before), &field_changes, true),
+    });
+    activity::record(&mut tx, def, scope, id, Event::Updated, properties).await?;
+    tx.commit().await
+}
+
+/// Deletes the record and, as its references say, deletes or detaches what depends on it.
+pub async fn destroy(
+    db: &Db,
+    def: &'static ResourceDef,
+    scope: Scope,
+    id: i64,
+) -> Result<(), Error> {
+    let mut tx = db.begin().await?;
+    let mut query = by_id(def, scope, id);
+    query.lock(LockType::Update);
+    let rows = tx.fetch(&query, &def.types()).await?;
+    let record = rows.first().ok_or_else(|| not_found(def, id))?;
+    let old = to_json(def, record);
+    delete_records(&mut tx, def, scope, vec![id]).await?;
+    let properties = serde_json::json!({ "old": old });
+    activity::record(&mut tx, def, scope, id, Event::Deleted, properties).await?;
+    tx.commit().await
+}
+
+/// Every column of every resource that references `def`'s table.
+fn dependents(def: &ResourceDef) -> impl Iterator<Item = (&'static ResourceDef, &'static Column)> {
+    REGISTRY.iter().flat_map(move |other| {
+        other
+            .columns
+            .iter()
+            .filter(move |c| c.references == Some(def.table))
+            .map(move |c| (*other, c))
+    })
+}
+
+/// Deletes `ids` of `def` after dealing with their dependants: a restricting reference refuses
+/// the delete (409), a cascading one deletes its records the same way, a detaching one is set to
+/// null. Bounded by the depth of the resource graph, which has no cascade cycles.
+fn delete_records<'a>(
+    tx: &'a mut Tx,
+    def: &'static ResourceDef,
+    scope: Scope,
+    ids: Vec<i64>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send + 'a>> {
+    Box::pin(async move {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for (dependent, column) in dependents(def) {
+            let mut matching = Query::select();
+            matching
+                .column("id")
+                .from(dependent.table)
+                .and_where(Expr::col(column.name).is_in(ids.clone()))
+                .and_where(Expr::col("company_id").eq(scope.company_id));
+            match column.on_delete {
+                OnDelete::Restrict => {
+                    let found = tx.fetch(&matching, &[ColumnType::Int]).await?;
+                    if !found.is_empty() {
+                        return Err(Error::Conflict(
+                            Message::new("http.delete_restricted")
+                                .with("resource", def.name)
+                                .with("count", found.len().to_string())
+                                .with("dependents", dependent.table),
+                        ));
+                    }
+                }
+                OnDelete::Cascade => {
+                    let found = tx.fetch(&matching, &[ColumnType::Int]).await?;
+                    let child_ids = found
+                        .iter()
+                        .filter_map(|r| r.first().and_then(Value::as_int))
+                        .collect();
+                    delete_records(tx, dependent, scope, child_ids).await?;
+                }
+                OnDelete::Detach => {
+                    let mut detach = Query::update();
+                    detach
+                        .table(dependent.table)
+                        .value(column.name, bind(&Value::Null, column.ty))
+                        .and_where(Expr::col(column.name).is_in(ids.clone()))
+                        .and_where(Expr::col("company_id").eq(scope.company_id));
+                    tx.execute(&detach).await?;
+                }
+            }
+        }
+        for relation in def.relations {
+            if let kring_core::resource::RelationKind::Morph {
+                type_column,
+                id_column,
+            } = relation.kind
+                && relation.target != "activity_log"
+            {
+                let Some(target) = super::find(relation.target) else {
+                    continue;
+                };
+                let mut delete = Query::delete();
+                delete
+                    .from_table(target.table)
+                    .and_where(Expr::col(type_column).eq(def.name))
+                    .and_where(Expr::col(id_column).is_in(ids.clone()))
+                    .and_where(Expr::col("company_id").eq(scope.company_id));
+                tx.execute(&delete).await?;
+            }
+        }
+        let mut delete = Query::delete();
+        delete
+            .from_table(def.table)
+            .and_where(Expr::col("id").is_in(ids.clone()))
+            .and_where(Expr::col("company_id").eq(scope.company_id));
+        let deleted = tx.execute(&delete).await?;
+        adjust_count(tx, def, scope, -(deleted as i64)).await
+    })
+}
+
+/// The value a column gets when a create leaves it out.
+pub(super) fn default_for(column: &Column) -> Value {
+    match column.default {
+        Some(Default::Int(i)) => return Value::Int(i),
+        Some(Default::Text(t)) => return Value::Text(t.to_string()),
+        None => {}
+    }
+    if column.nullable {
+        return Value::Null;
+    }
+    match column.ty {
+        ColumnType::Bool => Value::Bool(false),
+        ColumnType::Int => Value::Int(0),
+        ColumnType::Float => Value::Float(0.0),
+        _ => Value::Text(String::new()),
+    }
+}
+
+/// Replaces plain passwords by their argon2id hash. Hashes are never compared to a new value,
+/// so a given password always counts as a change.
+fn hash_passwords(def: &ResourceDef, record: &mut [Value]) -> Result<(), Error> {
+    for (column, slot) in def.columns.iter().zip(record.iter_mut()) {
+        if let (true, Value::Text(plain)) = (column.password, &slot)
+            && !plain.starts_with("$argon2")
+        {
+            *slot = Value::Text(hash_password(plain)?);
+        }
+    }
+    Ok(())
+}
+
+/// `user_id` and other references must name a record of the caller's own company; a foreign or
+/// unknown id reads as "The selected … is invalid." like any other bad value.
+async fn check_references(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    scope: Scope,
+    validated: &Validated,
+    errors: &mut ValidationErrors,
+) -> Result<(), Error> {
+    for column in def.columns {
+        let (Some(table), Some(Value::Int(id))) = (column.references, validated.get(column.name))
+        else {
+            continue;
+        };
+        let mut query = Query::select();
+        query
+            .column("id")
+            .from(table)
+            .and_where(Expr::col("id").eq(*id))
+            .and_where(Expr::col("company_id").eq(scope.company_id));
+        if tx.fetch(&query, &[ColumnType::Int]).await?.is_empty() {
+            errors.add(column.name, Message::new("validation.exists"));
+        }
+    }
+    Ok(())
+}
+
+async fn check_unique(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    scope: Scope,
+    validated: &Validated,
+    existing: Option<i64>,
+    errors: &mut ValidationErrors,
+) -> Result<(), Error> {
+    for column in def.columns {
+        let (Some(unique), Some(value)) = (column.unique, validated.get(column.name)) else {
+            continue;
+        };
+        let mut query = Query::select();
+        query
+            .column("id")
+            .from(def.table)
+            .and_where(Expr::col(column.name).eq(bind(value, column.ty)));
+        if unique == Unique::PerCompany {
+            query.and_where(Expr::col("company_id").eq(scope.company_id));
+        }
+        if let Some(id) = existing {
+            query.and_where(Expr::col("id").ne(id));
+        }
+        if !tx.fetch(&query, &[ColumnType::Int]).await?.is_empty() {
+            errors.add(column.name, Message::new("validation.unique"));
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the per-company row count that unfiltered lists report as `total`.
+pub async fn adjust_count(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    scope: Scope,
+    delta: i64,
+) -> Result<(), Error> {
+    let statement = Raw::new(
+        "INSERT INTO resource_counts (company_id, resource, total) VALUES (?, ?, ?) \
+         ON CONFLICT (company_id, resource) DO UPDATE SET total = resource_counts.total + excluded.total",
+        vec![scope.company_id.into(), def.name.into(), delta.into()],
+    );
+    tx.execute(&statement).await.map(|_| ())
+}
+
+/// Adds `field_values.<field_id>` entries to an activity-log attribute map.
+fn with_field_changes(
+    mut map: Map<String, Json>,
+    changes: &[FieldValueChange],
+    old: bool,
+) -> Map<String, Json> {
+    for change in changes {
+        let value = if old { &change.old } else { &change.new };
+        map.insert(
+            format!("field_values.{}", change.field_id),
+            value.clone().map(Json::String).unwrap_or(Json::Null),
+        );
+    }
+    map
+}
