@@ -143,7 +143,17 @@ pub fn attribute(locale: Locale, path: &str) -> String {
     let key = format!("attributes.{}", pattern.join("."));
     match lookup(locale, &key) {
         Some(found) => fill(found, &[("index", index)]),
-        None => path.replace('_', " "),
+        // No name for the whole path: name each segment (`subtasks.0.name`, `subtaken.0.naam`).
+        None => path
+            .split('.')
+            .map(
+                |segment| match lookup(locale, &format!("attributes.{segment}")) {
+                    Some(name) if !segment.bytes().all(|b| b.is_ascii_digit()) => name.to_string(),
+                    _ => segment.replace('_', " "),
+                },
+            )
+            .collect::<Vec<_>>()
+            .join("."),
     }
 }
 

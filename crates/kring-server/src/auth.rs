@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 
 use crate::db::{Db, Raw, Tx};
 use crate::error::Error;
-use crate::resource::engine::Scope;
 use crate::resource::REGISTRY;
+use crate::resource::engine::Scope;
 use crate::resource::write::adjust_count;
 
 /// Prefix of personal access tokens, so secret scanners can recognise a leaked one.

@@ -71,7 +71,11 @@ pub fn written_relations(def: &ResourceDef) -> impl Iterator<Item = &'static Rel
         .filter_map(|name| def.relation(name))
 }
 
-fn list<'a>(body: &'a Map<String, Json>, key: &str, errors: &mut ValidationErrors) -> Option<&'a [Json]> {
+fn list<'a>(
+    body: &'a Map<String, Json>,
+    key: &str,
+    errors: &mut ValidationErrors,
+) -> Option<&'a [Json]> {
     match body.get(key)? {
         Json::Array(items) if items.len() <= MAX_ITEMS => Some(items),
         Json::Array(_) => {
@@ -138,7 +142,10 @@ fn nested_items(
     for (position, item) in items.iter().enumerate() {
         let prefix = format!("{name}.{position}.");
         let Some(item) = item.as_object() else {
-            errors.add(format!("{name}.{position}"), Message::new("validation.array"));
+            errors.add(
+                format!("{name}.{position}"),
+                Message::new("validation.array"),
+            );
             continue;
         };
         let id = match item.get("id") {
@@ -151,7 +158,11 @@ fn nested_items(
                 }
             },
         };
-        let mode = if id.is_some() { Mode::Update } else { Mode::Create };
+        let mode = if id.is_some() {
+            Mode::Update
+        } else {
+            Mode::Create
+        };
         let (values, item_errors) = rules::validate(target.columns, item, mode);
         errors.merge_prefixed(&prefix, item_errors);
         checked.push(NestedItem {
@@ -225,11 +236,16 @@ async fn link_ids(
             (_, Json::String(name)) if by_name => {
                 names.insert(name.clone());
             }
-            _ => errors.add(format!("{}.{i}", link.key), Message::new("validation.integer")),
+            _ => errors.add(
+                format!("{}.{i}", link.key),
+                Message::new("validation.integer"),
+            ),
         }
     }
     let mut query = Query::select();
-    query.columns(["id", "name"].into_iter().filter(|c| *c == "id" || by_name)).from(target.table);
+    query
+        .columns(["id", "name"].into_iter().filter(|c| *c == "id" || by_name))
+        .from(target.table);
     let mut matches = Cond::any().add(Expr::col("id").is_in(ids.iter().copied()));
     if by_name {
         matches = matches.add(Expr::col("name").is_in(names.iter().cloned()));
@@ -266,7 +282,10 @@ async fn link_ids(
             _ => true,
         };
         if !known {
-            errors.add(format!("{}.{i}", link.key), Message::new("validation.exists"));
+            errors.add(
+                format!("{}.{i}", link.key),
+                Message::new("validation.exists"),
+            );
         }
     }
     Ok(Some(LinkSync {
@@ -326,7 +345,11 @@ async fn write_nested(
                 let mut update = Query::update();
                 update
                     .table(target.table)
-                    .values(values.iter().map(|(c, v)| (c.name, Expr::val(bind(v, c.ty)))))
+                    .values(
+                        values
+                            .iter()
+                            .map(|(c, v)| (c.name, Expr::val(bind(v, c.ty)))),
+                    )
                     .value("updated_at", bind(&now, ColumnType::Timestamp))
                     .and_where(Expr::col("id").eq(id))
                     .and_where(Expr::col("company_id").eq(scope.company_id));
@@ -390,7 +413,9 @@ async fn write_link(tx: &mut Tx, parent: i64, link: &LinkSync) -> Result<bool, E
     }
     if !added.is_empty() {
         let mut insert = Query::insert();
-        insert.into_table(link.pivot).columns([link.own_key, link.other_key]);
+        insert
+            .into_table(link.pivot)
+            .columns([link.own_key, link.other_key]);
         for id in &added {
             insert
                 .values([Expr::val(parent), Expr::val(*id)])

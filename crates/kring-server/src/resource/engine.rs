@@ -133,4 +133,3 @@ pub async fn show(
     let row = rows.pop().ok_or_else(|| not_found(def, id))?;
     Ok(Json::Object(row.json))
 }
-

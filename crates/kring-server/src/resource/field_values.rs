@@ -126,7 +126,10 @@ async fn fields_of(tx: &mut Tx, def: &ResourceDef, scope: Scope) -> Result<Vec<F
         .and_where(Expr::col("company_id").eq(scope.company_id))
         .and_where(Expr::col("field_id").is_in(with_options));
     let options = tx
-        .fetch(&query, &[ColumnType::Int, ColumnType::Int, ColumnType::Text])
+        .fetch(
+            &query,
+            &[ColumnType::Int, ColumnType::Int, ColumnType::Text],
+        )
         .await?;
     for row in options {
         if let [Value::Int(field_id), Value::Int(id), Value::Text(value)] = row.as_slice()

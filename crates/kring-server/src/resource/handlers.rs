@@ -68,9 +68,8 @@ fn crud_routes(def: &'static ResourceDef) -> Router<AppState> {
         return router;
     }
     // The token's own user (`spec/cirqll.md` §6.3); a static segment wins over `{id}`.
-    let me = get(move |state, request| me(def, state, request)).fallback(
-        |request: Request| async move { method_not_allowed(&request, READ_METHODS) },
-    );
+    let me = get(move |state, request| me(def, state, request))
+        .fallback(|request: Request| async move { method_not_allowed(&request, READ_METHODS) });
     router
         .route("/api/user/me", me.clone())
         .route("/api/me", me)

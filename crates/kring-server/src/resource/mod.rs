@@ -1,7 +1,7 @@
 //! The resource registry and the one generic engine that serves every resource (DESIGN §5).
 
-pub mod defs;
 mod children;
+pub mod defs;
 pub mod engine;
 mod field_values;
 pub mod handlers;
@@ -93,8 +93,9 @@ mod tests {
         use kring_core::resource::RelationKind;
         for def in REGISTRY {
             for relation in def.relations {
-                let target = find(relation.target)
-                    .unwrap_or_else(|| panic!("{}.{} → {}", def.name, relation.name, relation.target));
+                let target = find(relation.target).unwrap_or_else(|| {
+                    panic!("{}.{} → {}", def.name, relation.name, relation.target)
+                });
                 match relation.kind {
                     RelationKind::BelongsTo { key } => {
                         assert!(def.column(key).is_some(), "{}.{key}", def.name)

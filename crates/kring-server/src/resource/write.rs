@@ -168,7 +168,9 @@ pub async fn update(
         .columns
         .iter()
         .zip(record.iter().zip(&before))
-        .filter(|(column, (new, old))| new != old || (column.password && checked.validated.get(column.name).is_some()))
+        .filter(|(column, (new, old))| {
+            new != old || (column.password && checked.validated.get(column.name).is_some())
+        })
         .map(|(column, _)| column)
         .collect();
     let field_changes = field_values::write(&mut tx, def, scope, id, &checked.field_values).await?;

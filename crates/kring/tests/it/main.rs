@@ -8,8 +8,10 @@
 mod support;
 
 mod auth;
+mod behaviour;
 mod cli;
 mod customers;
 mod errors;
 mod field_values;
+mod resources;
 mod schema;

@@ -12,7 +12,10 @@ pub static FIELD_OPTION: ResourceDef = ResourceDef {
         Column::id(),
         int("field_id").not_null(),
         text("value").required(),
-        int("position").writable().not_null().default(Default::Int(0)),
+        int("position")
+            .writable()
+            .not_null()
+            .default(Default::Int(0)),
         CREATED_AT,
         UPDATED_AT,
     ],

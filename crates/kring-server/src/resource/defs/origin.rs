@@ -8,7 +8,12 @@ use crate::resource::{ResourceDef, Routes};
 pub static ORIGIN: ResourceDef = ResourceDef {
     name: "origin",
     table: "origins",
-    columns: &[Column::id(), text("name").not_null(), CREATED_AT, UPDATED_AT],
+    columns: &[
+        Column::id(),
+        text("name").not_null(),
+        CREATED_AT,
+        UPDATED_AT,
+    ],
     relations: &[],
     owner: None,
     custom_fields: false,

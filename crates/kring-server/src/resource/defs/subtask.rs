@@ -13,7 +13,10 @@ pub static SUBTASK: ResourceDef = ResourceDef {
         int("task_id").not_null(),
         text("name").required(),
         boolean("done").writable(),
-        int("position").writable().not_null().default(Default::Int(0)),
+        int("position")
+            .writable()
+            .not_null()
+            .default(Default::Int(0)),
         CREATED_AT,
         UPDATED_AT,
     ],

@@ -14,7 +14,10 @@ pub static TEMPLATE_ITEM: ResourceDef = ResourceDef {
         int("template_id").not_null(),
         text("name").required(),
         long_text("description").writable(),
-        int("position").writable().not_null().default(Default::Int(0)),
+        int("position")
+            .writable()
+            .not_null()
+            .default(Default::Int(0)),
         int("offset_days")
             .writable()
             .not_null()
