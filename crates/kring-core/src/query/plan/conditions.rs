@@ -11,7 +11,7 @@ use crate::schema::{Column, ColumnType};
 use crate::validate::coerce;
 use crate::value::Value;
 
-/// How many relations one filter path may follow (`a.b.c.d.e.column`): each is a nested
+/// How many relations one filter path may follow (`a.b.c.d.column` at most): each is a nested
 /// `EXISTS` subquery, and deeper nesting has no use but to load the database.
 pub const MAX_FILTER_HOPS: usize = 4;
 
@@ -42,7 +42,8 @@ pub struct Condition {
 pub enum Operand {
     /// A filterable column of the last hop's resource (or of the resource itself).
     Column(&'static Column),
-    /// The value of custom field `id` (`field_values.12`); the server knows the field's type.
+    /// The value of custom field `id` (`field_values.12`) of the last hop's record (or of the
+    /// record itself). `field_values` is not among the hops; the server knows the field's type.
     FieldValue(i64),
 }
 
