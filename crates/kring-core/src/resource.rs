@@ -225,11 +225,36 @@ impl ResourceDef {
     pub fn visible_columns(&self) -> impl Iterator<Item = &'static Column> + '_ {
         self.columns.iter().filter(|c| !c.hidden)
     }
+
+    /// The names of relations that cannot be followed: the registry lacks their target, or a
+    /// `BelongsTo` key is not a column. The query planner refuses such a relation as unknown, so
+    /// a registry test should assert this is empty for every resource.
+    pub fn broken_relations(&self, registry: &dyn Registry) -> Vec<&'static str> {
+        self.relations
+            .iter()
+            .filter(|relation| {
+                let key_missing = match relation.kind {
+                    RelationKind::BelongsTo { key } => self.column(key).is_none(),
+                    _ => false,
+                };
+                key_missing || registry.resource(relation.target).is_none()
+            })
+            .map(|relation| relation.name)
+            .collect()
+    }
 }
 
 /// Every resource, looked up by name. The server's static registry is one.
 pub trait Registry {
     fn resource(&self, name: &str) -> Option<&'static ResourceDef>;
+}
+
+/// Lets a `&'static [&ResourceDef]` (the server's `REGISTRY`) be passed as `&dyn Registry`:
+/// `&REGISTRY`.
+impl<R: Registry + ?Sized> Registry for &R {
+    fn resource(&self, name: &str) -> Option<&'static ResourceDef> {
+        (**self).resource(name)
+    }
 }
 
 impl Registry for [&'static ResourceDef] {

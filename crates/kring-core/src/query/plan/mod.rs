@@ -1,0 +1,221 @@
+//! Resolution: the query syntax checked against a resource and turned into a typed [`Plan`].
+//!
+//! Everything the server needs is looked up here once: the `&'static` relations and columns,
+//! the resources relations lead to, filter values coerced to their column's type. The server
+//! builds SQL from a plan without checking anything again, and a plan cannot name a hidden,
+//! unsortable or unfilterable column or a relation the resource does not have.
+
+mod conditions;
+mod loads;
+
+#[cfg(test)]
+mod tests;
+
+use super::syntax::{Direction, List, OrderItem, Path, QuerySyntax};
+use super::{Page, QueryError, echo};
+use crate::resource::{Registry, Relation, ResourceDef};
+use crate::schema::Column;
+
+pub use conditions::{Comparison, Condition, Filter, MAX_FILTER_HOPS, Operand, Pattern, Test};
+pub use loads::{MAX_WEIGHT, WithNode};
+
+/// What is answered: a page of records or one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanKind {
+    Index,
+    Show,
+}
+
+/// One relation followed from a resource, and the resource it leads to.
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    pub relation: &'static Relation,
+    pub target: &'static ResourceDef,
+}
+
+/// A `count` item: a to-many relation whose size is returned as [`Count::key`].
+#[derive(Debug, Clone, Copy)]
+pub struct Count {
+    pub relation: &'static Relation,
+    pub target: &'static ResourceDef,
+}
+
+impl Count {
+    /// The response key, as Laravel's `withCount` names it: `<relation>_count`.
+    pub fn key(&self) -> String {
+        format!("{}_count", self.relation.name)
+    }
+}
+
+/// An `order_by` item: a sortable column of the resource itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Order {
+    pub column: &'static Column,
+    pub direction: Direction,
+}
+
+/// Everything a list or show request asked for, checked.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The resource's columns to return, in column order; `None` returns every visible column.
+    /// A selection always holds `id` and the foreign key of every to-one relation in
+    /// [`Plan::with`], which the response shows next to the embedded object.
+    pub select: Option<Vec<&'static Column>>,
+    /// The relations to embed, as a tree (`contacts,contacts.user` is one `contacts` node with
+    /// a `user` child), in the order first named.
+    pub with: Vec<WithNode>,
+    /// The eager-loading weight (`X-Eager-Loading-Weight`), when anything is loaded.
+    pub weight: Option<u32>,
+    pub count: Vec<Count>,
+    pub filter: Option<Filter>,
+    /// Empty when the client gave none; the server then orders by `id`.
+    pub order_by: Vec<Order>,
+    /// `Some` for [`PlanKind::Index`]; a show ignores `limit`, `offset` and `per_page`.
+    pub page: Option<Page>,
+}
+
+/// Reads and checks the query parameters of a request on `def`. `registry` resolves relation
+/// targets. Parameters Kring does not know are ignored; the first problem found is the error.
+pub fn plan(
+    pairs: &[(String, String)],
+    def: &'static ResourceDef,
+    registry: &dyn Registry,
+    kind: PlanKind,
+) -> Result<Plan, QueryError> {
+    let syntax = QuerySyntax::parse(pairs)?;
+    let page = match kind {
+        PlanKind::Index => Some(Page::parse(pairs)?),
+        PlanKind::Show => None,
+    };
+    let loads = loads::resolve(&syntax.with, &syntax.show, def, registry)?;
+    let filter = syntax
+        .filter
+        .as_ref()
+        .map(|expr| conditions::resolve(expr, def, registry))
+        .transpose()?;
+    Ok(Plan {
+        select: loads.select,
+        with: loads.tree,
+        weight: loads.weight,
+        count: counts(&syntax.count, def, registry)?,
+        filter,
+        order_by: orders(&syntax.order_by, def)?,
+        page,
+    })
+}
+
+/// Follows relation `name` from `from`, for parameter `param`.
+fn follow(
+    param: &'static str,
+    from: &'static ResourceDef,
+    name: &str,
+    registry: &dyn Registry,
+) -> Result<Step, QueryError> {
+    from.relation(name)
+        .and_then(|relation| {
+            let target = registry.resource(relation.target)?;
+            Some(Step { relation, target })
+        })
+        .ok_or_else(|| {
+            let allowed = names(from.relations.iter().map(|r| r.name));
+            if allowed.is_empty() {
+                QueryError::new("query.no_relations", param)
+                    .with("relation", echo(name))
+                    .with("resource", from.name)
+            } else {
+                QueryError::new("query.unknown_relation", param)
+                    .with("relation", echo(name))
+                    .with("resource", from.name)
+                    .with("allowed", allowed)
+            }
+        })
+}
+
+/// `a, b, c` for messages.
+fn names<'n>(items: impl Iterator<Item = &'n str>) -> String {
+    items.collect::<Vec<_>>().join(", ")
+}
+
+/// An unknown, hidden or otherwise refused column: the message lists `allowed` instead.
+fn unknown_column<'c>(
+    key: &'static str,
+    param: &'static str,
+    field: &str,
+    resource: &ResourceDef,
+    allowed: impl Iterator<Item = &'c Column>,
+) -> QueryError {
+    QueryError::new(key, param)
+        .with("field", echo(field))
+        .with("resource", resource.name)
+        .with("allowed", names(allowed.map(|c| c.name)))
+}
+
+/// `count` items: to-many relations of the resource, each counted once.
+fn counts(
+    items: &List<Path>,
+    def: &'static ResourceDef,
+    registry: &dyn Registry,
+) -> Result<Vec<Count>, QueryError> {
+    let mut counts: Vec<Count> = Vec::new();
+    for path in items.iter() {
+        let count = count(&path.to_string(), def, registry)?;
+        if !counts
+            .iter()
+            .any(|c| c.relation.name == count.relation.name)
+        {
+            counts.push(count);
+        }
+    }
+    Ok(counts)
+}
+
+fn count(
+    name: &str,
+    def: &'static ResourceDef,
+    registry: &dyn Registry,
+) -> Result<Count, QueryError> {
+    let countable = names(
+        def.relations
+            .iter()
+            .filter(|r| r.is_to_many())
+            .map(|r| r.name),
+    );
+    let refused = |key| {
+        QueryError::new(key, "count")
+            .with("relation", echo(name))
+            .with("resource", def.name)
+            .with("allowed", countable.clone())
+    };
+    match def.relation(name) {
+        Some(relation) if relation.is_to_many() => registry
+            .resource(relation.target)
+            .map(|target| Count { relation, target })
+            .ok_or_else(|| refused("query.unknown_relation")),
+        _ if countable.is_empty() => Err(refused("query.count_none")),
+        Some(_) => Err(refused("query.count_to_one")),
+        None => Err(refused("query.unknown_relation")),
+    }
+}
+
+/// `order_by` items: sortable columns of the resource itself.
+fn orders(items: &List<OrderItem>, def: &'static ResourceDef) -> Result<Vec<Order>, QueryError> {
+    let sortable = |c: &&Column| c.sortable && !c.hidden;
+    items
+        .iter()
+        .map(|item| {
+            let column = def.column(&item.field).filter(sortable).ok_or_else(|| {
+                unknown_column(
+                    "query.order_field",
+                    "order_by",
+                    &item.field,
+                    def,
+                    def.columns.iter().filter(sortable),
+                )
+            })?;
+            Ok(Order {
+                column,
+                direction: item.direction,
+            })
+        })
+        .collect()
+}
