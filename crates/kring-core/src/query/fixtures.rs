@@ -19,6 +19,9 @@ const fn resource(
         custom_fields,
         routes: Routes::Crud,
         tenant: true,
+        nested: &[],
+        links: &[],
+        derive: None,
     }
 }
 

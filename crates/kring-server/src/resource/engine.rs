@@ -6,13 +6,14 @@
 //! company is indistinguishable from one that does not exist (404).
 
 use kring_core::Value;
-use kring_core::query::Page;
+use kring_core::query::Plan;
 use kring_core::schema::ColumnType;
-use sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_query::{Alias, Cond, Expr, ExprTrait, Func, Query, SelectStatement};
 use serde_json::{Map, Value as Json};
 
 use super::ResourceDef;
-use super::loader::{Load, Row, attach};
+use super::criteria::{self, Context};
+use super::loader::{Row, attach};
 use crate::db::{Db, Raw};
 use crate::error::Error;
 
@@ -67,40 +68,81 @@ pub fn not_found(def: &ResourceDef, id: i64) -> Error {
     }
 }
 
-/// `{"data": […], "limit": N, "total": N, "offset": N}`, ordered by id.
+/// `{"data": […], "limit": N, "total": N, "offset": N}` for a checked plan.
 ///
-/// The page is found first on the `(company_id, id)` index alone and only its rows are read
-/// ("deferred join"): a deep `OFFSET` then skips index entries instead of whole rows.
+/// The page is found first on the ids alone and only its rows are read ("deferred join"): a
+/// deep `OFFSET` then skips index entries instead of whole rows. `total` counts the filtered
+/// rows; without a filter it is the counter every insert and delete keeps.
 pub async fn index(
     db: &Db,
     def: &'static ResourceDef,
     scope: Scope,
-    page: Page,
-    loads: &[Load],
+    plan: &Plan,
 ) -> Result<Json, Error> {
+    let page = plan.page.unwrap_or_default();
+    let ctx = Context::new(db, scope, plan.filter.as_ref()).await?;
+    let filter = plan
+        .filter
+        .as_ref()
+        .map(|f| criteria::condition(&ctx, def, f))
+        .transpose()?;
     let mut ids = Query::select();
-    ids.column("id")
+    ids.column((def.table, "id"))
         .from(def.table)
-        .and_where(Expr::col("company_id").eq(scope.company_id))
-        .order_by("id", Order::Asc)
-        .limit(page.limit)
-        .offset(page.offset);
-    let mut query = scoped_select(def, scope);
-    query
-        .and_where(Expr::col((def.table, "id")).in_subquery(ids))
-        .order_by((def.table, "id"), Order::Asc);
-    let mut rows: Vec<Row> = db
-        .fetch(&query, &def.types())
-        .await?
-        .into_iter()
-        .map(|r| Row::new(def, r))
-        .collect();
-    attach(db, def, scope, &mut rows, loads).await?;
-    let total = counted_total(db, def, scope).await?;
+        .and_where(Expr::col((def.table, "company_id")).eq(scope.company_id));
+    if let Some(filter) = &filter {
+        ids.cond_where(filter.clone());
+    }
+    criteria::order(&ctx, def, &mut ids, &plan.order_by);
+    ids.limit(page.limit).offset(page.offset);
+    let mut query = planned_select(&ctx, def, plan);
+    query.and_where(Expr::col((def.table, "id")).in_subquery(ids));
+    criteria::order(&ctx, def, &mut query, &plan.order_by);
+    let rows = fetch_rows(db, def, scope, &query, plan).await?;
+    let total = match filter {
+        None => counted_total(db, def, scope).await?,
+        Some(filter) => filtered_total(db, def, scope, filter).await?,
+    };
     let data: Vec<Json> = rows.into_iter().map(|r| Json::Object(r.json)).collect();
     Ok(
         serde_json::json!({ "data": data, "limit": page.limit, "total": total, "offset": page.offset }),
     )
+}
+
+/// The resource's columns and the plan's counts.
+fn planned_select(ctx: &Context, def: &ResourceDef, plan: &Plan) -> SelectStatement {
+    let mut query = scoped_select(def, ctx.scope);
+    for count in &plan.count {
+        query.expr_as(
+            criteria::count_expr(ctx, def, count),
+            Alias::new(count.key()),
+        );
+    }
+    query
+}
+
+/// Runs a [`planned_select`] and loads the plan's relations: the rows as served.
+async fn fetch_rows(
+    db: &Db,
+    def: &'static ResourceDef,
+    scope: Scope,
+    query: &SelectStatement,
+    plan: &Plan,
+) -> Result<Vec<Row>, Error> {
+    let mut types = def.types();
+    types.extend(plan.count.iter().map(|_| ColumnType::Int));
+    let width = def.columns.len();
+    let mut rows = Vec::new();
+    for mut record in db.fetch(query, &types).await? {
+        let counts = record.split_off(width.min(record.len()));
+        let mut row = Row::new(def, record, plan.select.as_deref());
+        for (count, value) in plan.count.iter().zip(counts) {
+            row.json.insert(count.key(), value.to_json());
+        }
+        rows.push(row);
+    }
+    attach(db, def, scope, &mut rows, &plan.with).await?;
+    Ok(rows)
 }
 
 /// The unfiltered total, from the counter kept by every insert and delete.
@@ -117,19 +159,39 @@ async fn counted_total(db: &Db, def: &ResourceDef, scope: Scope) -> Result<i64, 
         .unwrap_or(0))
 }
 
+async fn filtered_total(
+    db: &Db,
+    def: &ResourceDef,
+    scope: Scope,
+    filter: Cond,
+) -> Result<i64, Error> {
+    let mut query = Query::select();
+    query
+        .expr(Func::count(Expr::col((def.table, "id"))))
+        .from(def.table)
+        .and_where(Expr::col((def.table, "company_id")).eq(scope.company_id))
+        .cond_where(filter);
+    let rows = db.fetch(&query, &[ColumnType::Int]).await?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(Value::as_int)
+        .unwrap_or(0))
+}
+
+/// One record as a plan asks for it. A show reads `with`, `show` and `count`; `filter` and
+/// `order_by` are checked but have nothing to act on.
 pub async fn show(
     db: &Db,
     def: &'static ResourceDef,
     scope: Scope,
     id: i64,
-    loads: &[Load],
+    plan: &Plan,
 ) -> Result<Json, Error> {
-    let records = db.fetch(&by_id(def, scope, id), &def.types()).await?;
-    let mut rows: Vec<Row> = records.into_iter().map(|r| Row::new(def, r)).collect();
-    if rows.is_empty() {
-        return Err(not_found(def, id));
-    }
-    attach(db, def, scope, &mut rows, loads).await?;
+    let ctx = Context::new(db, scope, None).await?;
+    let mut query = planned_select(&ctx, def, plan);
+    query.and_where(Expr::col((def.table, "id")).eq(id));
+    let mut rows = fetch_rows(db, def, scope, &query, plan).await?;
     let row = rows.pop().ok_or_else(|| not_found(def, id))?;
     Ok(Json::Object(row.json))
 }

@@ -3,18 +3,18 @@
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kring_core::i18n::Message;
-use kring_core::query::{Page, parse_query_string};
+use kring_core::query::{Plan, PlanKind, parse_query_string, plan};
 use kring_core::validate::ValidationErrors;
 use serde_json::{Map, Value as Json};
 
 use super::children::written_relations;
 use super::engine::{self, Scope};
 use super::loader::Load;
-use super::{Action, ResourceDef, Routes, find, singleton, write};
+use super::{Action, REGISTRY, ResourceDef, Routes, find, singleton, write};
 use crate::AppState;
 use crate::auth::authorize;
 use crate::error::Error;
@@ -98,17 +98,43 @@ fn record_id(def: &ResourceDef, request: &Request) -> Result<i64, Error> {
         })
 }
 
-/// The relations a write's response shows: what the body can write besides the row.
-fn written(def: &'static ResourceDef) -> Vec<Load> {
-    written_relations(def)
+/// What a write's response shows: the record and what its body can write besides the row.
+fn written(def: &'static ResourceDef) -> Plan {
+    let with = written_relations(def)
         .filter_map(|relation| {
             Some(Load {
                 relation,
                 target: find(relation.target)?,
+                select: None,
                 children: Vec::new(),
             })
         })
-        .collect()
+        .collect();
+    Plan {
+        with,
+        ..Plan::default()
+    }
+}
+
+/// The request's query parameters as a checked plan (400 for anything wrong in them).
+pub(super) fn query_plan(
+    def: &'static ResourceDef,
+    request: &Request,
+    kind: PlanKind,
+) -> Result<Plan, Error> {
+    let pairs = parse_query_string(request.uri().query().unwrap_or(""));
+    plan(&pairs, def, &REGISTRY, kind).map_err(Error::BadQuery)
+}
+
+/// A JSON response that says the eager-loading weight when the plan loaded relations.
+pub(super) fn planned_response(status: StatusCode, body: &Json, plan: &Plan) -> Response {
+    let mut response = json_response(status, body);
+    if let Some(weight) = plan.weight {
+        response
+            .headers_mut()
+            .insert("x-eager-loading-weight", HeaderValue::from(weight));
+    }
+    response
 }
 
 async fn index(
@@ -117,10 +143,9 @@ async fn index(
     request: Request,
 ) -> Result<Response, Error> {
     let scope = permitted(&state, request.headers(), def, Action::View).await?;
-    let pairs = parse_query_string(request.uri().query().unwrap_or(""));
-    let page = Page::parse(&pairs).map_err(Error::BadQuery)?;
-    let list = engine::index(&state.db, def, scope, page, &[]).await?;
-    Ok(json_response(StatusCode::OK, &list))
+    let plan = query_plan(def, &request, PlanKind::Index)?;
+    let list = engine::index(&state.db, def, scope, &plan).await?;
+    Ok(planned_response(StatusCode::OK, &list, &plan))
 }
 
 async fn show(
@@ -130,8 +155,9 @@ async fn show(
 ) -> Result<Response, Error> {
     let scope = permitted(&state, request.headers(), def, Action::View).await?;
     let id = record_id(def, &request)?;
-    let record = engine::show(&state.db, def, scope, id, &[]).await?;
-    Ok(json_response(StatusCode::OK, &record))
+    let plan = query_plan(def, &request, PlanKind::Show)?;
+    let record = engine::show(&state.db, def, scope, id, &plan).await?;
+    Ok(planned_response(StatusCode::OK, &record, &plan))
 }
 
 async fn me(
@@ -141,8 +167,9 @@ async fn me(
 ) -> Result<Response, Error> {
     // Everyone may see who they are, whatever their role.
     let scope = crate::auth::authenticate(&state.db, request.headers()).await?;
-    let record = engine::show(&state.db, def, scope, scope.user_id, &[]).await?;
-    Ok(json_response(StatusCode::OK, &record))
+    let plan = query_plan(def, &request, PlanKind::Show)?;
+    let record = engine::show(&state.db, def, scope, scope.user_id, &plan).await?;
+    Ok(planned_response(StatusCode::OK, &record, &plan))
 }
 
 async fn store(

@@ -12,25 +12,21 @@ use std::pin::Pin;
 
 use kring_core::Value;
 use kring_core::resource::RelationKind;
-use kring_core::schema::ColumnType;
+use kring_core::schema::{Column, ColumnType};
 use sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 use serde_json::{Map, Value as Json};
 
+use super::ResourceDef;
+use super::criteria::quoted;
 use super::engine::{Scope, scoped_select, to_json};
-use super::{Relation, ResourceDef};
 use crate::db::Db;
 use crate::error::Error;
 
 /// How many related records a to-many relation shows per parent (`spec/cirqll.md` §4.1).
 pub const RELATED_LIMIT: u64 = 50;
 
-/// One relation to load, with what to load below it.
-#[derive(Debug, Clone)]
-pub struct Load {
-    pub relation: &'static Relation,
-    pub target: &'static ResourceDef,
-    pub children: Vec<Load>,
-}
+/// One relation to load, with its column selection and what to load below it.
+pub use kring_core::query::WithNode as Load;
 
 /// A record on its way out: its typed values (for keys) and the JSON that will be served.
 #[derive(Debug)]
@@ -40,8 +36,12 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn new(def: &ResourceDef, record: Vec<Value>) -> Row {
-        let json = to_json(def, &record);
+    /// `select` limits the served columns (a `show` selection); keys stay in `record`.
+    pub fn new(def: &ResourceDef, record: Vec<Value>, select: Option<&[&Column]>) -> Row {
+        let mut json = to_json(def, &record);
+        if let Some(select) = select {
+            json.retain(|key, _| select.iter().any(|c| c.name == key));
+        }
         Row { record, json }
     }
 
@@ -98,7 +98,7 @@ async fn attach_one(
         let records = db.fetch(&query, &load.target.types()).await?;
         let mut targets: Vec<Row> = records
             .into_iter()
-            .map(|r| Row::new(load.target, r))
+            .map(|r| Row::new(load.target, r, load.select.as_deref()))
             .collect();
         attach(db, load.target, scope, &mut targets, &load.children).await?;
         related = targets
@@ -142,7 +142,7 @@ async fn attach_many(
         record.truncate(width);
         totals.insert(parent, total);
         parents.push(parent);
-        targets.push(Row::new(load.target, record));
+        targets.push(Row::new(load.target, record, load.select.as_deref()));
     }
     attach(db, load.target, scope, &mut targets, &load.children).await?;
 
@@ -227,9 +227,4 @@ fn related_page(
         .order_by(Alias::new(PARENT), Order::Asc)
         .order_by(Alias::new("id"), Order::Asc);
     outer
-}
-
-/// `"table"."column"`; both come from the static resource descriptions, never from input.
-fn quoted(table: &str, column: &str) -> String {
-    format!("\"{table}\".\"{column}\"")
 }

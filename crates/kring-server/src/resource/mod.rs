@@ -1,6 +1,7 @@
 //! The resource registry and the one generic engine that serves every resource (DESIGN §5).
 
 mod children;
+pub mod criteria;
 pub mod defs;
 pub mod engine;
 mod field_values;

@@ -6,10 +6,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
 use kring_core::Value;
+use kring_core::query::{Plan, PlanKind};
 use sea_query::{Expr, ExprTrait};
 
 use super::engine::{self, Scope, scoped_select};
-use super::handlers::{permitted, refuse_unknown_keys};
+use super::handlers::{permitted, planned_response, query_plan, refuse_unknown_keys};
 use super::write::{default_for, insert_record};
 use super::{Action, ResourceDef, write};
 use crate::AppState;
@@ -61,9 +62,10 @@ pub async fn show(
     request: Request,
 ) -> Result<Response, Error> {
     let scope = permitted(&state, request.headers(), def, Action::View).await?;
+    let plan = query_plan(def, &request, PlanKind::Show)?;
     let id = record_id(&state.db, def, scope).await?;
-    let record = engine::show(&state.db, def, scope, id, &[]).await?;
-    Ok(json_response(StatusCode::OK, &record))
+    let record = engine::show(&state.db, def, scope, id, &plan).await?;
+    Ok(planned_response(StatusCode::OK, &record, &plan))
 }
 
 pub async fn update(
@@ -76,6 +78,6 @@ pub async fn update(
     refuse_unknown_keys(def, &body)?;
     let id = record_id(&state.db, def, scope).await?;
     write::update(&state.db, def, scope, id, &body).await?;
-    let record = engine::show(&state.db, def, scope, id, &[]).await?;
+    let record = engine::show(&state.db, def, scope, id, &Plan::default()).await?;
     Ok(json_response(StatusCode::OK, &record))
 }

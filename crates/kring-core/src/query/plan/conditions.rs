@@ -191,6 +191,8 @@ fn allowed_ops(operand: Operand) -> &'static [Op] {
         Operand::Column(column) => match column.ty {
             ColumnType::Text => &Op::ALL,
             ColumnType::Bool => &[Op::Eq, Op::In],
+            // JSON documents (activity-log properties) are served, not searched.
+            ColumnType::Json => &[],
             ColumnType::Int | ColumnType::Float | ColumnType::Timestamp | ColumnType::Date => {
                 ORDERED
             }
@@ -254,7 +256,7 @@ fn typed(operand: Operand, text: &str, field: &str) -> Result<Value, QueryError>
             ColumnType::Bool => "query.filter_value.bool",
             ColumnType::Timestamp => "query.filter_value.timestamp",
             ColumnType::Date => "query.filter_value.date",
-            ColumnType::Text => "query.filter_value.text",
+            ColumnType::Text | ColumnType::Json => "query.filter_value.text",
         };
         QueryError::new(key, "filter")
             .with("value", echo(text))

@@ -54,8 +54,9 @@ pub struct Order {
     pub direction: Direction,
 }
 
-/// Everything a list or show request asked for, checked.
-#[derive(Debug, Clone)]
+/// Everything a list or show request asked for, checked. The default asks for nothing extra:
+/// every visible column, no relations, no filter.
+#[derive(Debug, Clone, Default)]
 pub struct Plan {
     /// The resource's columns to return, in column order; `None` returns every visible column.
     /// A selection always holds `id` and the foreign key of every to-one relation in
