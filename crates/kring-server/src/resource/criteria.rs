@@ -107,24 +107,31 @@ fn ordered_text(ctx: &Context, table: &str, column: &Column) -> Expr {
     }
 }
 
-/// The whole filter as one condition on `def`'s table.
-pub fn condition(ctx: &Context, def: &'static ResourceDef, filter: &Filter) -> Result<Cond, Error> {
+/// The whole filter as one condition on `def`'s table, which the statement names `root`.
+pub fn condition(
+    ctx: &Context,
+    def: &'static ResourceDef,
+    root: &str,
+    filter: &Filter,
+) -> Result<Cond, Error> {
+    let nested = |cond: Cond, f: &Filter| Ok::<_, Error>(cond.add(condition(ctx, def, root, f)?));
     Ok(match filter {
-        Filter::All(items) => items.iter().try_fold(Cond::all(), |all, f| {
-            Ok::<_, Error>(all.add(condition(ctx, def, f)?))
-        })?,
-        Filter::Any(items) => items.iter().try_fold(Cond::any(), |any, f| {
-            Ok::<_, Error>(any.add(condition(ctx, def, f)?))
-        })?,
-        Filter::Cond(c) => Cond::all().add(condition_expr(ctx, def, c)?),
+        Filter::All(items) => items.iter().try_fold(Cond::all(), nested)?,
+        Filter::Any(items) => items.iter().try_fold(Cond::any(), nested)?,
+        Filter::Cond(c) => Cond::all().add(condition_expr(ctx, def, root, c)?),
     })
 }
 
-/// One condition: the test on the last resource of its path, wrapped in one `EXISTS` per hop
+/// One condition: the test on the last resource of its path, wrapped in one semi-join per hop
 /// (innermost first). Hop tables are aliased `h1`, `h2`, … so a path may pass a table twice.
-fn condition_expr(ctx: &Context, def: &'static ResourceDef, c: &Condition) -> Result<Expr, Error> {
+fn condition_expr(
+    ctx: &Context,
+    def: &'static ResourceDef,
+    root: &str,
+    c: &Condition,
+) -> Result<Expr, Error> {
     let leaf_alias = if c.hops.is_empty() {
-        def.table.to_string()
+        root.to_string()
     } else {
         format!("h{}", c.hops.len())
     };
@@ -137,69 +144,77 @@ fn condition_expr(ctx: &Context, def: &'static ResourceDef, c: &Condition) -> Re
     };
     for (i, step) in c.hops.iter().enumerate().rev() {
         let (parent_def, parent_alias) = match i {
-            0 => (def, def.table.to_string()),
+            0 => (def, root.to_string()),
             _ => (c.hops[i - 1].target, format!("h{i}")),
         };
         let alias = format!("h{}", i + 1);
-        let hop = hop_query(ctx, parent_def, &parent_alias, step, &alias, Some(expr));
-        expr = Expr::exists(hop);
+        expr = hop_in(ctx, parent_def, &parent_alias, step, &alias, expr);
     }
     Ok(expr)
 }
 
-/// `SELECT 1 FROM <target> AS <alias> WHERE <joined to parent> AND <inner>`.
-fn hop_query(
+/// The rows one relation step reaches, as a statement without a select list: `FROM` the
+/// target (aliased) and, for a many-to-many, its pivot; the tenant condition. Returns it with
+/// the parent's column and the expression in the statement that must equal it.
+fn related(
     ctx: &Context,
     parent: &ResourceDef,
-    parent_alias: &str,
     step: &Step,
     alias: &str,
-    inner: Option<Expr>,
-) -> SelectStatement {
+) -> (SelectStatement, &'static str, Expr) {
     let target = step.target;
     let a = Alias::new(alias);
-    let parent_col = |c: &str| Expr::col((Alias::new(parent_alias), Alias::new(c)));
+    let col = |c: &'static str| Expr::col((a.clone(), Alias::new(c)));
     let mut query = Query::select();
-    query.expr(Expr::val(1)).from_as(target.table, a.clone());
-    match step.relation.kind {
-        RelationKind::BelongsTo { key } => {
-            query.and_where(Expr::col((a.clone(), Alias::new("id"))).eq(parent_col(key)));
-        }
-        RelationKind::HasMany { key } => {
-            query.and_where(Expr::col((a.clone(), Alias::new(key))).eq(parent_col("id")));
-        }
+    query.from_as(target.table, a.clone());
+    let (parent_column, key) = match step.relation.kind {
+        RelationKind::BelongsTo { key } => (key, col("id")),
+        RelationKind::HasMany { key } => ("id", col(key)),
         RelationKind::ManyToMany {
             pivot,
             own_key,
             other_key,
         } => {
             let p = Alias::new(format!("{alias}p"));
-            query
-                .join_as(
-                    JoinType::InnerJoin,
-                    pivot,
-                    p.clone(),
-                    Expr::col((p.clone(), Alias::new(other_key)))
-                        .equals((a.clone(), Alias::new("id"))),
-                )
-                .and_where(Expr::col((p, Alias::new(own_key))).eq(parent_col("id")));
+            query.join_as(
+                JoinType::InnerJoin,
+                pivot,
+                p.clone(),
+                Expr::col((p.clone(), Alias::new(other_key))).equals((a.clone(), Alias::new("id"))),
+            );
+            ("id", Expr::col((p, Alias::new(own_key))))
         }
         RelationKind::Morph {
             type_column,
             id_column,
         } => {
-            query
-                .and_where(Expr::col((a.clone(), Alias::new(type_column))).eq(parent.name))
-                .and_where(Expr::col((a.clone(), Alias::new(id_column))).eq(parent_col("id")));
+            query.and_where(col(type_column).eq(parent.name));
+            ("id", col(id_column))
         }
-    }
+    };
     if target.tenant {
-        query.and_where(Expr::col((a, Alias::new("company_id"))).eq(ctx.scope.company_id));
+        query.and_where(col("company_id").eq(ctx.scope.company_id));
     }
-    if let Some(inner) = inner {
-        query.and_where(inner);
-    }
-    query
+    (query, parent_column, key)
+}
+
+/// `<parent key> IN (SELECT <key> FROM <target> WHERE <inner>)`: the parent has a related row
+/// passing `inner`.
+///
+/// A semi-join written as `IN` with an uncorrelated subquery rather than a correlated
+/// `EXISTS`: SQLite 3.51 turns such an `EXISTS` into a join that repeats the parent once per
+/// matching row when the statement has `LIMIT`/`OFFSET`, so pages came out wrong.
+fn hop_in(
+    ctx: &Context,
+    parent: &ResourceDef,
+    parent_alias: &str,
+    step: &Step,
+    alias: &str,
+    inner: Expr,
+) -> Expr {
+    let (mut query, parent_column, key) = related(ctx, parent, step, alias);
+    query.expr(key).and_where(inner);
+    Expr::col((Alias::new(parent_alias), Alias::new(parent_column))).in_subquery(query)
 }
 
 fn column_test(ctx: &Context, table: &str, column: &Column, test: &Test, negated: bool) -> Expr {
@@ -239,10 +254,11 @@ fn matches(ctx: &Context, target: Expr, pattern: Pattern, text: &str) -> Expr {
         Pattern::StartsWith => format!("{escaped}%"),
         Pattern::EndsWith => format!("%{escaped}"),
     };
-    let like = LikeExpr::new(pattern).escape('\\');
     match ctx.backend {
-        Backend::Postgres => target.ilike(like),
-        Backend::Sqlite => target.like(like),
+        // Backslash is PostgreSQL's default LIKE escape (an explicit ESCAPE does not render
+        // with ILIKE).
+        Backend::Postgres => target.ilike(LikeExpr::new(pattern)),
+        Backend::Sqlite => target.like(LikeExpr::new(pattern).escape('\\')),
     }
 }
 
@@ -263,24 +279,22 @@ fn field_value_test(
         .unwrap_or("text");
     let fv = Alias::new("fv");
     let value = Expr::col((fv.clone(), Alias::new("value")));
+    let record = Expr::col((Alias::new(alias), Alias::new("id")));
+    // The records with a value for the field, as a semi-join (see `hop_in`).
     let mut query = Query::select();
     query
-        .expr(Expr::val(1))
+        .expr(Expr::col((fv.clone(), Alias::new("model_id"))))
         .from_as("field_values", fv.clone())
         .and_where(Expr::col((fv.clone(), Alias::new("model_type"))).eq(def.name))
-        .and_where(
-            Expr::col((fv.clone(), Alias::new("model_id")))
-                .equals((Alias::new(alias), Alias::new("id"))),
-        )
         .and_where(Expr::col((fv.clone(), Alias::new("field_id"))).eq(field))
         .and_where(Expr::col((fv, Alias::new("company_id"))).eq(ctx.scope.company_id));
     let inner = match test {
         Test::IsNull => {
             query.and_where(value.is_not_null());
             return Ok(if negated {
-                Expr::exists(query)
+                record.in_subquery(query)
             } else {
-                Expr::not_exists(query)
+                record.not_in_subquery(query)
             });
         }
         Test::Compare(comparison, given) => {
@@ -298,7 +312,7 @@ fn field_value_test(
         }
     };
     query.and_where(if negated { inner.not() } else { inner });
-    Ok(Expr::exists(query))
+    Ok(record.in_subquery(query))
 }
 
 /// The stored value and the client's value, made comparable for field type `ty`.
@@ -363,22 +377,24 @@ pub fn count_expr(ctx: &Context, def: &ResourceDef, count: &Count) -> Expr {
         relation: count.relation,
         target: count.target,
     };
-    let mut query = hop_query(ctx, def, def.table, &step, "c1", None);
-    query.clear_selects();
-    query.expr(Func::count(Expr::val(1)));
+    let (mut query, parent_column, key) = related(ctx, def, &step, "c1");
+    query
+        .expr(Func::count(Expr::val(1)))
+        .and_where(key.equals((Alias::new(def.table), Alias::new(parent_column))));
     Expr::from(query)
 }
 
-/// `ORDER BY` the client's columns, then `id` so pages never overlap.
-pub fn order(ctx: &Context, def: &ResourceDef, query: &mut SelectStatement, items: &[OrderItem]) {
+/// `ORDER BY` the client's columns of `def` (named `root` in the statement), then `id` so
+/// pages never overlap.
+pub fn order(ctx: &Context, root: &str, query: &mut SelectStatement, items: &[OrderItem]) {
     for item in items {
         let (order, nulls) = match item.direction {
             Direction::Asc => (Order::Asc, NullOrdering::First),
             Direction::Desc => (Order::Desc, NullOrdering::Last),
         };
-        query.order_by_expr_with_nulls(ordered_text(ctx, def.table, item.column), order, nulls);
+        query.order_by_expr_with_nulls(ordered_text(ctx, root, item.column), order, nulls);
     }
     if !items.iter().any(|item| item.column.name == "id") {
-        query.order_by((Alias::new(def.table), Alias::new("id")), Order::Asc);
+        query.order_by((Alias::new(root), Alias::new("id")), Order::Asc);
     }
 }

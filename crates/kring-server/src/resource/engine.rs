@@ -81,33 +81,39 @@ pub async fn index(
 ) -> Result<Json, Error> {
     let page = plan.page.unwrap_or_default();
     let ctx = Context::new(db, scope, plan.filter.as_ref()).await?;
-    let filter = plan
-        .filter
-        .as_ref()
-        .map(|f| criteria::condition(&ctx, def, f))
-        .transpose()?;
+    // The page's ids come from the table under its own alias: a correlated filter inside this
+    // subquery must never be read as referring to the outer statement's rows.
+    let filter = |root: &str| {
+        plan.filter
+            .as_ref()
+            .map(|f| criteria::condition(&ctx, def, root, f))
+            .transpose()
+    };
     let mut ids = Query::select();
-    ids.column((def.table, "id"))
-        .from(def.table)
-        .and_where(Expr::col((def.table, "company_id")).eq(scope.company_id));
-    if let Some(filter) = &filter {
-        ids.cond_where(filter.clone());
+    ids.column((PAGE, "id"))
+        .from_as(def.table, PAGE)
+        .and_where(Expr::col((PAGE, "company_id")).eq(scope.company_id));
+    if let Some(condition) = filter(PAGE)? {
+        ids.cond_where(condition);
     }
-    criteria::order(&ctx, def, &mut ids, &plan.order_by);
+    criteria::order(&ctx, PAGE, &mut ids, &plan.order_by);
     ids.limit(page.limit).offset(page.offset);
     let mut query = planned_select(&ctx, def, plan);
     query.and_where(Expr::col((def.table, "id")).in_subquery(ids));
-    criteria::order(&ctx, def, &mut query, &plan.order_by);
+    criteria::order(&ctx, def.table, &mut query, &plan.order_by);
     let rows = fetch_rows(db, def, scope, &query, plan).await?;
-    let total = match filter {
+    let total = match filter(def.table)? {
         None => counted_total(db, def, scope).await?,
-        Some(filter) => filtered_total(db, def, scope, filter).await?,
+        Some(condition) => filtered_total(db, def, scope, condition).await?,
     };
     let data: Vec<Json> = rows.into_iter().map(|r| Json::Object(r.json)).collect();
     Ok(
         serde_json::json!({ "data": data, "limit": page.limit, "total": total, "offset": page.offset }),
     )
 }
+
+/// The alias of the table in the subquery that picks a page's ids.
+const PAGE: &str = "page";
 
 /// The resource's columns and the plan's counts.
 fn planned_select(ctx: &Context, def: &ResourceDef, plan: &Plan) -> SelectStatement {

@@ -66,6 +66,7 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, Option<PathBuf>
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        kring_server::init_test_logging();
         let (database_url, dir) = fresh_database(backend).await?;
         let state: AppState = kring_server::prepare(Config::new(database_url))
             .await
@@ -98,10 +99,14 @@ impl TestApp {
             unique("u"),
             company.to_lowercase().replace(' ', "-")
         );
-        admin::create_user(&self.db, company, "Test User", &email, "password123", role)
+        self.user_with_email(company, role, &email).await
+    }
+
+    pub async fn user_with_email(&self, company: &str, role: &str, email: &str) -> String {
+        admin::create_user(&self.db, company, "Test User", email, "password123", role)
             .await
             .expect("create user");
-        admin::create_token(&self.db, &email, "test")
+        admin::create_token(&self.db, email, "test")
             .await
             .expect("create token")
     }
