@@ -2,10 +2,15 @@
 //! handler that runs the same SQL by hand with no engine, on the same database file and the same
 //! pool settings. Prints requests/s, p50 and p99 for both.
 //!
+//! Then the query-language requests (filter on a custom field or a to-many relation, eager
+//! loading, counts, ordering) on SQLite and, when `KRING_BENCH_POSTGRES_URL` names a PostgreSQL
+//! server, on a fresh schema there.
+//!
 //! `cargo run --release -p kring-bench -- [CUSTOMERS] [SECONDS] [CONCURRENCY]`
 //! (defaults 100000, 10, 16).
 
 mod ceiling;
+mod queries;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,10 +19,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use kring_server::{Config, admin};
 
-const COMPANY: &str = "Bench Co";
-const EMAIL: &str = "bench@kring.test";
+pub const COMPANY: &str = "Bench Co";
+pub const EMAIL: &str = "bench@kring.test";
 
-struct Stats {
+pub struct Stats {
     requests: usize,
     errors: u64,
     seconds: f64,
@@ -25,14 +30,14 @@ struct Stats {
     p99_ms: f64,
 }
 
-fn random_u64() -> u64 {
+pub fn random_u64() -> u64 {
     let mut bytes = [0u8; 8];
     let _ = getrandom::fill(&mut bytes);
     u64::from_le_bytes(bytes)
 }
 
 /// Runs `concurrency` workers for `seconds`, each sending `request(i)` in a loop.
-async fn drive<F>(concurrency: usize, seconds: u64, request: F) -> Stats
+pub async fn drive<F>(concurrency: usize, seconds: u64, request: F) -> Stats
 where
     F: Fn(u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
@@ -120,12 +125,13 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let seeding = Instant::now();
-    admin::seed_customers(&state.db, COMPANY, customers).await?;
+    kring_server::seed::demo(&state.db, COMPANY, customers).await?;
     eprintln!(
         "seeded {customers} customers in {:.1}s",
         seeding.elapsed().as_secs_f64()
     );
     let token = admin::create_token(&state.db, EMAIL, "bench").await?;
+    let tier = queries::tier_id(&state.db).await?;
 
     let kring_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let kring = format!("http://{}", kring_listener.local_addr()?);
@@ -167,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut lines = vec![
         format!(
-            "{customers} customers on SQLite, concurrency {concurrency}, {seconds} s per run, one 2-core machine (driver included)"
+            "{customers} customers (with 2 contacts, 3 tasks and a tier each) on SQLite, concurrency {concurrency}, {seconds} s per run, one 2-core machine (driver included)"
         ),
         String::new(),
         "| request | server | requests/s | p50 ms | p99 ms | errors |".to_string(),
@@ -192,6 +198,33 @@ async fn main() -> anyhow::Result<()> {
         ratio(&kring_get, &ceiling_get),
         ratio(&kring_post, &ceiling_post)
     ));
+    println!("{}", lines.join("\n"));
+
+    let mut lines = vec![
+        String::new(),
+        format!(
+            "Query language, {customers} customers (2 contacts, 3 tasks, a tier each), `with=user,contacts&count=tasks&order_by=next_contact:desc&limit=25` and:"
+        ),
+        String::new(),
+        "| filter | database | requests/s | p50 ms | p99 ms | errors |".to_string(),
+        "|---|---|---:|---:|---:|---:|".to_string(),
+    ];
+    // The same Kring as above: its customers were seeded with their relations.
+    for (name, stats) in queries::run(&client, &kring, &token, tier, concurrency, seconds).await? {
+        lines.push(row(&name, "SQLite", &stats));
+    }
+    if let Some(postgres) = std::env::var("KRING_BENCH_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        let url = queries::fresh_postgres(&postgres).await?;
+        let (base, token, tier) = queries::start(&url, customers).await?;
+        for (name, stats) in
+            queries::run(&client, &base, &token, tier, concurrency, seconds).await?
+        {
+            lines.push(row(&name, "PostgreSQL", &stats));
+        }
+    }
     println!("{}", lines.join("\n"));
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

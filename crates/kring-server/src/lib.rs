@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod resource;
+pub mod seed;
 
 use std::future::Future;
 use std::sync::Arc;

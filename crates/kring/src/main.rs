@@ -168,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
                     "created {company} with owner {email}; `kring token create --email {email}` gives a token"
                 );
             }
-            admin::seed_customers(&db, &company, customers).await?;
+            kring_server::seed::demo(&db, &company, customers).await?;
             db.close().await;
             eprintln!("added {customers} customers to {company}");
         }

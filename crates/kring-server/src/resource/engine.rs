@@ -8,7 +8,7 @@
 use kring_core::Value;
 use kring_core::query::Plan;
 use kring_core::schema::ColumnType;
-use sea_query::{Alias, Cond, Expr, ExprTrait, Func, Query, SelectStatement};
+use sea_query::{Alias, Expr, ExprTrait, Func, Query, SelectStatement};
 use serde_json::{Map, Value as Json};
 
 use super::ResourceDef;
@@ -70,9 +70,11 @@ pub fn not_found(def: &ResourceDef, id: i64) -> Error {
 
 /// `{"data": […], "limit": N, "total": N, "offset": N}` for a checked plan.
 ///
-/// The page is found first on the ids alone and only its rows are read ("deferred join"): a
-/// deep `OFFSET` then skips index entries instead of whole rows. `total` counts the filtered
-/// rows; without a filter it is the counter every insert and delete keeps.
+/// Without a filter, the page's ids are found on the `(company_id, id)` index inside the
+/// statement that reads the rows ("deferred join": a deep `OFFSET` skips index entries, not
+/// rows) and `total` is the counter every insert and delete keeps. With a filter, one statement
+/// finds the page's ids and counts every match in the same pass (`COUNT(*) OVER ()`), and a
+/// second reads those rows: the filter is evaluated once per request, not twice.
 pub async fn index(
     db: &Db,
     def: &'static ResourceDef,
@@ -81,30 +83,44 @@ pub async fn index(
 ) -> Result<Json, Error> {
     let page = plan.page.unwrap_or_default();
     let ctx = Context::new(db, scope, plan.filter.as_ref()).await?;
-    // The page's ids come from the table under its own alias: a correlated filter inside this
-    // subquery must never be read as referring to the outer statement's rows.
-    let filter = |root: &str| {
-        plan.filter
-            .as_ref()
-            .map(|f| criteria::condition(&ctx, def, root, f))
-            .transpose()
-    };
+    // The page's ids come from the table under its own alias, so nothing in the filter can be
+    // read as referring to the outer statement's rows.
     let mut ids = Query::select();
     ids.column((PAGE, "id"))
         .from_as(def.table, PAGE)
         .and_where(Expr::col((PAGE, "company_id")).eq(scope.company_id));
-    if let Some(condition) = filter(PAGE)? {
-        ids.cond_where(condition);
-    }
     criteria::order(&ctx, PAGE, &mut ids, &plan.order_by);
     ids.limit(page.limit).offset(page.offset);
     let mut query = planned_select(&ctx, def, plan);
-    query.and_where(Expr::col((def.table, "id")).in_subquery(ids));
     criteria::order(&ctx, def.table, &mut query, &plan.order_by);
-    let rows = fetch_rows(db, def, scope, &query, plan).await?;
-    let total = match filter(def.table)? {
-        None => counted_total(db, def, scope).await?,
-        Some(condition) => filtered_total(db, def, scope, condition).await?,
+
+    let (rows, total) = match &plan.filter {
+        None => {
+            query.and_where(Expr::col((def.table, "id")).in_subquery(ids));
+            let rows = fetch_rows(db, def, scope, &query, plan).await?;
+            (rows, counted_total(db, def, scope).await?)
+        }
+        Some(filter) => {
+            ids.cond_where(criteria::condition(&ctx, def, PAGE, filter)?)
+                .expr(Expr::cust("COUNT(*) OVER ()"));
+            let found = db.fetch(&ids, &[ColumnType::Int, ColumnType::Int]).await?;
+            let total = match found.first().and_then(|r| r.get(1)).and_then(Value::as_int) {
+                Some(total) => total,
+                // A page past the end has no row to carry the count.
+                None => filtered_total(&ctx, db, def, filter).await?,
+            };
+            let page_ids: Vec<i64> = found
+                .iter()
+                .filter_map(|r| r.first().and_then(Value::as_int))
+                .collect();
+            let rows = if page_ids.is_empty() {
+                Vec::new()
+            } else {
+                query.and_where(Expr::col((def.table, "id")).is_in(page_ids));
+                fetch_rows(db, def, scope, &query, plan).await?
+            };
+            (rows, total)
+        }
     };
     let data: Vec<Json> = rows.into_iter().map(|r| Json::Object(r.json)).collect();
     Ok(
@@ -166,17 +182,17 @@ async fn counted_total(db: &Db, def: &ResourceDef, scope: Scope) -> Result<i64, 
 }
 
 async fn filtered_total(
+    ctx: &Context,
     db: &Db,
-    def: &ResourceDef,
-    scope: Scope,
-    filter: Cond,
+    def: &'static ResourceDef,
+    filter: &kring_core::query::Filter,
 ) -> Result<i64, Error> {
     let mut query = Query::select();
     query
-        .expr(Func::count(Expr::col((def.table, "id"))))
-        .from(def.table)
-        .and_where(Expr::col((def.table, "company_id")).eq(scope.company_id))
-        .cond_where(filter);
+        .expr(Func::count(Expr::col((PAGE, "id"))))
+        .from_as(def.table, PAGE)
+        .and_where(Expr::col((PAGE, "company_id")).eq(ctx.scope.company_id))
+        .cond_where(criteria::condition(ctx, def, PAGE, filter)?);
     let rows = db.fetch(&query, &[ColumnType::Int]).await?;
     Ok(rows
         .first()

@@ -19,7 +19,8 @@ backend_tests!(
     settings_are_one_validated_object,
     select_values_must_be_options,
     deleting_a_customer_takes_its_dependants,
-    dutch_messages_name_dutch_attributes
+    dutch_messages_name_dutch_attributes,
+    history_and_company_are_readable_through_with
 );
 
 fn ids(list: &Value) -> Vec<i64> {
@@ -515,5 +516,43 @@ async fn dutch_messages_name_dutch_attributes(app: TestApp) {
     assert_eq!(
         error["errors"]["subtasks.0.name"][0],
         "Het veld subtaken.0.naam is verplicht."
+    );
+}
+
+async fn history_and_company_are_readable_through_with(app: TestApp) {
+    let token = app.owner().await;
+    let id = create(&app, &token, "customer", json!({"name": "Logged"})).await;
+    app.patch(
+        &token,
+        &format!("/api/customer/{id}"),
+        json!({"name": "Logged twice"}),
+    )
+    .await;
+    let (status, customer) = app
+        .get(
+            &token,
+            &format!("/api/customer/{id}?with=activity_log.causer,user.company"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{customer}");
+    let log = &customer["activity_log"];
+    assert_eq!(log["total"], 2);
+    assert_eq!(log["data"][0]["event"], "created");
+    assert_eq!(log["data"][1]["event"], "updated");
+    assert_eq!(
+        log["data"][1]["properties"]["old"]["name"], "Logged",
+        "properties are JSON"
+    );
+    assert_eq!(
+        log["data"][1]["properties"]["attributes"]["name"],
+        "Logged twice"
+    );
+    assert_eq!(log["data"][0]["causer"]["name"], "Test User");
+    assert_eq!(customer["user"]["company"]["name"], "Acme");
+    let (status, _) = app.get(&token, "/api/company/1").await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "companies are read through relations only"
     );
 }

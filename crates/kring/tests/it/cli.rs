@@ -145,7 +145,8 @@ async fn serve_with_no_configuration_and_sigterm() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `kring seed` creates the demo company and its customers, and keeps the counter exact.
+/// `kring seed` creates the demo company and its customers with their contacts, tasks and tier,
+/// and keeps the counters exact.
 #[tokio::test]
 async fn seed_fills_a_demo_company() {
     let (url, dir) = fresh_database(Backend::Sqlite).await.expect("sqlite");
@@ -166,23 +167,30 @@ async fn seed_fills_a_demo_company() {
     );
     assert!(out.status.success(), "the demo owner exists");
     let db = kring_server::Db::connect(&url).await.expect("db");
-    let types = [
-        kring_core::schema::ColumnType::Int,
-        kring_core::schema::ColumnType::Int,
-    ];
+    let types = [kring_core::schema::ColumnType::Int; 9];
     let counts = db
         .fetch(
             &kring_server::db::Raw::new(
-                "SELECT (SELECT COUNT(*) FROM customers), (SELECT total FROM resource_counts WHERE resource = 'customer')",
+                "SELECT (SELECT COUNT(*) FROM customers), \
+                        (SELECT total FROM resource_counts WHERE resource = 'customer'), \
+                        (SELECT COUNT(*) FROM contacts WHERE customer_id IS NOT NULL), \
+                        (SELECT total FROM resource_counts WHERE resource = 'contact'), \
+                        (SELECT COUNT(*) FROM customer_contact), \
+                        (SELECT COUNT(*) FROM tasks), \
+                        (SELECT total FROM resource_counts WHERE resource = 'task'), \
+                        (SELECT COUNT(*) FROM field_values), \
+                        (SELECT COUNT(*) FROM fields)",
                 vec![],
             ),
             &types,
         )
         .await
         .expect("count");
+    let expected = [2468, 2468, 4936, 4936, 4936, 7404, 7404, 2468, 1];
     assert_eq!(
         counts[0],
-        vec![kring_core::Value::Int(2468), kring_core::Value::Int(2468)]
+        expected.map(kring_core::Value::Int).to_vec(),
+        "customers, contacts, links, tasks, tier values, one tier field"
     );
     db.close().await;
     if let Some(dir) = dir {

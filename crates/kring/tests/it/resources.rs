@@ -1,6 +1,6 @@
 //! Every routed resource of the registry, walked through the same checks: create, show, list,
-//! update, a validation rule, the viewer's 403, a foreign tenant's 404, every relation
-//! eager-loadable, delete. A resource without a fixture here fails the walk, so a new resource
+//! update, every relation eager-loadable (on show and on list), a validation rule, the viewer's
+//! 403, a foreign tenant's 404, delete. A resource without a fixture here fails the walk, so a new resource
 //! cannot arrive untested.
 
 use kring_server::resource::{REGISTRY, Routes};
@@ -224,6 +224,31 @@ async fn t16_every_resource_walks_the_same_path(app: TestApp) {
             error["errors"].get(bad_key).is_some(),
             "{name} invalid {bad_key}: {error}"
         );
+
+        for relation in def.relations {
+            let path = format!("{record}?with={}", relation.name);
+            let (status, loaded) = app.get(&owner, &path).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {loaded}");
+            let embedded = &loaded[relation.name];
+            if relation.is_to_many() {
+                assert!(embedded["data"].is_array(), "{path}: {loaded}");
+                assert_eq!(embedded["limit"], 50, "{path}");
+            } else {
+                assert!(
+                    embedded.is_object() || embedded.is_null(),
+                    "{path}: {loaded}"
+                );
+            }
+            let (status, listed) = app
+                .get(&owner, &format!("{base}?with={}&limit=5", relation.name))
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{base} with {}: {listed}",
+                relation.name
+            );
+        }
 
         let (status, _) = app.get(&viewer, &record).await;
         assert_eq!(status, StatusCode::OK, "{name}: viewers read");

@@ -1,0 +1,323 @@
+//! Demo data for trying Kring and for benchmarks (`kring seed --customers N`): customers with
+//! plausible names and contact details, two contacts each (linked both ways), three tasks each,
+//! and a `Tier` select field with a value for every customer. Inserted in batches in one
+//! transaction with the row counters kept exact; no activity-log entries for seeded rows.
+
+use chrono::{DateTime, Utc};
+use kring_core::Value;
+use kring_core::schema::ColumnType;
+use sea_query::{Expr, ExprTrait, Func, Query};
+
+use crate::db::{Db, Raw, Tx};
+use crate::error::Error;
+use crate::resource::defs;
+use crate::resource::engine::Scope;
+use crate::resource::write::adjust_count;
+
+const FIRST: [&str; 12] = [
+    "Lowe", "Farrell", "Jansen", "de Vries", "Bakker", "Visser", "Smit", "Meijer", "Mulder", "Bos",
+    "Peters", "Hendriks",
+];
+const SECOND: [&str; 10] = [
+    "Leuschke", "Dekker", "Brouwer", "de Groot", "Vos", "Willems", "Kramer", "Schouten", "Prins",
+    "Kuipers",
+];
+const KIND: [&str; 8] = [
+    "BV",
+    "NV",
+    "Holding",
+    "Groep",
+    "& Zonen",
+    "Consultancy",
+    "Logistiek",
+    "Techniek",
+];
+const GIVEN: [&str; 8] = [
+    "Anna", "Bram", "Cor", "Daan", "Eva", "Fleur", "Gijs", "Hanna",
+];
+pub const TIERS: [&str; 3] = ["gold", "silver", "bronze"];
+
+/// Rows per multi-row `INSERT`, well under both engines' bound-parameter limits.
+const BATCH: usize = 500;
+
+/// Adds `count` customers with their contacts, tasks and tier to company `company`.
+pub async fn demo(db: &Db, company: &str, count: u64) -> Result<(), Error> {
+    let mut tx = db.begin().await?;
+    let company_id = one_int(&mut tx, "SELECT id FROM companies WHERE name = ?", company)
+        .await?
+        .ok_or_else(|| Error::Config(format!("no company named {company}; create a user first")))?;
+    let user_id = one_int(
+        &mut tx,
+        "SELECT MIN(id) FROM users WHERE company_id = (SELECT id FROM companies WHERE name = ?)",
+        company,
+    )
+    .await?
+    .ok_or_else(|| Error::Config(format!("company {company} has no users")))?;
+    let scope = Scope {
+        company_id,
+        user_id,
+    };
+    let now = Utc::now();
+
+    let customers = insert_customers(&mut tx, scope, count as usize, now).await?;
+    let contacts = insert_contacts(&mut tx, scope, &customers, now).await?;
+    let pivot = contacts
+        .iter()
+        .enumerate()
+        .map(|(j, contact)| vec![customers[j / 2].into(), (*contact).into()]);
+    insert_rows(
+        &mut tx,
+        "customer_contact",
+        &["customer_id", "contact_id"],
+        pivot,
+    )
+    .await?;
+    let tasks = customers.iter().enumerate().flat_map(|(i, customer)| {
+        (0..3).map(move |t| {
+            vec![
+                company_id.into(),
+                user_id.into(),
+                (*customer).into(),
+                format!("Call about order {}", i * 3 + t).into(),
+                (t == 0).into(),
+                (1 + ((i + t) % 5) as i64).into(),
+                now.into(),
+                now.into(),
+            ]
+        })
+    });
+    let task_columns = [
+        "company_id",
+        "user_id",
+        "customer_id",
+        "name",
+        "done",
+        "priority",
+        "created_at",
+        "updated_at",
+    ];
+    insert_rows(&mut tx, "tasks", &task_columns, tasks).await?;
+    let tier = tier_field(&mut tx, scope, now).await?;
+    let values = customers.iter().enumerate().map(|(i, customer)| {
+        vec![
+            company_id.into(),
+            tier.into(),
+            "customer".into(),
+            (*customer).into(),
+            TIERS[i % 3].into(),
+            now.into(),
+            now.into(),
+        ]
+    });
+    let value_columns = [
+        "company_id",
+        "field_id",
+        "model_type",
+        "model_id",
+        "value",
+        "created_at",
+        "updated_at",
+    ];
+    insert_rows(&mut tx, "field_values", &value_columns, values).await?;
+
+    let n = customers.len() as i64;
+    adjust_count(&mut tx, &defs::customer::CUSTOMER, scope, n).await?;
+    adjust_count(&mut tx, &defs::contact::CONTACT, scope, 2 * n).await?;
+    adjust_count(&mut tx, &defs::task::TASK, scope, 3 * n).await?;
+    tx.commit().await
+}
+
+async fn one_int(tx: &mut Tx, sql: &'static str, param: &str) -> Result<Option<i64>, Error> {
+    let rows = tx
+        .fetch(&Raw::new(sql, vec![param.into()]), &[ColumnType::Int])
+        .await?;
+    Ok(rows.first().and_then(|r| r.first()).and_then(Value::as_int))
+}
+
+/// The highest id of `table` in the company, so the rows inserted next can be read back.
+async fn last_id(tx: &mut Tx, table: &str, scope: Scope) -> Result<i64, Error> {
+    let mut query = Query::select();
+    query
+        .expr(Func::max(Expr::col("id")))
+        .from(table.to_string())
+        .and_where(Expr::col("company_id").eq(scope.company_id));
+    let rows = tx.fetch(&query, &[ColumnType::Int]).await?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(Value::as_int)
+        .unwrap_or(0))
+}
+
+async fn ids_after(tx: &mut Tx, table: &str, scope: Scope, after: i64) -> Result<Vec<i64>, Error> {
+    let mut query = Query::select();
+    query
+        .column("id")
+        .from(table.to_string())
+        .and_where(Expr::col("company_id").eq(scope.company_id))
+        .and_where(Expr::col("id").gt(after))
+        .order_by("id", sea_query::Order::Asc);
+    let rows = tx.fetch(&query, &[ColumnType::Int]).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.first().and_then(Value::as_int))
+        .collect())
+}
+
+async fn insert_rows(
+    tx: &mut Tx,
+    table: &str,
+    columns: &[&str],
+    rows: impl Iterator<Item = Vec<sea_query::Value>>,
+) -> Result<(), Error> {
+    let mut rows = rows.peekable();
+    while rows.peek().is_some() {
+        let mut insert = Query::insert();
+        insert
+            .into_table(table.to_string())
+            .columns(columns.iter().map(|c| c.to_string()));
+        for row in rows.by_ref().take(BATCH) {
+            insert
+                .values(row.into_iter().map(Expr::val))
+                .map_err(|e| Error::Internal(format!("seed statement: {e}")))?;
+        }
+        tx.execute(&insert).await?;
+    }
+    Ok(())
+}
+
+async fn insert_customers(
+    tx: &mut Tx,
+    scope: Scope,
+    count: usize,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, Error> {
+    let before = last_id(tx, "customers", scope).await?;
+    let rows = (0..count).map(|i| {
+        let name = format!(
+            "{}, {} {} {i}",
+            FIRST[i % 12],
+            SECOND[(i / 12) % 10],
+            KIND[(i / 120) % 8]
+        );
+        let slug: String = name
+            .to_lowercase()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        vec![
+            scope.company_id.into(),
+            scope.user_id.into(),
+            name.clone().into(),
+            format!("Customer since {}", 2000 + i % 25).into(),
+            format!("{:08}", 10_000_000 + i).into(),
+            format!("info@{slug}.test").into(),
+            format!("+31 20 {:03} {:04}", i % 1000, i % 10_000).into(),
+            (now + chrono::Duration::hours((i % 2000) as i64)).into(),
+            i.is_multiple_of(3).into(),
+            now.into(),
+            now.into(),
+        ]
+    });
+    let columns = [
+        "company_id",
+        "user_id",
+        "name",
+        "description",
+        "coc",
+        "email",
+        "phone",
+        "next_contact",
+        "show_on_map",
+        "created_at",
+        "updated_at",
+    ];
+    insert_rows(tx, "customers", &columns, rows).await?;
+    ids_after(tx, "customers", scope, before).await
+}
+
+/// Two contacts per customer (contact `j` belongs to customer `j / 2`): one in sales, one not.
+async fn insert_contacts(
+    tx: &mut Tx,
+    scope: Scope,
+    customers: &[i64],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, Error> {
+    let before = last_id(tx, "contacts", scope).await?;
+    let rows = customers.iter().enumerate().flat_map(|(i, customer)| {
+        [("sales", "Verkoop"), ("info", "Administratie")].map(|(mailbox, function)| {
+            vec![
+                scope.company_id.into(),
+                scope.user_id.into(),
+                (*customer).into(),
+                GIVEN[i % 8].into(),
+                format!("{} {i}", SECOND[i % 10]).into(),
+                format!("{mailbox}{i}@example.test").into(),
+                function.into(),
+                now.into(),
+                now.into(),
+            ]
+        })
+    });
+    let columns = [
+        "company_id",
+        "user_id",
+        "customer_id",
+        "first_name",
+        "last_name",
+        "email",
+        "function",
+        "created_at",
+        "updated_at",
+    ];
+    insert_rows(tx, "contacts", &columns, rows).await?;
+    ids_after(tx, "contacts", scope, before).await
+}
+
+/// The company's `Tier` select field on customers, made with its options if it is new.
+async fn tier_field(tx: &mut Tx, scope: Scope, now: DateTime<Utc>) -> Result<i64, Error> {
+    let existing = tx
+        .fetch(
+            &Raw::new(
+                "SELECT id FROM fields WHERE company_id = ? AND model = 'customer' AND name = 'Tier'",
+                vec![scope.company_id.into()],
+            ),
+            &[ColumnType::Int],
+        )
+        .await?;
+    if let Some(id) = existing
+        .first()
+        .and_then(|r| r.first())
+        .and_then(Value::as_int)
+    {
+        return Ok(id);
+    }
+    let id = tx
+        .insert(&Raw::new(
+            "INSERT INTO fields (company_id, name, type, model, required, position, created_at, updated_at) \
+             VALUES (?, 'Tier', 'select', 'customer', ?, 0, ?, ?) RETURNING id",
+            vec![scope.company_id.into(), false.into(), now.into(), now.into()],
+        ))
+        .await?;
+    let options = TIERS.iter().enumerate().map(|(position, tier)| {
+        vec![
+            scope.company_id.into(),
+            id.into(),
+            (*tier).into(),
+            (position as i64).into(),
+            now.into(),
+            now.into(),
+        ]
+    });
+    let columns = [
+        "company_id",
+        "field_id",
+        "value",
+        "position",
+        "created_at",
+        "updated_at",
+    ];
+    insert_rows(tx, "field_options", &columns, options).await?;
+    adjust_count(tx, &defs::field::FIELD, scope, 1).await?;
+    Ok(id)
+}
