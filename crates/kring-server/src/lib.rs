@@ -29,6 +29,7 @@ pub struct AppState {
 pub async fn prepare(config: Config) -> Result<AppState, Error> {
     let db = Db::connect(&config.database_url).await?;
     db::migrate(&db).await?;
+    db.analyze(false).await?;
     Ok(AppState {
         db,
         config: Arc::new(config),
@@ -43,13 +44,28 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let db = state.db.clone();
+    let statistics = tokio::spawn(keep_statistics_fresh(db.clone()));
     let app = http::router(state);
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|e| Error::Internal(format!("server: {e}")))?;
+        .map_err(|e| Error::Internal(format!("server: {e}")));
+    statistics.abort();
     db.close().await;
-    Ok(())
+    served
+}
+
+/// Refreshes the query planner's statistics every hour, as SQLite recommends for long-lived
+/// connections; cheap when little has changed.
+async fn keep_statistics_fresh(db: Db) {
+    let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+    hourly.tick().await;
+    loop {
+        hourly.tick().await;
+        if let Err(e) = db.analyze(false).await {
+            tracing::warn!(error = %e, "refreshing planner statistics failed");
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -124,7 +124,9 @@ pub async fn demo(db: &Db, company: &str, count: u64) -> Result<(), Error> {
     adjust_count(&mut tx, &defs::customer::CUSTOMER, scope, n).await?;
     adjust_count(&mut tx, &defs::contact::CONTACT, scope, 2 * n).await?;
     adjust_count(&mut tx, &defs::task::TASK, scope, 3 * n).await?;
-    tx.commit().await
+    tx.commit().await?;
+    // A bulk load changes the data's shape at once; plan the next queries with that shape.
+    db.analyze(true).await
 }
 
 async fn one_int(tx: &mut Tx, sql: &'static str, param: &str) -> Result<Option<i64>, Error> {

@@ -71,13 +71,24 @@ sea_statement!(
 /// Hand-written SQL that is the same on both engines, with `?` placeholders (rewritten to `$n`
 /// for PostgreSQL). For fixed statements that read better as SQL than as a builder chain.
 pub struct Raw {
-    pub text: &'static str,
+    pub text: std::borrow::Cow<'static, str>,
     pub values: Vec<sea_query::Value>,
 }
 
 impl Raw {
     pub fn new(text: &'static str, values: Vec<sea_query::Value>) -> Raw {
-        Raw { text, values }
+        Raw {
+            text: text.into(),
+            values,
+        }
+    }
+
+    /// SQL built at run time: only from Kring's own identifiers, never from input.
+    pub fn owned(text: String, values: Vec<sea_query::Value>) -> Raw {
+        Raw {
+            text: text.into(),
+            values,
+        }
     }
 }
 
@@ -85,7 +96,7 @@ impl Statement for Raw {
     fn render(&self, backend: Backend) -> Sql {
         let text = match backend {
             Backend::Sqlite => self.text.to_string(),
-            Backend::Postgres => numbered_placeholders(self.text),
+            Backend::Postgres => numbered_placeholders(&self.text),
         };
         Sql {
             text,
@@ -165,7 +176,10 @@ impl Db {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-16000");
+            .pragma("cache_size", "-16000")
+            // Scans read the file through one shared mapping instead of copying its pages into
+            // every connection's cache (a filtered list over 100,000 rows: 100 ms to 30 ms).
+            .pragma("mmap_size", "268435456");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
@@ -216,6 +230,32 @@ impl Db {
         )
         .await
         .map(|_| ())
+    }
+
+    /// Refreshes the planner's statistics. Without them SQLite takes `company_id = ?` for a
+    /// selective condition and walks a whole tenant through that index instead of following a
+    /// foreign key (a 100,000-customer list with contacts went from 0.9 s to 1 ms with them).
+    /// `thorough` analyses everything (after a bulk load); otherwise only what changed enough.
+    pub async fn analyze(&self, thorough: bool) -> Result<(), Error> {
+        let mut tx = self.begin().await?;
+        match (self, thorough) {
+            (Db::Sqlite { .. }, true) => tx.execute(&Raw::new("ANALYZE", vec![])).await?,
+            (Db::Sqlite { .. }, false) => {
+                tx.execute(&Raw::new("PRAGMA optimize=0x10002", vec![]))
+                    .await?
+            }
+            // Kring's own tables only: the database may hold other schemas.
+            (Db::Postgres(_), true) => {
+                for table in crate::resource::tables() {
+                    let statement = format!("ANALYZE \"{table}\"");
+                    tx.execute(&Raw::owned(statement, vec![])).await?;
+                }
+                0
+            }
+            // PostgreSQL's autovacuum keeps statistics current on its own.
+            (Db::Postgres(_), false) => 0,
+        };
+        tx.commit().await
     }
 
     pub async fn close(&self) {

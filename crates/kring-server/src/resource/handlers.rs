@@ -116,6 +116,22 @@ fn written(def: &'static ResourceDef) -> Plan {
     }
 }
 
+/// A written record as its response shows it: read again with its nested lists and links when
+/// the resource has any, as written otherwise.
+async fn with_written(
+    state: &AppState,
+    def: &'static ResourceDef,
+    scope: Scope,
+    id: i64,
+    record: Map<String, Json>,
+) -> Result<Json, Error> {
+    let plan = written(def);
+    if plan.with.is_empty() {
+        return Ok(Json::Object(record));
+    }
+    engine::show(&state.db, def, scope, id, &plan).await
+}
+
 /// The request's query parameters as a checked plan (400 for anything wrong in them).
 pub(super) fn query_plan(
     def: &'static ResourceDef,
@@ -179,8 +195,8 @@ async fn store(
 ) -> Result<Response, Error> {
     let scope = permitted(&state, request.headers(), def, Action::Create).await?;
     let body = json_body(request, state.config.body_limit).await?;
-    let id = write::store(&state.db, def, scope, &body).await?;
-    let record = engine::show(&state.db, def, scope, id, &written(def)).await?;
+    let (id, record) = write::store(&state.db, def, scope, &body).await?;
+    let record = with_written(&state, def, scope, id, record).await?;
     Ok(json_response(StatusCode::CREATED, &record))
 }
 
@@ -192,8 +208,8 @@ async fn update(
     let scope = permitted(&state, request.headers(), def, Action::Update).await?;
     let id = record_id(def, &request)?;
     let body = json_body(request, state.config.body_limit).await?;
-    write::update(&state.db, def, scope, id, &body).await?;
-    let record = engine::show(&state.db, def, scope, id, &written(def)).await?;
+    let record = write::update(&state.db, def, scope, id, &body).await?;
+    let record = with_written(&state, def, scope, id, record).await?;
     Ok(json_response(StatusCode::OK, &record))
 }
 

@@ -44,6 +44,23 @@ pub static REGISTRY: &[&ResourceDef] = &[
     &defs::template_item::TEMPLATE_ITEM,
 ];
 
+/// Every table the registry's resources and relations use (pivots included), once each.
+pub fn tables() -> Vec<&'static str> {
+    let mut tables: Vec<&'static str> = Vec::new();
+    for def in REGISTRY {
+        let pivots = def.relations.iter().filter_map(|r| match r.kind {
+            kring_core::resource::RelationKind::ManyToMany { pivot, .. } => Some(pivot),
+            _ => None,
+        });
+        for table in std::iter::once(def.table).chain(pivots) {
+            if !tables.contains(&table) {
+                tables.push(table);
+            }
+        }
+    }
+    tables
+}
+
 pub fn find(name: &str) -> Option<&'static ResourceDef> {
     REGISTRY.iter().copied().find(|def| def.name == name)
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
 use kring_core::Value;
-use kring_core::query::{Plan, PlanKind};
+use kring_core::query::PlanKind;
 use sea_query::{Expr, ExprTrait};
 
 use super::engine::{self, Scope, scoped_select};
@@ -77,7 +77,9 @@ pub async fn update(
     let body = json_body(request, state.config.body_limit).await?;
     refuse_unknown_keys(def, &body)?;
     let id = record_id(&state.db, def, scope).await?;
-    write::update(&state.db, def, scope, id, &body).await?;
-    let record = engine::show(&state.db, def, scope, id, &Plan::default()).await?;
-    Ok(json_response(StatusCode::OK, &record))
+    let record = write::update(&state.db, def, scope, id, &body).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::Value::Object(record),
+    ))
 }

@@ -60,13 +60,14 @@ async fn check(
     }
 }
 
-/// Validates `body` and inserts the record with everything that belongs to it; returns its id.
+/// Validates `body` and inserts the record with everything that belongs to it; returns its id
+/// and the record as served.
 pub async fn store(
     db: &Db,
     def: &'static ResourceDef,
     scope: Scope,
     body: &Map<String, Json>,
-) -> Result<i64, Error> {
+) -> Result<(i64, Map<String, Json>), Error> {
     let mut tx = db.begin().await?;
     let checked = check(&mut tx, def, scope, body, None).await?;
     let now = Value::Timestamp(Utc::now());
@@ -98,11 +99,12 @@ pub async fn store(
     let changes = field_values::write(&mut tx, def, scope, id, &checked.field_values).await?;
     children::write(&mut tx, scope, id, &checked.children).await?;
     adjust_count(&mut tx, def, scope, 1).await?;
-    let attributes = with_field_changes(to_json(def, &record), &changes, false);
+    let served = to_json(def, &record);
+    let attributes = with_field_changes(served.clone(), &changes, false);
     let properties = serde_json::json!({ "attributes": attributes });
     activity::record(&mut tx, def, scope, id, Event::Created, properties).await?;
     tx.commit().await?;
-    Ok(id)
+    Ok((id, served))
 }
 
 /// Inserts one record (all columns but `id`; the tenant from the scope) and returns its id.
@@ -139,14 +141,14 @@ pub async fn insert_record(
     tx.insert(&insert).await
 }
 
-/// A partial update: only the keys present in `body` change.
+/// A partial update: only the keys present in `body` change. Returns the record as served.
 pub async fn update(
     db: &Db,
     def: &'static ResourceDef,
     scope: Scope,
     id: i64,
     body: &Map<String, Json>,
-) -> Result<(), Error> {
+) -> Result<Map<String, Json>, Error> {
     let mut tx = db.begin().await?;
     let mut query = by_id(def, scope, id);
     query.lock(LockType::Update);
@@ -176,7 +178,8 @@ pub async fn update(
     let field_changes = field_values::write(&mut tx, def, scope, id, &checked.field_values).await?;
     let children_changed = children::write(&mut tx, scope, id, &checked.children).await?;
     if changed.is_empty() && field_changes.is_empty() && !children_changed {
-        return tx.commit().await;
+        tx.commit().await?;
+        return Ok(to_json(def, &record));
     }
 
     if let Some(position) = def.position("updated_at") {
@@ -213,7 +216,8 @@ pub async fn update(
         "old": with_field_changes(pick(&before), &field_changes, true),
     });
     activity::record(&mut tx, def, scope, id, Event::Updated, properties).await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(after)
 }
 
 /// Deletes the record and, as its references say, deletes or detaches what depends on it.
