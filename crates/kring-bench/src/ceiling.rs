@@ -20,7 +20,7 @@ struct Pools {
 }
 
 pub async fn router(url: &str) -> anyhow::Result<Router> {
-    let Db::Sqlite { read, write } = Db::connect(url).await? else {
+    let Db::Sqlite { read, write, .. } = Db::connect(url).await? else {
         anyhow::bail!("the ceiling runs on SQLite");
     };
     Ok(Router::new()

@@ -71,7 +71,7 @@ pub async fn tier_id(db: &Db) -> anyhow::Result<i64> {
 pub async fn fresh_postgres(base_url: &str) -> anyhow::Result<String> {
     let schema = format!("bench_{:x}", random_u64());
     let admin_db = Db::connect(base_url).await?;
-    let Db::Postgres(pool) = &admin_db else {
+    let Db::Postgres { pool, .. } = &admin_db else {
         bail!("KRING_BENCH_POSTGRES_URL is not a PostgreSQL URL");
     };
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))

@@ -52,7 +52,7 @@ fn migrator(postgres: bool) -> Migrator {
 pub async fn migrate(db: &Db) -> Result<(), Error> {
     match db {
         Db::Sqlite { write, .. } => migrator(false).run(write).await?,
-        Db::Postgres(pool) => migrator(true).run(pool).await?,
+        Db::Postgres { pool, .. } => migrator(true).run(pool).await?,
     }
     crate::auth::sync_permissions(db).await
 }

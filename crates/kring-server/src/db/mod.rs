@@ -5,6 +5,8 @@
 mod migrate;
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use kring_core::Value;
@@ -32,8 +34,15 @@ pub enum Backend {
 /// process instead of spinning on `SQLITE_BUSY`) and reads through a pool of several.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite { read: SqlitePool, write: SqlitePool },
-    Postgres(PgPool),
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+        reads: Arc<AtomicU64>,
+    },
+    Postgres {
+        pool: PgPool,
+        reads: Arc<AtomicU64>,
+    },
 }
 
 /// A statement rendered for one engine, with its bound values.
@@ -166,7 +175,10 @@ impl Db {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Db::Postgres(pool))
+        Ok(Db::Postgres {
+            pool,
+            reads: Arc::default(),
+        })
     }
 
     async fn connect_sqlite(options: SqliteConnectOptions) -> Result<Db, Error> {
@@ -190,13 +202,25 @@ impl Db {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Db::Sqlite { read, write })
+        Ok(Db::Sqlite {
+            read,
+            write,
+            reads: Arc::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
         match self {
             Db::Sqlite { .. } => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+            Db::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// How many reads outside a transaction this pool has run: lets tests prove that a request
+    /// costs a fixed number of statements, however many rows it returns.
+    pub fn reads(&self) -> u64 {
+        match self {
+            Db::Sqlite { reads, .. } | Db::Postgres { reads, .. } => reads.load(Ordering::Relaxed),
         }
     }
 
@@ -208,8 +232,14 @@ impl Db {
     ) -> Result<Vec<Vec<Value>>, Error> {
         let sql = stmt.render(self.backend());
         match self {
-            Db::Sqlite { read, .. } => sqlite::fetch(read, sql, types).await,
-            Db::Postgres(pool) => postgres::fetch(pool, sql, types).await,
+            Db::Sqlite { read, reads, .. } => {
+                reads.fetch_add(1, Ordering::Relaxed);
+                sqlite::fetch(read, sql, types).await
+            }
+            Db::Postgres { pool, reads } => {
+                reads.fetch_add(1, Ordering::Relaxed);
+                postgres::fetch(pool, sql, types).await
+            }
         }
     }
 
@@ -218,7 +248,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, Error> {
         Ok(match self {
             Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres { pool, .. } => Tx::Postgres(pool.begin().await?),
         })
     }
 
@@ -245,7 +275,7 @@ impl Db {
                     .await?
             }
             // Kring's own tables only: the database may hold other schemas.
-            (Db::Postgres(_), true) => {
+            (Db::Postgres { .. }, true) => {
                 for table in crate::resource::tables() {
                     let statement = format!("ANALYZE \"{table}\"");
                     tx.execute(&Raw::owned(statement, vec![])).await?;
@@ -253,18 +283,18 @@ impl Db {
                 0
             }
             // PostgreSQL's autovacuum keeps statistics current on its own.
-            (Db::Postgres(_), false) => 0,
+            (Db::Postgres { .. }, false) => 0,
         };
         tx.commit().await
     }
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { read, write } => {
+            Db::Sqlite { read, write, .. } => {
                 read.close().await;
                 write.close().await;
             }
-            Db::Postgres(pool) => pool.close().await,
+            Db::Postgres { pool, .. } => pool.close().await,
         }
     }
 }

@@ -16,6 +16,7 @@ backend_tests!(
     filter_grammar_end_to_end,
     order_by_and_pagination,
     to_many_relations_are_paginated_per_parent,
+    statements_per_request_do_not_grow_with_rows,
     invalid_queries_are_400_and_say_why
 );
 
@@ -441,4 +442,30 @@ async fn filtered_pages_never_repeat_a_record(app: TestApp) {
     assert_eq!(first["total"], 5);
     let (_, past) = app.get(&token, &path(5)).await;
     assert_eq!(past["data"], json!([]), "{past}");
+}
+
+/// One statement per relation level, whatever the number of records: a page of 2 and a page of
+/// 12 customers with nested relations, counts and a relation filter cost the same statements.
+async fn statements_per_request_do_not_grow_with_rows(app: TestApp) {
+    let token = app.owner().await;
+    let data = seed(&app, &token).await;
+    let query = format!(
+        "with=user,contacts.user,tasks,field_values&count=tasks,contacts\
+         &filter=contacts.first_name:not:eq:nobody,or,field_values.{}:eq:gold&order_by=id",
+        data.tier
+    );
+    let mut costs = Vec::new();
+    for limit in [2, 12] {
+        let before = app.db.reads();
+        let (status, list) = app
+            .get(&token, &format!("/api/customer?{query}&limit={limit}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        assert_eq!(list["data"].as_array().unwrap().len(), limit.min(10));
+        costs.push(app.db.reads() - before);
+    }
+    assert_eq!(costs[0], costs[1], "statements per request: {costs:?}");
+    // Token, field types, page ids with total, rows with counts, and one per loaded level:
+    // user, contacts, contacts.user, tasks, field_values.
+    assert_eq!(costs[0], 9, "{costs:?}");
 }

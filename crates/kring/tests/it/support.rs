@@ -47,7 +47,7 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, Option<PathBuf>
             let admin = Db::connect(&base)
                 .await
                 .expect("connect to KRING_TEST_POSTGRES_URL");
-            let Db::Postgres(pool) = &admin else {
+            let Db::Postgres { pool, .. } = &admin else {
                 panic!("KRING_TEST_POSTGRES_URL is not PostgreSQL")
             };
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
