@@ -52,6 +52,9 @@ pub struct Column {
     pub url: bool,
     /// The value a create that leaves the column out stores.
     pub default: Option<Default>,
+    /// Set on create, never changed after (a custom field's type: its stored values were
+    /// checked against it).
+    pub fixed: bool,
 }
 
 /// The scope of a uniqueness rule.
@@ -101,6 +104,7 @@ impl Column {
             password: false,
             url: false,
             default: None,
+            fixed: false,
         }
     }
 
@@ -194,6 +198,12 @@ impl Column {
 
     pub const fn default(mut self, default: Default) -> Column {
         self.default = Some(default);
+        self
+    }
+
+    /// Required on create, unchangeable after.
+    pub const fn fixed(mut self) -> Column {
+        self.fixed = true;
         self
     }
 

@@ -32,12 +32,13 @@ struct Checked {
     children: Prepared,
 }
 
+/// `existing` is the record an update changes (its id and values).
 async fn check(
     tx: &mut Tx,
     def: &'static ResourceDef,
     scope: Scope,
     body: &Map<String, Json>,
-    existing: Option<i64>,
+    existing: Option<(i64, &[Value])>,
 ) -> Result<Checked, Error> {
     let mode = if existing.is_some() {
         Mode::Update
@@ -45,6 +46,10 @@ async fn check(
         Mode::Create
     };
     let (validated, mut errors) = validate(def.columns, body, mode);
+    if let Some((_, record)) = existing {
+        check_fixed(def, record, &validated, &mut errors);
+    }
+    let existing = existing.map(|(id, _)| id);
     check_references(tx, def, scope, &validated, &mut errors).await?;
     check_unique(tx, def, scope, &validated, existing, &mut errors).await?;
     let field_values = field_values::validate(tx, def, scope, body, mode, &mut errors).await?;
@@ -154,7 +159,7 @@ pub async fn update(
     query.lock(LockType::Update);
     let rows = tx.fetch(&query, &def.types()).await?;
     let mut record = rows.into_iter().next().ok_or_else(|| not_found(def, id))?;
-    let checked = check(&mut tx, def, scope, body, Some(id)).await?;
+    let checked = check(&mut tx, def, scope, body, Some((id, &record))).await?;
 
     let before = record.clone();
     for (column, slot) in def.columns.iter().zip(record.iter_mut()) {
@@ -359,6 +364,23 @@ fn hash_passwords(def: &ResourceDef, record: &mut [Value]) -> Result<(), Error> 
         }
     }
     Ok(())
+}
+
+/// A fixed column may be sent again with its value, never with another.
+fn check_fixed(
+    def: &ResourceDef,
+    record: &[Value],
+    validated: &Validated,
+    errors: &mut ValidationErrors,
+) {
+    for (column, current) in def.columns.iter().zip(record) {
+        if column.fixed
+            && let Some(given) = validated.get(column.name)
+            && given != current
+        {
+            errors.add(column.name, Message::new("validation.fixed"));
+        }
+    }
 }
 
 /// `user_id` and other references must name a record of the caller's own company; a foreign or

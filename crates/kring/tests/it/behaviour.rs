@@ -365,6 +365,26 @@ async fn select_values_must_be_options(app: TestApp) {
         stored,
         [[Cell::Text("gold".into())], [Cell::Text("silver".into())]]
     );
+    // A field's type and model stay what its values were checked against.
+    let path = format!("/api/field/{field_id}");
+    let (status, error) = app.patch(&token, &path, json!({"type": "number"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        error["errors"]["type"][0],
+        "The type field cannot be changed once set."
+    );
+    let (status, _) = app
+        .patch(
+            &token,
+            &path,
+            json!({"type": "select", "model": "contact", "name": "Level"}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "sending the same type again is fine"
+    );
     // A field of another resource is not this one's.
     let (status, _) = app
         .post(

@@ -25,8 +25,9 @@ pub static FIELD: ResourceDef = ResourceDef {
     columns: &[
         Column::id(),
         text("name").required(),
-        text("type").required().one_of(FIELD_TYPES),
-        text("model").required().one_of(MODELS_WITH_FIELDS),
+        // Fixed: the values already stored were checked against them.
+        text("type").required().one_of(FIELD_TYPES).fixed(),
+        text("model").required().one_of(MODELS_WITH_FIELDS).fixed(),
         boolean("required").writable(),
         int("position").writable().not_null(),
         CREATED_AT,
