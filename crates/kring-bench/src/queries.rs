@@ -2,7 +2,7 @@
 //! page of customers, with the filter on a custom field value or on a to-many relation.
 
 use anyhow::{Context, bail};
-use kring_server::{Config, Db, admin};
+use kring_server::{Db, admin};
 
 use crate::{COMPANY, EMAIL, Stats, drive, random_u64};
 
@@ -28,7 +28,7 @@ pub fn requests(tier: i64) -> [(String, String); 2] {
 /// A Kring on `url` (migrated and seeded with `customers`), serving on a loopback port.
 /// Returns its base URL, a token and the `Tier` field's id.
 pub async fn start(url: &str, customers: u64) -> anyhow::Result<(String, String, i64)> {
-    let state = kring_server::prepare(Config::new(url.to_string()))
+    let state = kring_server::prepare(crate::unthrottled(url.to_string()))
         .await
         .context("prepare")?;
     admin::create_user(

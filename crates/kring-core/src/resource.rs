@@ -207,6 +207,15 @@ impl ResourceDef {
         self.columns.iter().map(|c| c.ty).collect()
     }
 
+    /// The OAuth scope an action needs: `customers:read` to view, `customers:write` to change.
+    pub fn scope(&self, action: Action) -> String {
+        let access = match action {
+            Action::View => "read",
+            Action::Create | Action::Update | Action::Delete => "write",
+        };
+        format!("{}s:{access}", self.name)
+    }
+
     /// The actions its routes offer, each guarded by one permission.
     pub fn actions(&self) -> &'static [Action] {
         match self.routes {

@@ -115,6 +115,30 @@ pub async fn create_user(
 /// Issues a personal access token for the user with `email`; returns the token itself, which
 /// is never stored and cannot be shown again.
 pub async fn create_token(db: &Db, email: &str, name: &str) -> Result<String, Error> {
+    create_token_with_scopes(db, email, name, "*").await
+}
+
+/// A personal access token limited to `scopes` (space-separated names from
+/// [`auth::all_scopes`]).
+pub async fn create_token_with_scopes(
+    db: &Db,
+    email: &str,
+    name: &str,
+    scopes: &str,
+) -> Result<String, Error> {
+    let known = auth::all_scopes();
+    if let Some(unknown) = scopes
+        .split_whitespace()
+        .find(|s| !known.iter().any(|(id, _)| id == s))
+    {
+        return Err(Error::Config(format!(
+            "unknown scope {unknown}; `GET /oauth/scopes` lists them"
+        )));
+    }
+    let scopes = scopes.split_whitespace().collect::<Vec<_>>().join(" ");
+    if scopes.is_empty() {
+        return Err(Error::Config("give at least one scope".into()));
+    }
     let token = format!("{PAT_PREFIX}{}", auth::random_secret()?);
     let mut tx = db.begin().await?;
     let rows = tx
@@ -138,7 +162,7 @@ pub async fn create_token(db: &Db, email: &str, name: &str) -> Result<String, Er
             (*user_id).into(),
             name.into(),
             auth::sha256_hex(&token).into(),
-            "*".into(),
+            scopes.into(),
             Utc::now().into(),
         ],
     ))

@@ -6,6 +6,7 @@
 
 use argon2::Argon2;
 use argon2::password_hash::PasswordHasher;
+use axum::extract::Request;
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,11 +15,13 @@ use kring_core::Value;
 use kring_core::schema::ColumnType;
 use sha2::{Digest, Sha256};
 
+use crate::AppState;
 use crate::db::{Db, Raw, Tx};
 use crate::error::Error;
-use crate::resource::REGISTRY;
+use crate::rate_limit::Slot;
 use crate::resource::engine::Scope;
 use crate::resource::write::adjust_count;
+use crate::resource::{Action, REGISTRY, ResourceDef};
 
 /// Prefix of personal access tokens, so secret scanners can recognise a leaked one.
 pub const PAT_PREFIX: &str = "kring_pat_";
@@ -57,61 +60,111 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Resolves the bearer token to its user and checks `permission` for the user's role.
-/// Unknown, revoked and expired tokens are all 401; a missing permission is 403.
-pub async fn authorize(db: &Db, headers: &HeaderMap, permission: &str) -> Result<Scope, Error> {
-    resolve(db, headers, Some(permission)).await
+/// What authentication needs of a request, taken before any await (a request body is not
+/// `Sync`, so the request itself cannot be held across one).
+pub struct Caller {
+    token: Option<String>,
+    slot: Option<Slot>,
 }
 
-/// Resolves the bearer token to its user without asking for any permission.
-pub async fn authenticate(db: &Db, headers: &HeaderMap) -> Result<Scope, Error> {
-    resolve(db, headers, None).await
+impl Caller {
+    pub fn of(request: &Request) -> Caller {
+        Caller {
+            token: bearer_token(request.headers()).map(str::to_string),
+            slot: request.extensions().get::<Slot>().cloned(),
+        }
+    }
 }
 
-async fn resolve(db: &Db, headers: &HeaderMap, permission: Option<&str>) -> Result<Scope, Error> {
-    let token = bearer_token(headers).ok_or(Error::Unauthenticated)?;
+/// Resolves the bearer token to its user, counts the request against the user's rate limit,
+/// and checks that the token's scopes and the user's role both allow `access` (`None` asks for
+/// a valid token only). Unknown, revoked and expired tokens are all 401; over the rate limit is
+/// 429; a missing scope or permission is 403.
+pub async fn authorize(
+    state: &AppState,
+    caller: &Caller,
+    access: Option<(&ResourceDef, Action)>,
+) -> Result<Scope, Error> {
+    let token = caller.token.as_deref().ok_or(Error::Unauthenticated)?;
     if token.len() > 512 {
         return Err(Error::Unauthenticated);
     }
+    let permission = access.map(|(def, action)| def.permission(action));
     let query = Raw::new(
-        "SELECT u.id, u.company_id, ? OR EXISTS ( \
+        "SELECT u.id, u.company_id, t.scopes, ? OR EXISTS ( \
              SELECT 1 FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id \
              WHERE rp.role_id = u.role_id AND p.name = ?) \
          FROM personal_access_tokens t JOIN users u ON u.id = t.user_id \
          WHERE t.token_hash = ? AND t.revoked = ? AND (t.expires_at IS NULL OR t.expires_at > ?)",
         vec![
             permission.is_none().into(),
-            permission.unwrap_or_default().to_string().into(),
+            permission.unwrap_or_default().into(),
             sha256_hex(token).into(),
             false.into(),
             Utc::now().into(),
         ],
     );
-    let rows = db
-        .fetch(
-            &query,
-            &[ColumnType::Int, ColumnType::Int, ColumnType::Bool],
-        )
-        .await?;
-    match rows.first().map(Vec::as_slice) {
-        Some(
-            [
-                Value::Int(user_id),
-                Value::Int(company_id),
-                Value::Bool(allowed),
-            ],
-        ) => {
-            if *allowed {
-                Ok(Scope {
-                    company_id: *company_id,
-                    user_id: *user_id,
-                })
-            } else {
-                Err(Error::Forbidden)
-            }
-        }
-        _ => Err(Error::Unauthenticated),
+    let types = [
+        ColumnType::Int,
+        ColumnType::Int,
+        ColumnType::Text,
+        ColumnType::Bool,
+    ];
+    let rows = state.db.fetch(&query, &types).await?;
+    let Some(
+        [
+            Value::Int(user_id),
+            Value::Int(company_id),
+            Value::Text(scopes),
+            Value::Bool(allowed),
+        ],
+    ) = rows.first().map(Vec::as_slice)
+    else {
+        return Err(Error::Unauthenticated);
+    };
+
+    let decision = state.limiter.hit(&format!("user:{user_id}")).await;
+    if let Some(slot) = &caller.slot {
+        slot.set(decision);
     }
+    if !decision.allowed() {
+        return Err(Error::TooManyRequests {
+            retry_after: decision.retry_after(),
+        });
+    }
+    if let Some((def, action)) = access {
+        let needed = def.scope(action);
+        if !grants(scopes, &needed) {
+            return Err(Error::MissingScope { scope: needed });
+        }
+    }
+    if !allowed {
+        return Err(Error::Forbidden);
+    }
+    Ok(Scope {
+        company_id: *company_id,
+        user_id: *user_id,
+    })
+}
+
+/// Whether a token's space-separated scopes include `needed` (or everything, `*`).
+fn grants(scopes: &str, needed: &str) -> bool {
+    scopes
+        .split_whitespace()
+        .any(|scope| scope == "*" || scope == needed)
+}
+
+/// Every scope a token may carry: `*` and read and write for each routed resource, with a
+/// description for `GET /oauth/scopes`.
+pub fn all_scopes() -> Vec<(String, String)> {
+    let mut scopes = vec![("*".to_string(), "Everything the user may do".to_string())];
+    for def in REGISTRY.iter().filter(|d| !d.actions().is_empty()) {
+        scopes.push((def.scope(Action::View), format!("Read {}s", def.name)));
+        if def.actions().len() > 1 {
+            scopes.push((def.scope(Action::Update), format!("Change {}s", def.name)));
+        }
+    }
+    scopes
 }
 
 /// Every permission the registry implies, and the built-in roles' grants, brought up to date.

@@ -11,13 +11,25 @@ pub struct Config {
     pub database_url: String,
     /// Largest JSON or form body accepted, in bytes (DESIGN §2: 1 MiB).
     pub body_limit: usize,
+    /// Requests per minute per token owner on `/api` (per client IP without a valid token).
+    pub rate_limit: u64,
+    /// Where rate-limit counters live when several instances share one budget.
+    pub redis_url: Option<String>,
+    /// Prefix of Kring's Redis keys; instances of one deployment share it.
+    pub redis_prefix: String,
 }
+
+/// Laravel's default API throttle is 60 a minute; DESIGN §2 settles on 600 for Kring.
+pub const DEFAULT_RATE_LIMIT: u64 = 600;
 
 impl Config {
     pub fn new(database_url: impl Into<String>) -> Config {
         Config {
             database_url: database_url.into(),
             body_limit: 1024 * 1024,
+            rate_limit: DEFAULT_RATE_LIMIT,
+            redis_url: None,
+            redis_prefix: "kring".into(),
         }
     }
 }

@@ -21,6 +21,11 @@ pub enum Error {
     Unauthenticated,
     #[error("forbidden")]
     Forbidden,
+    /// The token lacks the scope the route needs.
+    #[error("missing scope {scope}")]
+    MissingScope { scope: String },
+    #[error("rate limited")]
+    TooManyRequests { retry_after: u64 },
     #[error("{resource} {id} not found")]
     NotFound { resource: &'static str, id: String },
     #[error("no route for {path}")]
@@ -63,7 +68,8 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::Forbidden | Error::MissingScope { .. } => StatusCode::FORBIDDEN,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound { .. } | Error::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::BadQuery(_) | Error::BadBody(_) => StatusCode::BAD_REQUEST,
@@ -82,6 +88,8 @@ impl Error {
             Error::Validation(errors) => return errors.render(locale),
             Error::Unauthenticated => Message::new("http.unauthenticated"),
             Error::Forbidden => Message::new("http.forbidden"),
+            Error::MissingScope { .. } => Message::new("http.invalid_scope"),
+            Error::TooManyRequests { .. } => Message::new("http.too_many_attempts"),
             Error::NotFound { resource, id } => Message::new("http.not_found")
                 .with("resource", resource_name(locale, resource))
                 .with("id", id.clone()),
@@ -130,6 +138,20 @@ impl IntoResponse for Error {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Error::MissingScope { scope } = &self
+            && let Ok(value) = HeaderValue::from_str(&format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+            ))
+        {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let Error::TooManyRequests { retry_after } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         if let Error::MethodNotAllowed { allowed, .. } = &self {
             response

@@ -24,9 +24,11 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route Kring serves, for both dialects.
 pub fn router(state: AppState) -> Router {
+    let limits = state.clone();
     let mut api = Router::new()
         .route("/health", get(health))
-        .route("/ready", get(ready));
+        .route("/ready", get(ready))
+        .route("/oauth/scopes", get(scopes));
     for def in REGISTRY {
         api = api.merge(handlers::routes(def));
     }
@@ -35,6 +37,10 @@ pub fn router(state: AppState) -> Router {
             method_not_allowed(&request, "GET, HEAD")
         })
         .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            limits,
+            crate::rate_limit::middleware,
+        ))
         .layer(middleware::from_fn(localize))
         .layer(middleware::from_fn(log_request))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
@@ -58,6 +64,15 @@ async fn ready(State(state): State<AppState>) -> Result<Response, Error> {
         StatusCode::OK,
         &serde_json::json!({ "status": "ready" }),
     ))
+}
+
+/// Passport's scope list: `[{"id": "customers:read", "description": "…"}, …]`.
+async fn scopes() -> Response {
+    let scopes: Vec<serde_json::Value> = crate::auth::all_scopes()
+        .into_iter()
+        .map(|(id, description)| serde_json::json!({ "id": id, "description": description }))
+        .collect();
+    json_response(StatusCode::OK, &serde_json::Value::Array(scopes))
 }
 
 async fn route_not_found(request: Request) -> Error {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod rate_limit;
 pub mod resource;
 pub mod seed;
 
@@ -23,6 +24,7 @@ use tokio::net::TcpListener;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    pub limiter: Arc<rate_limit::Limiter>,
 }
 
 /// Connects, migrates and returns the application state.
@@ -30,9 +32,16 @@ pub async fn prepare(config: Config) -> Result<AppState, Error> {
     let db = Db::connect(&config.database_url).await?;
     db::migrate(&db).await?;
     db.analyze(false).await?;
+    let limiter = match &config.redis_url {
+        Some(url) => {
+            rate_limit::Limiter::redis(url, &config.redis_prefix, config.rate_limit).await?
+        }
+        None => rate_limit::Limiter::memory(config.rate_limit),
+    };
     Ok(AppState {
         db,
         config: Arc::new(config),
+        limiter: Arc::new(limiter),
     })
 }
 
@@ -46,6 +55,7 @@ pub async fn serve(
     let db = state.db.clone();
     let statistics = tokio::spawn(keep_statistics_fresh(db.clone()));
     let app = http::router(state);
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -60,6 +60,16 @@ enum Command {
         /// Largest JSON or form body accepted, in bytes.
         #[arg(long, env = "KRING_BODY_LIMIT", default_value_t = 1024 * 1024)]
         body_limit: usize,
+        /// Requests per minute per token owner on /api (per client IP without a valid token).
+        #[arg(long, env = "KRING_RATE_LIMIT", default_value_t = config::DEFAULT_RATE_LIMIT)]
+        rate_limit: u64,
+        /// Keep rate-limit counters in this Redis (redis://host:6379) so that several instances
+        /// share one budget. Without it, each instance counts in memory.
+        #[arg(long, env = "KRING_REDIS_URL")]
+        redis_url: Option<String>,
+        /// Prefix of Kring's Redis keys; give every instance of one deployment the same.
+        #[arg(long, env = "KRING_REDIS_PREFIX", default_value = "kring")]
+        redis_prefix: String,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -118,6 +128,9 @@ enum TokenCommand {
         email: String,
         #[arg(long, default_value = "cli")]
         name: String,
+        /// Space-separated scopes (`customers:read contacts:write`); `*` is everything.
+        #[arg(long, default_value = "*")]
+        scopes: String,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -130,10 +143,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve {
             bind,
             body_limit,
+            rate_limit,
+            redis_url,
+            redis_prefix,
             database,
         } => {
             let mut config = Config::new(database.url()?);
             config.body_limit = body_limit;
+            config.rate_limit = rate_limit;
+            config.redis_url = redis_url.filter(|u| !u.is_empty());
+            config.redis_prefix = redis_prefix;
             let state = kring_server::prepare(config)
                 .await
                 .context("preparing the database")?;
@@ -193,11 +212,12 @@ async fn main() -> anyhow::Result<()> {
                 TokenCommand::Create {
                     email,
                     name,
+                    scopes,
                     database,
                 },
         } => {
             let db = database.open_migrated().await?;
-            let token = admin::create_token(&db, &email, &name).await?;
+            let token = admin::create_token_with_scopes(&db, &email, &name, &scopes).await?;
             db.close().await;
             println!("{token}");
         }

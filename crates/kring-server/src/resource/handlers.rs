@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kring_core::i18n::Message;
@@ -16,7 +16,7 @@ use super::engine::{self, Scope};
 use super::loader::Load;
 use super::{Action, REGISTRY, ResourceDef, Routes, find, singleton, write};
 use crate::AppState;
-use crate::auth::authorize;
+use crate::auth::{Caller, authorize};
 use crate::error::Error;
 use crate::http::{json_body, json_response, method_not_allowed};
 
@@ -75,14 +75,17 @@ fn crud_routes(def: &'static ResourceDef) -> Router<AppState> {
         .route("/api/me", me)
 }
 
-/// Authenticates the request and checks the role's permission for `action` on `def`.
-pub(super) async fn permitted(
-    state: &AppState,
-    headers: &HeaderMap,
-    def: &ResourceDef,
+/// Authenticates the request and checks the token's scope and the role's permission for
+/// `action` on `def`.
+pub(super) fn permitted<'a>(
+    state: &'a AppState,
+    request: &Request,
+    def: &'a ResourceDef,
     action: Action,
-) -> Result<Scope, Error> {
-    authorize(&state.db, headers, &def.permission(action)).await
+) -> impl Future<Output = Result<Scope, Error>> + Send + 'a {
+    // The caller is read from the request now: the request cannot be held across an await.
+    let caller = Caller::of(request);
+    async move { authorize(state, &caller, Some((def, action))).await }
 }
 
 /// The `{id}` segment. Ids are positive integers; anything else cannot name a record, so it is a
@@ -158,7 +161,7 @@ async fn index(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, Error> {
-    let scope = permitted(&state, request.headers(), def, Action::View).await?;
+    let scope = permitted(&state, &request, def, Action::View).await?;
     let plan = query_plan(def, &request, PlanKind::Index)?;
     let list = engine::index(&state.db, def, scope, &plan).await?;
     Ok(planned_response(StatusCode::OK, &list, &plan))
@@ -169,7 +172,7 @@ async fn show(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, Error> {
-    let scope = permitted(&state, request.headers(), def, Action::View).await?;
+    let scope = permitted(&state, &request, def, Action::View).await?;
     let id = record_id(def, &request)?;
     let plan = query_plan(def, &request, PlanKind::Show)?;
     let record = engine::show(&state.db, def, scope, id, &plan).await?;
@@ -182,7 +185,8 @@ async fn me(
     request: Request,
 ) -> Result<Response, Error> {
     // Everyone may see who they are, whatever their role.
-    let scope = crate::auth::authenticate(&state.db, request.headers()).await?;
+    let caller = Caller::of(&request);
+    let scope = authorize(&state, &caller, None).await?;
     let plan = query_plan(def, &request, PlanKind::Show)?;
     let record = engine::show(&state.db, def, scope, scope.user_id, &plan).await?;
     Ok(planned_response(StatusCode::OK, &record, &plan))
@@ -193,7 +197,7 @@ async fn store(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, Error> {
-    let scope = permitted(&state, request.headers(), def, Action::Create).await?;
+    let scope = permitted(&state, &request, def, Action::Create).await?;
     let body = json_body(request, state.config.body_limit).await?;
     let (id, record) = write::store(&state.db, def, scope, &body).await?;
     let record = with_written(&state, def, scope, id, record).await?;
@@ -205,7 +209,7 @@ async fn update(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, Error> {
-    let scope = permitted(&state, request.headers(), def, Action::Update).await?;
+    let scope = permitted(&state, &request, def, Action::Update).await?;
     let id = record_id(def, &request)?;
     let body = json_body(request, state.config.body_limit).await?;
     let record = write::update(&state.db, def, scope, id, &body).await?;
@@ -218,7 +222,7 @@ async fn destroy(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, Error> {
-    let scope = permitted(&state, request.headers(), def, Action::Delete).await?;
+    let scope = permitted(&state, &request, def, Action::Delete).await?;
     write::destroy(&state.db, def, scope, record_id(def, &request)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -61,7 +61,7 @@ pub async fn show(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, Error> {
-    let scope = permitted(&state, request.headers(), def, Action::View).await?;
+    let scope = permitted(&state, &request, def, Action::View).await?;
     let plan = query_plan(def, &request, PlanKind::Show)?;
     let id = record_id(&state.db, def, scope).await?;
     let record = engine::show(&state.db, def, scope, id, &plan).await?;
@@ -73,7 +73,7 @@ pub async fn update(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, Error> {
-    let scope = permitted(&state, request.headers(), def, Action::Update).await?;
+    let scope = permitted(&state, &request, def, Action::Update).await?;
     let body = json_body(request, state.config.body_limit).await?;
     refuse_unknown_keys(def, &body)?;
     let id = record_id(&state.db, def, scope).await?;

@@ -15,6 +15,7 @@ mod dataset;
 mod differential;
 mod errors;
 mod field_values;
+mod limits;
 mod queries;
 mod resources;
 mod schema;

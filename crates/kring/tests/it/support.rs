@@ -16,11 +16,12 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub db: Db,
+    database_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     dir: Option<PathBuf>,
 }
 
-fn unique(prefix: &str) -> String {
+pub fn unique(prefix: &str) -> String {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("random");
     let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -65,12 +66,35 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, Option<PathBuf>
 }
 
 impl TestApp {
+    /// A server over a fresh database. Its rate limit is out of the way: the tests that are
+    /// about rate limits set their own.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
-        kring_server::init_test_logging();
+        Self::spawn_configured(backend, |c| c.rate_limit = 1_000_000).await
+    }
+
+    /// A server over a fresh database, its configuration adjusted by `configure`.
+    pub async fn spawn_configured(
+        backend: Backend,
+        configure: impl FnOnce(&mut Config),
+    ) -> Option<TestApp> {
         let (database_url, dir) = fresh_database(backend).await?;
-        let state: AppState = kring_server::prepare(Config::new(database_url))
-            .await
-            .expect("prepare");
+        Some(Self::start(database_url, dir, configure).await)
+    }
+
+    /// Another server over this one's database (the second instance of a deployment).
+    pub async fn sibling(&self, configure: impl FnOnce(&mut Config)) -> TestApp {
+        Self::start(self.database_url.clone(), None, configure).await
+    }
+
+    async fn start(
+        database_url: String,
+        dir: Option<PathBuf>,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        kring_server::init_test_logging();
+        let mut config = Config::new(database_url.clone());
+        configure(&mut config);
+        let state: AppState = kring_server::prepare(config).await.expect("prepare");
         let db = state.db.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -83,13 +107,14 @@ impl TestApp {
             })
             .await;
         });
-        Some(TestApp {
+        TestApp {
             base,
             client: reqwest::Client::new(),
             db,
+            database_url,
             shutdown: Some(tx),
             dir,
-        })
+        }
     }
 
     /// A new user of `company` with `role`, and a token for it.

@@ -1,0 +1,261 @@
+//! Rate limiting on `/api` (`spec/cirqll.md` §9): a fixed window of one minute per token owner,
+//! Laravel's throttle semantics, with GitHub's header set on every response.
+//!
+//! Two stores count the same windows (aligned to the epoch minute, so both agree exactly on
+//! when a window resets): in process by default, or in Redis so that several instances share
+//! one budget. If Redis cannot be reached the request is let through and a warning logged:
+//! an outage of the counter store must not become an outage of the API.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{ConnectInfo, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use redis::aio::ConnectionManager;
+
+use crate::AppState;
+use crate::error::Error;
+
+/// The length of a window, in seconds.
+pub const WINDOW: u64 = 60;
+
+/// The most keys the in-process store keeps before it forgets finished windows.
+const MEMORY_KEYS: usize = 100_000;
+
+/// What one request used of its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub limit: u64,
+    /// Requests counted in this window, this one included.
+    pub used: u64,
+    /// Epoch second at which the window ends.
+    pub reset: u64,
+    pub now: u64,
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        self.used <= self.limit
+    }
+
+    pub fn remaining(&self) -> u64 {
+        self.limit.saturating_sub(self.used)
+    }
+
+    pub fn retry_after(&self) -> u64 {
+        self.reset.saturating_sub(self.now).max(1)
+    }
+}
+
+/// Counts requests per key and window.
+pub enum Limiter {
+    Memory {
+        limit: u64,
+        windows: Mutex<HashMap<String, (u64, u64)>>,
+    },
+    Redis {
+        limit: u64,
+        connection: ConnectionManager,
+        prefix: String,
+    },
+}
+
+fn epoch_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `INCR` the window's counter and let it expire after the window; one round trip.
+const HIT_SCRIPT: &str = r"
+local used = redis.call('INCR', KEYS[1])
+if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return used
+";
+
+impl Limiter {
+    pub fn memory(limit: u64) -> Limiter {
+        Limiter::Memory {
+            limit,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn redis(url: &str, prefix: &str, limit: u64) -> Result<Limiter, Error> {
+        let client = redis::Client::open(url).map_err(|e| Error::Config(format!("redis: {e}")))?;
+        let connection = ConnectionManager::new(client)
+            .await
+            .map_err(|e| Error::Config(format!("cannot reach Redis at {url}: {e}")))?;
+        Ok(Limiter::Redis {
+            limit,
+            connection,
+            prefix: prefix.to_string(),
+        })
+    }
+
+    /// Counts one request for `key` now.
+    pub async fn hit(&self, key: &str) -> Decision {
+        self.hit_at(key, epoch_seconds()).await
+    }
+
+    /// Counts one request for `key` at epoch second `now`.
+    pub async fn hit_at(&self, key: &str, now: u64) -> Decision {
+        let window = now / WINDOW;
+        let (limit, used) = match self {
+            Limiter::Memory { limit, windows } => (*limit, count_in_memory(windows, key, window)),
+            Limiter::Redis {
+                limit,
+                connection,
+                prefix,
+            } => {
+                let key = format!("{prefix}:rl:{key}:{window}");
+                let mut connection = connection.clone();
+                let used = redis::Script::new(HIT_SCRIPT)
+                    .key(&key)
+                    .arg(WINDOW * 2)
+                    .invoke_async::<u64>(&mut connection)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "rate limit store unreachable; request let through");
+                        0
+                    });
+                (*limit, used)
+            }
+        };
+        Decision {
+            limit,
+            used,
+            reset: (window + 1) * WINDOW,
+            now,
+        }
+    }
+
+    /// Keys the in-process store holds (0 for Redis).
+    pub fn keys(&self) -> usize {
+        match self {
+            Limiter::Memory { windows, .. } => windows.lock().map(|w| w.len()).unwrap_or(0),
+            Limiter::Redis { .. } => 0,
+        }
+    }
+}
+
+fn count_in_memory(windows: &Mutex<HashMap<String, (u64, u64)>>, key: &str, window: u64) -> u64 {
+    let Ok(mut windows) = windows.lock() else {
+        return 0;
+    };
+    if windows.len() >= MEMORY_KEYS && !windows.contains_key(key) {
+        // Finished windows count for nothing; forgetting them bounds the memory.
+        windows.retain(|_, (w, _)| *w == window);
+    }
+    let entry = windows.entry(key.to_string()).or_insert((window, 0));
+    if entry.0 != window {
+        *entry = (window, 0);
+    }
+    entry.1 += 1;
+    entry.1
+}
+
+/// Where authentication leaves the request's decision for the middleware to report.
+#[derive(Clone, Default)]
+pub struct Slot(Arc<OnceLock<Decision>>);
+
+impl Slot {
+    pub fn set(&self, decision: Decision) {
+        let _ = self.0.set(decision);
+    }
+}
+
+/// Counts the request against its owner's budget (authentication fills the [`Slot`]) or,
+/// without a valid token, against the client's IP address, and says so in the headers.
+pub async fn middleware(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let slot = Slot::default();
+    request.extensions_mut().insert(slot.clone());
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip().to_string());
+    let mut response = next.run(request).await;
+    let decision = match slot.0.get() {
+        Some(decision) => *decision,
+        None => {
+            let key = format!("ip:{}", client.unwrap_or_default());
+            let decision = state.limiter.hit(&key).await;
+            if !decision.allowed() {
+                response = Error::TooManyRequests {
+                    retry_after: decision.retry_after(),
+                }
+                .into_response();
+            }
+            decision
+        }
+    };
+    set_headers(&mut response, &decision);
+    response
+}
+
+fn set_headers(response: &mut Response, decision: &Decision) {
+    let headers = response.headers_mut();
+    let mut set = |name: &'static str, value: u64| {
+        headers.insert(name, HeaderValue::from(value));
+    };
+    set("x-ratelimit-limit", decision.limit);
+    set("x-ratelimit-remaining", decision.remaining());
+    set("x-ratelimit-used", decision.used.min(decision.limit));
+    set("x-ratelimit-reset", decision.reset);
+    if !decision.allowed() {
+        set("retry-after", decision.retry_after());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_window_counts_and_resets_on_the_minute() {
+        let limiter = Limiter::memory(3);
+        let start = 1_000 * WINDOW;
+        let mut used = Vec::new();
+        for second in [0, 1, 2] {
+            used.push(limiter.hit_at("user:1", start + second).await.used);
+        }
+        assert_eq!(used, [1, 2, 3]);
+        let fourth = limiter.hit_at("user:1", start + 59).await;
+        assert_eq!(fourth.used, 4);
+        assert!(!fourth.allowed());
+        assert_eq!(fourth.retry_after(), 1);
+        assert_eq!(fourth.reset, start + WINDOW);
+        let next = limiter.hit_at("user:1", start + WINDOW).await;
+        assert_eq!((next.used, next.remaining()), (1, 2));
+        assert_eq!(
+            limiter.hit_at("user:2", start).await.used,
+            1,
+            "keys are independent"
+        );
+    }
+
+    /// T61: the in-process store stays bounded however many keys pass through it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn t61_memory_is_bounded() {
+        let limiter = Limiter::memory(10);
+        for i in 0..(MEMORY_KEYS as u64) {
+            limiter.hit_at(&format!("ip:{i}"), 0).await;
+        }
+        assert_eq!(limiter.keys(), MEMORY_KEYS);
+        for i in 0..1000u64 {
+            limiter.hit_at(&format!("ip:new{i}"), WINDOW).await;
+        }
+        assert_eq!(limiter.keys(), 1000, "finished windows are forgotten");
+    }
+}

@@ -1,0 +1,284 @@
+//! Rate limits (`spec/cirqll.md` §9; security plan T55–T58) and token scopes.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+use crate::support::{Backend, TestApp, unique};
+
+fn epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Windows are whole epoch minutes; a test that counts within one waits out the last seconds
+/// of a minute rather than straddle two.
+async fn start_of_a_window() {
+    let into = epoch() % 60;
+    if into > 45 {
+        tokio::time::sleep(std::time::Duration::from_secs(61 - into)).await;
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> u64 {
+    headers
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} missing"))
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn call(
+    app: &TestApp,
+    method: &str,
+    token: Option<&str>,
+    path: &str,
+) -> (StatusCode, HeaderMap, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = app
+        .client
+        .request(method.clone(), format!("{}{path}", app.base));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if method == reqwest::Method::POST {
+        request = request.json(&json!({"name": "Limited"}));
+    }
+    let response = request.send().await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    (
+        status,
+        headers,
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn limited(limit: u64) -> TestApp {
+    TestApp::spawn_configured(Backend::Sqlite, |c| c.rate_limit = limit)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn t55_every_api_response_carries_the_budget() {
+    start_of_a_window().await;
+    let app = limited(100).await;
+    let token = app.owner().await;
+    for (path, expected) in [
+        ("/api/customer", StatusCode::OK),
+        ("/api/customer/999", StatusCode::NOT_FOUND),
+        ("/api/customer?limit=5000", StatusCode::BAD_REQUEST),
+    ] {
+        let (status, headers, _) = call(&app, "GET", Some(&token), path).await;
+        assert_eq!(status, expected, "{path}");
+        let (limit, remaining, used) = (
+            header(&headers, "x-ratelimit-limit"),
+            header(&headers, "x-ratelimit-remaining"),
+            header(&headers, "x-ratelimit-used"),
+        );
+        assert_eq!(limit, 100);
+        assert_eq!(used + remaining, limit, "{path}");
+        let reset = header(&headers, "x-ratelimit-reset");
+        assert!(
+            reset > epoch() && reset <= epoch() + 60,
+            "reset {reset} is the window's end"
+        );
+    }
+    let (_, headers, _) = call(&app, "GET", Some(&token), "/api/customer").await;
+    assert_eq!(
+        header(&headers, "x-ratelimit-used"),
+        4,
+        "the three before counted"
+    );
+    let (_, headers, _) = call(&app, "GET", None, "/health").await;
+    assert!(
+        headers.get("x-ratelimit-limit").is_none(),
+        "only /api is limited"
+    );
+}
+
+#[tokio::test]
+async fn t56_over_the_limit_is_429_and_writes_nothing() {
+    start_of_a_window().await;
+    let app = limited(3).await;
+    let token = app.owner().await;
+    for _ in 0..3 {
+        let (status, _, _) = call(&app, "POST", Some(&token), "/api/customer").await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, headers, body) = call(&app, "POST", Some(&token), "/api/customer").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body, json!({"message": "Too Many Attempts."}));
+    assert_eq!(header(&headers, "x-ratelimit-remaining"), 0);
+    let retry = header(&headers, "retry-after");
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(header(&headers, "x-ratelimit-reset"), epoch() + retry);
+    let rows = app
+        .query(
+            "SELECT COUNT(*) FROM customers",
+            &[kring_core::schema::ColumnType::Int],
+        )
+        .await;
+    assert_eq!(
+        rows[0][0],
+        kring_core::Value::Int(3),
+        "the refused create wrote nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t57_the_count_is_exact_under_concurrency() {
+    start_of_a_window().await;
+    let app = std::sync::Arc::new(limited(100).await);
+    let token = app.owner().await;
+    let mut requests = Vec::new();
+    for _ in 0..40 {
+        let (app, token) = (app.clone(), token.clone());
+        requests.push(tokio::spawn(async move {
+            let (_, headers, _) = call(&app, "GET", Some(&token), "/api/customer").await;
+            header(&headers, "x-ratelimit-remaining")
+        }));
+    }
+    let mut remaining = Vec::new();
+    for request in requests {
+        remaining.push(request.await.unwrap());
+    }
+    remaining.sort_unstable();
+    assert_eq!(
+        remaining,
+        (60..100).collect::<Vec<u64>>(),
+        "each request counted once"
+    );
+}
+
+#[tokio::test]
+async fn t58_budgets_are_per_user_and_per_address() {
+    start_of_a_window().await;
+    let app = limited(2).await;
+    let (ann, bob) = (app.owner().await, app.owner().await);
+    for _ in 0..2 {
+        assert_eq!(
+            call(&app, "GET", Some(&ann), "/api/customer").await.0,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        call(&app, "GET", Some(&ann), "/api/customer").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        call(&app, "GET", Some(&bob), "/api/customer").await.0,
+        StatusCode::OK,
+        "Bob has his own"
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            call(&app, "GET", Some("kring_pat_wrong"), "/api/customer")
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (status, headers, _) = call(&app, "GET", None, "/api/customer").await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "failed tokens count against the address"
+    );
+    assert!(headers.get("retry-after").is_some());
+}
+
+/// Two instances on one database and one Redis allow exactly the budget between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_one_budget_in_redis() {
+    let Some(redis) = std::env::var("KRING_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("KRING_TEST_REDIS_URL is not set: shared rate limit test skipped");
+        return;
+    };
+    start_of_a_window().await;
+    let prefix = unique("kring-test-");
+    let configure = |c: &mut kring_server::Config| {
+        c.rate_limit = 10;
+        c.redis_url = Some(redis.clone());
+        c.redis_prefix = prefix.clone();
+    };
+    let first = TestApp::spawn_configured(Backend::Sqlite, configure)
+        .await
+        .unwrap();
+    let second = first.sibling(configure).await;
+    let token = first.owner().await;
+    let mut accepted = 0;
+    for i in 0..16 {
+        let app = if i % 2 == 0 { &first } else { &second };
+        match call(app, "GET", Some(&token), "/api/customer").await.0 {
+            StatusCode::OK => accepted += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(accepted, 10, "one budget across both instances");
+}
+
+#[tokio::test]
+async fn scopes_limit_what_a_token_may_do() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.owner().await;
+    let email = "scoped@acme.test";
+    app.user_with_email("Acme", "company_owner", email).await;
+    let token =
+        kring_server::admin::create_token_with_scopes(&app.db, email, "t", "customers:read")
+            .await
+            .unwrap();
+    assert_eq!(
+        call(&app, "GET", Some(&token), "/api/customer").await.0,
+        StatusCode::OK
+    );
+    let (status, headers, body) = call(&app, "POST", Some(&token), "/api/customer").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body, json!({"message": "Invalid scope(s) provided."}));
+    assert_eq!(
+        headers["www-authenticate"],
+        "Bearer error=\"insufficient_scope\", scope=\"customers:write\""
+    );
+    assert_eq!(
+        call(&app, "GET", Some(&token), "/api/contact").await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&app, "GET", Some(&token), "/api/me").await.0,
+        StatusCode::OK,
+        "who am I needs no scope"
+    );
+    assert!(
+        kring_server::admin::create_token_with_scopes(&app.db, email, "t", "customers:fly")
+            .await
+            .is_err(),
+        "unknown scopes are refused"
+    );
+    let (status, _, scopes) = call(&app, "GET", None, "/oauth/scopes").await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> = scopes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "*",
+        "customers:read",
+        "customers:write",
+        "settings:read",
+        "settings:write",
+    ] {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+}
