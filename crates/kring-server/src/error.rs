@@ -26,6 +26,15 @@ pub enum Error {
     MissingScope { scope: String },
     #[error("rate limited")]
     TooManyRequests { retry_after: u64 },
+    /// An OAuth 2.0 error (RFC 6749 §5.2), answered in the protocol's own JSON.
+    #[error("oauth {code}")]
+    OAuth {
+        code: &'static str,
+        /// Which parameter or check failed, for the `hint`.
+        hint: String,
+        /// The client authenticated with HTTP Basic: a 401 must challenge it the same way.
+        basic: bool,
+    },
     #[error("{resource} {id} not found")]
     NotFound { resource: &'static str, id: String },
     #[error("no route for {path}")]
@@ -70,6 +79,11 @@ impl Error {
             Error::Unauthenticated => StatusCode::UNAUTHORIZED,
             Error::Forbidden | Error::MissingScope { .. } => StatusCode::FORBIDDEN,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::OAuth { code, .. } => match *code {
+                "invalid_client" => StatusCode::UNAUTHORIZED,
+                "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::BAD_REQUEST,
+            },
             Error::NotFound { .. } | Error::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::BadQuery(_) | Error::BadBody(_) => StatusCode::BAD_REQUEST,
@@ -86,6 +100,7 @@ impl Error {
     pub fn body(&self, locale: Locale) -> serde_json::Value {
         let message = match self {
             Error::Validation(errors) => return errors.render(locale),
+            Error::OAuth { code, hint, .. } => return oauth_body(code, hint),
             Error::Unauthenticated => Message::new("http.unauthenticated"),
             Error::Forbidden => Message::new("http.forbidden"),
             Error::MissingScope { .. } => Message::new("http.invalid_scope"),
@@ -123,6 +138,36 @@ impl Error {
     }
 }
 
+/// League OAuth2 Server's error body (`spec/cirqll.md` §7.4): the RFC 6749 code, its fixed
+/// description, the hint, and `message` for Laravel clients. Protocol text: never translated.
+fn oauth_body(code: &str, hint: &str) -> serde_json::Value {
+    let description = match code {
+        "invalid_request" => {
+            "The request is missing a required parameter, includes an invalid parameter value, \
+             includes a parameter more than once, or is otherwise malformed."
+        }
+        "invalid_client" => "Client authentication failed",
+        "invalid_grant" => {
+            "The provided authorization grant (e.g., authorization code, resource owner \
+             credentials) or refresh token is invalid, expired, revoked, does not match the \
+             redirection URI used in the authorization request, or was issued to another client."
+        }
+        "invalid_scope" => "The requested scope is invalid, unknown, or malformed",
+        "unsupported_grant_type" => {
+            "The authorization grant type is not supported by the authorization server."
+        }
+        "unauthorized_client" => "The client is not authorized to use this grant type.",
+        "access_denied" => "The resource owner or authorization server denied the request.",
+        _ => "The authorization server encountered an unexpected condition.",
+    };
+    let mut body = json!({ "error": code, "error_description": description });
+    if !hint.is_empty() {
+        body["hint"] = json!(hint);
+    }
+    body["message"] = json!(description);
+    body
+}
+
 /// Kept in a response's extensions so the locale middleware can render the body again.
 #[derive(Clone)]
 pub struct RenderedError(pub Arc<Error>);
@@ -147,6 +192,17 @@ impl IntoResponse for Error {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let Error::OAuth { basic, code, .. } = &self {
+            let headers = response.headers_mut();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            if *code == "invalid_client" && *basic {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"OAuth\""),
+                );
+            }
         }
         if let Error::TooManyRequests { retry_after } = &self {
             response

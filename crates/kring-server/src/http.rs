@@ -28,7 +28,8 @@ pub fn router(state: AppState) -> Router {
     let mut api = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .route("/oauth/scopes", get(scopes));
+        .route("/oauth/scopes", get(scopes))
+        .merge(crate::oauth::routes());
     for def in REGISTRY {
         api = api.merge(handlers::routes(def));
     }

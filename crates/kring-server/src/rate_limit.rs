@@ -97,9 +97,18 @@ impl Limiter {
         })
     }
 
-    /// Counts one request for `key` now.
+    /// Counts one request for `key` now, against the configured limit.
     pub async fn hit(&self, key: &str) -> Decision {
         self.hit_at(key, epoch_seconds()).await
+    }
+
+    /// Counts one request for `key` now against its own `limit` (login attempts, token
+    /// requests), in the same store.
+    pub async fn hit_with(&self, key: &str, limit: u64) -> Decision {
+        Decision {
+            limit,
+            ..self.hit_at(key, epoch_seconds()).await
+        }
     }
 
     /// Counts one request for `key` at epoch second `now`.

@@ -99,6 +99,32 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage OAuth clients.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register an OAuth client owned by a user; prints its id and secret as JSON (the secret
+    /// is stored only as a hash and cannot be shown again).
+    Create {
+        /// The user who owns the client (client-credentials tokens act as this user).
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// An allowed redirect URI (exact match); repeat for several.
+        #[arg(long = "redirect", required = true)]
+        redirects: Vec<String>,
+        /// A public client (no secret; a browser or native app). PKCE protects its codes.
+        #[arg(long)]
+        public: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -206,6 +232,23 @@ async fn main() -> anyhow::Result<()> {
             let user = admin::create_user(&db, &company, &name, &email, &password, &role).await?;
             db.close().await;
             println!("{}", serde_json::to_string_pretty(&user)?);
+        }
+        Command::Client {
+            command:
+                ClientCommand::Create {
+                    email,
+                    name,
+                    redirects,
+                    public,
+                    database,
+                },
+        } => {
+            let db = database.open_migrated().await?;
+            let client =
+                kring_server::oauth::clients::create(&db, &email, &name, &redirects, public)
+                    .await?;
+            db.close().await;
+            println!("{client}");
         }
         Command::Token {
             command:

@@ -23,6 +23,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_resources.sql"),
         include_str!("../../migrations/postgres/0002_resources.sql"),
     ),
+    (
+        3,
+        "oauth",
+        include_str!("../../migrations/sqlite/0003_oauth.sql"),
+        include_str!("../../migrations/postgres/0003_oauth.sql"),
+    ),
 ];
 
 fn migrator(postgres: bool) -> Migrator {

@@ -16,6 +16,7 @@ mod differential;
 mod errors;
 mod field_values;
 mod limits;
+mod oauth;
 mod queries;
 mod resources;
 mod schema;

@@ -1,0 +1,420 @@
+//! `GET /oauth/authorize`: the login and consent page (no JavaScript, CSRF-protected, English
+//! and Dutch); `POST` approves (or, with `decision=deny`, denies); `DELETE` denies. Approval
+//! redirects to the client with a single-use `code` and the client's `state`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use argon2::Argon2;
+use argon2::password_hash::PasswordVerifier;
+use argon2::password_hash::phc::PasswordHash;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{Duration, Utc};
+use kring_core::Value;
+use kring_core::i18n::{Locale, text};
+use kring_core::query::parse_query_string;
+use kring_core::schema::ColumnType;
+use serde_json::Value as Json;
+
+use super::clients::{self, Client, constant_time_eq};
+use super::grants::throttle;
+use super::{CODE_MINUTES, oauth_error, requested_scopes};
+use crate::AppState;
+use crate::auth::{hash_password, random_secret, sha256_hex};
+use crate::db::Raw;
+use crate::error::Error;
+use crate::http::json_body;
+
+/// Password attempts per minute from one address.
+pub const LOGIN_ATTEMPTS_PER_MINUTE: u64 = 10;
+
+const CSRF_COOKIE: &str = "kring_csrf";
+
+/// The parameters of an authorization request, as given.
+type Params = HashMap<String, String>;
+
+/// A checked authorization request.
+struct Authorization {
+    client: Client,
+    redirect_uri: String,
+    scopes: String,
+    state: Option<String>,
+    challenge: String,
+}
+
+fn locale(headers: &HeaderMap) -> Locale {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(Locale::from_accept_language)
+        .unwrap_or_default()
+}
+
+/// Where the user goes back to with `fields` added to the query.
+fn back_to(redirect_uri: &str, fields: &[(&str, &str)], state: Option<&str>) -> Response {
+    let mut url = redirect_uri.to_string();
+    let mut separator = if url.contains('?') { '&' } else { '?' };
+    let state = state.map(|s| ("state", s));
+    for (name, value) in fields.iter().copied().chain(state) {
+        url.push(separator);
+        url.push_str(name);
+        url.push('=');
+        url.push_str(&encode(value));
+        separator = '&';
+    }
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(location) = HeaderValue::from_str(&url) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn refuse(redirect: &Authorization, error: &str, description: &str) -> Response {
+    back_to(
+        &redirect.redirect_uri,
+        &[("error", error), ("error_description", description)],
+        redirect.state.as_deref(),
+    )
+}
+
+/// Checks an authorization request. Problems with the client or its redirect URI are answered
+/// here (never by redirecting to an unverified URI); the others go back to the client.
+async fn check(state: &AppState, params: &Params) -> Result<Authorization, Response> {
+    let get = |name: &str| {
+        params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let client = match get("client_id") {
+        Some(id) => clients::find(&state.db, id)
+            .await
+            .map_err(IntoResponse::into_response)?,
+        None => None,
+    }
+    .ok_or_else(|| oauth_error("invalid_client", "", false).into_response())?;
+    let redirect_uri = match get("redirect_uri") {
+        Some(uri) if client.allows_redirect(uri) => uri.to_string(),
+        None if client.redirects.len() == 1 => client.redirects[0].clone(),
+        _ => {
+            let hint = "Check the `redirect_uri` parameter";
+            return Err(oauth_error("invalid_request", hint, false).into_response());
+        }
+    };
+    let mut authorization = Authorization {
+        client,
+        redirect_uri,
+        scopes: String::new(),
+        state: get("state").map(str::to_string),
+        challenge: String::new(),
+    };
+    if get("response_type") != Some("code") {
+        let description = "The authorization server only issues codes (response_type=code).";
+        return Err(refuse(
+            &authorization,
+            "unsupported_response_type",
+            description,
+        ));
+    }
+    authorization.scopes = requested_scopes(get("scope")).map_err(|_| {
+        refuse(
+            &authorization,
+            "invalid_scope",
+            "The requested scope is invalid, unknown, or malformed",
+        )
+    })?;
+    match (get("code_challenge"), get("code_challenge_method")) {
+        (Some(challenge), Some("S256")) if challenge.len() == 43 => {
+            authorization.challenge = challenge.to_string();
+        }
+        _ => {
+            let description =
+                "PKCE is required: send code_challenge with code_challenge_method=S256.";
+            return Err(refuse(&authorization, "invalid_request", description));
+        }
+    }
+    Ok(authorization)
+}
+
+fn query_params(request: &Request) -> Params {
+    parse_query_string(request.uri().query().unwrap_or(""))
+        .into_iter()
+        .collect()
+}
+
+async fn form_params(state: &AppState, request: Request) -> Result<Params, Error> {
+    let body = json_body(request, state.config.body_limit).await?;
+    Ok(body
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            Json::String(s) => Some((k, s)),
+            _ => None,
+        })
+        .collect())
+}
+
+pub async fn show(State(state): State<AppState>, request: Request) -> Response {
+    let params = query_params(&request);
+    let locale = locale(request.headers());
+    match check(&state, &params).await {
+        Ok(authorization) => match random_secret() {
+            Ok(csrf) => page(locale, &authorization, &params, &csrf, None, StatusCode::OK),
+            Err(e) => e.into_response(),
+        },
+        Err(response) => response,
+    }
+}
+
+pub async fn decide(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    answer(state, address, request, false)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn deny(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    answer(state, address, request, true)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn answer(
+    state: AppState,
+    address: SocketAddr,
+    request: Request,
+    denied: bool,
+) -> Result<Response, Error> {
+    let locale = locale(request.headers());
+    let cookie = csrf_cookie(request.headers());
+    let params = form_params(&state, request).await?;
+    let authorization = match check(&state, &params).await {
+        Ok(authorization) => authorization,
+        Err(response) => return Ok(response),
+    };
+    let token = params.get("_token").map(String::as_str).unwrap_or("");
+    let csrf_ok = cookie.is_some_and(|c| !c.is_empty() && constant_time_eq(&c, token));
+    if !csrf_ok {
+        return page_with_error(locale, &authorization, &params, "oauth.expired");
+    }
+    let denied = denied
+        || params.get("decision").map(String::as_str) == Some("deny")
+        || params
+            .get("_method")
+            .is_some_and(|m| m.eq_ignore_ascii_case("delete"));
+    if denied {
+        let description = "The resource owner or authorization server denied the request.";
+        return Ok(refuse(&authorization, "access_denied", description));
+    }
+    throttle(&state, "login", address, LOGIN_ATTEMPTS_PER_MINUTE).await?;
+    let email = params.get("email").map(String::as_str).unwrap_or("");
+    let password = params.get("password").map(String::as_str).unwrap_or("");
+    let Some(user_id) = verify_login(&state, email, password).await? else {
+        return page_with_error(locale, &authorization, &params, "oauth.bad_credentials");
+    };
+    let code = random_secret()?;
+    let now = Utc::now();
+    let mut tx = state.db.begin().await?;
+    tx.execute(&Raw::new(
+        "INSERT INTO oauth_codes (code_hash, client_id, user_id, scopes, redirect_uri, \
+         code_challenge, family, used, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            sha256_hex(&code).into(),
+            authorization.client.id.into(),
+            user_id.into(),
+            authorization.scopes.clone().into(),
+            authorization.redirect_uri.clone().into(),
+            authorization.challenge.clone().into(),
+            random_secret()?.into(),
+            false.into(),
+            (now + Duration::minutes(CODE_MINUTES)).into(),
+            now.into(),
+        ],
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(back_to(
+        &authorization.redirect_uri,
+        &[("code", &code)],
+        authorization.state.as_deref(),
+    ))
+}
+
+/// The user's id when the password is right. A missing user costs the same time as a wrong
+/// password, so the form does not tell which emails exist.
+async fn verify_login(state: &AppState, email: &str, password: &str) -> Result<Option<i64>, Error> {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    let rows = state
+        .db
+        .fetch(
+            &Raw::new(
+                "SELECT id, password FROM users WHERE email = ?",
+                vec![email.into()],
+            ),
+            &[ColumnType::Int, ColumnType::Text],
+        )
+        .await?;
+    let (user_id, stored) = match rows.first().map(Vec::as_slice) {
+        Some([Value::Int(id), Value::Text(hash)]) => (Some(*id), hash.clone()),
+        _ => {
+            let dummy = match DUMMY.get() {
+                Some(hash) => hash.clone(),
+                None => DUMMY
+                    .get_or_init(|| hash_password("kring").unwrap_or_default())
+                    .clone(),
+            };
+            (None, dummy)
+        }
+    };
+    let password = password.to_string();
+    let matches = tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored)
+            .map(|hash| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &hash)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false);
+    Ok(user_id.filter(|_| matches))
+}
+
+fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == CSRF_COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+fn page_with_error(
+    locale: Locale,
+    authorization: &Authorization,
+    params: &Params,
+    error: &'static str,
+) -> Result<Response, Error> {
+    let csrf = random_secret()?;
+    Ok(page(
+        locale,
+        authorization,
+        params,
+        &csrf,
+        Some(error),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    ))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// The login and consent form. Every request parameter travels in hidden fields, so the POST
+/// is checked exactly like the GET was.
+fn page(
+    locale: Locale,
+    authorization: &Authorization,
+    params: &Params,
+    csrf: &str,
+    error: Option<&'static str>,
+    status: StatusCode,
+) -> Response {
+    let t = |key: &str| escape(text(locale, key));
+    let client = escape(&authorization.client.name);
+    let mut hidden = String::new();
+    for name in [
+        "client_id",
+        "redirect_uri",
+        "response_type",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+    ] {
+        if let Some(value) = params.get(name) {
+            hidden.push_str(&format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                escape(value)
+            ));
+        }
+    }
+    let scopes: String = authorization
+        .scopes
+        .split_whitespace()
+        .map(|s| format!("<li><code>{}</code></li>", escape(s)))
+        .collect();
+    let error = error
+        .map(|key| format!("<p class=\"error\" role=\"alert\">{}</p>", t(key)))
+        .unwrap_or_default();
+    let html = format!(
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:26rem;\
+         margin:3rem auto;padding:0 1rem}}label{{display:block;margin-top:1rem}}\
+         input[type=email],input[type=password]{{width:100%;padding:.5rem}}\
+         button{{margin-top:1.5rem;margin-right:.5rem;padding:.5rem 1.2rem}}\
+         .error{{color:#a00}}</style></head><body>\
+         <h1>{title}</h1><p>{asks}</p><ul>{scopes}</ul>{error}\
+         <form method=\"post\" action=\"/oauth/authorize\">{hidden}\
+         <input type=\"hidden\" name=\"_token\" value=\"{csrf}\">\
+         <label>{email_label}<input type=\"email\" name=\"email\" autocomplete=\"username\" required></label>\
+         <label>{password_label}<input type=\"password\" name=\"password\" autocomplete=\"current-password\"></label>\
+         <button type=\"submit\" name=\"decision\" value=\"approve\">{approve}</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>{deny}</button>\
+         </form></body></html>",
+        lang = locale.code(),
+        title = t("oauth.title"),
+        asks = t("oauth.asks").replace(":client", &format!("<strong>{client}</strong>")),
+        email_label = t("oauth.email"),
+        password_label = t("oauth.password"),
+        approve = t("oauth.approve"),
+        deny = t("oauth.deny"),
+    );
+    let mut response = (status, Html(html)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(cookie) = HeaderValue::from_str(&format!(
+        "{CSRF_COOKIE}={csrf}; Path=/oauth; HttpOnly; SameSite=Strict"
+    )) {
+        headers.insert(header::SET_COOKIE, cookie);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
+    );
+    headers.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(locale.code()),
+    );
+    response
+}

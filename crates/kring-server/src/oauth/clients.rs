@@ -1,0 +1,216 @@
+//! OAuth clients: who may ask for tokens, where codes may be sent, and how a client proves who
+//! it is at the token endpoint (HTTP Basic or body parameters, RFC 6749 §2.3.1).
+
+use axum::http::{HeaderMap, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::Utc;
+use kring_core::Value;
+use kring_core::schema::ColumnType;
+use serde_json::{Map, Value as Json, json};
+
+use super::{oauth_error, param};
+use crate::auth::{random_secret, sha256_hex};
+use crate::db::{Db, Raw};
+use crate::error::Error;
+
+/// A registered client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: i64,
+    pub user_id: i64,
+    pub company_id: i64,
+    pub name: String,
+    secret_hash: Option<String>,
+    pub redirects: Vec<String>,
+    pub confidential: bool,
+}
+
+impl Client {
+    /// Redirect URIs match exactly (RFC 9700 §4.1.1); no prefix or pattern matching.
+    pub fn allows_redirect(&self, uri: &str) -> bool {
+        self.redirects.iter().any(|r| r == uri)
+    }
+}
+
+/// A redirect URI a client may register: absolute `https`, or `http` on a loopback address
+/// (native apps, RFC 8252 §7.3); never with a fragment or credentials.
+pub fn valid_redirect(uri: &str) -> bool {
+    let rest = if let Some(rest) = uri.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = uri.strip_prefix("http://") {
+        let host = rest.split(['/', ':', '?']).next().unwrap_or("");
+        if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+            return false;
+        }
+        rest
+    } else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    !authority.is_empty()
+        && !authority.contains('@')
+        && !uri.contains('#')
+        && !uri.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+const COLUMNS: &str = "id, user_id, company_id, name, secret_hash, redirect, confidential";
+const TYPES: [ColumnType; 7] = [
+    ColumnType::Int,
+    ColumnType::Int,
+    ColumnType::Int,
+    ColumnType::Text,
+    ColumnType::Text,
+    ColumnType::Text,
+    ColumnType::Bool,
+];
+
+fn from_row(row: &[Value]) -> Option<Client> {
+    match row {
+        [
+            Value::Int(id),
+            Value::Int(user_id),
+            Value::Int(company_id),
+            Value::Text(name),
+            secret,
+            Value::Text(redirect),
+            Value::Bool(confidential),
+        ] => Some(Client {
+            id: *id,
+            user_id: *user_id,
+            company_id: *company_id,
+            name: name.clone(),
+            secret_hash: match secret {
+                Value::Text(hash) => Some(hash.clone()),
+                _ => None,
+            },
+            redirects: redirect.split_whitespace().map(str::to_string).collect(),
+            confidential: *confidential,
+        }),
+        _ => None,
+    }
+}
+
+/// The client with this id, unless it is unknown or revoked.
+pub async fn find(db: &Db, id: &str) -> Result<Option<Client>, Error> {
+    let Ok(id) = id.trim().parse::<i64>() else {
+        return Ok(None);
+    };
+    let sql = format!("SELECT {COLUMNS} FROM oauth_clients WHERE id = ? AND revoked = ?");
+    let rows = db
+        .fetch(&Raw::owned(sql, vec![id.into(), false.into()]), &TYPES)
+        .await?;
+    Ok(rows.first().and_then(|r| from_row(r)))
+}
+
+/// Registers a client for the user with `email`; returns it as JSON with its secret, which is
+/// stored only as a hash and cannot be shown again (`kring client create`).
+pub async fn create(
+    db: &Db,
+    email: &str,
+    name: &str,
+    redirects: &[String],
+    public: bool,
+) -> Result<Json, Error> {
+    if name.trim().is_empty() {
+        return Err(Error::Config("the client needs a name".into()));
+    }
+    if redirects.is_empty() {
+        return Err(Error::Config("give at least one redirect URI".into()));
+    }
+    if let Some(bad) = redirects.iter().find(|r| !valid_redirect(r)) {
+        return Err(Error::Config(format!(
+            "{bad} is not a valid redirect URI: use https, or http on 127.0.0.1 or localhost"
+        )));
+    }
+    let mut tx = db.begin().await?;
+    let owner = tx
+        .fetch(
+            &Raw::new(
+                "SELECT id, company_id FROM users WHERE email = ?",
+                vec![email.into()],
+            ),
+            &[ColumnType::Int, ColumnType::Int],
+        )
+        .await?;
+    let Some([Value::Int(user_id), Value::Int(company_id)]) = owner.first().map(Vec::as_slice)
+    else {
+        return Err(Error::Config(format!("no user with email {email}")));
+    };
+    let secret = if public { None } else { Some(random_secret()?) };
+    let now = Utc::now();
+    let id = tx
+        .insert(&Raw::new(
+            "INSERT INTO oauth_clients (company_id, user_id, name, secret_hash, redirect, \
+             confidential, revoked, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            vec![
+                (*company_id).into(),
+                (*user_id).into(),
+                name.into(),
+                secret.as_deref().map(sha256_hex).into(),
+                redirects.join(" ").into(),
+                (!public).into(),
+                false.into(),
+                now.into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    tx.commit().await?;
+    Ok(json!({
+        "client_id": id.to_string(),
+        "client_secret": secret,
+        "name": name,
+        "redirect": redirects.join(" "),
+        "confidential": !public,
+    }))
+}
+
+/// The client making a token request, authenticated: a confidential client must present its
+/// secret (Basic or body); a public client only names itself.
+pub async fn authenticate(
+    db: &Db,
+    headers: &HeaderMap,
+    body: &Map<String, Json>,
+) -> Result<Client, Error> {
+    let basic = basic_credentials(headers);
+    let used_basic = basic.is_some();
+    let (id, secret) = match basic {
+        Some((id, secret)) => (Some(id), Some(secret)),
+        None => (
+            param(body, "client_id").map(str::to_string),
+            param(body, "client_secret").map(str::to_string),
+        ),
+    };
+    let failed = || oauth_error("invalid_client", "", used_basic);
+    let Some(id) = id else {
+        return Err(failed());
+    };
+    let client = find(db, &id).await?.ok_or_else(failed)?;
+    match (&client.secret_hash, secret) {
+        (Some(hash), Some(secret)) if constant_time_eq(hash, &sha256_hex(&secret)) => Ok(client),
+        (None, None) => Ok(client),
+        _ => Err(failed()),
+    }
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((id.to_string(), secret.to_string()))
+}
+
+/// Compares two secrets' hashes without an early exit.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}

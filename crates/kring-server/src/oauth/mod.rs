@@ -1,0 +1,86 @@
+//! The OAuth 2.0 authorization server (`spec/cirqll.md` §7, Passport's routes under `/oauth`)
+//! to the standard of RFC 9700: authorization code with PKCE S256 only, refresh tokens rotated
+//! on every use with replay detection, client credentials for confidential clients. Tokens are
+//! opaque random strings stored as SHA-256 hashes, like personal access tokens, and checked by
+//! the same lookup.
+
+pub mod authorize;
+pub mod clients;
+mod grants;
+
+use axum::Router;
+use axum::routing::{get, post};
+use serde_json::{Map, Value as Json};
+
+use crate::AppState;
+use crate::error::Error;
+
+/// Access tokens live an hour; the refresh token renews them for thirty days.
+pub const ACCESS_TOKEN_SECONDS: i64 = 3600;
+pub const REFRESH_TOKEN_DAYS: i64 = 30;
+/// An authorization code is good for one exchange within ten minutes (RFC 6749 §4.1.2).
+pub const CODE_MINUTES: i64 = 10;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/oauth/authorize",
+            get(authorize::show)
+                .post(authorize::decide)
+                .delete(authorize::deny),
+        )
+        .route("/oauth/token", post(grants::token))
+        .route("/oauth/revoke", post(grants::revoke))
+}
+
+/// An OAuth error with a hint naming what to check.
+pub fn oauth_error(code: &'static str, hint: &str, basic: bool) -> Error {
+    Error::OAuth {
+        code,
+        hint: hint.to_string(),
+        basic,
+    }
+}
+
+/// A string parameter of a token request (form or JSON body).
+pub fn param<'a>(body: &'a Map<String, Json>, name: &str) -> Option<&'a str> {
+    body.get(name)
+        .and_then(Json::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// `base64url(sha256(verifier))`, the S256 code challenge (RFC 7636 §4.2).
+pub fn s256(verifier: &str) -> String {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// A code verifier as RFC 7636 §4.1 allows: 43 to 128 unreserved characters.
+pub fn valid_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Checks requested scopes (space-separated) against the known ones; none asked means `*`.
+pub fn requested_scopes(raw: Option<&str>) -> Result<String, Error> {
+    let known = crate::auth::all_scopes();
+    let scopes: Vec<&str> = raw.unwrap_or("").split_whitespace().collect();
+    if let Some(unknown) = scopes
+        .iter()
+        .find(|s| !known.iter().any(|(id, _)| id == *s))
+    {
+        return Err(oauth_error(
+            "invalid_scope",
+            &format!("Check the `{unknown}` scope"),
+            false,
+        ));
+    }
+    Ok(if scopes.is_empty() {
+        "*".to_string()
+    } else {
+        scopes.join(" ")
+    })
+}
