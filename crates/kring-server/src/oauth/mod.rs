@@ -31,6 +31,40 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/oauth/token", post(grants::token))
         .route("/oauth/revoke", post(grants::revoke))
+        .route("/.well-known/oauth-authorization-server", get(metadata))
+}
+
+/// RFC 8414 metadata: what this server offers, so clients can configure themselves. Issuer and
+/// endpoints follow the request's `Host`, as the server does not know its public name.
+async fn metadata(headers: axum::http::HeaderMap) -> axum::response::Response {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("localhost");
+    let issuer = format!("http://{host}");
+    let scopes: Vec<String> = crate::auth::all_scopes()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    crate::http::json_response(
+        axum::http::StatusCode::OK,
+        &serde_json::json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/oauth/authorize"),
+            "token_endpoint": format!("{issuer}/oauth/token"),
+            "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+            "scopes_supported": scopes,
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        }),
+    )
 }
 
 /// An OAuth error with a hint naming what to check.

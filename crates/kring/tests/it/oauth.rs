@@ -642,3 +642,289 @@ async fn t09_revocation_kills_the_grant_and_reveals_nothing() {
     let (status, _, _) = oauth.refresh(refresh).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// T14: the metadata names the endpoints the router serves, PKCE S256 only, no implicit or
+/// password grant.
+#[tokio::test]
+async fn t14_authorization_server_metadata() {
+    let oauth = Oauth::new().await;
+    let response = oauth
+        .http
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            oauth.app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let metadata: Value = response.json().await.unwrap();
+    assert_eq!(
+        metadata["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
+    let grants = metadata["grant_types_supported"].as_array().unwrap();
+    assert!(!grants.contains(&json!("password")) && !grants.contains(&json!("implicit")));
+    for endpoint in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "revocation_endpoint",
+    ] {
+        let url = metadata[endpoint].as_str().unwrap();
+        let path = url.split_once("://").unwrap().1.split_once('/').unwrap().1;
+        let response = oauth
+            .http
+            .get(format!("{}/{path}", oauth.app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(
+            response.status(),
+            StatusCode::NOT_FOUND,
+            "{endpoint} is routed"
+        );
+    }
+}
+
+/// Whether an interop dependency is present; with `KRING_TEST_INTEROP` set (as CI sets it) a
+/// missing one fails the test instead of skipping it.
+fn available(what: &str, present: bool) -> bool {
+    if !present && std::env::var_os("KRING_TEST_INTEROP").is_some() {
+        panic!("{what} is required when KRING_TEST_INTEROP is set");
+    }
+    if !present {
+        eprintln!("{what} is not installed: test skipped");
+    }
+    present
+}
+
+/// T15: Authlib, an OAuth client written by others, runs the code flow with PKCE, calls the
+/// API, refreshes and revokes, unmodified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t15_authlib_interop() {
+    let python = std::process::Command::new("python3")
+        .args(["-c", "import authlib, requests"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available("python3 with authlib and requests", python) {
+        return;
+    }
+    let oauth = Oauth::new().await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/authlib_flow.py");
+    let base = oauth.app.base.clone();
+    let (id, secret) = (oauth.client_id.clone(), oauth.secret.clone());
+    let output = tokio::process::Command::new("python3")
+        .args([script, &base, &id, &secret, EMAIL, PASSWORD, REDIRECT])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "authlib: {stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        report,
+        json!({"page": 200, "approved": 302, "state_returned": true, "token_type": "Bearer",
+               "api": 200, "refreshed": true, "after_refresh": 200, "revoked": 200,
+               "after_revoke": 401}),
+        "{stderr}"
+    );
+}
+
+/// A headless Chromium driven through ChromeDriver's WebDriver API.
+struct Browser {
+    driver: tokio::process::Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+/// W3C WebDriver's key for an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            if http.get(format!("{base}/status")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            },
+        }}});
+        let created: Value = http
+            .post(format!("{base}/session"))
+            .json(&capabilities)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no browser session: {created}"))
+            .to_string();
+        Browser {
+            driver,
+            base,
+            session,
+            http,
+        }
+    }
+
+    async fn command(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}/{path}", self.base, self.session);
+        let response: Value = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        response["value"].clone()
+    }
+
+    async fn visit(&self, url: &str) {
+        self.command("url", json!({ "url": url })).await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let found = self
+            .command("element", json!({"using": "css selector", "value": css}))
+            .await;
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {css}: {found}"))
+            .to_string()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        self.command(&format!("element/{element}/value"), json!({ "text": text }))
+            .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        self.command(&format!("element/{element}/click"), json!({}))
+            .await;
+    }
+
+    async fn quit(mut self) {
+        let url = format!("{}/session/{}", self.base, self.session);
+        let _ = self.http.delete(url).send().await;
+        let _ = self.driver.kill().await;
+    }
+}
+
+/// The whole authorization-code flow in a real browser: Chromium opens the consent page, a
+/// person's email and password are typed, Approve is clicked, and the browser lands on the
+/// client's (loopback) redirect URI with a code that the client then exchanges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_code_flow_in_a_real_browser() {
+    let present = std::path::Path::new("/usr/bin/chromium").exists()
+        && std::process::Command::new("chromedriver")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !available("chromium and chromedriver", present) {
+        return;
+    }
+    // The client's redirect target: a listener on loopback that keeps what it receives.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirect = format!(
+        "http://127.0.0.1:{}/cb",
+        listener.local_addr().unwrap().port()
+    );
+    let (sender, received) = tokio::sync::oneshot::channel::<String>();
+    let sender = std::sync::Arc::new(std::sync::Mutex::new(Some(sender)));
+    let app = axum::Router::new().route(
+        "/cb",
+        axum::routing::get(move |uri: axum::http::Uri| async move {
+            if let Some(sender) = sender.lock().unwrap().take() {
+                let _ = sender.send(uri.query().unwrap_or("").to_string());
+            }
+            "You may close this window."
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let oauth = Oauth::new().await;
+    let client = kring_server::oauth::clients::create(
+        &oauth.app.db,
+        EMAIL,
+        "Desktop app",
+        std::slice::from_ref(&redirect),
+        true,
+    )
+    .await
+    .unwrap();
+    let client_id = client["client_id"].as_str().unwrap();
+    let challenge = challenge(VERIFIER);
+    let url = format!(
+        "{}/oauth/authorize?{}",
+        oauth.app.base,
+        form(&[
+            ("client_id", client_id),
+            ("redirect_uri", &redirect),
+            ("response_type", "code"),
+            ("scope", "customers:read"),
+            ("state", "browser-state"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+    );
+    let browser = Browser::start().await;
+    browser.visit(&url).await;
+    browser.type_into("input[name=email]", EMAIL).await;
+    browser.type_into("input[name=password]", PASSWORD).await;
+    browser.click("button[value=approve]").await;
+    let query = tokio::time::timeout(std::time::Duration::from_secs(20), received)
+        .await
+        .expect("the browser reaches the redirect URI")
+        .unwrap();
+    browser.quit().await;
+    assert!(query.ends_with("state=browser-state"), "{query}");
+    let code = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("code="))
+        .unwrap()
+        .to_string();
+    // A public client: no secret, the verifier proves it started the flow.
+    let (status, _, tokens) = oauth
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("redirect_uri", &redirect),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(
+        oauth.api(tokens["access_token"].as_str().unwrap()).await,
+        StatusCode::OK
+    );
+}
