@@ -87,7 +87,7 @@ pub async fn authorize(
 ) -> Result<Scope, Error> {
     let token = caller.token.as_deref().ok_or(Error::Unauthenticated)?;
     if token.len() > 512 {
-        return Err(Error::Unauthenticated);
+        return Err(Error::InvalidToken);
     }
     let permission = access.map(|(def, action)| def.permission(action));
     let query = Raw::new(
@@ -120,7 +120,7 @@ pub async fn authorize(
         ],
     ) = rows.first().map(Vec::as_slice)
     else {
-        return Err(Error::Unauthenticated);
+        return Err(Error::InvalidToken);
     };
 
     let decision = state.limiter.hit(&format!("user:{user_id}")).await;

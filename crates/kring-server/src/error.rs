@@ -19,6 +19,9 @@ use serde_json::json;
 pub enum Error {
     #[error("unauthenticated")]
     Unauthenticated,
+    /// A bearer token was sent but is unknown, expired or revoked.
+    #[error("invalid token")]
+    InvalidToken,
     #[error("forbidden")]
     Forbidden,
     /// The token lacks the scope the route needs.
@@ -76,7 +79,7 @@ impl Error {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Error::Unauthenticated | Error::InvalidToken => StatusCode::UNAUTHORIZED,
             Error::Forbidden | Error::MissingScope { .. } => StatusCode::FORBIDDEN,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::OAuth { code, .. } => match *code {
@@ -101,7 +104,7 @@ impl Error {
         let message = match self {
             Error::Validation(errors) => return errors.render(locale),
             Error::OAuth { code, hint, .. } => return oauth_body(code, hint),
-            Error::Unauthenticated => Message::new("http.unauthenticated"),
+            Error::Unauthenticated | Error::InvalidToken => Message::new("http.unauthenticated"),
             Error::Forbidden => Message::new("http.forbidden"),
             Error::MissingScope { .. } => Message::new("http.invalid_scope"),
             Error::TooManyRequests { .. } => Message::new("http.too_many_attempts"),
@@ -179,10 +182,17 @@ impl IntoResponse for Error {
             tracing::error!(error = %self, "request failed");
         }
         let mut response = (status, Json(self.body(Locale::En))).into_response();
-        if matches!(self, Error::Unauthenticated) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        // RFC 6750 §3.1: no error code when no credentials came, `invalid_token` when they did.
+        let challenge = match self {
+            Error::Unauthenticated => Some("Bearer realm=\"kring\""),
+            Error::InvalidToken => Some("Bearer realm=\"kring\", error=\"invalid_token\""),
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         if let Error::MissingScope { scope } = &self
             && let Ok(value) = HeaderValue::from_str(&format!(

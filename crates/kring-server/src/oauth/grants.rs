@@ -23,7 +23,7 @@ use crate::http::json_body;
 
 /// Token requests per minute from one address: enough for any client, too few to guess
 /// secrets, codes or refresh tokens.
-pub const TOKEN_REQUESTS_PER_MINUTE: u64 = 60;
+pub const TOKEN_REQUESTS_PER_MINUTE: u64 = 30;
 
 pub const ACCESS_PREFIX: &str = "kring_oat_";
 pub const REFRESH_PREFIX: &str = "kring_ort_";
@@ -188,7 +188,7 @@ async fn issue(
 
 /// Revokes every access and refresh token of a grant: a replayed code or refresh token means
 /// one of them leaked (RFC 9700 §4.14.2).
-async fn revoke_family(tx: &mut Tx, family: &str) -> Result<(), Error> {
+pub(super) async fn revoke_family(tx: &mut Tx, family: &str) -> Result<(), Error> {
     tx.execute(&Raw::new(
         "UPDATE personal_access_tokens SET revoked = ? WHERE family = ?",
         vec![true.into(), family.into()],

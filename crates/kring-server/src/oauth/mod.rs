@@ -7,6 +7,7 @@
 pub mod authorize;
 pub mod clients;
 mod grants;
+mod manage;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -31,6 +32,19 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/oauth/token", post(grants::token))
         .route("/oauth/revoke", post(grants::revoke))
+        .route(
+            "/oauth/clients",
+            get(manage::list_clients).post(manage::create_client),
+        )
+        .route(
+            "/oauth/clients/{id}",
+            axum::routing::put(manage::update_client).delete(manage::delete_client),
+        )
+        .route("/oauth/tokens", get(manage::list_tokens))
+        .route(
+            "/oauth/tokens/{id}",
+            axum::routing::delete(manage::delete_token),
+        )
         .route("/.well-known/oauth-authorization-server", get(metadata))
 }
 

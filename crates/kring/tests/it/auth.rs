@@ -40,12 +40,19 @@ async fn t01_unauthenticated_requests_get_401(app: TestApp) {
             StatusCode::UNAUTHORIZED,
             "{method} {token:?}"
         );
+        // RFC 6750 §3.1: an error code only when a token was sent.
+        let challenge = if token.is_some_and(|t| !t.is_empty()) {
+            "Bearer realm=\"kring\", error=\"invalid_token\""
+        } else {
+            "Bearer realm=\"kring\""
+        };
         assert_eq!(
             response
                 .headers()
                 .get("www-authenticate")
                 .and_then(|v| v.to_str().ok()),
-            Some("Bearer")
+            Some(challenge),
+            "{method} {token:?}"
         );
         let body: serde_json::Value = response.json().await.expect("json");
         assert_eq!(body, json!({"message": "Unauthenticated."}));

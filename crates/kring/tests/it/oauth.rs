@@ -928,3 +928,172 @@ async fn authorization_code_flow_in_a_real_browser() {
         StatusCode::OK
     );
 }
+
+/// Passport's JSON API for the signed-in user's clients and authorized tokens.
+#[tokio::test]
+async fn users_manage_their_clients_and_tokens() {
+    let oauth = Oauth::new().await;
+    let owner = oauth
+        .app
+        .user_with_email("Acme", "company_owner", "dev@acme.test")
+        .await;
+    let stranger = oauth.app.owner().await;
+    let (status, created) = oauth
+        .app
+        .post(
+            &owner,
+            "/oauth/clients",
+            json!({"name": "CLI", "redirect": "http://127.0.0.1:8000/cb"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(
+        created["secret"].as_str().is_some_and(|s| s.len() > 30),
+        "the secret, once"
+    );
+    let id = created["id"].as_str().unwrap().to_string();
+    let (_, listed) = oauth.app.get(&owner, "/oauth/clients").await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(listed[0].get("secret").is_none(), "never again");
+    let (status, error) = oauth
+        .app
+        .post(
+            &owner,
+            "/oauth/clients",
+            json!({"name": "", "redirect": "ftp://x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(error["errors"]["name"].is_array() && error["errors"]["redirect"].is_array());
+    let path = format!("/oauth/clients/{id}");
+    let (status, updated) = oauth
+        .app
+        .send(
+            "PUT",
+            Some(&owner),
+            &path,
+            Some(json!({"name": "CLI 2", "redirect": "https://cli.test/cb"})),
+        )
+        .await;
+    assert_eq!(
+        (status, updated["name"].as_str()),
+        (StatusCode::OK, Some("CLI 2"))
+    );
+    let (status, _) = oauth
+        .app
+        .send(
+            "PUT",
+            Some(&stranger),
+            &path,
+            Some(json!({"name": "x", "redirect": "https://x.test"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another user's client");
+
+    // The owner's authorized tokens, and revoking one.
+    let (_, _, tokens) = oauth.exchange(&oauth.code().await).await;
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let owner_token = oauth
+        .app
+        .user_with_email("Acme", "company_owner", "again@acme.test")
+        .await;
+    let (_, listed) = oauth.app.get(&owner_token, "/oauth/tokens").await;
+    assert_eq!(listed, json!([]), "only the signed-in user's tokens");
+    let pat = kring_server::admin::create_token(&oauth.app.db, EMAIL, "pat")
+        .await
+        .unwrap();
+    let (_, listed) = oauth.app.get(&pat, "/oauth/tokens").await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["client"]["name"], "Zapier");
+    let token_id = listed[0]["id"].as_str().unwrap();
+    let (status, _) = oauth
+        .app
+        .delete(&pat, &format!("/oauth/tokens/{token_id}"))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(oauth.api(&access).await, StatusCode::UNAUTHORIZED);
+
+    let (status, _) = oauth.app.delete(&owner, &path).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, listed) = oauth.app.get(&owner, "/oauth/clients").await;
+    assert_eq!(listed, json!([]));
+}
+
+/// T11: after a whole session, no raw token, refresh token, client secret or password is in
+/// the database file; passwords are argon2id with OWASP's parameters.
+#[tokio::test]
+async fn t11_no_secret_is_stored_in_the_clear() {
+    let oauth = Oauth::new().await;
+    let (_, _, tokens) = oauth.exchange(&oauth.code().await).await;
+    let (_, _, renewed) = oauth
+        .refresh(tokens["refresh_token"].as_str().unwrap())
+        .await;
+    let pat = kring_server::admin::create_token(&oauth.app.db, EMAIL, "pat")
+        .await
+        .unwrap();
+    let secrets = [
+        tokens["access_token"].as_str().unwrap(),
+        tokens["refresh_token"].as_str().unwrap(),
+        renewed["access_token"].as_str().unwrap(),
+        renewed["refresh_token"].as_str().unwrap(),
+        oauth.secret.as_str(),
+        pat.as_str(),
+        PASSWORD,
+    ];
+    let path = oauth.app.sqlite_path().expect("a SQLite test database");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend(std::fs::read(format!("{}-wal", path.display())).unwrap_or_default());
+    for secret in secrets {
+        let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+        assert!(!found, "{secret} is stored in the clear");
+    }
+    let hashes = oauth
+        .app
+        .query(
+            "SELECT password FROM users",
+            &[kring_core::schema::ColumnType::Text],
+        )
+        .await;
+    for row in hashes {
+        let kring_core::Value::Text(hash) = &row[0] else {
+            panic!()
+        };
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+    }
+}
+
+/// T12: guessing client secrets from one address is cut off.
+#[tokio::test]
+async fn t12_guessing_secrets_meets_429() {
+    let oauth = Oauth::new().await;
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        let guess = format!("guess-{i}");
+        let (status, headers, _) = oauth
+            .token(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &oauth.client_id),
+                ("client_secret", &guess),
+            ])
+            .await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(headers.get("retry-after").is_some());
+        }
+        statuses.push(status);
+    }
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(
+        refused <= 30 && limited >= 10,
+        "{refused} refused, {limited} throttled"
+    );
+}

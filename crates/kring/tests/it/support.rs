@@ -117,6 +117,13 @@ impl TestApp {
         }
     }
 
+    /// The SQLite file this server uses, when it uses one.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        self.database_url
+            .strip_prefix("sqlite://")
+            .map(PathBuf::from)
+    }
+
     /// A new user of `company` with `role`, and a token for it.
     pub async fn user(&self, company: &str, role: &str) -> String {
         let email = format!(

@@ -1,0 +1,312 @@
+//! Passport's JSON API for the signed-in user's own clients and authorized tokens:
+//! `GET/POST /oauth/clients`, `PUT/DELETE /oauth/clients/{id}`, `GET /oauth/tokens`,
+//! `DELETE /oauth/tokens/{id}`. A client's secret is shown once, in the creation response.
+
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use kring_core::Value;
+use kring_core::i18n::Message;
+use kring_core::schema::ColumnType;
+use kring_core::time::format_timestamp;
+use kring_core::validate::ValidationErrors;
+use serde_json::{Map, Value as Json, json};
+
+use super::clients::valid_redirect;
+use super::grants::revoke_family;
+use crate::AppState;
+use crate::auth::{Caller, authorize, random_secret, sha256_hex};
+use crate::db::Raw;
+use crate::error::Error;
+use crate::http::{json_body, json_response};
+use crate::resource::engine::Scope;
+
+/// The signed-in user: any valid token of theirs. The caller is read before the await, as a
+/// request cannot be held across one.
+fn signed_in<'a>(
+    state: &'a AppState,
+    request: &Request,
+) -> impl Future<Output = Result<Scope, Error>> + Send + 'a {
+    let caller = Caller::of(request);
+    async move { authorize(state, &caller, None).await }
+}
+
+const CLIENT_TYPES: [ColumnType; 7] = [
+    ColumnType::Int,
+    ColumnType::Text,
+    ColumnType::Text,
+    ColumnType::Bool,
+    ColumnType::Bool,
+    ColumnType::Timestamp,
+    ColumnType::Timestamp,
+];
+
+fn client_json(user_id: i64, row: &[Value]) -> Option<Json> {
+    match row {
+        [
+            Value::Int(id),
+            Value::Text(name),
+            Value::Text(redirect),
+            Value::Bool(confidential),
+            Value::Bool(revoked),
+            Value::Timestamp(created),
+            Value::Timestamp(updated),
+        ] => Some(json!({
+            "id": id.to_string(), "user_id": user_id, "name": name, "redirect": redirect,
+            "confidential": confidential, "personal_access_client": false,
+            "password_client": false, "revoked": revoked,
+            "created_at": format_timestamp(created), "updated_at": format_timestamp(updated),
+        })),
+        _ => None,
+    }
+}
+
+async fn own_client(state: &AppState, scope: Scope, id: &str) -> Result<Json, Error> {
+    let not_found = || Error::NotFound {
+        resource: "client",
+        id: kring_core::query::truncate(id, 40),
+    };
+    let id: i64 = id.parse().map_err(|_| not_found())?;
+    let rows = state
+        .db
+        .fetch(
+            &Raw::new(
+                "SELECT id, name, redirect, confidential, revoked, created_at, updated_at \
+                 FROM oauth_clients WHERE id = ? AND user_id = ? AND revoked = ?",
+                vec![id.into(), scope.user_id.into(), false.into()],
+            ),
+            &CLIENT_TYPES,
+        )
+        .await?;
+    rows.first()
+        .and_then(|r| client_json(scope.user_id, r))
+        .ok_or_else(not_found)
+}
+
+pub async fn list_clients(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, Error> {
+    let scope = signed_in(&state, &request).await?;
+    let rows = state
+        .db
+        .fetch(
+            &Raw::new(
+                "SELECT id, name, redirect, confidential, revoked, created_at, updated_at \
+                 FROM oauth_clients WHERE user_id = ? AND revoked = ? ORDER BY id",
+                vec![scope.user_id.into(), false.into()],
+            ),
+            &CLIENT_TYPES,
+        )
+        .await?;
+    let clients: Vec<Json> = rows
+        .iter()
+        .filter_map(|r| client_json(scope.user_id, r))
+        .collect();
+    Ok(json_response(StatusCode::OK, &Json::Array(clients)))
+}
+
+/// `name` and `redirect` (space- or comma-separated URIs), validated Laravel-style.
+fn client_fields(body: &Map<String, Json>) -> Result<(String, String), Error> {
+    let mut errors = ValidationErrors::default();
+    let name = body
+        .get("name")
+        .and_then(Json::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if name.is_empty() {
+        errors.add("name", Message::new("validation.required"));
+    } else if name.chars().count() > 255 {
+        errors.add(
+            "name",
+            Message::new("validation.max.string").with("max", "255"),
+        );
+    }
+    let redirect = body.get("redirect").and_then(Json::as_str).unwrap_or("");
+    let redirects: Vec<&str> = redirect
+        .split([' ', ','])
+        .filter(|r| !r.is_empty())
+        .collect();
+    if redirects.is_empty() {
+        errors.add("redirect", Message::new("validation.required"));
+    } else if !redirects.iter().all(|r| valid_redirect(r)) {
+        errors.add("redirect", Message::new("validation.url"));
+    }
+    if errors.is_empty() {
+        Ok((name, redirects.join(" ")))
+    } else {
+        Err(Error::Validation(errors))
+    }
+}
+
+pub async fn create_client(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, Error> {
+    let scope = signed_in(&state, &request).await?;
+    let body = json_body(request, state.config.body_limit).await?;
+    let (name, redirect) = client_fields(&body)?;
+    let confidential = body
+        .get("confidential")
+        .and_then(Json::as_bool)
+        .unwrap_or(true);
+    let secret = if confidential {
+        Some(random_secret()?)
+    } else {
+        None
+    };
+    let now = Utc::now();
+    let mut tx = state.db.begin().await?;
+    let id = tx
+        .insert(&Raw::new(
+            "INSERT INTO oauth_clients (company_id, user_id, name, secret_hash, redirect, \
+             confidential, revoked, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            vec![
+                scope.company_id.into(),
+                scope.user_id.into(),
+                name.into(),
+                secret.as_deref().map(sha256_hex).into(),
+                redirect.into(),
+                confidential.into(),
+                false.into(),
+                now.into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    tx.commit().await?;
+    let mut client = own_client(&state, scope, &id.to_string()).await?;
+    client["secret"] = json!(secret);
+    Ok(json_response(StatusCode::CREATED, &client))
+}
+
+pub async fn update_client(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, Error> {
+    let scope = signed_in(&state, &request).await?;
+    own_client(&state, scope, &id).await?;
+    let body = json_body(request, state.config.body_limit).await?;
+    let (name, redirect) = client_fields(&body)?;
+    let mut tx = state.db.begin().await?;
+    tx.execute(&Raw::new(
+        "UPDATE oauth_clients SET name = ?, redirect = ?, updated_at = ? WHERE id = ? AND user_id = ?",
+        vec![
+            name.into(),
+            redirect.into(),
+            Utc::now().into(),
+            id.parse::<i64>().unwrap_or(0).into(),
+            scope.user_id.into(),
+        ],
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &own_client(&state, scope, &id).await?,
+    ))
+}
+
+/// Deleting a client revokes it and every token it was given.
+pub async fn delete_client(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, Error> {
+    let scope = signed_in(&state, &request).await?;
+    own_client(&state, scope, &id).await?;
+    let id = id.parse::<i64>().unwrap_or(0);
+    let mut tx = state.db.begin().await?;
+    for sql in [
+        "UPDATE oauth_clients SET revoked = ? WHERE id = ?",
+        "UPDATE personal_access_tokens SET revoked = ? WHERE client_id = ?",
+        "UPDATE oauth_refresh_tokens SET revoked = ? WHERE client_id = ?",
+    ] {
+        tx.execute(&Raw::new(sql, vec![true.into(), id.into()]))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The user's live OAuth access tokens, with the client each was issued to.
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, Error> {
+    let scope = signed_in(&state, &request).await?;
+    let rows = state
+        .db
+        .fetch(
+            &Raw::new(
+                "SELECT t.id, t.client_id, c.name, t.scopes, t.expires_at, t.created_at \
+                 FROM personal_access_tokens t JOIN oauth_clients c ON c.id = t.client_id \
+                 WHERE t.user_id = ? AND t.revoked = ? AND t.expires_at > ? ORDER BY t.id",
+                vec![scope.user_id.into(), false.into(), Utc::now().into()],
+            ),
+            &[
+                ColumnType::Int,
+                ColumnType::Int,
+                ColumnType::Text,
+                ColumnType::Text,
+                ColumnType::Timestamp,
+                ColumnType::Timestamp,
+            ],
+        )
+        .await?;
+    let tokens: Vec<Json> = rows
+        .iter()
+        .filter_map(|row| match row.as_slice() {
+            [
+                Value::Int(id),
+                Value::Int(client_id),
+                Value::Text(client),
+                Value::Text(scopes),
+                Value::Timestamp(expires),
+                Value::Timestamp(created),
+            ] => Some(json!({
+                "id": id.to_string(), "user_id": scope.user_id, "client_id": client_id.to_string(),
+                "scopes": scopes.split_whitespace().collect::<Vec<_>>(), "revoked": false,
+                "expires_at": format_timestamp(expires), "created_at": format_timestamp(created),
+                "client": {"id": client_id.to_string(), "name": client},
+            })),
+            _ => None,
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &Json::Array(tokens)))
+}
+
+/// Revokes one of the user's OAuth tokens and the rest of its grant.
+pub async fn delete_token(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, Error> {
+    let scope = signed_in(&state, &request).await?;
+    let not_found = || Error::NotFound {
+        resource: "token",
+        id: kring_core::query::truncate(&id, 40),
+    };
+    let token_id: i64 = id.parse().map_err(|_| not_found())?;
+    let rows = state
+        .db
+        .fetch(
+            &Raw::new(
+                "SELECT family FROM personal_access_tokens \
+                 WHERE id = ? AND user_id = ? AND client_id IS NOT NULL",
+                vec![token_id.into(), scope.user_id.into()],
+            ),
+            &[ColumnType::Text],
+        )
+        .await?;
+    let Some(Value::Text(family)) = rows.first().and_then(|r| r.first()).cloned() else {
+        return Err(not_found());
+    };
+    let mut tx = state.db.begin().await?;
+    revoke_family(&mut tx, &family).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
