@@ -197,3 +197,36 @@ async fn seed_fills_a_demo_company() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// `kring client create` prints the client's id and secret as JSON; a public client has no
+/// secret; a bad redirect URI is refused.
+#[tokio::test]
+async fn client_create_prints_id_and_secret() {
+    let (url, dir) = fresh_database(Backend::Sqlite).await.expect("sqlite");
+    let env = [("KRING_DATABASE_URL", url.as_str())];
+    let here = std::env::temp_dir();
+    assert!(kring(CREATE_CLI_USER, &env, &here).status.success());
+    let email = CREATE_CLI_USER
+        .windows(2)
+        .find(|w| w[0] == "--email")
+        .map(|w| w[1])
+        .expect("email");
+    let create = |extra: &[&str]| {
+        let mut args = vec!["client", "create", "--email", email, "--name", "Zapier"];
+        args.extend_from_slice(extra);
+        kring(&args, &env, &here)
+    };
+    let out = create(&["--redirect", "https://zapier.test/cb"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let client: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(client["client_id"].is_string());
+    assert!(client["client_secret"].as_str().is_some_and(|s| s.len() >= 40));
+    let out = create(&["--redirect", "http://127.0.0.1:7000/cb", "--public"]);
+    let client: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(client["client_secret"], serde_json::Value::Null);
+    let out = create(&["--redirect", "http://evil.test/cb"]);
+    assert!(!out.status.success(), "plain http is for loopback only");
+    if let Some(dir) = dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1097,3 +1097,83 @@ async fn t12_guessing_secrets_meets_429() {
         "{refused} refused, {limited} throttled"
     );
 }
+
+/// T05 and T07: an expired code and an expired access token are refused.
+#[tokio::test]
+async fn expired_codes_and_tokens_are_refused() {
+    let oauth = Oauth::new().await;
+    let code = oauth.code().await;
+    let mut tx = oauth.app.db.begin().await.unwrap();
+    let past = chrono::Utc::now() - chrono::Duration::minutes(11);
+    tx.execute(&kring_server::db::Raw::new("UPDATE oauth_codes SET expires_at = ?", vec![past.into()]))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (status, _, error) = oauth.exchange(&code).await;
+    assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+
+    let (_, _, tokens) = oauth.exchange(&oauth.code().await).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(oauth.api(access).await, StatusCode::OK);
+    let mut tx = oauth.app.db.begin().await.unwrap();
+    let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+    tx.execute(&kring_server::db::Raw::new(
+        "UPDATE personal_access_tokens SET expires_at = ? WHERE client_id IS NOT NULL",
+        vec![past.into()],
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let response = oauth
+        .http
+        .get(format!("{}/api/customer", oauth.app.base))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Bearer realm=\"kring\", error=\"invalid_token\""
+    );
+}
+
+/// T08: every route of every resource needs its scope: a token with every other scope is
+/// refused, a token with just that one is let through.
+#[tokio::test]
+async fn t08_scope_matrix_over_the_registry() {
+    use kring_server::resource::{Action, REGISTRY, Routes};
+    let oauth = Oauth::new().await;
+    let all: Vec<String> = kring_server::auth::all_scopes()
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| id != "*")
+        .collect();
+    let mut cells = 0;
+    for def in REGISTRY.iter().filter(|d| d.routes == Routes::Crud) {
+        for (action, method, path) in [
+            (Action::View, "GET", format!("/api/{}", def.name)),
+            (Action::Create, "POST", format!("/api/{}", def.name)),
+            (Action::Update, "PATCH", format!("/api/{}/999999", def.name)),
+            (Action::Delete, "DELETE", format!("/api/{}/999999", def.name)),
+        ] {
+            let needed = def.scope(action);
+            let others: Vec<&str> = all.iter().map(String::as_str).filter(|s| *s != needed).collect();
+            let lacking = kring_server::admin::create_token_with_scopes(&oauth.app.db, EMAIL, "t", &others.join(" "))
+                .await
+                .unwrap();
+            let holding = kring_server::admin::create_token_with_scopes(&oauth.app.db, EMAIL, "t", &needed)
+                .await
+                .unwrap();
+            let (status, _) = oauth.app.send(method, Some(&lacking), &path, Some(json!({}))).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} without {needed}");
+            let (status, body) = oauth.app.send(method, Some(&holding), &path, Some(json!({}))).await;
+            assert!(
+                status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
+                "{method} {path} with {needed}: {status} {body}"
+            );
+            cells += 2;
+        }
+    }
+    assert!(cells >= 120, "{cells} cells");
+}
