@@ -23,6 +23,7 @@ use kring_server::{Config, admin};
 pub fn unthrottled(url: String) -> Config {
     let mut config = Config::new(url);
     config.rate_limit = u64::MAX / 2;
+    config.concurrency_limit = usize::MAX;
     config
 }
 

@@ -132,6 +132,13 @@ pub async fn authorize(
             retry_after: decision.retry_after(),
         });
     }
+    let place = state
+        .concurrency
+        .enter(*user_id)
+        .ok_or(Error::TooManyRequests { retry_after: 1 })?;
+    if let Some(slot) = &caller.slot {
+        slot.hold(place);
+    }
     if let Some((def, action)) = access {
         let needed = def.scope(action);
         if !grants(scopes, &needed) {

@@ -17,10 +17,15 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Prefix of Kring's Redis keys; instances of one deployment share it.
     pub redis_prefix: String,
+    /// Requests one token owner may have in progress at once, per instance.
+    pub concurrency_limit: usize,
 }
 
 /// Laravel's default API throttle is 60 a minute; DESIGN §2 settles on 600 for Kring.
 pub const DEFAULT_RATE_LIMIT: u64 = 600;
+
+/// In-flight requests per token owner and instance.
+pub const DEFAULT_CONCURRENCY_LIMIT: usize = 32;
 
 impl Config {
     pub fn new(database_url: impl Into<String>) -> Config {
@@ -30,6 +35,7 @@ impl Config {
             rate_limit: DEFAULT_RATE_LIMIT,
             redis_url: None,
             redis_prefix: "kring".into(),
+            concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
         }
     }
 }

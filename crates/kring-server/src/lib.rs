@@ -26,6 +26,7 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub limiter: Arc<rate_limit::Limiter>,
+    pub concurrency: Arc<rate_limit::Concurrency>,
 }
 
 /// Connects, migrates and returns the application state.
@@ -39,10 +40,12 @@ pub async fn prepare(config: Config) -> Result<AppState, Error> {
         }
         None => rate_limit::Limiter::memory(config.rate_limit),
     };
+    let concurrency_limit = config.concurrency_limit;
     Ok(AppState {
         db,
         config: Arc::new(config),
         limiter: Arc::new(limiter),
+        concurrency: Arc::new(rate_limit::Concurrency::new(concurrency_limit)),
     })
 }
 

@@ -168,13 +168,70 @@ fn count_in_memory(windows: &Mutex<HashMap<String, (u64, u64)>>, key: &str, wind
     entry.1
 }
 
-/// Where authentication leaves the request's decision for the middleware to report.
+/// Where authentication leaves the request's decision for the middleware to report, and the
+/// request's place among its owner's requests in flight, held until the response is made.
 #[derive(Clone, Default)]
-pub struct Slot(Arc<OnceLock<Decision>>);
+pub struct Slot(Arc<OnceLock<Decision>>, Arc<Mutex<Option<InFlight>>>);
 
 impl Slot {
     pub fn set(&self, decision: Decision) {
         let _ = self.0.set(decision);
+    }
+
+    pub fn hold(&self, place: InFlight) {
+        if let Ok(mut held) = self.1.lock() {
+            *held = Some(place);
+        }
+    }
+}
+
+/// How many requests of one owner may be in progress at once on this instance (GitHub's
+/// "secondary" limit): a client that opens many slow requests cannot take every worker.
+#[derive(Default)]
+pub struct Concurrency {
+    limit: usize,
+    counts: Arc<Mutex<HashMap<i64, usize>>>,
+}
+
+/// One request in flight; leaving it frees the place.
+pub struct InFlight {
+    owner: i64,
+    counts: Arc<Mutex<HashMap<i64, usize>>>,
+}
+
+impl Concurrency {
+    pub fn new(limit: usize) -> Concurrency {
+        Concurrency {
+            limit,
+            counts: Arc::default(),
+        }
+    }
+
+    /// A place for one more request of `owner`, unless it already has `limit` in flight.
+    pub fn enter(&self, owner: i64) -> Option<InFlight> {
+        let mut counts = self.counts.lock().ok()?;
+        let count = counts.entry(owner).or_insert(0);
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(InFlight {
+            owner,
+            counts: self.counts.clone(),
+        })
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut counts) = self.counts.lock()
+            && let Some(count) = counts.get_mut(&self.owner)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.owner);
+            }
+        }
     }
 }
 

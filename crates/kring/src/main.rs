@@ -63,6 +63,9 @@ enum Command {
         /// Requests per minute per token owner on /api (per client IP without a valid token).
         #[arg(long, env = "KRING_RATE_LIMIT", default_value_t = config::DEFAULT_RATE_LIMIT)]
         rate_limit: u64,
+        /// Requests one token owner may have in progress at once on this instance (429 above).
+        #[arg(long, env = "KRING_CONCURRENCY_LIMIT", default_value_t = config::DEFAULT_CONCURRENCY_LIMIT)]
+        concurrency_limit: usize,
         /// Keep rate-limit counters in this Redis (redis://host:6379) so that several instances
         /// share one budget. Without it, each instance counts in memory.
         #[arg(long, env = "KRING_REDIS_URL")]
@@ -170,6 +173,7 @@ async fn main() -> anyhow::Result<()> {
             bind,
             body_limit,
             rate_limit,
+            concurrency_limit,
             redis_url,
             redis_prefix,
             database,
@@ -177,6 +181,7 @@ async fn main() -> anyhow::Result<()> {
             let mut config = Config::new(database.url()?);
             config.body_limit = body_limit;
             config.rate_limit = rate_limit;
+            config.concurrency_limit = concurrency_limit;
             config.redis_url = redis_url.filter(|u| !u.is_empty());
             config.redis_prefix = redis_prefix;
             let state = kring_server::prepare(config)

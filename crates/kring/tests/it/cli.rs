@@ -217,10 +217,18 @@ async fn client_create_prints_id_and_secret() {
         kring(&args, &env, &here)
     };
     let out = create(&["--redirect", "https://zapier.test/cb"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let client: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(client["client_id"].is_string());
-    assert!(client["client_secret"].as_str().is_some_and(|s| s.len() >= 40));
+    assert!(
+        client["client_secret"]
+            .as_str()
+            .is_some_and(|s| s.len() >= 40)
+    );
     let out = create(&["--redirect", "http://127.0.0.1:7000/cb", "--public"]);
     let client: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(client["client_secret"], serde_json::Value::Null);

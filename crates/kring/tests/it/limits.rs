@@ -282,3 +282,45 @@ async fn scopes_limit_what_a_token_may_do() {
         assert!(ids.contains(&id), "{id} in {ids:?}");
     }
 }
+
+/// T59: a client holding many slow requests open gets 429 for more, with `Retry-After`; other
+/// users are not affected, and the places come back when the slow requests end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t59_requests_in_flight_are_capped_per_user() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn_configured(Backend::Sqlite, |c| c.concurrency_limit = 2)
+        .await
+        .unwrap();
+    let (ann, bob) = (app.owner().await, app.owner().await);
+    let address = app.base.trim_start_matches("http://").to_string();
+    // Two creates whose bodies never finish arriving: authorized, waiting for the body.
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let head = format!(
+            "POST /api/customer HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {ann}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\":"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        slow.push(stream);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (status, headers, _) = call(&app, "GET", Some(&ann), "/api/customer").await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a third request in flight"
+    );
+    assert!(headers.get("retry-after").is_some());
+    assert_eq!(
+        call(&app, "GET", Some(&bob), "/api/customer").await.0,
+        StatusCode::OK
+    );
+    drop(slow);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        call(&app, "GET", Some(&ann), "/api/customer").await.0,
+        StatusCode::OK,
+        "places come back"
+    );
+}

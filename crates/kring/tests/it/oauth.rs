@@ -1105,12 +1105,18 @@ async fn expired_codes_and_tokens_are_refused() {
     let code = oauth.code().await;
     let mut tx = oauth.app.db.begin().await.unwrap();
     let past = chrono::Utc::now() - chrono::Duration::minutes(11);
-    tx.execute(&kring_server::db::Raw::new("UPDATE oauth_codes SET expires_at = ?", vec![past.into()]))
-        .await
-        .unwrap();
+    tx.execute(&kring_server::db::Raw::new(
+        "UPDATE oauth_codes SET expires_at = ?",
+        vec![past.into()],
+    ))
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let (status, _, error) = oauth.exchange(&code).await;
-    assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
 
     let (_, _, tokens) = oauth.exchange(&oauth.code().await).await;
     let access = tokens["access_token"].as_str().unwrap();
@@ -1155,19 +1161,43 @@ async fn t08_scope_matrix_over_the_registry() {
             (Action::View, "GET", format!("/api/{}", def.name)),
             (Action::Create, "POST", format!("/api/{}", def.name)),
             (Action::Update, "PATCH", format!("/api/{}/999999", def.name)),
-            (Action::Delete, "DELETE", format!("/api/{}/999999", def.name)),
+            (
+                Action::Delete,
+                "DELETE",
+                format!("/api/{}/999999", def.name),
+            ),
         ] {
             let needed = def.scope(action);
-            let others: Vec<&str> = all.iter().map(String::as_str).filter(|s| *s != needed).collect();
-            let lacking = kring_server::admin::create_token_with_scopes(&oauth.app.db, EMAIL, "t", &others.join(" "))
-                .await
-                .unwrap();
-            let holding = kring_server::admin::create_token_with_scopes(&oauth.app.db, EMAIL, "t", &needed)
-                .await
-                .unwrap();
-            let (status, _) = oauth.app.send(method, Some(&lacking), &path, Some(json!({}))).await;
-            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} without {needed}");
-            let (status, body) = oauth.app.send(method, Some(&holding), &path, Some(json!({}))).await;
+            let others: Vec<&str> = all
+                .iter()
+                .map(String::as_str)
+                .filter(|s| *s != needed)
+                .collect();
+            let lacking = kring_server::admin::create_token_with_scopes(
+                &oauth.app.db,
+                EMAIL,
+                "t",
+                &others.join(" "),
+            )
+            .await
+            .unwrap();
+            let holding =
+                kring_server::admin::create_token_with_scopes(&oauth.app.db, EMAIL, "t", &needed)
+                    .await
+                    .unwrap();
+            let (status, _) = oauth
+                .app
+                .send(method, Some(&lacking), &path, Some(json!({})))
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{method} {path} without {needed}"
+            );
+            let (status, body) = oauth
+                .app
+                .send(method, Some(&holding), &path, Some(json!({})))
+                .await;
             assert!(
                 status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
                 "{method} {path} with {needed}: {status} {body}"

@@ -66,10 +66,14 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, Option<PathBuf>
 }
 
 impl TestApp {
-    /// A server over a fresh database. Its rate limit is out of the way: the tests that are
-    /// about rate limits set their own.
+    /// A server over a fresh database. Its rate and concurrency limits are out of the way: the
+    /// tests that are about limits set their own.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
-        Self::spawn_configured(backend, |c| c.rate_limit = 1_000_000).await
+        Self::spawn_configured(backend, |c| {
+            c.rate_limit = 1_000_000;
+            c.concurrency_limit = 10_000;
+        })
+        .await
     }
 
     /// A server over a fresh database, its configuration adjusted by `configure`.
