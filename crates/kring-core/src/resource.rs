@@ -34,6 +34,9 @@ pub struct ResourceDef {
     pub links: &'static [Link],
     /// Recomputes derived columns from the others, before every write.
     pub derive: Option<fn(&ResourceDef, &mut [Value])>,
+    /// Creates per minute one user may make, for records whose creation is a sensitive
+    /// business flow (inviting users): beyond it, 429 and nothing is created.
+    pub create_quota: Option<u64>,
 }
 
 /// A body key that replaces the set of records linked through a many-to-many relation. Items

@@ -22,6 +22,7 @@ const fn resource(
         nested: &[],
         links: &[],
         derive: None,
+        create_quota: None,
     }
 }
 

@@ -88,6 +88,26 @@ pub(super) fn permitted<'a>(
     async move { authorize(state, &caller, Some((def, action))).await }
 }
 
+/// A resource whose creation is a sensitive flow allows only so many creates a minute per user.
+async fn within_create_quota(
+    state: &AppState,
+    def: &ResourceDef,
+    scope: Scope,
+) -> Result<(), Error> {
+    let Some(quota) = def.create_quota else {
+        return Ok(());
+    };
+    let key = format!("create-{}:{}", def.name, scope.user_id);
+    let decision = state.limiter.hit_with(&key, quota).await;
+    if decision.allowed() {
+        Ok(())
+    } else {
+        Err(Error::TooManyRequests {
+            retry_after: decision.retry_after(),
+        })
+    }
+}
+
 /// The `{id}` segment. Ids are positive integers; anything else cannot name a record, so it is a
 /// 404 like any unknown id.
 fn record_id(def: &ResourceDef, request: &Request) -> Result<i64, Error> {
@@ -198,6 +218,7 @@ async fn store(
     request: Request,
 ) -> Result<Response, Error> {
     let scope = permitted(&state, &request, def, Action::Create).await?;
+    within_create_quota(&state, def, scope).await?;
     let body = json_body(request, state.config.body_limit).await?;
     let (id, record) = write::store(&state.db, def, scope, &body).await?;
     let record = with_written(&state, def, scope, id, record).await?;

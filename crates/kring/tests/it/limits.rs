@@ -324,3 +324,39 @@ async fn t59_requests_in_flight_are_capped_per_user() {
         "places come back"
     );
 }
+
+/// T60: creating users (inviting people) has its own quota; past it, 429 and no user is made.
+#[tokio::test]
+async fn t60_inviting_users_has_a_quota() {
+    start_of_a_window().await;
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let owner = app.owner().await;
+    let (_, roles) = app.get(&owner, "/api/role").await;
+    let role = roles["data"][0]["id"].as_i64().unwrap();
+    let invite = |i: usize| json!({"name": "Invitee", "email": format!("invitee{i}@acme.test"), "password": "long enough", "role_id": role});
+    for i in 0..10 {
+        let (status, body) = app.post(&owner, "/api/user", invite(i)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body) = app.post(&owner, "/api/user", invite(10)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let rows = app
+        .query(
+            "SELECT COUNT(*) FROM users WHERE email = 'invitee10@acme.test'",
+            &[kring_core::schema::ColumnType::Int],
+        )
+        .await;
+    assert_eq!(
+        rows[0][0],
+        kring_core::Value::Int(0),
+        "the refused invitation made no user"
+    );
+    let (status, _) = app
+        .post(&owner, "/api/customer", json!({"name": "Still fine"}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "other writes are not held back"
+    );
+}

@@ -30,4 +30,5 @@ pub static ACTIVITY_LOG: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

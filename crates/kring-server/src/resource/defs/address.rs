@@ -29,4 +29,5 @@ pub static ADDRESS: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

@@ -37,4 +37,5 @@ pub static APPOINTMENT: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

@@ -51,4 +51,5 @@ pub static ASSIGNMENT: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

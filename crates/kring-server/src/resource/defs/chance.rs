@@ -46,4 +46,5 @@ pub static CHANCE: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

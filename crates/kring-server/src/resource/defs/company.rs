@@ -30,4 +30,5 @@ pub static COMPANY: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

@@ -51,4 +51,5 @@ pub static CONTACT: ResourceDef = ResourceDef {
         relation: "customers",
     }],
     derive: None,
+    create_quota: None,
 };

@@ -52,6 +52,7 @@ pub static CONTRACT: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: Some(calculated_price),
+    create_quota: None,
 };
 
 /// The yearly value: a one-off price counts once, monthly twelve times, quarterly four times.

@@ -57,4 +57,5 @@ pub static CUSTOMER: ResourceDef = ResourceDef {
         relation: "contacts",
     }],
     derive: None,
+    create_quota: None,
 };

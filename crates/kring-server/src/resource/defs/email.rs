@@ -37,4 +37,5 @@ pub static EMAIL: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

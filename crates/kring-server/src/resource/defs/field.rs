@@ -41,4 +41,5 @@ pub static FIELD: ResourceDef = ResourceDef {
     nested: &["options"],
     links: &[],
     derive: None,
+    create_quota: None,
 };

@@ -27,4 +27,5 @@ pub static FIELD_OPTION: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

@@ -26,4 +26,5 @@ pub static FIELD_VALUE: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

@@ -30,4 +30,5 @@ pub static MEDIA: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

@@ -42,4 +42,5 @@ pub static NOTE: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

@@ -22,4 +22,5 @@ pub static ORIGIN: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

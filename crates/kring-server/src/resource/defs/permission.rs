@@ -18,4 +18,5 @@ pub static PERMISSION: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

@@ -35,4 +35,5 @@ pub static ROLE: ResourceDef = ResourceDef {
         relation: "permissions",
     }],
     derive: None,
+    create_quota: None,
 };

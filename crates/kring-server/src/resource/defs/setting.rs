@@ -55,4 +55,5 @@ pub static SETTING: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

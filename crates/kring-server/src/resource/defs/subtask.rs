@@ -28,4 +28,5 @@ pub static SUBTASK: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

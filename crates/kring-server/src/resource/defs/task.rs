@@ -38,4 +38,5 @@ pub static TASK: ResourceDef = ResourceDef {
     nested: &["subtasks"],
     links: &[],
     derive: None,
+    create_quota: None,
 };

@@ -29,4 +29,5 @@ pub static TEMPLATE: ResourceDef = ResourceDef {
     nested: &["items"],
     links: &[],
     derive: None,
+    create_quota: None,
 };

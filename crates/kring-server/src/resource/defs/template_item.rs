@@ -34,4 +34,5 @@ pub static TEMPLATE_ITEM: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

@@ -29,4 +29,5 @@ pub static TODO: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };

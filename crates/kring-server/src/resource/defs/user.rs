@@ -40,4 +40,6 @@ pub static USER: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    // Creating users is inviting people (OWASP API6): ten a minute per user.
+    create_quota: Some(10),
 };

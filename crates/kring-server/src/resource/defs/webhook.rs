@@ -59,4 +59,5 @@ pub static WEBHOOK: ResourceDef = ResourceDef {
     nested: &[],
     links: &[],
     derive: None,
+    create_quota: None,
 };
