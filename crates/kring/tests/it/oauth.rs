@@ -1207,3 +1207,42 @@ async fn t08_scope_matrix_over_the_registry() {
     }
     assert!(cells >= 120, "{cells} cells");
 }
+
+/// Passport's deny is `DELETE /oauth/authorize`; the token endpoint takes JSON as well as forms.
+#[tokio::test]
+async fn delete_denies_and_json_token_requests_work() {
+    let oauth = Oauth::new().await;
+    let query = oauth.authorize_query(REDIRECT, &[]);
+    let (_, _, _, csrf) = oauth.page(&query).await;
+    let response = oauth
+        .http
+        .delete(format!("{}/oauth/authorize", oauth.app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("kring_csrf={csrf}"))
+        .body(format!("{query}&_token={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with(&format!("{REDIRECT}?error=access_denied")),
+        "{location}"
+    );
+
+    let code = oauth.code().await;
+    let response = oauth
+        .http
+        .post(format!("{}/oauth/token", oauth.app.base))
+        .json(&json!({
+            "grant_type": "authorization_code", "client_id": oauth.client_id,
+            "client_secret": oauth.secret, "redirect_uri": REDIRECT, "code": code,
+            "code_verifier": VERIFIER,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let tokens: Value = response.json().await.unwrap();
+    assert_eq!(tokens["token_type"], "Bearer");
+}
