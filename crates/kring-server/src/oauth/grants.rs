@@ -265,11 +265,20 @@ async fn code_grant(
         (Value::Null, None) => {}
         _ => return Err(invalid_grant("Failed to verify `code_verifier`").into()),
     }
-    tx.execute(&Raw::new(
-        "UPDATE oauth_codes SET used = ? WHERE code_hash = ?",
-        vec![true.into(), sha256_hex(code).into()],
-    ))
-    .await?;
+    // Conditional, so two concurrent exchanges of one code cannot both win (PostgreSQL runs
+    // them side by side; the second finds the row already used).
+    let claimed = tx
+        .execute(&Raw::new(
+            "UPDATE oauth_codes SET used = ? WHERE code_hash = ? AND used = ?",
+            vec![true.into(), sha256_hex(code).into(), false.into()],
+        ))
+        .await?;
+    if claimed != 1 {
+        return Err(Refusal::Replayed {
+            family: family.clone(),
+            hint: "Authorization code has been used",
+        });
+    }
     let (user_id, scopes, family) = (*user_id, scopes.clone(), family.clone());
     Ok(issue(tx, client, user_id, &scopes, &family, true).await?)
 }
@@ -343,11 +352,18 @@ async fn refresh_grant(
             asked
         }
     };
-    tx.execute(&Raw::new(
-        "UPDATE oauth_refresh_tokens SET revoked = ? WHERE token_hash = ?",
-        vec![true.into(), sha256_hex(token).into()],
-    ))
-    .await?;
+    let claimed = tx
+        .execute(&Raw::new(
+            "UPDATE oauth_refresh_tokens SET revoked = ? WHERE token_hash = ? AND revoked = ?",
+            vec![true.into(), sha256_hex(token).into(), false.into()],
+        ))
+        .await?;
+    if claimed != 1 {
+        return Err(Refusal::Replayed {
+            family: family.clone(),
+            hint: "The refresh token has been used",
+        });
+    }
     let (user_id, family) = (*user_id, family.clone());
     Ok(issue(tx, client, user_id, &scopes, &family, true).await?)
 }

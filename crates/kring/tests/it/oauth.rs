@@ -51,7 +51,11 @@ struct Oauth {
 
 impl Oauth {
     async fn new() -> Oauth {
-        let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+        Self::on(Backend::Sqlite).await.unwrap()
+    }
+
+    async fn on(backend: Backend) -> Option<Oauth> {
+        let app = TestApp::spawn(backend).await?;
         app.user_with_email("Acme", "company_owner", EMAIL).await;
         let client = kring_server::oauth::clients::create(
             &app.db,
@@ -66,12 +70,12 @@ impl Oauth {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Oauth {
+        Some(Oauth {
             client_id: client["client_id"].as_str().unwrap().to_string(),
             secret: client["client_secret"].as_str().unwrap().to_string(),
             app,
             http,
-        }
+        })
     }
 
     fn authorize_query(&self, redirect: &str, extra: &[(&str, &str)]) -> String {
@@ -1245,4 +1249,43 @@ async fn delete_denies_and_json_token_requests_work() {
     assert_eq!(response.status(), StatusCode::OK);
     let tokens: Value = response.json().await.unwrap();
     assert_eq!(tokens["token_type"], "Bearer");
+}
+
+/// Concurrent exchanges of one code, or of one refresh token, on PostgreSQL (where they really
+/// run side by side): exactly one wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_and_a_refresh_token_are_single_use_under_concurrency() {
+    let Some(oauth) = Oauth::on(Backend::Postgres).await else {
+        eprintln!("KRING_TEST_POSTGRES_URL is not set: test skipped");
+        return;
+    };
+    let oauth = std::sync::Arc::new(oauth);
+    let code = oauth.code().await;
+    let mut racers = Vec::new();
+    for _ in 0..6 {
+        let (oauth, code) = (oauth.clone(), code.clone());
+        racers.push(tokio::spawn(async move { oauth.exchange(&code).await }));
+    }
+    let mut won = 0;
+    for racer in racers {
+        if racer.await.unwrap().0 == StatusCode::OK {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "one exchange of a code succeeds");
+    // The losers' replays revoked the winner's grant too; race a fresh grant's refresh token.
+    let (_, _, tokens) = oauth.exchange(&oauth.code().await).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let mut racers = Vec::new();
+    for _ in 0..6 {
+        let (oauth, refresh) = (oauth.clone(), refresh.clone());
+        racers.push(tokio::spawn(async move { oauth.refresh(&refresh).await.0 }));
+    }
+    let mut won = 0;
+    for racer in racers {
+        if racer.await.unwrap() == StatusCode::OK {
+            won += 1;
+        }
+    }
+    assert!(won <= 1, "at most one refresh succeeds ({won})");
 }
