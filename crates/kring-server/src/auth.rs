@@ -154,6 +154,30 @@ pub async fn authorize(
     })
 }
 
+/// The user behind a personal access token with every scope (`*`), for managing OAuth clients
+/// and grants: a token issued to an app, or a narrower one, could otherwise mint itself a
+/// broader token through a client of its own.
+pub async fn personal_owner(state: &AppState, caller: &Caller) -> Result<Scope, Error> {
+    let scope = authorize(state, caller, None).await?;
+    let token = caller.token.as_deref().unwrap_or("");
+    let rows = state
+        .db
+        .fetch(
+            &Raw::new(
+                "SELECT scopes FROM personal_access_tokens WHERE token_hash = ? AND client_id IS NULL",
+                vec![sha256_hex(token).into()],
+            ),
+            &[ColumnType::Text],
+        )
+        .await?;
+    match rows.first().and_then(|r| r.first()) {
+        Some(Value::Text(scopes)) if grants(scopes, "*") => Ok(scope),
+        _ => Err(Error::MissingScope {
+            scope: "*".to_string(),
+        }),
+    }
+}
+
 /// Whether a token's space-separated scopes include `needed` (or everything, `*`).
 fn grants(scopes: &str, needed: &str) -> bool {
     scopes

@@ -240,6 +240,10 @@ impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Error {
         match e {
             sqlx::Error::PoolTimedOut => Error::Unavailable("database pool timed out".into()),
+            // Two requests wrote the same unique value at once; validation saw neither.
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Error::Conflict(Message::new("http.concurrent_conflict"))
+            }
             other => Error::Internal(format!("database: {other}")),
         }
     }

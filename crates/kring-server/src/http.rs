@@ -189,7 +189,7 @@ pub async fn json_body(request: Request, limit: usize) -> Result<Map<String, Jso
         return Ok(Map::new());
     }
     let media_type = content_type.split(';').next().unwrap_or("").trim();
-    match media_type {
+    let map = match media_type {
         "" | "application/json" => parse_json_object(&bytes),
         t if t.starts_with("application/") && t.ends_with("+json") => parse_json_object(&bytes),
         "application/x-www-form-urlencoded" => Ok(parse_flat_form(&bytes)),
@@ -197,6 +197,20 @@ pub async fn json_body(request: Request, limit: usize) -> Result<Map<String, Jso
             content_type: kring_core::query::truncate(other, 60),
             expected: "application/json or application/x-www-form-urlencoded",
         }),
+    }?;
+    if map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)) {
+        return Err(Error::BadBody(Message::new("http.nul_character")));
+    }
+    Ok(map)
+}
+
+/// Text with a NUL character: PostgreSQL cannot store it, and no CRM field needs it.
+fn holds_nul(value: &Json) -> bool {
+    match value {
+        Json::String(s) => s.contains('\0'),
+        Json::Array(items) => items.iter().any(holds_nul),
+        Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
     }
 }
 

@@ -50,11 +50,18 @@ impl Decision {
     }
 }
 
+/// The in-process counts: per key, its window and count; and the last window swept.
+#[derive(Default)]
+pub struct Windows {
+    counts: HashMap<String, (u64, u64)>,
+    swept: u64,
+}
+
 /// Counts requests per key and window.
 pub enum Limiter {
     Memory {
         limit: u64,
-        windows: Mutex<HashMap<String, (u64, u64)>>,
+        windows: Mutex<Windows>,
     },
     Redis {
         limit: u64,
@@ -81,7 +88,7 @@ impl Limiter {
     pub fn memory(limit: u64) -> Limiter {
         Limiter::Memory {
             limit,
-            windows: Mutex::new(HashMap::new()),
+            windows: Mutex::new(Windows::default()),
         }
     }
 
@@ -146,21 +153,30 @@ impl Limiter {
     /// Keys the in-process store holds (0 for Redis).
     pub fn keys(&self) -> usize {
         match self {
-            Limiter::Memory { windows, .. } => windows.lock().map(|w| w.len()).unwrap_or(0),
+            Limiter::Memory { windows, .. } => windows.lock().map(|w| w.counts.len()).unwrap_or(0),
             Limiter::Redis { .. } => 0,
         }
     }
 }
 
-fn count_in_memory(windows: &Mutex<HashMap<String, (u64, u64)>>, key: &str, window: u64) -> u64 {
+fn count_in_memory(windows: &Mutex<Windows>, key: &str, window: u64) -> u64 {
     let Ok(mut windows) = windows.lock() else {
         return 0;
     };
-    if windows.len() >= MEMORY_KEYS && !windows.contains_key(key) {
-        // Finished windows count for nothing; forgetting them bounds the memory.
-        windows.retain(|_, (w, _)| *w == window);
+    let Windows { counts, swept } = &mut *windows;
+    if counts.len() >= MEMORY_KEYS && !counts.contains_key(key) {
+        // Finished windows count for nothing; forgetting them bounds the memory. At most one
+        // sweep per window, so a flood of new keys cannot make every request scan the map.
+        if *swept != window {
+            counts.retain(|_, (w, _)| *w == window);
+            *swept = window;
+        }
+        if counts.len() >= MEMORY_KEYS {
+            // Full of this window's keys: a newcomer is not remembered (it is let through).
+            return 1;
+        }
     }
-    let entry = windows.entry(key.to_string()).or_insert((window, 0));
+    let entry = counts.entry(key.to_string()).or_insert((window, 0));
     if entry.0 != window {
         *entry = (window, 0);
     }
@@ -319,6 +335,10 @@ mod tests {
             limiter.hit_at(&format!("ip:{i}"), 0).await;
         }
         assert_eq!(limiter.keys(), MEMORY_KEYS);
+        for i in 0..10u64 {
+            limiter.hit_at(&format!("ip:late{i}"), 0).await;
+        }
+        assert_eq!(limiter.keys(), MEMORY_KEYS, "a full window does not grow");
         for i in 0..1000u64 {
             limiter.hit_at(&format!("ip:new{i}"), WINDOW).await;
         }

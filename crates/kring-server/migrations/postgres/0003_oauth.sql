@@ -26,7 +26,7 @@ CREATE TABLE oauth_codes (
     user_id         BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     scopes          TEXT NOT NULL,
     redirect_uri    TEXT NOT NULL,
-    code_challenge  TEXT,
+    code_challenge  TEXT NOT NULL,
     family          TEXT NOT NULL,
     used            BOOLEAN NOT NULL DEFAULT FALSE,
     expires_at      TIMESTAMPTZ NOT NULL,

@@ -25,7 +25,7 @@ CREATE TABLE oauth_codes (
     user_id         INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     scopes          TEXT NOT NULL,
     redirect_uri    TEXT NOT NULL,
-    code_challenge  TEXT,
+    code_challenge  TEXT NOT NULL,
     family          TEXT NOT NULL,
     used            BOOLEAN NOT NULL DEFAULT 0,
     expires_at      TEXT NOT NULL,

@@ -20,7 +20,7 @@ use kring_core::schema::ColumnType;
 use serde_json::Value as Json;
 
 use super::clients::{self, Client, constant_time_eq};
-use super::grants::throttle;
+use super::grants::{throttle, throttle_key};
 use super::{CODE_MINUTES, oauth_error, requested_scopes};
 use crate::AppState;
 use crate::auth::{hash_password, random_secret, sha256_hex};
@@ -92,8 +92,14 @@ fn refuse(redirect: &Authorization, error: &str, description: &str) -> Response 
     )
 }
 
-/// Checks an authorization request. Problems with the client or its redirect URI are answered
-/// here (never by redirecting to an unverified URI); the others go back to the client.
+/// A malformed request is answered here rather than sent back to the client: before the user
+/// has done anything, a redirect would make Kring an open redirector for any self-registered
+/// client (RFC 9700 §4.11.2).
+fn malformed(code: &'static str, hint: &str) -> Response {
+    oauth_error(code, hint, false).into_response()
+}
+
+/// Checks an authorization request; every problem is answered on the spot (see [`malformed`]).
 async fn check(state: &AppState, params: &Params) -> Result<Authorization, Response> {
     let get = |name: &str| {
         params
@@ -116,39 +122,25 @@ async fn check(state: &AppState, params: &Params) -> Result<Authorization, Respo
             return Err(oauth_error("invalid_request", hint, false).into_response());
         }
     };
-    let mut authorization = Authorization {
+    if get("response_type") != Some("code") {
+        let hint = "Only codes are issued: send response_type=code";
+        return Err(malformed("unsupported_response_type", hint));
+    }
+    let scopes = requested_scopes(get("scope")).map_err(IntoResponse::into_response)?;
+    let challenge = match (get("code_challenge"), get("code_challenge_method")) {
+        (Some(challenge), Some("S256")) if challenge.len() == 43 => challenge.to_string(),
+        _ => {
+            let hint = "PKCE is required: send code_challenge with code_challenge_method=S256";
+            return Err(malformed("invalid_request", hint));
+        }
+    };
+    Ok(Authorization {
         client,
         redirect_uri,
-        scopes: String::new(),
+        scopes,
         state: get("state").map(str::to_string),
-        challenge: String::new(),
-    };
-    if get("response_type") != Some("code") {
-        let description = "The authorization server only issues codes (response_type=code).";
-        return Err(refuse(
-            &authorization,
-            "unsupported_response_type",
-            description,
-        ));
-    }
-    authorization.scopes = requested_scopes(get("scope")).map_err(|_| {
-        refuse(
-            &authorization,
-            "invalid_scope",
-            "The requested scope is invalid, unknown, or malformed",
-        )
-    })?;
-    match (get("code_challenge"), get("code_challenge_method")) {
-        (Some(challenge), Some("S256")) if challenge.len() == 43 => {
-            authorization.challenge = challenge.to_string();
-        }
-        _ => {
-            let description =
-                "PKCE is required: send code_challenge with code_challenge_method=S256.";
-            return Err(refuse(&authorization, "invalid_request", description));
-        }
-    }
-    Ok(authorization)
+        challenge,
+    })
 }
 
 fn query_params(request: &Request) -> Params {
@@ -229,6 +221,9 @@ async fn answer(
     }
     throttle(&state, "login", address, LOGIN_ATTEMPTS_PER_MINUTE).await?;
     let email = params.get("email").map(String::as_str).unwrap_or("");
+    // Per account too, so guessing one password from many addresses is slowed as well.
+    let account = format!("login-email:{}", email.trim().to_lowercase());
+    throttle_key(&state, &account, LOGIN_ATTEMPTS_PER_MINUTE).await?;
     let password = params.get("password").map(String::as_str).unwrap_or("");
     let Some(user_id) = verify_login(&state, email, password).await? else {
         return page_with_error(locale, &authorization, &params, "oauth.bad_credentials");

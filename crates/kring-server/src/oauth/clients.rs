@@ -27,10 +27,26 @@ pub struct Client {
 }
 
 impl Client {
-    /// Redirect URIs match exactly (RFC 9700 §4.1.1); no prefix or pattern matching.
+    /// Redirect URIs match exactly (RFC 9700 §4.1.1), except that a loopback URI may come back
+    /// with any port, as native apps listen on whatever port is free (RFC 8252 §7.3).
     pub fn allows_redirect(&self, uri: &str) -> bool {
-        self.redirects.iter().any(|r| r == uri)
+        let loopback = loopback_without_port(uri);
+        self.redirects.iter().any(|registered| {
+            registered == uri
+                || (loopback.is_some() && loopback == loopback_without_port(registered))
+        })
     }
+}
+
+/// `http://127.0.0.1:PORT/path` as `http://127.0.0.1/path`; `None` for any other URI.
+fn loopback_without_port(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("http://")?;
+    let (authority, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let host = match authority.strip_prefix("[::1]") {
+        Some(_) => "[::1]",
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    matches!(host, "127.0.0.1" | "[::1]" | "localhost").then(|| format!("http://{host}{path}"))
 }
 
 /// A redirect URI a client may register: absolute `https`, or `http` on a loopback address
@@ -50,6 +66,7 @@ pub fn valid_redirect(uri: &str) -> bool {
     let authority = rest.split(['/', '?']).next().unwrap_or("");
     !authority.is_empty()
         && !authority.contains('@')
+        && uri.is_ascii()
         && !uri.contains('#')
         && !uri.chars().any(|c| c.is_whitespace() || c.is_control())
 }
@@ -137,26 +154,11 @@ pub async fn create(
     else {
         return Err(Error::Config(format!("no user with email {email}")));
     };
-    let secret = if public { None } else { Some(random_secret()?) };
-    let now = Utc::now();
-    let id = tx
-        .insert(&Raw::new(
-            "INSERT INTO oauth_clients (company_id, user_id, name, secret_hash, redirect, \
-             confidential, revoked, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            vec![
-                (*company_id).into(),
-                (*user_id).into(),
-                name.into(),
-                secret.as_deref().map(sha256_hex).into(),
-                redirects.join(" ").into(),
-                (!public).into(),
-                false.into(),
-                now.into(),
-                now.into(),
-            ],
-        ))
-        .await?;
+    let owner = crate::resource::engine::Scope {
+        company_id: *company_id,
+        user_id: *user_id,
+    };
+    let (id, secret) = insert(&mut tx, owner, name, &redirects.join(" "), !public).await?;
     tx.commit().await?;
     Ok(json!({
         "client_id": id.to_string(),
@@ -165,6 +167,42 @@ pub async fn create(
         "redirect": redirects.join(" "),
         "confidential": !public,
     }))
+}
+
+/// Writes a client of `owner`; returns its id and, for a confidential client, its secret (stored
+/// only as a hash).
+pub async fn insert(
+    tx: &mut crate::db::Tx,
+    owner: crate::resource::engine::Scope,
+    name: &str,
+    redirect: &str,
+    confidential: bool,
+) -> Result<(i64, Option<String>), Error> {
+    let secret = if confidential {
+        Some(random_secret()?)
+    } else {
+        None
+    };
+    let now = Utc::now();
+    let id = tx
+        .insert(&Raw::new(
+            "INSERT INTO oauth_clients (company_id, user_id, name, secret_hash, redirect, \
+             confidential, revoked, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            vec![
+                owner.company_id.into(),
+                owner.user_id.into(),
+                name.into(),
+                secret.as_deref().map(sha256_hex).into(),
+                redirect.into(),
+                confidential.into(),
+                false.into(),
+                now.into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    Ok((id, secret))
 }
 
 /// The client making a token request, authenticated: a confidential client must present its

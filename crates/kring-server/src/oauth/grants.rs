@@ -35,10 +35,29 @@ pub async fn throttle(
     address: SocketAddr,
     limit: u64,
 ) -> Result<(), Error> {
-    let decision = state
-        .limiter
-        .hit_with(&format!("{purpose}:{}", address.ip()), limit)
-        .await;
+    throttle_key(
+        state,
+        &format!("{purpose}:{}", network(address.ip())),
+        limit,
+    )
+    .await
+}
+
+/// The address a client is counted under: itself for IPv4, its /64 for IPv6, since one
+/// machine commonly holds a whole /64.
+fn network(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
+/// Counts a request under `key` against a per-minute `limit`.
+pub async fn throttle_key(state: &AppState, key: &str, limit: u64) -> Result<(), Error> {
+    let decision = state.limiter.hit_with(key, limit).await;
     if decision.allowed() {
         Ok(())
     } else {
@@ -129,14 +148,15 @@ async fn company_of(tx: &mut Tx, user_id: i64) -> Result<i64, Error> {
         .ok_or_else(|| invalid_grant("The user no longer exists"))
 }
 
-/// Writes an access token (and, for user grants, a refresh token) of `family`.
+/// Writes an access token for `scopes` and, for user grants, a refresh token that keeps the
+/// grant's full `refresh_scopes` (RFC 6749 §6: narrowing one access token narrows nothing else).
 async fn issue(
     tx: &mut Tx,
     client: &Client,
     user_id: i64,
     scopes: &str,
     family: &str,
-    with_refresh: bool,
+    refresh_scopes: Option<&str>,
 ) -> Result<Json, Error> {
     let company_id = company_of(tx, user_id).await?;
     let now = Utc::now();
@@ -164,7 +184,7 @@ async fn issue(
         "access_token": access,
         "scope": scopes,
     });
-    if with_refresh {
+    if let Some(refresh_scopes) = refresh_scopes {
         let refresh = format!("{REFRESH_PREFIX}{}", random_secret()?);
         tx.execute(&Raw::new(
             "INSERT INTO oauth_refresh_tokens (token_hash, client_id, user_id, family, scopes, \
@@ -174,7 +194,7 @@ async fn issue(
                 client.id.into(),
                 user_id.into(),
                 family.into(),
-                scopes.into(),
+                refresh_scopes.into(),
                 false.into(),
                 (now + Duration::days(REFRESH_TOKEN_DAYS)).into(),
                 now.into(),
@@ -234,7 +254,7 @@ async fn code_grant(
             Value::Int(user_id),
             Value::Text(scopes),
             Value::Text(redirect_uri),
-            challenge,
+            Value::Text(challenge),
             Value::Text(family),
             Value::Bool(used),
             Value::Timestamp(expires_at),
@@ -258,12 +278,11 @@ async fn code_grant(
     if param(body, "redirect_uri") != Some(redirect_uri.as_str()) {
         return Err(invalid_grant("Invalid redirect URI").into());
     }
-    let verifier = param(body, "code_verifier");
-    match (challenge, verifier) {
-        (Value::Text(challenge), Some(verifier))
-            if valid_verifier(verifier) && constant_time_eq(&s256(verifier), challenge) => {}
-        (Value::Null, None) => {}
-        _ => return Err(invalid_grant("Failed to verify `code_verifier`").into()),
+    // Every code was issued with a challenge (PKCE is required), so a verifier always is.
+    let verified = param(body, "code_verifier")
+        .is_some_and(|v| valid_verifier(v) && constant_time_eq(&s256(v), challenge));
+    if !verified {
+        return Err(invalid_grant("Failed to verify `code_verifier`").into());
     }
     // Conditional, so two concurrent exchanges of one code cannot both win (PostgreSQL runs
     // them side by side; the second finds the row already used).
@@ -280,7 +299,7 @@ async fn code_grant(
         });
     }
     let (user_id, scopes, family) = (*user_id, scopes.clone(), family.clone());
-    Ok(issue(tx, client, user_id, &scopes, &family, true).await?)
+    Ok(issue(tx, client, user_id, &scopes, &family, Some(&scopes)).await?)
 }
 
 async fn refresh_grant(
@@ -364,8 +383,8 @@ async fn refresh_grant(
             hint: "The refresh token has been used",
         });
     }
-    let (user_id, family) = (*user_id, family.clone());
-    Ok(issue(tx, client, user_id, &scopes, &family, true).await?)
+    let (user_id, family, granted) = (*user_id, family.clone(), granted.clone());
+    Ok(issue(tx, client, user_id, &scopes, &family, Some(&granted)).await?)
 }
 
 async fn client_credentials_grant(
@@ -379,7 +398,7 @@ async fn client_credentials_grant(
     }
     let scopes = requested_scopes(param(body, "scope"))?;
     let family = random_secret()?;
-    Ok(issue(tx, client, client.user_id, &scopes, &family, false).await?)
+    Ok(issue(tx, client, client.user_id, &scopes, &family, None).await?)
 }
 
 /// RFC 7009: a client revokes one of its own tokens; unknown tokens are answered 200 too, so

@@ -16,20 +16,20 @@ use serde_json::{Map, Value as Json, json};
 use super::clients::valid_redirect;
 use super::grants::revoke_family;
 use crate::AppState;
-use crate::auth::{Caller, authorize, random_secret, sha256_hex};
+use crate::auth::{Caller, personal_owner};
 use crate::db::Raw;
 use crate::error::Error;
 use crate::http::{json_body, json_response};
 use crate::resource::engine::Scope;
 
-/// The signed-in user: any valid token of theirs. The caller is read before the await, as a
-/// request cannot be held across one.
+/// The signed-in user: a personal access token of theirs with every scope. The caller is read
+/// before the await, as a request cannot be held across one.
 fn signed_in<'a>(
     state: &'a AppState,
     request: &Request,
 ) -> impl Future<Output = Result<Scope, Error>> + Send + 'a {
     let caller = Caller::of(request);
-    async move { authorize(state, &caller, None).await }
+    async move { personal_owner(state, &caller).await }
 }
 
 const CLIENT_TYPES: [ColumnType; 7] = [
@@ -152,30 +152,9 @@ pub async fn create_client(
         .get("confidential")
         .and_then(Json::as_bool)
         .unwrap_or(true);
-    let secret = if confidential {
-        Some(random_secret()?)
-    } else {
-        None
-    };
-    let now = Utc::now();
     let mut tx = state.db.begin().await?;
-    let id = tx
-        .insert(&Raw::new(
-            "INSERT INTO oauth_clients (company_id, user_id, name, secret_hash, redirect, \
-             confidential, revoked, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            vec![
-                scope.company_id.into(),
-                scope.user_id.into(),
-                name.into(),
-                secret.as_deref().map(sha256_hex).into(),
-                redirect.into(),
-                confidential.into(),
-                false.into(),
-                now.into(),
-                now.into(),
-            ],
-        ))
-        .await?;
+    let (id, secret) =
+        super::clients::insert(&mut tx, scope, &name, &redirect, confidential).await?;
     tx.commit().await?;
     let mut client = own_client(&state, scope, &id.to_string()).await?;
     client["secret"] = json!(secret);

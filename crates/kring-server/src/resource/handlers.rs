@@ -162,6 +162,12 @@ pub(super) fn query_plan(
     kind: PlanKind,
 ) -> Result<Plan, Error> {
     let pairs = parse_query_string(request.uri().query().unwrap_or(""));
+    if pairs
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(Error::BadBody(Message::new("http.nul_character")));
+    }
     plan(&pairs, def, &REGISTRY, kind).map_err(Error::BadQuery)
 }
 

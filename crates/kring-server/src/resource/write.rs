@@ -273,8 +273,10 @@ fn delete_records<'a>(
             matching
                 .column("id")
                 .from(dependent.table)
-                .and_where(Expr::col(column.name).is_in(ids.clone()))
-                .and_where(Expr::col("company_id").eq(scope.company_id));
+                .and_where(Expr::col(column.name).is_in(ids.clone()));
+            if dependent.tenant {
+                matching.and_where(Expr::col("company_id").eq(scope.company_id));
+            }
             match column.on_delete {
                 OnDelete::Restrict => {
                     let found = tx.fetch(&matching, &[ColumnType::Int]).await?;
@@ -300,8 +302,10 @@ fn delete_records<'a>(
                     detach
                         .table(dependent.table)
                         .value(column.name, bind(&Value::Null, column.ty))
-                        .and_where(Expr::col(column.name).is_in(ids.clone()))
-                        .and_where(Expr::col("company_id").eq(scope.company_id));
+                        .and_where(Expr::col(column.name).is_in(ids.clone()));
+                    if dependent.tenant {
+                        detach.and_where(Expr::col("company_id").eq(scope.company_id));
+                    }
                     tx.execute(&detach).await?;
                 }
             }

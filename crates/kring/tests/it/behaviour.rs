@@ -20,7 +20,8 @@ backend_tests!(
     select_values_must_be_options,
     deleting_a_customer_takes_its_dependants,
     dutch_messages_name_dutch_attributes,
-    history_and_company_are_readable_through_with
+    history_and_company_are_readable_through_with,
+    nul_characters_are_refused
 );
 
 fn ids(list: &Value) -> Vec<i64> {
@@ -575,4 +576,18 @@ async fn history_and_company_are_readable_through_with(app: TestApp) {
         StatusCode::NOT_FOUND,
         "companies are read through relations only"
     );
+}
+
+/// PostgreSQL cannot store a NUL character; it is refused up front on both engines.
+async fn nul_characters_are_refused(app: TestApp) {
+    let token = app.owner().await;
+    let (status, error) = app
+        .post(&token, "/api/customer", json!({"name": "A\u{0}B"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert!(error["message"].as_str().unwrap().contains("NUL"));
+    let (status, _) = app.get(&token, "/api/customer?filter=name:eq:A%00B").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, list) = app.get(&token, "/api/customer").await;
+    assert_eq!(list["total"], 0, "nothing was written");
 }

@@ -477,28 +477,31 @@ async fn t03_t04_the_consent_page_checks_before_it_redirects() {
         ))
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "unknown client");
-    // T03: PKCE is required, and only S256.
-    for extra in [
-        vec![("code_challenge", "")],
-        vec![("code_challenge_method", "plain")],
+    // T03: PKCE is required, and only S256. Malformed requests are answered here, never by
+    // redirecting before the user did anything (no open redirect through self-made clients).
+    for (extra, code) in [
+        (vec![("code_challenge", "")], "invalid_request"),
+        (vec![("code_challenge_method", "plain")], "invalid_request"),
+        (
+            vec![("response_type", "token")],
+            "unsupported_response_type",
+        ),
+        (vec![("scope", "customers:fly")], "invalid_scope"),
     ] {
-        let (status, headers, _, _) = oauth.page(&oauth.authorize_query(REDIRECT, &extra)).await;
-        assert_eq!(status, StatusCode::FOUND, "{extra:?}");
-        let location = headers["location"].to_str().unwrap();
-        assert!(
-            location.starts_with(&format!("{REDIRECT}?error=invalid_request")),
-            "{location}"
-        );
+        let (status, headers, body, _) = oauth.page(&oauth.authorize_query(REDIRECT, &extra)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{extra:?}");
+        assert!(headers.get("location").is_none(), "{extra:?}");
+        assert!(body.contains(code), "{extra:?}: {body}");
     }
-    let (_, headers, _, _) = oauth
-        .page(&oauth.authorize_query(REDIRECT, &[("response_type", "token")]))
+    // A loopback redirect may come back on any port (RFC 8252 §7.3); nothing else may vary.
+    let (status, _, _, _) = oauth
+        .page(&oauth.authorize_query("http://127.0.0.1:12345/cb", &[]))
         .await;
-    assert!(
-        headers["location"]
-            .to_str()
-            .unwrap()
-            .contains("error=unsupported_response_type")
-    );
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _, _) = oauth
+        .page(&oauth.authorize_query("http://127.0.0.1:12345/other", &[]))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -1021,6 +1024,29 @@ async fn users_manage_their_clients_and_tokens() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, listed) = oauth.app.get(&owner, "/oauth/clients").await;
     assert_eq!(listed, json!([]));
+
+    // An app's token, or a narrow personal one, cannot mint itself a client.
+    let (_, _, tokens) = oauth.exchange(&oauth.code().await).await;
+    let app_token = tokens["access_token"].as_str().unwrap();
+    let narrow =
+        kring_server::admin::create_token_with_scopes(&oauth.app.db, EMAIL, "n", "customers:read")
+            .await
+            .unwrap();
+    for token in [app_token, narrow.as_str()] {
+        let (status, _) = oauth
+            .app
+            .post(
+                token,
+                "/oauth/clients",
+                json!({"name": "Mine", "redirect": "https://x.test/cb"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            oauth.app.get(token, "/oauth/tokens").await.0,
+            StatusCode::FORBIDDEN
+        );
+    }
 }
 
 /// T11: after a whole session, no raw token, refresh token, client secret or password is in
