@@ -13,8 +13,13 @@ pub struct FormBuilder {
     limits: Limits,
     input: FormArray,
     files: FormArray,
+    /// Text fields registered (PHP `max_input_vars`).
     fields: usize,
-    file_parts: usize,
+    /// Uploads with content (PHP `max_file_uploads`; empty file inputs do not count).
+    uploads: usize,
+    /// Every part seen (PHP `max_multipart_body_parts`), so that parts which count towards
+    /// nothing else, such as empty file inputs, are bounded too.
+    parts: usize,
 }
 
 /// A file part the builder wants stored: the server streams the bytes to storage, then calls
@@ -40,14 +45,15 @@ impl FormBuilder {
             input: FormArray::new(),
             files: FormArray::new(),
             fields: 0,
-            file_parts: 0,
+            uploads: 0,
+            parts: 0,
         }
     }
 
     /// A text field (urlencoded pair or multipart part without `filename`). Multipart names are
     /// used as sent, not percent-decoded. Repeated names: the last value wins.
     pub fn text(&mut self, name: &str, value: impl Into<String>) -> Result<(), FormError> {
-        if !self.count(Counter::Fields)? || !self.name_fits(name)? {
+        if !self.take(Counter::Fields)? || !self.take(Counter::Parts)? || !self.name_fits(name)? {
             return Ok(());
         }
         let target = self.target(name, self.limits.depth())?;
@@ -65,8 +71,9 @@ impl FormBuilder {
         name: &str,
         client_filename: &str,
     ) -> Result<Option<PendingFile>, FormError> {
-        if !is_acceptable_file_name(name)
-            || !self.count(Counter::Files)?
+        if !self.take(Counter::Parts)?
+            || !is_acceptable_file_name(name)
+            || !self.has_room(Counter::Uploads)?
             || !self.name_fits(name)?
         {
             return Ok(None);
@@ -75,6 +82,7 @@ impl FormBuilder {
         let target = self.target(name, self.limits.depth().saturating_sub(1))?;
         match target {
             Target::Path { .. } | Target::Plain(_) if !client_filename.is_empty() => {
+                self.uploads += 1;
                 Ok(Some(PendingFile {
                     target,
                     original_name: base_name(client_filename).to_string(),
@@ -124,29 +132,47 @@ impl FormBuilder {
         (self.input, symfony_files(self.files))
     }
 
-    /// Counts one more field or file part; `false` when it must be dropped.
-    fn count(&mut self, counter: Counter) -> Result<bool, FormError> {
-        let (used, limit, error) = match counter {
+    /// Counts one more of `counter`; `false` when the limit says to drop it.
+    fn take(&mut self, counter: Counter) -> Result<bool, FormError> {
+        if !self.has_room(counter)? {
+            return Ok(false);
+        }
+        *self.used(counter) += 1;
+        Ok(true)
+    }
+
+    /// Whether one more of `counter` fits; over the limit, an error or `false` (drop).
+    fn has_room(&mut self, counter: Counter) -> Result<bool, FormError> {
+        let (limit, error) = match counter {
             Counter::Fields => (
-                &mut self.fields,
                 self.limits.max_fields,
                 FormError::TooManyFields {
                     limit: self.limits.max_fields,
                 },
             ),
-            Counter::Files => (
-                &mut self.file_parts,
+            Counter::Uploads => (
                 self.limits.max_files,
                 FormError::TooManyFiles {
                     limit: self.limits.max_files,
                 },
             ),
+            Counter::Parts => {
+                let limit = self.limits.max_parts();
+                (limit, FormError::TooManyParts { limit })
+            }
         };
-        if *used >= limit {
+        if *self.used(counter) >= limit {
             return excess(self.limits.on_excess, error);
         }
-        *used += 1;
         Ok(true)
+    }
+
+    fn used(&mut self, counter: Counter) -> &mut usize {
+        match counter {
+            Counter::Fields => &mut self.fields,
+            Counter::Uploads => &mut self.uploads,
+            Counter::Parts => &mut self.parts,
+        }
     }
 
     fn name_fits(&self, name: &str) -> Result<bool, FormError> {
@@ -168,9 +194,11 @@ impl FormBuilder {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
 enum Counter {
     Fields,
-    Files,
+    Uploads,
+    Parts,
 }
 
 /// Over a limit: an error, or `Ok(false)` (drop this one) when PHP's behaviour is wanted.

@@ -53,7 +53,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Text fields (urlencoded pairs or multipart text parts).
     pub max_fields: usize,
-    /// File parts, counting empty file inputs as PHP does.
+    /// Uploaded files; as in PHP, an empty file input (`filename=""`) does not count. All
+    /// parts together, empty file inputs included, may number `max_fields + max_files` (PHP's
+    /// default `max_multipart_body_parts`).
     pub max_files: usize,
     /// Bytes in one field name (after percent-decoding).
     pub max_name_bytes: usize,
@@ -81,6 +83,10 @@ impl Limits {
         }
     }
 
+    fn max_parts(&self) -> usize {
+        self.max_fields.saturating_add(self.max_files)
+    }
+
     fn depth(&self) -> usize {
         self.max_depth.min(HARD_MAX_DEPTH)
     }
@@ -92,6 +98,7 @@ impl Limits {
 pub enum FormError {
     TooManyFields { limit: usize },
     TooManyFiles { limit: usize },
+    TooManyParts { limit: usize },
     TooDeep { limit: usize },
     NameTooLong { limit: usize },
 }
@@ -102,6 +109,7 @@ impl FormError {
         match *self {
             FormError::TooManyFields { limit }
             | FormError::TooManyFiles { limit }
+            | FormError::TooManyParts { limit }
             | FormError::TooDeep { limit }
             | FormError::NameTooLong { limit } => limit,
         }
@@ -112,6 +120,7 @@ impl FormError {
         let key = match self {
             FormError::TooManyFields { .. } => "form.too_many_fields",
             FormError::TooManyFiles { .. } => "form.too_many_files",
+            FormError::TooManyParts { .. } => "form.too_many_parts",
             FormError::TooDeep { .. } => "form.too_deep",
             FormError::NameTooLong { .. } => "form.name_too_long",
         };

@@ -61,7 +61,7 @@ fn depth(array: &FormArray) -> usize {
         .unwrap_or(0)
 }
 
-/// (non-array values, arrays below the root, files or empty uploads)
+/// (non-array values, arrays below the root, uploaded files)
 fn census(array: &FormArray) -> (usize, usize, usize) {
     array.iter().fold(
         (0, 0, 0),
@@ -70,8 +70,8 @@ fn census(array: &FormArray) -> (usize, usize, usize) {
                 let (l, a, f) = census(child);
                 (leaves + l, arrays + a + 1, files + f)
             }
-            FormValue::File(_) | FormValue::NoFile => (leaves + 1, arrays, files + 1),
-            FormValue::Text(_) => (leaves + 1, arrays, files),
+            FormValue::File(_) => (leaves + 1, arrays, files + 1),
+            FormValue::Text(_) | FormValue::NoFile => (leaves + 1, arrays, files),
         },
     )
 }

@@ -301,6 +301,7 @@ fn errors_have_messages_in_both_languages() {
     for error in [
         FormError::TooManyFields { limit: 1000 },
         FormError::TooManyFiles { limit: 20 },
+        FormError::TooManyParts { limit: 1020 },
         FormError::TooDeep { limit: 64 },
         FormError::NameTooLong { limit: 4096 },
     ] {
@@ -515,4 +516,21 @@ fn form_fields_cannot_forge_the_file_marker() {
     assert_eq!(encode(&tree), r#"{"doc_":"other"}"#);
     let tree = parse_urlencoded(b"doc[x%00file][storage_key]=other", &Limits::php()).unwrap();
     assert_eq!(encode(&tree), r#"{"doc_x":"other"}"#);
+}
+
+#[test]
+fn empty_file_inputs_do_not_count_as_uploads_but_as_parts() {
+    let limits = Limits {
+        max_fields: 1,
+        max_files: 1,
+        ..Limits::default()
+    };
+    let mut form = FormBuilder::new(limits);
+    form.file("a", stored("", "unused")).unwrap();
+    form.file("b", stored("b.txt", "k1")).unwrap();
+    assert_eq!(
+        form.text("c", "x"),
+        Err(FormError::TooManyParts { limit: 2 })
+    );
+    assert_eq!(encode(&form.finish()), r#"{"a":null,"b":"file:k1"}"#);
 }
