@@ -133,6 +133,15 @@ proptest! {
     }
 
     #[test]
+    fn reject_mode_agrees_with_php_when_within_limits(body in bracketish(), limits in limits()) {
+        let strict = Limits { on_excess: OnExcess::Reject, ..limits };
+        let php = Limits { on_excess: OnExcess::Drop, ..limits };
+        if let Ok(tree) = parse_urlencoded(body.as_bytes(), &strict) {
+            prop_assert_eq!(Ok(tree), parse_urlencoded(body.as_bytes(), &php));
+        }
+    }
+
+    #[test]
     fn drop_mode_never_fails(body in bracketish(), limits in limits()) {
         let limits = Limits { on_excess: OnExcess::Drop, ..limits };
         let tree = parse_urlencoded(body.as_bytes(), &limits).unwrap();
