@@ -6,10 +6,12 @@
 //! - [`validate`]: the Laravel-style rule engine that turns a JSON body into typed values or
 //!   dot-path errors.
 //! - [`query`]: the list and show query parameters.
+//! - [`form`]: urlencoded and multipart bodies with PHP bracket names, as PHP/Laravel read them.
 //! - [`i18n`]: the English and Dutch message catalog.
 //! - [`time`]: the timestamp formats Kring reads and writes.
 
 pub mod custom_field;
+pub mod form;
 pub mod i18n;
 pub mod query;
 pub mod resource;
