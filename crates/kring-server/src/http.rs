@@ -192,7 +192,7 @@ pub async fn json_body(request: Request, limit: usize) -> Result<Map<String, Jso
     let map = match media_type {
         "" | "application/json" => parse_json_object(&bytes),
         t if t.starts_with("application/") && t.ends_with("+json") => parse_json_object(&bytes),
-        "application/x-www-form-urlencoded" => Ok(parse_flat_form(&bytes)),
+        "application/x-www-form-urlencoded" => parse_form(&bytes),
         other => Err(Error::UnsupportedMediaType {
             content_type: kring_core::query::truncate(other, 60),
             expected: "application/json or application/x-www-form-urlencoded",
@@ -268,11 +268,19 @@ fn parse_json_object(bytes: &[u8]) -> Result<Map<String, Json>, Error> {
     }
 }
 
-/// `a=1&b=2` as string values. Bracket keys (`a[b]=1`) arrive with the ManageIt dialect's parser.
-fn parse_flat_form(bytes: &[u8]) -> Map<String, Json> {
-    let text = String::from_utf8_lossy(bytes);
-    kring_core::query::parse_query_string(&text)
-        .into_iter()
-        .map(|(k, v)| (k, Json::String(v)))
-        .collect()
+/// A form body in PHP's bracket notation (`field_values[0][value]=gold`), as Laravel reads it:
+/// values are strings, coerced later by each column's type.
+fn parse_form(bytes: &[u8]) -> Result<Map<String, Json>, Error> {
+    let tree = kring_core::form::parse_urlencoded(bytes, &kring_core::form::Limits::default())
+        .map_err(|e| Error::BadBody(e.message()))?;
+    match tree.to_json() {
+        Json::Object(map) => Ok(map),
+        // PHP's `json_encode` makes an array of keys 0..n; a body is still an object of fields.
+        Json::Array(items) => Ok(items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect()),
+        _ => Ok(Map::new()),
+    }
 }

@@ -21,7 +21,8 @@ backend_tests!(
     deleting_a_customer_takes_its_dependants,
     dutch_messages_name_dutch_attributes,
     history_and_company_are_readable_through_with,
-    nul_characters_are_refused
+    nul_characters_are_refused,
+    form_bodies_take_bracket_keys
 );
 
 fn ids(list: &Value) -> Vec<i64> {
@@ -590,4 +591,46 @@ async fn nul_characters_are_refused(app: TestApp) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (_, list) = app.get(&token, "/api/customer").await;
     assert_eq!(list["total"], 0, "nothing was written");
+}
+
+/// A form body in PHP's bracket notation reaches the same fields as JSON (Laravel clients send
+/// `field_values[0][value]=…`); too deep a name is refused, not half read.
+async fn form_bodies_take_bracket_keys(app: TestApp) {
+    let token = app.owner().await;
+    let field = create(
+        &app,
+        &token,
+        "field",
+        json!({"name": "Tier", "type": "text", "model": "contact"}),
+    )
+    .await;
+    let body =
+        format!("first_name=Ann&field_values[0][field_id]={field}&field_values[0][value]=gold");
+    let response = app
+        .client
+        .post(format!("{}/api/contact", app.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let contact: Value = response.json().await.unwrap();
+    let id = contact["id"].as_i64().unwrap();
+    let (_, shown) = app
+        .get(&token, &format!("/api/contact/{id}?with=field_values"))
+        .await;
+    assert_eq!(shown["field_values"]["data"][0]["value"], "gold");
+    let deep = format!("first_name=A&x{}=1", "[a]".repeat(100));
+    let response = app
+        .client
+        .post(format!("{}/api/contact", app.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
