@@ -64,6 +64,9 @@ pub enum Error {
     /// The request is valid but the current state forbids it (a role still in use).
     #[error("conflict")]
     Conflict(Message),
+    /// Well-formed but unusable, with no field to blame (an idempotency key reused).
+    #[error("unprocessable")]
+    Unprocessable(Message),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("configuration: {0}")]
@@ -92,7 +95,7 @@ impl Error {
             Error::BadQuery(_) | Error::BadBody(_) => StatusCode::BAD_REQUEST,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Validation(_) | Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -124,7 +127,8 @@ impl Error {
                 .with("allowed", *allowed),
             Error::BadQuery(QueryError(message))
             | Error::BadBody(message)
-            | Error::Conflict(message) => message.clone(),
+            | Error::Conflict(message)
+            | Error::Unprocessable(message) => message.clone(),
             Error::PayloadTooLarge { limit } => {
                 Message::new("http.body_too_large").with("limit", limit.to_string())
             }

@@ -29,6 +29,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0003_oauth.sql"),
         include_str!("../../migrations/postgres/0003_oauth.sql"),
     ),
+    (
+        4,
+        "idempotency",
+        include_str!("../../migrations/sqlite/0004_idempotency.sql"),
+        include_str!("../../migrations/postgres/0004_idempotency.sql"),
+    ),
 ];
 
 fn migrator(postgres: bool) -> Migrator {

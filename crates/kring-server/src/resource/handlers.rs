@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use kring_core::i18n::Message;
 use kring_core::query::{Plan, PlanKind, parse_query_string, plan};
@@ -19,6 +19,7 @@ use crate::AppState;
 use crate::auth::{Caller, authorize};
 use crate::error::Error;
 use crate::http::{json_body, json_response, method_not_allowed};
+use crate::idempotency;
 
 /// The methods each kind of path answers, for 405 responses and their `Allow`.
 const COLLECTION_METHODS: &str = "GET, HEAD, POST";
@@ -225,10 +226,19 @@ async fn store(
 ) -> Result<Response, Error> {
     let scope = permitted(&state, &request, def, Action::Create).await?;
     within_create_quota(&state, def, scope).await?;
+    let (key, path) = (idempotency::key_of(request.headers())?, path_of(&request));
     let body = json_body(request, state.config.body_limit).await?;
-    let (id, record) = write::store(&state.db, def, scope, &body).await?;
-    let record = with_written(&state, def, scope, id, record).await?;
-    Ok(json_response(StatusCode::CREATED, &record))
+    let fingerprint = idempotency::fingerprint("POST", &path, Some(&body));
+    idempotency::run(&state, scope, key, fingerprint, || async {
+        let (id, record) = write::store(&state.db, def, scope, &body).await?;
+        let record = with_written(&state, def, scope, id, record).await?;
+        Ok((StatusCode::CREATED, Some(record)))
+    })
+    .await
+}
+
+fn path_of(request: &Request) -> String {
+    request.uri().path().to_string()
 }
 
 async fn update(
@@ -238,10 +248,16 @@ async fn update(
 ) -> Result<Response, Error> {
     let scope = permitted(&state, &request, def, Action::Update).await?;
     let id = record_id(def, &request)?;
+    let (key, path) = (idempotency::key_of(request.headers())?, path_of(&request));
     let body = json_body(request, state.config.body_limit).await?;
-    let record = write::update(&state.db, def, scope, id, &body).await?;
-    let record = with_written(&state, def, scope, id, record).await?;
-    Ok(json_response(StatusCode::OK, &record))
+    // PUT and PATCH are one operation here, so they share a fingerprint.
+    let fingerprint = idempotency::fingerprint("PATCH", &path, Some(&body));
+    idempotency::run(&state, scope, key, fingerprint, || async {
+        let record = write::update(&state.db, def, scope, id, &body).await?;
+        let record = with_written(&state, def, scope, id, record).await?;
+        Ok((StatusCode::OK, Some(record)))
+    })
+    .await
 }
 
 async fn destroy(
@@ -250,8 +266,14 @@ async fn destroy(
     request: Request,
 ) -> Result<Response, Error> {
     let scope = permitted(&state, &request, def, Action::Delete).await?;
-    write::destroy(&state.db, def, scope, record_id(def, &request)?).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let id = record_id(def, &request)?;
+    let key = idempotency::key_of(request.headers())?;
+    let fingerprint = idempotency::fingerprint("DELETE", &path_of(&request), None);
+    idempotency::run(&state, scope, key, fingerprint, || async {
+        write::destroy(&state.db, def, scope, id).await?;
+        Ok((StatusCode::NO_CONTENT, None))
+    })
+    .await
 }
 
 /// Refuses keys a strict resource does not know (settings), with Laravel's `prohibited` text.

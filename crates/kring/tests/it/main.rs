@@ -15,6 +15,7 @@ mod dataset;
 mod differential;
 mod errors;
 mod field_values;
+mod idempotency;
 mod limits;
 mod oauth;
 mod queries;
