@@ -178,6 +178,25 @@ pub async fn personal_owner(state: &AppState, caller: &Caller) -> Result<Scope, 
     }
 }
 
+/// The scopes of the caller's token (space-separated), or none.
+pub async fn token_scopes(state: &AppState, caller: &Caller) -> Result<String, Error> {
+    let token = caller.token.as_deref().unwrap_or("");
+    let rows = state
+        .db
+        .fetch(
+            &Raw::new(
+                "SELECT scopes FROM personal_access_tokens WHERE token_hash = ?",
+                vec![sha256_hex(token).into()],
+            ),
+            &[ColumnType::Text],
+        )
+        .await?;
+    Ok(match rows.first().and_then(|r| r.first()) {
+        Some(Value::Text(scopes)) => scopes.clone(),
+        _ => String::new(),
+    })
+}
+
 /// Whether a token's space-separated scopes include `needed` (or everything, `*`).
 fn grants(scopes: &str, needed: &str) -> bool {
     scopes

@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/oauth/scopes", get(scopes))
+        .route("/api/changes", get(crate::events::feed))
         .merge(crate::oauth::routes());
     for def in REGISTRY {
         api = api.merge(handlers::routes(def));

@@ -35,6 +35,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_idempotency.sql"),
         include_str!("../../migrations/postgres/0004_idempotency.sql"),
     ),
+    (
+        5,
+        "events",
+        include_str!("../../migrations/sqlite/0005_events.sql"),
+        include_str!("../../migrations/postgres/0005_events.sql"),
+    ),
 ];
 
 fn migrator(postgres: bool) -> Migrator {

@@ -21,6 +21,7 @@ use crate::activity::{self, Event};
 use crate::auth::hash_password;
 use crate::db::{Db, Raw, Tx, bind};
 use crate::error::Error;
+use crate::events::{self, Change};
 
 /// One record, its values in the order of the resource's columns.
 type Record = Vec<Value>;
@@ -108,6 +109,14 @@ pub async fn store(
     let attributes = with_field_changes(served.clone(), &changes, false);
     let properties = serde_json::json!({ "attributes": attributes });
     activity::record(&mut tx, def, scope, id, Event::Created, properties).await?;
+    let created = Change {
+        def,
+        id,
+        event: Event::Created,
+        data: &served,
+        previous: None,
+    };
+    events::record(&mut tx, scope, created).await?;
     tx.commit().await?;
     Ok((id, served))
 }
@@ -216,11 +225,20 @@ pub async fn update(
             .filter_map(|c| map.get(c.name).map(|v| (c.name.to_string(), v.clone())))
             .collect()
     };
+    let previous = with_field_changes(pick(&before), &field_changes, true);
     let properties = serde_json::json!({
         "attributes": with_field_changes(pick(&after), &field_changes, false),
-        "old": with_field_changes(pick(&before), &field_changes, true),
+        "old": previous,
     });
     activity::record(&mut tx, def, scope, id, Event::Updated, properties).await?;
+    let updated = Change {
+        def,
+        id,
+        event: Event::Updated,
+        data: &after,
+        previous: Some(&previous),
+    };
+    events::record(&mut tx, scope, updated).await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -268,6 +286,7 @@ fn delete_records<'a>(
         if ids.is_empty() {
             return Ok(());
         }
+        let doomed = records(tx, def, scope, column_in("id", &ids)).await?;
         for (dependent, column) in dependents(def) {
             let mut matching = Query::select();
             matching
@@ -298,6 +317,8 @@ fn delete_records<'a>(
                     delete_records(tx, dependent, scope, child_ids).await?;
                 }
                 OnDelete::Detach => {
+                    let detached =
+                        records(tx, dependent, scope, column_in(column.name, &ids)).await?;
                     let mut detach = Query::update();
                     detach
                         .table(dependent.table)
@@ -307,6 +328,7 @@ fn delete_records<'a>(
                         detach.and_where(Expr::col("company_id").eq(scope.company_id));
                     }
                     tx.execute(&detach).await?;
+                    announce_detached(tx, dependent, scope, column, &detached).await?;
                 }
             }
         }
@@ -335,8 +357,67 @@ fn delete_records<'a>(
             .and_where(Expr::col("id").is_in(ids.clone()))
             .and_where(Expr::col("company_id").eq(scope.company_id));
         let deleted = tx.execute(&delete).await?;
-        adjust_count(tx, def, scope, -(deleted as i64)).await
+        adjust_count(tx, def, scope, -(deleted as i64)).await?;
+        for record in &doomed {
+            let data = to_json(def, record);
+            let id = record.first().and_then(Value::as_int).unwrap_or(0);
+            let tombstone = Change {
+                def,
+                id,
+                event: Event::Deleted,
+                data: &data,
+                previous: None,
+            };
+            events::record(tx, scope, tombstone).await?;
+        }
+        Ok(())
     })
+}
+
+fn column_in(column: &'static str, ids: &[i64]) -> sea_query::SimpleExpr {
+    Expr::col(column).is_in(ids.iter().copied())
+}
+
+/// The records of `def` matching `condition`, within the caller's company.
+async fn records(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    scope: Scope,
+    condition: sea_query::SimpleExpr,
+) -> Result<Vec<Record>, Error> {
+    let mut query = super::engine::scoped_select(def, scope);
+    query.and_where(condition);
+    tx.fetch(&query, &def.types()).await
+}
+
+/// Reports records whose `column` a delete set to null as updated.
+async fn announce_detached(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    scope: Scope,
+    column: &Column,
+    detached: &[Record],
+) -> Result<(), Error> {
+    for record in detached {
+        let before = to_json(def, record);
+        let mut after = before.clone();
+        after.insert(column.name.to_string(), Json::Null);
+        let previous: Map<String, Json> = before
+            .get(column.name)
+            .map(|old| (column.name.to_string(), old.clone()))
+            .into_iter()
+            .collect();
+        let id = record.first().and_then(Value::as_int).unwrap_or(0);
+        let change = Change {
+            def,
+            id,
+            event: Event::Updated,
+            data: &after,
+            previous: Some(&previous),
+        };
+        events::record(tx, scope, change).await?;
+    }
+    Ok(())
 }
 
 /// The value a column gets when a create leaves it out.

@@ -1,0 +1,212 @@
+//! The event log: `<resource>.created|updated|deleted` for every routed resource, written in the
+//! change's own transaction, and the change feed that reads it (`GET /api/changes`).
+//!
+//! An event carries the record as a show returns it (`data`); updates add `changed_fields` and
+//! the `previous` values; a deletion keeps the last state as a tombstone.
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::Utc;
+use kring_core::Value;
+use kring_core::i18n::Message;
+use kring_core::query::{QueryError, parse_query_string};
+use kring_core::resource::{Action, ResourceDef, Routes};
+use kring_core::schema::ColumnType;
+use kring_core::time::format_timestamp;
+use serde_json::{Map, Value as Json, json};
+
+use crate::AppState;
+use crate::activity::Event;
+use crate::auth::{Caller, authorize, token_scopes};
+use crate::db::{Backend, Raw, Tx};
+use crate::error::Error;
+use crate::http::json_response;
+use crate::resource::REGISTRY;
+use crate::resource::engine::Scope;
+
+/// The key of the advisory lock that orders event ids by commit on PostgreSQL.
+const ORDER_LOCK: i64 = 0x6b72_696e_6765;
+
+/// The change of one record.
+pub struct Change<'a> {
+    pub def: &'a ResourceDef,
+    pub id: i64,
+    pub event: Event,
+    pub data: &'a Map<String, Json>,
+    /// For updates: the fields that changed and their previous values.
+    pub previous: Option<&'a Map<String, Json>>,
+}
+
+/// Writes one event in `tx`. Resources without routes (subtasks and the like) change through
+/// their parent, whose own event reports it.
+pub async fn record(tx: &mut Tx, scope: Scope, change: Change<'_>) -> Result<(), Error> {
+    if change.def.routes == Routes::None {
+        return Ok(());
+    }
+    if tx.backend() == Backend::Postgres {
+        // Held to commit: ids are then taken in commit order, so a feed reader that resumes
+        // after an id can never miss an event committed later with a smaller one.
+        tx.execute(&Raw::new(
+            "SELECT pg_advisory_xact_lock(?)",
+            vec![ORDER_LOCK.into()],
+        ))
+        .await?;
+    }
+    let changed = change
+        .previous
+        .map(|p| Json::Array(p.keys().map(|k| Json::String(k.clone())).collect()).to_string());
+    tx.execute(&Raw::new(
+        "INSERT INTO events (company_id, resource, record_id, event, data, changed_fields, \
+         previous, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            scope.company_id.into(),
+            change.def.name.into(),
+            change.id.into(),
+            format!("{}.{}", change.def.name, change.event.name()).into(),
+            Json::Object(change.data.clone()).to_string().into(),
+            changed.into(),
+            change
+                .previous
+                .map(|p| Json::Object(p.clone()).to_string())
+                .into(),
+            Utc::now().into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The most events one page of the feed holds.
+const MAX_PAGE: u64 = 1000;
+
+/// `GET /api/changes?since=<cursor>&limit=N`: the company's changes in commit order, limited to
+/// the resources the caller may read, resumable from `next`.
+pub async fn feed(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
+    let caller = Caller::of(&request);
+    let scope = authorize(&state, &caller, None).await?;
+    let pairs = parse_query_string(request.uri().query().unwrap_or(""));
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let since = number(param("since"), "since", 0, i64::MAX as u64)?;
+    let limit = number(param("limit"), "limit", 100, MAX_PAGE)?;
+    let readable = readable_resources(&state, &caller, scope).await?;
+    if readable.is_empty() {
+        return Err(Error::Forbidden);
+    }
+    let marks = vec!["?"; readable.len()].join(", ");
+    let sql = format!(
+        "SELECT id, event, data, changed_fields, previous, created_at FROM events \
+         WHERE company_id = ? AND id > ? AND resource IN ({marks}) ORDER BY id LIMIT ?"
+    );
+    let mut values: Vec<sea_query::Value> = vec![scope.company_id.into(), (since as i64).into()];
+    values.extend(readable.iter().map(|r| (*r).into()));
+    values.push((limit as i64).into());
+    let types = [
+        ColumnType::Int,
+        ColumnType::Text,
+        ColumnType::Text,
+        ColumnType::Text,
+        ColumnType::Text,
+        ColumnType::Timestamp,
+    ];
+    let rows = state.db.fetch(&Raw::owned(sql, values), &types).await?;
+    let mut next = since as i64;
+    let data: Vec<Json> = rows
+        .iter()
+        .filter_map(|row| {
+            let [
+                Value::Int(id),
+                Value::Text(event),
+                Value::Text(data),
+                changed,
+                previous,
+                Value::Timestamp(at),
+            ] = row.as_slice()
+            else {
+                return None;
+            };
+            next = *id;
+            let parse = |v: &Value| match v {
+                Value::Text(t) => serde_json::from_str(t).ok(),
+                _ => None,
+            };
+            let mut item = json!({
+                "id": id.to_string(),
+                "event": event,
+                "created_at": format_timestamp(at),
+                "data": serde_json::from_str::<Json>(data).unwrap_or(Json::Null),
+            });
+            if let (Some(changed), Some(previous)) = (parse(changed), parse(previous)) {
+                item["changed_fields"] = changed;
+                item["previous"] = previous;
+            }
+            Some(item)
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "data": data, "next": next.to_string() }),
+    ))
+}
+
+fn number(raw: Option<&str>, name: &'static str, default: u64, max: u64) -> Result<u64, Error> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    raw.parse::<u64>()
+        .ok()
+        .filter(|n| *n <= max)
+        .ok_or_else(|| {
+            Error::BadQuery(QueryError(
+                Message::new("query.integer_range")
+                    .with("param", name)
+                    .with("min", "0")
+                    .with("max", max.to_string())
+                    .with("value", kring_core::query::truncate(raw, 40)),
+            ))
+        })
+}
+
+/// The routed resources whose view permission the caller's role has and whose read scope the
+/// caller's token carries.
+async fn readable_resources(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+) -> Result<Vec<&'static str>, Error> {
+    let rows = state
+        .db
+        .fetch(
+            &Raw::new(
+                "SELECT p.name FROM users u JOIN role_permissions rp ON rp.role_id = u.role_id \
+                 JOIN permissions p ON p.id = rp.permission_id WHERE u.id = ?",
+                vec![scope.user_id.into()],
+            ),
+            &[ColumnType::Text],
+        )
+        .await?;
+    let permissions: Vec<String> = rows
+        .into_iter()
+        .filter_map(|r| match r.into_iter().next() {
+            Some(Value::Text(name)) => Some(name),
+            _ => None,
+        })
+        .collect();
+    let scopes = token_scopes(state, caller).await?;
+    Ok(REGISTRY
+        .iter()
+        .filter(|def| def.routes != Routes::None)
+        .filter(|def| permissions.contains(&def.permission(Action::View)))
+        .filter(|def| {
+            scopes
+                .split_whitespace()
+                .any(|s| s == "*" || s == def.scope(Action::View))
+        })
+        .map(|def| def.name)
+        .collect())
+}
