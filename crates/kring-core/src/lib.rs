@@ -19,5 +19,6 @@ pub mod schema;
 pub mod time;
 pub mod validate;
 pub mod value;
+pub mod webhook;
 
 pub use value::Value;
