@@ -197,6 +197,49 @@ pub async fn token_scopes(state: &AppState, caller: &Caller) -> Result<String, E
     })
 }
 
+/// The routed resources the caller may read: its role has their view permission and its token
+/// their read scope (the change feed, and relations a query reaches).
+pub async fn readable_resources(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+) -> Result<Vec<&'static str>, Error> {
+    // One statement: the token's scopes beside each permission of its user's role.
+    let token = caller.token.as_deref().unwrap_or("");
+    let rows = state
+        .db
+        .fetch(
+            &Raw::new(
+                "SELECT t.scopes, p.name FROM personal_access_tokens t \
+                 JOIN users u ON u.id = t.user_id \
+                 LEFT JOIN role_permissions rp ON rp.role_id = u.role_id \
+                 LEFT JOIN permissions p ON p.id = rp.permission_id \
+                 WHERE t.token_hash = ? AND u.id = ?",
+                vec![sha256_hex(token).into(), scope.user_id.into()],
+            ),
+            &[ColumnType::Text, ColumnType::Text],
+        )
+        .await?;
+    let scopes = match rows.first().and_then(|r| r.first()) {
+        Some(Value::Text(scopes)) => scopes.clone(),
+        _ => String::new(),
+    };
+    let permissions: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| match r.get(1) {
+            Some(Value::Text(name)) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    Ok(REGISTRY
+        .iter()
+        .filter(|def| !def.actions().is_empty())
+        .filter(|def| permissions.contains(&def.permission(Action::View).as_str()))
+        .filter(|def| grants(&scopes, &def.scope(Action::View)))
+        .map(|def| def.name)
+        .collect())
+}
+
 /// Whether a token's space-separated scopes include `needed` (or everything, `*`).
 fn grants(scopes: &str, needed: &str) -> bool {
     scopes

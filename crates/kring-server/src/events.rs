@@ -11,18 +11,17 @@ use chrono::Utc;
 use kring_core::Value;
 use kring_core::i18n::Message;
 use kring_core::query::{QueryError, parse_query_string};
-use kring_core::resource::{Action, ResourceDef, Routes};
+use kring_core::resource::{ResourceDef, Routes};
 use kring_core::schema::ColumnType;
 use kring_core::time::format_timestamp;
 use serde_json::{Map, Value as Json, json};
 
 use crate::AppState;
 use crate::activity::Event;
-use crate::auth::{Caller, authorize, token_scopes};
+use crate::auth::{Caller, authorize, readable_resources};
 use crate::db::{Backend, Raw, Tx};
 use crate::error::Error;
 use crate::http::json_response;
-use crate::resource::REGISTRY;
 use crate::resource::engine::Scope;
 
 /// The key of the advisory lock that orders event ids by commit on PostgreSQL.
@@ -170,43 +169,4 @@ fn number(raw: Option<&str>, name: &'static str, default: u64, max: u64) -> Resu
                     .with("value", kring_core::query::truncate(raw, 40)),
             ))
         })
-}
-
-/// The routed resources whose view permission the caller's role has and whose read scope the
-/// caller's token carries.
-async fn readable_resources(
-    state: &AppState,
-    caller: &Caller,
-    scope: Scope,
-) -> Result<Vec<&'static str>, Error> {
-    let rows = state
-        .db
-        .fetch(
-            &Raw::new(
-                "SELECT p.name FROM users u JOIN role_permissions rp ON rp.role_id = u.role_id \
-                 JOIN permissions p ON p.id = rp.permission_id WHERE u.id = ?",
-                vec![scope.user_id.into()],
-            ),
-            &[ColumnType::Text],
-        )
-        .await?;
-    let permissions: Vec<String> = rows
-        .into_iter()
-        .filter_map(|r| match r.into_iter().next() {
-            Some(Value::Text(name)) => Some(name),
-            _ => None,
-        })
-        .collect();
-    let scopes = token_scopes(state, caller).await?;
-    Ok(REGISTRY
-        .iter()
-        .filter(|def| def.routes != Routes::None)
-        .filter(|def| permissions.contains(&def.permission(Action::View)))
-        .filter(|def| {
-            scopes
-                .split_whitespace()
-                .any(|s| s == "*" || s == def.scope(Action::View))
-        })
-        .map(|def| def.name)
-        .collect())
 }

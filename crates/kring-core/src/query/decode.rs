@@ -21,8 +21,10 @@ fn percent_decode(input: &str) -> String {
         match b {
             b'+' => out.push(b' '),
             b'%' => {
+                // Two hex digits exactly: `from_str_radix` would also take a sign (`%+A`).
                 let hex = bytes
                     .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|h| std::str::from_utf8(h).ok());
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(decoded) => {
@@ -45,6 +47,11 @@ mod tests {
 
     #[test]
     fn decodes_query_strings() {
+        // `%+A` is no escape: a sign is not a hex digit (PHP keeps it as written too).
+        assert_eq!(
+            parse_query_string("a=%+A&b=%-1"),
+            vec![("a".into(), "% A".into()), ("b".into(), "%-1".into())]
+        );
         let pairs = parse_query_string("with%5B%5D=a&name=J+D%C3%A9&bad=%zz&&flag");
         assert_eq!(
             pairs,

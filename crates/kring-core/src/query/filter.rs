@@ -33,6 +33,8 @@ pub const MAX_FILTER_BYTES: usize = 8 * 1024;
 pub const MAX_FILTER_DEPTH: usize = 32;
 /// How many conditions one filter may hold.
 pub const MAX_FILTER_CONDITIONS: usize = 100;
+/// The most values one `in` list may hold (SQLite nests long OR chains past its depth limit).
+pub const MAX_IN_VALUES: usize = 500;
 
 /// A filter as written. The parser returns it normalised, as [`FilterExpr::all`] and
 /// [`FilterExpr::any`] build it: no group has fewer than two parts, and no `All` sits directly
@@ -383,14 +385,31 @@ impl<'a> Parser<'a> {
         Ok(token)
     }
 
-    /// The `;`-separated values of `in`.
+    /// The `;`-separated values of `in`, at most [`MAX_IN_VALUES`].
     fn values(&mut self, start: usize) -> Result<Vec<Literal>, QueryError> {
-        let mut values = vec![self.value(start, b"),;")?];
+        let mut values = vec![self.in_item(start)?];
         while self.peek() == Some(b';') {
             self.pos += 1;
-            values.push(self.value(start, b"),;")?);
+            if values.len() == MAX_IN_VALUES {
+                return Err(self
+                    .condition_error("query.filter_too_many_values", start)
+                    .with("max", MAX_IN_VALUES.to_string()));
+            }
+            values.push(self.in_item(start)?);
         }
         Ok(values)
+    }
+
+    /// One item of an `in` list; an empty one must be written `""`, so `a;` is not silently
+    /// read as "a or the empty text".
+    fn in_item(&mut self, start: usize) -> Result<Literal, QueryError> {
+        self.skip_spaces();
+        let quoted = self.peek() == Some(b'"');
+        let value = self.value(start, b"),;")?;
+        if !quoted && matches!(&value, Literal::Text(text) if text.is_empty()) {
+            return Err(self.condition_error("query.filter_empty_item", start));
+        }
+        Ok(value)
     }
 
     /// A quoted or raw value, ending before one of `stops` (or the end).

@@ -303,12 +303,18 @@ fn field_value_test(
         }
         Test::Match(pattern, text) => matches(ctx, value, *pattern, text),
         Test::In(given) => {
-            let mut alternatives = Cond::any();
+            // One `IN (…)`: an OR chain grows one nesting level per value in SQLite.
+            let mut left = None;
+            let mut rights = Vec::with_capacity(given.len());
             for one in given {
-                let (left, right) = typed_operands(ctx, ty, value.clone(), one, field)?;
-                alternatives = alternatives.add(left.eq(right));
+                let (l, r) = typed_operands(ctx, ty, value.clone(), one, field)?;
+                left.get_or_insert(l);
+                rights.push(r);
             }
-            Expr::from(alternatives)
+            match left {
+                Some(left) => left.is_in(rights),
+                None => Expr::val(false),
+            }
         }
     };
     query.and_where(if negated { inner.not() } else { inner });

@@ -1,13 +1,15 @@
 //! The generic HTTP handlers, mounted once per registered resource. Each one authenticates,
 //! checks the permission, parses its input and hands over to the engine; none knows SQL.
 
+use std::collections::BTreeSet;
+
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use kring_core::i18n::Message;
-use kring_core::query::{Plan, PlanKind, parse_query_string, plan};
+use kring_core::query::{Filter, Plan, PlanKind, parse_query_string, plan};
 use kring_core::validate::ValidationErrors;
 use serde_json::{Map, Value as Json};
 
@@ -16,7 +18,7 @@ use super::engine::{self, Scope};
 use super::loader::Load;
 use super::{Action, REGISTRY, ResourceDef, Routes, find, singleton, write};
 use crate::AppState;
-use crate::auth::{Caller, authorize};
+use crate::auth::{Caller, authorize, readable_resources};
 use crate::error::Error;
 use crate::http::{json_body, json_response, method_not_allowed};
 use crate::idempotency;
@@ -172,6 +174,52 @@ pub(super) fn query_plan(
     plan(&pairs, def, &REGISTRY, kind).map_err(Error::BadQuery)
 }
 
+/// Every routed resource a plan reaches besides its own, through `with`, a dotted `show`,
+/// `count` or a filter's path. Resources without routes (company, field values, the activity
+/// log) are part of their parent and need no permission of their own.
+fn reached(plan: &Plan) -> BTreeSet<&'static str> {
+    fn walk(nodes: &[Load], into: &mut BTreeSet<&'static str>) {
+        for node in nodes {
+            into.insert(node.target.name);
+            walk(&node.children, into);
+        }
+    }
+    fn hops(filter: &Filter, into: &mut BTreeSet<&'static str>) {
+        match filter {
+            Filter::All(items) | Filter::Any(items) => items.iter().for_each(|f| hops(f, into)),
+            Filter::Cond(condition) => into.extend(condition.hops.iter().map(|h| h.target.name)),
+        }
+    }
+    let mut targets = BTreeSet::new();
+    walk(&plan.with, &mut targets);
+    targets.extend(plan.count.iter().map(|c| c.target.name));
+    if let Some(filter) = &plan.filter {
+        hops(filter, &mut targets);
+    }
+    targets.retain(|name| find(name).is_some_and(|def| def.routes != Routes::None));
+    targets
+}
+
+/// Refuses a plan that reads resources the caller may not read (T19: related records appear
+/// only to those who may see them).
+pub(super) async fn may_reach(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    plan: &Plan,
+) -> Result<(), Error> {
+    let targets = reached(plan);
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let readable = readable_resources(state, caller, scope).await?;
+    if targets.iter().all(|t| readable.contains(t)) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
 /// A JSON response that says the eager-loading weight when the plan loaded relations.
 pub(super) fn planned_response(status: StatusCode, body: &Json, plan: &Plan) -> Response {
     let mut response = json_response(status, body);
@@ -190,6 +238,7 @@ async fn index(
 ) -> Result<Response, Error> {
     let scope = permitted(&state, &request, def, Action::View).await?;
     let plan = query_plan(def, &request, PlanKind::Index)?;
+    may_reach(&state, &Caller::of(&request), scope, &plan).await?;
     let list = engine::index(&state.db, def, scope, &plan).await?;
     Ok(planned_response(StatusCode::OK, &list, &plan))
 }
@@ -202,6 +251,7 @@ async fn show(
     let scope = permitted(&state, &request, def, Action::View).await?;
     let id = record_id(def, &request)?;
     let plan = query_plan(def, &request, PlanKind::Show)?;
+    may_reach(&state, &Caller::of(&request), scope, &plan).await?;
     let record = engine::show(&state.db, def, scope, id, &plan).await?;
     Ok(planned_response(StatusCode::OK, &record, &plan))
 }
@@ -215,6 +265,7 @@ async fn me(
     let caller = Caller::of(&request);
     let scope = authorize(&state, &caller, None).await?;
     let plan = query_plan(def, &request, PlanKind::Show)?;
+    may_reach(&state, &caller, scope, &plan).await?;
     let record = engine::show(&state.db, def, scope, scope.user_id, &plan).await?;
     Ok(planned_response(StatusCode::OK, &record, &plan))
 }

@@ -10,10 +10,11 @@ use kring_core::query::PlanKind;
 use sea_query::{Expr, ExprTrait};
 
 use super::engine::{self, Scope, scoped_select};
-use super::handlers::{permitted, planned_response, query_plan, refuse_unknown_keys};
+use super::handlers::{may_reach, permitted, planned_response, query_plan, refuse_unknown_keys};
 use super::write::{default_for, insert_record};
 use super::{Action, ResourceDef, write};
 use crate::AppState;
+use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::Error;
 use crate::http::{json_body, json_response};
@@ -63,6 +64,7 @@ pub async fn show(
 ) -> Result<Response, Error> {
     let scope = permitted(&state, &request, def, Action::View).await?;
     let plan = query_plan(def, &request, PlanKind::Show)?;
+    may_reach(&state, &Caller::of(&request), scope, &plan).await?;
     let id = record_id(&state.db, def, scope).await?;
     let record = engine::show(&state.db, def, scope, id, &plan).await?;
     Ok(planned_response(StatusCode::OK, &record, &plan))

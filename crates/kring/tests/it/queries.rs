@@ -465,7 +465,104 @@ async fn statements_per_request_do_not_grow_with_rows(app: TestApp) {
         costs.push(app.db.reads() - before);
     }
     assert_eq!(costs[0], costs[1], "statements per request: {costs:?}");
-    // Token, field types, page ids with total, rows with counts, and one per loaded level:
-    // user, contacts, contacts.user, tasks, field_values.
-    assert_eq!(costs[0], 9, "{costs:?}");
+    // Token, the permissions for the relations reached, field types, page ids with total, rows
+    // with counts, and one per loaded level: user, contacts, contacts.user, tasks, field_values.
+    assert_eq!(costs[0], 10, "{costs:?}");
+}
+
+backend_tests!(
+    relations_need_their_own_permission,
+    hostile_query_lists_are_bounded
+);
+
+/// T19: a relation, a count or a filter path reaches only what the caller may read itself.
+async fn relations_need_their_own_permission(app: TestApp) {
+    let owner = app.owner().await;
+    seed(&app, &owner).await;
+    let (_, role) = app
+        .post(
+            &owner,
+            "/api/role",
+            json!({"name": "Customers only", "permissions": ["customer.view"]}),
+        )
+        .await;
+    let email = "narrow@acme.test";
+    app.post(
+        &owner,
+        "/api/user",
+        json!({"name": "N", "email": email, "password": "long enough", "role_id": role["id"]}),
+    )
+    .await;
+    let narrow = kring_server::admin::create_token(&app.db, email, "t")
+        .await
+        .unwrap();
+    assert_eq!(app.get(&narrow, "/api/customer").await.0, StatusCode::OK);
+    for query in [
+        "with=user",
+        "show=name,user.email",
+        "count=tasks",
+        "filter=user.email:starts_with:a",
+        "with=contacts",
+    ] {
+        let (status, _) = app.get(&narrow, &format!("/api/customer?{query}")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{query}");
+    }
+    assert_eq!(
+        app.get(&narrow, "/api/customer?with=field_values").await.0,
+        StatusCode::OK,
+        "part of the customer"
+    );
+    app.patch(
+        &owner,
+        &format!("/api/role/{}", role["id"]),
+        json!({"permissions": ["customer.view", "user.view"]}),
+    )
+    .await;
+    assert_eq!(
+        app.get(&narrow, "/api/customer?with=user").await.0,
+        StatusCode::OK
+    );
+}
+
+/// Lists in a query are bounded: a repeated `order_by` column is dropped, an `in` list has a
+/// maximum, and an empty item must be written `""`.
+async fn hostile_query_lists_are_bounded(app: TestApp) {
+    let token = app.owner().await;
+    let data = seed(&app, &token).await;
+    let order = vec!["name"; 3000].join(",");
+    let (status, list) = app
+        .get(&token, &format!("/api/customer?order_by={order}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(indexes(&list)[0], 0, "ordered by name once");
+    let many = vec!["gold"; 600].join(";");
+    let (status, error) = app
+        .get(
+            &token,
+            &format!("/api/customer?filter=field_values.{}:in:{many}", data.tier),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    let some = vec!["gold"; 400].join(";");
+    let (status, list) = app
+        .get(
+            &token,
+            &format!(
+                "/api/customer?filter=field_values.{}:in:{some}&order_by=id",
+                data.tier
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(indexes(&list), [0, 6, 9]);
+    let (status, _) = app.get(&token, "/api/customer?filter=name:in:Mu;").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an empty item");
+    let (status, list) = app
+        .get(&token, "/api/customer?filter=name:in:Mu;%22%22")
+        .await;
+    assert_eq!(
+        (status, indexes(&list)),
+        (StatusCode::OK, vec![11]),
+        "\"\" is the empty text"
+    );
 }

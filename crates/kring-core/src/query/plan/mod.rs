@@ -198,11 +198,18 @@ fn count(
     }
 }
 
-/// `order_by` items: sortable columns of the resource itself.
+/// `order_by` items: sortable columns of the resource itself. A column named again is dropped:
+/// it cannot change the order, and the list stays as short as the resource's columns.
 fn orders(items: &List<OrderItem>, def: &'static ResourceDef) -> Result<Vec<Order>, QueryError> {
     let sortable = |c: &&Column| c.sortable && !c.hidden;
+    let mut seen: Vec<&str> = Vec::new();
     items
         .iter()
+        .filter(|item| {
+            let first = !seen.contains(&item.field.as_str());
+            seen.push(item.field.as_str());
+            first
+        })
         .map(|item| {
             let column = def.column(&item.field).filter(sortable).ok_or_else(|| {
                 unknown_column(
