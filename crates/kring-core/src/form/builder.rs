@@ -71,9 +71,13 @@ impl FormBuilder {
         name: &str,
         client_filename: &str,
     ) -> Result<Option<PendingFile>, FormError> {
+        // An empty file input uploads nothing, so it does not count against `max_files` when
+        // excess is refused; under `Drop`, PHP drops such parts past the limit like any other.
+        let counts_as_upload =
+            !client_filename.is_empty() || matches!(self.limits.on_excess, OnExcess::Drop);
         if !self.take(Counter::Parts)?
             || !is_acceptable_file_name(name)
-            || !self.has_room(Counter::Uploads)?
+            || (counts_as_upload && !self.has_room(Counter::Uploads)?)
             || !self.name_fits(name)?
         {
             return Ok(None);

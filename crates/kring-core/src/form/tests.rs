@@ -534,3 +534,26 @@ fn empty_file_inputs_do_not_count_as_uploads_but_as_parts() {
     );
     assert_eq!(encode(&form.finish()), r#"{"a":null,"b":"file:k1"}"#);
 }
+
+/// An empty optional file input next to a full set of uploads is no excess when refusing.
+#[test]
+fn empty_file_inputs_do_not_count_against_the_file_limit() {
+    let mut strict = FormBuilder::new(Limits {
+        max_files: 2,
+        on_excess: OnExcess::Reject,
+        ..Limits::php()
+    });
+    for n in 1..=2 {
+        strict
+            .file("f[]", stored("a.txt", &format!("k{n}")))
+            .unwrap();
+    }
+    assert_eq!(
+        strict.begin_file("photo", "").map(|p| p.is_none()),
+        Ok(true)
+    );
+    assert!(
+        strict.begin_file("g", "b.txt").is_err(),
+        "a third real upload is too many"
+    );
+}
