@@ -55,6 +55,9 @@ pub struct Column {
     /// Set on create, never changed after (a custom field's type: its stored values were
     /// checked against it).
     pub fixed: bool,
+    /// Made by the server on create (a webhook's signing secret); a hidden one is shown once,
+    /// in the create response. `None` from the generator means it could not make one.
+    pub generate: Option<fn() -> Option<String>>,
 }
 
 /// The scope of a uniqueness rule.
@@ -105,6 +108,7 @@ impl Column {
             url: false,
             default: None,
             fixed: false,
+            generate: None,
         }
     }
 
@@ -198,6 +202,12 @@ impl Column {
 
     pub const fn default(mut self, default: Default) -> Column {
         self.default = Some(default);
+        self
+    }
+
+    /// Made by `generator` on create.
+    pub const fn generated(mut self, generator: fn() -> Option<String>) -> Column {
+        self.generate = Some(generator);
         self
     }
 

@@ -55,21 +55,40 @@ pub async fn record(tx: &mut Tx, scope: Scope, change: Change<'_>) -> Result<(),
     let changed = change
         .previous
         .map(|p| Json::Array(p.keys().map(|k| Json::String(k.clone())).collect()).to_string());
+    let name = format!("{}.{}", change.def.name, change.event.name());
+    let now = Utc::now();
+    let event_id = tx
+        .insert(&Raw::new(
+            "INSERT INTO events (company_id, resource, record_id, event, data, changed_fields, \
+         previous, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            vec![
+                scope.company_id.into(),
+                change.def.name.into(),
+                change.id.into(),
+                name.clone().into(),
+                Json::Object(change.data.clone()).to_string().into(),
+                changed.into(),
+                change
+                    .previous
+                    .map(|p| Json::Object(p.clone()).to_string())
+                    .into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    // The outbox: one delivery per subscription to this event, in the same transaction.
     tx.execute(&Raw::new(
-        "INSERT INTO events (company_id, resource, record_id, event, data, changed_fields, \
-         previous, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO webhook_deliveries (company_id, webhook_id, event_id, status, attempts, \
+         next_attempt_at, created_at, updated_at) \
+         SELECT company_id, id, ?, 'pending', 0, ?, ?, ? FROM webhooks \
+         WHERE company_id = ? AND event = ?",
         vec![
+            event_id.into(),
+            now.into(),
+            now.into(),
+            now.into(),
             scope.company_id.into(),
-            change.def.name.into(),
-            change.id.into(),
-            format!("{}.{}", change.def.name, change.event.name()).into(),
-            Json::Object(change.data.clone()).to_string().into(),
-            changed.into(),
-            change
-                .previous
-                .map(|p| Json::Object(p.clone()).to_string())
-                .into(),
-            Utc::now().into(),
+            name.into(),
         ],
     ))
     .await?;

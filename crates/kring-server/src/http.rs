@@ -30,6 +30,10 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(ready))
         .route("/oauth/scopes", get(scopes))
         .route("/api/changes", get(crate::events::feed))
+        .route(
+            "/api/webhook/{id}/deliveries",
+            get(crate::resource::deliveries::list),
+        )
         .merge(crate::oauth::routes());
     for def in REGISTRY {
         api = api.merge(handlers::routes(def));

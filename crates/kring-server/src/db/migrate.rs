@@ -41,6 +41,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0005_events.sql"),
         include_str!("../../migrations/postgres/0005_events.sql"),
     ),
+    (
+        6,
+        "webhook deliveries",
+        include_str!("../../migrations/sqlite/0006_webhook_deliveries.sql"),
+        include_str!("../../migrations/postgres/0006_webhook_deliveries.sql"),
+    ),
 ];
 
 fn migrator(postgres: bool) -> Migrator {

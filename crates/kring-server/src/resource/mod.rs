@@ -3,6 +3,7 @@
 mod children;
 pub mod criteria;
 pub mod defs;
+pub mod deliveries;
 pub mod engine;
 mod field_values;
 pub mod handlers;

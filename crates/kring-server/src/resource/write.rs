@@ -97,6 +97,7 @@ pub async fn store(
     if let Some(derive) = def.derive {
         derive(def, &mut record);
     }
+    let generated = generate_values(def, &mut record)?;
 
     let id = insert_record(&mut tx, def, scope, &record).await?;
     if let Some(slot) = record.first_mut() {
@@ -107,6 +108,9 @@ pub async fn store(
     adjust_count(&mut tx, def, scope, 1).await?;
     let served = to_json(def, &record);
     let attributes = with_field_changes(served.clone(), &changes, false);
+    // A generated secret is in this one response and nowhere else (not the log, not events).
+    let mut shown = served.clone();
+    shown.extend(generated);
     let properties = serde_json::json!({ "attributes": attributes });
     activity::record(&mut tx, def, scope, id, Event::Created, properties).await?;
     let created = Change {
@@ -118,7 +122,7 @@ pub async fn store(
     };
     events::record(&mut tx, scope, created).await?;
     tx.commit().await?;
-    Ok((id, served))
+    Ok((id, shown))
 }
 
 /// Inserts one record (all columns but `id`; the tenant from the scope) and returns its id.
@@ -436,6 +440,22 @@ pub(super) fn default_for(column: &Column) -> Value {
         ColumnType::Float => Value::Float(0.0),
         _ => Value::Text(String::new()),
     }
+}
+
+/// Fills generated columns; returns the hidden ones, to be shown once.
+fn generate_values(def: &ResourceDef, record: &mut [Value]) -> Result<Map<String, Json>, Error> {
+    let mut shown = Map::new();
+    for (column, slot) in def.columns.iter().zip(record.iter_mut()) {
+        if let Some(generator) = column.generate {
+            let value = generator()
+                .ok_or_else(|| Error::Internal(format!("cannot generate {}", column.name)))?;
+            if column.hidden {
+                shown.insert(column.name.to_string(), Json::String(value.clone()));
+            }
+            *slot = Value::Text(value);
+        }
+    }
+    Ok(shown)
 }
 
 /// Replaces plain passwords by their argon2id hash. Hashes are never compared to a new value,

@@ -11,7 +11,8 @@ use crate::support::TestApp;
 
 backend_tests!(
     the_feed_replays_every_change_in_order,
-    the_feed_shows_only_what_the_caller_may_read
+    the_feed_shows_only_what_the_caller_may_read,
+    subscriptions_get_a_secret_once_and_an_outbox_row_per_event
 );
 
 fn events(page: &Value) -> Vec<String> {
@@ -121,4 +122,48 @@ async fn the_feed_shows_only_what_the_caller_may_read(app: TestApp) {
         ["todo.created"],
         "only the scopes' resources"
     );
+}
+
+/// A webhook's signing secret is shown once; every matching event leaves a delivery in the
+/// outbox, written with the change; other events and other companies leave none.
+async fn subscriptions_get_a_secret_once_and_an_outbox_row_per_event(app: TestApp) {
+    let token = app.owner().await;
+    let (status, webhook) = app
+        .post(
+            &token,
+            "/api/webhook",
+            json!({"url": "https://hooks.example/in", "event": "customer.created"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{webhook}");
+    let secret = webhook["secret"].as_str().unwrap();
+    assert!(
+        secret.starts_with("whsec_") && secret.len() > 30,
+        "{secret}"
+    );
+    let id = webhook["id"].as_i64().unwrap();
+    let (_, shown) = app.get(&token, &format!("/api/webhook/{id}")).await;
+    assert!(shown.get("secret").is_none(), "never shown again");
+    let (_, changes) = app.get(&token, "/api/changes").await;
+    assert!(
+        !changes.to_string().contains(secret),
+        "not in the change feed either"
+    );
+
+    create(&app, &token, "customer", json!({"name": "Hooked"})).await;
+    create(&app, &token, "todo", json!({"name": "Not subscribed"})).await;
+    let stranger = app.user("Other Co", "company_owner").await;
+    create(&app, &stranger, "customer", json!({"name": "Theirs"})).await;
+    let (status, deliveries) = app
+        .get(&token, &format!("/api/webhook/{id}/deliveries"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{deliveries}");
+    let items = deliveries["data"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{deliveries}");
+    assert_eq!(items[0]["event"], "customer.created");
+    assert_eq!(items[0]["status"], "pending");
+    let (status, _) = app
+        .get(&stranger, &format!("/api/webhook/{id}/deliveries"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another company's webhook");
 }

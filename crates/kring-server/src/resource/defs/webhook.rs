@@ -40,6 +40,13 @@ pub const EVENTS: &[&str] = &[
     "todo.deleted",
 ];
 
+/// A Standard Webhooks secret from 24 random bytes of the operating system.
+fn new_secret() -> Option<String> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(kring_core::webhook::secret_from(&bytes))
+}
+
 pub static WEBHOOK: ResourceDef = ResourceDef {
     name: "webhook",
     table: "webhooks",
@@ -50,6 +57,8 @@ pub static WEBHOOK: ResourceDef = ResourceDef {
         text("event").required().one_of(EVENTS),
         CREATED_AT,
         UPDATED_AT,
+        // Shown once, in the create response; deliveries are signed with it.
+        text("secret").hidden().generated(new_secret),
     ],
     relations: &[Relation::belongs_to("user", "user", "user_id")],
     owner: Some("user_id"),
