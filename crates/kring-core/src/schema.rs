@@ -83,6 +83,7 @@ pub enum OnDelete {
 pub enum Default {
     Int(i64),
     Text(&'static str),
+    Bool(bool),
 }
 
 impl Column {

@@ -19,6 +19,10 @@ pub struct Config {
     pub redis_prefix: String,
     /// Requests one token owner may have in progress at once, per instance.
     pub concurrency_limit: usize,
+    /// Deliver webhooks to loopback and private addresses (tests, closed networks).
+    pub webhook_allow_private: bool,
+    /// Multiplies the retry delays (tests shorten them; 1.0 in production).
+    pub webhook_backoff_scale: f64,
 }
 
 /// Laravel's default API throttle is 60 a minute; DESIGN §2 settles on 600 for Kring.
@@ -36,6 +40,8 @@ impl Config {
             redis_url: None,
             redis_prefix: "kring".into(),
             concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
+            webhook_allow_private: false,
+            webhook_backoff_scale: 1.0,
         }
     }
 }

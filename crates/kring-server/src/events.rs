@@ -81,7 +81,7 @@ pub async fn record(tx: &mut Tx, scope: Scope, change: Change<'_>) -> Result<(),
         "INSERT INTO webhook_deliveries (company_id, webhook_id, event_id, status, attempts, \
          next_attempt_at, created_at, updated_at) \
          SELECT company_id, id, ?, 'pending', 0, ?, ?, ? FROM webhooks \
-         WHERE company_id = ? AND event = ?",
+         WHERE company_id = ? AND event = ? AND active = ?",
         vec![
             event_id.into(),
             now.into(),
@@ -89,6 +89,7 @@ pub async fn record(tx: &mut Tx, scope: Scope, change: Change<'_>) -> Result<(),
             now.into(),
             scope.company_id.into(),
             name.into(),
+            true.into(),
         ],
     ))
     .await?;

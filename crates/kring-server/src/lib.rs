@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod error;
 pub mod events;
 pub mod http;
@@ -60,6 +61,7 @@ pub async fn serve(
 ) -> Result<(), Error> {
     let db = state.db.clone();
     let statistics = tokio::spawn(keep_statistics_fresh(db.clone()));
+    let deliveries = tokio::spawn(delivery::run(state.clone()));
     let app = http::router(state);
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
@@ -67,6 +69,7 @@ pub async fn serve(
         .await
         .map_err(|e| Error::Internal(format!("server: {e}")));
     statistics.abort();
+    deliveries.abort();
     db.close().await;
     served
 }

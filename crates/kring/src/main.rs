@@ -66,6 +66,9 @@ enum Command {
         /// Requests one token owner may have in progress at once on this instance (429 above).
         #[arg(long, env = "KRING_CONCURRENCY_LIMIT", default_value_t = config::DEFAULT_CONCURRENCY_LIMIT)]
         concurrency_limit: usize,
+        /// Deliver webhooks to loopback and private addresses too (closed networks, tests).
+        #[arg(long, env = "KRING_WEBHOOK_ALLOW_PRIVATE")]
+        webhook_allow_private: bool,
         /// Keep rate-limit counters in this Redis (redis://host:6379) so that several instances
         /// share one budget. Without it, each instance counts in memory.
         #[arg(long, env = "KRING_REDIS_URL")]
@@ -174,6 +177,7 @@ async fn main() -> anyhow::Result<()> {
             body_limit,
             rate_limit,
             concurrency_limit,
+            webhook_allow_private,
             redis_url,
             redis_prefix,
             database,
@@ -182,6 +186,7 @@ async fn main() -> anyhow::Result<()> {
             config.body_limit = body_limit;
             config.rate_limit = rate_limit;
             config.concurrency_limit = concurrency_limit;
+            config.webhook_allow_private = webhook_allow_private;
             config.redis_url = redis_url.filter(|u| !u.is_empty());
             config.redis_prefix = redis_prefix;
             let state = kring_server::prepare(config)

@@ -3,6 +3,7 @@
 -- delivery; the delivery worker claims due rows from here.
 
 ALTER TABLE webhooks ADD COLUMN secret TEXT;
+ALTER TABLE webhooks ADD COLUMN active BOOLEAN NOT NULL DEFAULT 1;
 
 CREATE TABLE webhook_deliveries (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,

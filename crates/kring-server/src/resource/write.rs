@@ -429,6 +429,7 @@ pub(super) fn default_for(column: &Column) -> Value {
     match column.default {
         Some(Default::Int(i)) => return Value::Int(i),
         Some(Default::Text(t)) => return Value::Text(t.to_string()),
+        Some(Default::Bool(b)) => return Value::Bool(b),
         None => {}
     }
     if column.nullable {

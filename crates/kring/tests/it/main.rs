@@ -22,3 +22,4 @@ mod oauth;
 mod queries;
 mod resources;
 mod schema;
+mod webhooks;

@@ -1,7 +1,7 @@
 //! Webhook (`spec/cirqll.md` §6.16): a subscription of a URL to one event. This is also the
 //! Zapier REST-hook subscribe (POST) and unsubscribe (DELETE).
 
-use kring_core::schema::{Column, text};
+use kring_core::schema::{Column, Default, boolean, text};
 
 use super::{CREATED_AT, UPDATED_AT, owner};
 use crate::resource::{Relation, ResourceDef, Routes};
@@ -55,6 +55,8 @@ pub static WEBHOOK: ResourceDef = ResourceDef {
         owner(),
         text("url").required().max(2048).url(),
         text("event").required().one_of(EVENTS),
+        // False once a receiver answered 410 Gone or every retry failed.
+        boolean("active").default(Default::Bool(true)),
         CREATED_AT,
         UPDATED_AT,
         // Shown once, in the create response; deliveries are signed with it.
