@@ -61,7 +61,11 @@ pub async fn serve(
 ) -> Result<(), Error> {
     let db = state.db.clone();
     let statistics = tokio::spawn(keep_statistics_fresh(db.clone()));
-    let deliveries = tokio::spawn(delivery::run(state.clone()));
+    let worker = AppState {
+        db: state.db.for_background(),
+        ..state.clone()
+    };
+    let deliveries = tokio::spawn(delivery::run(worker));
     let app = http::router(state);
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)

@@ -224,6 +224,22 @@ impl Db {
         }
     }
 
+    /// The same pools with a read counter of their own, for background work (the webhook
+    /// worker), so its polling is not counted as the requests' reads.
+    pub fn for_background(&self) -> Db {
+        match self {
+            Db::Sqlite { read, write, .. } => Db::Sqlite {
+                read: read.clone(),
+                write: write.clone(),
+                reads: Arc::default(),
+            },
+            Db::Postgres { pool, .. } => Db::Postgres {
+                pool: pool.clone(),
+                reads: Arc::default(),
+            },
+        }
+    }
+
     /// Runs a read outside any transaction.
     pub async fn fetch(
         &self,
