@@ -284,20 +284,8 @@ async fn code_grant(
     if !verified {
         return Err(invalid_grant("Failed to verify `code_verifier`").into());
     }
-    // Conditional, so two concurrent exchanges of one code cannot both win (PostgreSQL runs
-    // them side by side; the second finds the row already used).
-    let claimed = tx
-        .execute(&Raw::new(
-            "UPDATE oauth_codes SET used = ? WHERE code_hash = ? AND used = ?",
-            vec![true.into(), sha256_hex(code).into(), false.into()],
-        ))
-        .await?;
-    if claimed != 1 {
-        return Err(Refusal::Replayed {
-            family: family.clone(),
-            hint: "Authorization code has been used",
-        });
-    }
+    let spend = "UPDATE oauth_codes SET used = ? WHERE code_hash = ? AND used = ?";
+    spend_once(tx, spend, code, family, "Authorization code has been used").await?;
     let (user_id, scopes, family) = (*user_id, scopes.clone(), family.clone());
     Ok(issue(tx, client, user_id, &scopes, &family, Some(&scopes)).await?)
 }
@@ -371,20 +359,36 @@ async fn refresh_grant(
             asked
         }
     };
-    let claimed = tx
-        .execute(&Raw::new(
-            "UPDATE oauth_refresh_tokens SET revoked = ? WHERE token_hash = ? AND revoked = ?",
-            vec![true.into(), sha256_hex(token).into(), false.into()],
-        ))
-        .await?;
-    if claimed != 1 {
-        return Err(Refusal::Replayed {
-            family: family.clone(),
-            hint: "The refresh token has been used",
-        });
-    }
+    let spend = "UPDATE oauth_refresh_tokens SET revoked = ? WHERE token_hash = ? AND revoked = ?";
+    spend_once(tx, spend, token, family, "The refresh token has been used").await?;
     let (user_id, family, granted) = (*user_id, family.clone(), granted.clone());
     Ok(issue(tx, client, user_id, &scopes, &family, Some(&granted)).await?)
+}
+
+/// Marks a code or refresh token used with a conditional update: exactly one row changes for
+/// the one request that may use it, so two concurrent requests (PostgreSQL runs them side by
+/// side) cannot both win; the loser is a replay and its grant is revoked.
+async fn spend_once(
+    tx: &mut Tx,
+    statement: &'static str,
+    secret: &str,
+    family: &str,
+    hint: &'static str,
+) -> Result<(), Refusal> {
+    let spent = tx
+        .execute(&Raw::new(
+            statement,
+            vec![true.into(), sha256_hex(secret).into(), false.into()],
+        ))
+        .await?;
+    if spent == 1 {
+        Ok(())
+    } else {
+        Err(Refusal::Replayed {
+            family: family.to_string(),
+            hint,
+        })
+    }
 }
 
 async fn client_credentials_grant(
