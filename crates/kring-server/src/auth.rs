@@ -127,11 +127,7 @@ pub async fn authorize(
     if let Some(slot) = &caller.slot {
         slot.set(decision);
     }
-    if !decision.allowed() {
-        return Err(Error::TooManyRequests {
-            retry_after: decision.retry_after(),
-        });
-    }
+    decision.check()?;
     let place = state
         .concurrency
         .enter(*user_id)

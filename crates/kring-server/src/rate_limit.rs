@@ -48,6 +48,17 @@ impl Decision {
     pub fn retry_after(&self) -> u64 {
         self.reset.saturating_sub(self.now).max(1)
     }
+
+    /// The 429 for a request over its budget.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.allowed() {
+            Ok(())
+        } else {
+            Err(Error::TooManyRequests {
+                retry_after: self.retry_after(),
+            })
+        }
+    }
 }
 
 /// The in-process counts: per key, its window and count; and the last window swept.
@@ -116,6 +127,11 @@ impl Limiter {
             limit,
             ..self.hit_at(key, epoch_seconds()).await
         }
+    }
+
+    /// Counts one request for `key` against `limit`; over it, the 429.
+    pub async fn enforce(&self, key: &str, limit: u64) -> Result<(), Error> {
+        self.hit_with(key, limit).await.check()
     }
 
     /// Counts one request for `key` at epoch second `now`.
@@ -273,11 +289,8 @@ pub async fn middleware(
         None => {
             let key = format!("ip:{}", client.unwrap_or_default());
             let decision = state.limiter.hit(&key).await;
-            if !decision.allowed() {
-                response = Error::TooManyRequests {
-                    retry_after: decision.retry_after(),
-                }
-                .into_response();
+            if let Err(refusal) = decision.check() {
+                response = refusal.into_response();
             }
             decision
         }

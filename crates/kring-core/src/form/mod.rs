@@ -14,7 +14,7 @@ mod builder;
 mod json;
 mod name;
 mod tree;
-mod urlencoded;
+pub(crate) mod urlencoded;
 
 #[cfg(test)]
 mod proptests;

@@ -27,7 +27,8 @@ fn split_pair(piece: &[u8]) -> (&[u8], &[u8]) {
 }
 
 /// PHP's `urldecode`: `+` is a space, `%XX` a byte, and a `%` without two hex digits stays.
-fn percent_decode(input: &[u8]) -> String {
+/// Query strings are decoded the same way ([`crate::query::parse_query_string`]).
+pub(crate) fn percent_decode(input: &[u8]) -> String {
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while let Some(&byte) = input.get(i) {

@@ -20,7 +20,7 @@ use kring_core::schema::ColumnType;
 use serde_json::Value as Json;
 
 use super::clients::{self, Client, constant_time_eq};
-use super::grants::{throttle, throttle_key};
+use super::grants::throttle;
 use super::{CODE_MINUTES, oauth_error, requested_scopes};
 use crate::AppState;
 use crate::auth::{hash_password, random_secret, sha256_hex};
@@ -223,7 +223,10 @@ async fn answer(
     let email = params.get("email").map(String::as_str).unwrap_or("");
     // Per account too, so guessing one password from many addresses is slowed as well.
     let account = format!("login-email:{}", email.trim().to_lowercase());
-    throttle_key(&state, &account, LOGIN_ATTEMPTS_PER_MINUTE).await?;
+    state
+        .limiter
+        .enforce(&account, LOGIN_ATTEMPTS_PER_MINUTE)
+        .await?;
     let password = params.get("password").map(String::as_str).unwrap_or("");
     let Some(user_id) = verify_login(&state, email, password).await? else {
         return page_with_error(locale, &authorization, &params, "oauth.bad_credentials");

@@ -35,12 +35,8 @@ pub async fn throttle(
     address: SocketAddr,
     limit: u64,
 ) -> Result<(), Error> {
-    throttle_key(
-        state,
-        &format!("{purpose}:{}", network(address.ip())),
-        limit,
-    )
-    .await
+    let key = format!("{purpose}:{}", network(address.ip()));
+    state.limiter.enforce(&key, limit).await
 }
 
 /// The address a client is counted under: itself for IPv4, its /64 for IPv6, since one
@@ -52,18 +48,6 @@ fn network(ip: std::net::IpAddr) -> String {
             let s = v6.segments();
             format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
         }
-    }
-}
-
-/// Counts a request under `key` against a per-minute `limit`.
-pub async fn throttle_key(state: &AppState, key: &str, limit: u64) -> Result<(), Error> {
-    let decision = state.limiter.hit_with(key, limit).await;
-    if decision.allowed() {
-        Ok(())
-    } else {
-        Err(Error::TooManyRequests {
-            retry_after: decision.retry_after(),
-        })
     }
 }
 

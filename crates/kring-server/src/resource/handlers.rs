@@ -101,14 +101,7 @@ async fn within_create_quota(
         return Ok(());
     };
     let key = format!("create-{}:{}", def.name, scope.user_id);
-    let decision = state.limiter.hit_with(&key, quota).await;
-    if decision.allowed() {
-        Ok(())
-    } else {
-        Err(Error::TooManyRequests {
-            retry_after: decision.retry_after(),
-        })
-    }
+    state.limiter.enforce(&key, quota).await
 }
 
 /// The `{id}` segment. Ids are positive integers; anything else cannot name a record, so it is a
