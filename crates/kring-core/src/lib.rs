@@ -13,6 +13,7 @@
 pub mod custom_field;
 pub mod form;
 pub mod i18n;
+pub mod manageit;
 pub mod query;
 pub mod resource;
 pub mod schema;

@@ -49,6 +49,18 @@ impl ValidationErrors {
         }
     }
 
+    /// The same errors under other paths, for a dialect whose names differ from Kring's.
+    pub fn renamed(self, rename: impl Fn(&str) -> String) -> ValidationErrors {
+        let mut renamed = ValidationErrors::default();
+        for (path, messages) in self.entries {
+            let path = rename(&path);
+            for message in messages {
+                renamed.add(path.clone(), message);
+            }
+        }
+        renamed
+    }
+
     /// Adds `other`'s errors under `prefix` (`subtasks.2.` + `name`).
     pub fn merge_prefixed(&mut self, prefix: &str, other: ValidationErrors) {
         for (path, messages) in other.entries {

@@ -1,7 +1,7 @@
 //! Runtime configuration. The binary fills it from flags and `KRING_*` variables (one place:
 //! `crates/kring/src/main.rs`); tests build it directly.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 
@@ -23,7 +23,19 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// Multiplies the retry delays (tests shorten them; 1.0 in production).
     pub webhook_backoff_scale: f64,
+    /// Where uploaded files are kept.
+    pub files_dir: PathBuf,
+    /// Largest uploaded file, in bytes (DESIGN §2: 20 MiB; 413 above).
+    pub upload_file_limit: u64,
+    /// Largest multipart body, in bytes (DESIGN §2: 50 MiB; 413 above).
+    pub upload_request_limit: u64,
+    /// The base of the download URLs in responses (`https://crm.example.com`); without it, the
+    /// request's own scheme-less `Host` is used with `http://`.
+    pub public_url: Option<String>,
 }
+
+pub const DEFAULT_UPLOAD_FILE_LIMIT: u64 = 20 * 1024 * 1024;
+pub const DEFAULT_UPLOAD_REQUEST_LIMIT: u64 = 50 * 1024 * 1024;
 
 /// Laravel's default API throttle is 60 a minute; DESIGN §2 settles on 600 for Kring.
 pub const DEFAULT_RATE_LIMIT: u64 = 600;
@@ -42,6 +54,10 @@ impl Config {
             concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
             webhook_allow_private: false,
             webhook_backoff_scale: 1.0,
+            files_dir: PathBuf::from("kring-data/files"),
+            upload_file_limit: DEFAULT_UPLOAD_FILE_LIMIT,
+            upload_request_limit: DEFAULT_UPLOAD_REQUEST_LIMIT,
+            public_url: None,
         }
     }
 }

@@ -54,6 +54,9 @@ pub enum Error {
     BadBody(Message),
     #[error("body over {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// A form over one of its limits (files, fields, parts), saying which.
+    #[error("form over its limits")]
+    FormTooLarge(Message),
     #[error("unsupported content type {content_type}")]
     UnsupportedMediaType {
         content_type: String,
@@ -93,7 +96,7 @@ impl Error {
             Error::NotFound { .. } | Error::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::BadQuery(_) | Error::BadBody(_) => StatusCode::BAD_REQUEST,
-            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::PayloadTooLarge { .. } | Error::FormTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Validation(_) | Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict(_) => StatusCode::CONFLICT,
@@ -128,6 +131,7 @@ impl Error {
             Error::BadQuery(QueryError(message))
             | Error::BadBody(message)
             | Error::Conflict(message)
+            | Error::FormTooLarge(message)
             | Error::Unprocessable(message) => message.clone(),
             Error::PayloadTooLarge { limit } => {
                 Message::new("http.body_too_large").with("limit", limit.to_string())

@@ -34,7 +34,8 @@ pub fn router(state: AppState) -> Router {
             "/api/webhook/{id}/deliveries",
             get(crate::resource::deliveries::list),
         )
-        .merge(crate::oauth::routes());
+        .merge(crate::oauth::routes())
+        .merge(crate::manageit::routes());
     for def in REGISTRY {
         api = api.merge(handlers::routes(def));
     }
@@ -222,7 +223,7 @@ fn holds_nul(value: &Json) -> bool {
 /// How much of an oversized body is read and thrown away before answering 413. A client that
 /// is still sending when the server closes the connection sees a reset instead of the answer;
 /// reading a bounded amount lets ordinary clients get the 413.
-const DRAIN_CAP: usize = 16 * 1024 * 1024;
+pub(crate) const DRAIN_CAP: usize = 16 * 1024 * 1024;
 
 async fn next_chunk(body: &mut Body) -> Option<Result<axum::body::Bytes, axum::Error>> {
     use axum::body::HttpBody;
@@ -237,7 +238,7 @@ async fn next_chunk(body: &mut Body) -> Option<Result<axum::body::Bytes, axum::E
     }
 }
 
-async fn drain(mut body: Body, cap: usize) {
+pub(crate) async fn drain(mut body: Body, cap: usize) {
     let mut seen = 0usize;
     while let Some(Ok(chunk)) = next_chunk(&mut body).await {
         seen += chunk.len();
@@ -248,7 +249,7 @@ async fn drain(mut body: Body, cap: usize) {
 }
 
 /// Reads at most `limit` bytes; past that, drains a bounded amount and answers 413.
-async fn read_limited(mut body: Body, limit: usize) -> Result<Vec<u8>, Error> {
+pub(crate) async fn read_limited(mut body: Body, limit: usize) -> Result<Vec<u8>, Error> {
     let mut bytes = Vec::new();
     while let Some(chunk) = next_chunk(&mut body).await {
         let chunk = chunk.map_err(|e| {
@@ -263,7 +264,7 @@ async fn read_limited(mut body: Body, limit: usize) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-fn parse_json_object(bytes: &[u8]) -> Result<Map<String, Json>, Error> {
+pub(crate) fn parse_json_object(bytes: &[u8]) -> Result<Map<String, Json>, Error> {
     match serde_json::from_slice::<Json>(bytes) {
         Ok(Json::Object(map)) => Ok(map),
         Ok(_) => Err(Error::BadBody(Message::new("http.body_not_object"))),

@@ -76,6 +76,19 @@ enum Command {
         /// Prefix of Kring's Redis keys; give every instance of one deployment the same.
         #[arg(long, env = "KRING_REDIS_PREFIX", default_value = "kring")]
         redis_prefix: String,
+        /// Where uploaded files are kept. Default: <data-dir>/files.
+        #[arg(long, env = "KRING_FILES_DIR")]
+        files_dir: Option<PathBuf>,
+        /// Largest uploaded file, in bytes (413 above).
+        #[arg(long, env = "KRING_UPLOAD_FILE_LIMIT", default_value_t = config::DEFAULT_UPLOAD_FILE_LIMIT)]
+        upload_file_limit: u64,
+        /// Largest multipart request, in bytes (413 above).
+        #[arg(long, env = "KRING_UPLOAD_REQUEST_LIMIT", default_value_t = config::DEFAULT_UPLOAD_REQUEST_LIMIT)]
+        upload_request_limit: u64,
+        /// The public base URL of this server (https://crm.example.com), for download links.
+        /// Default: taken from each request's Host header.
+        #[arg(long, env = "KRING_PUBLIC_URL")]
+        public_url: Option<String>,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -180,9 +193,17 @@ async fn main() -> anyhow::Result<()> {
             webhook_allow_private,
             redis_url,
             redis_prefix,
+            files_dir,
+            upload_file_limit,
+            upload_request_limit,
+            public_url,
             database,
         } => {
             let mut config = Config::new(database.url()?);
+            config.files_dir = files_dir.unwrap_or_else(|| database.data_dir.join("files"));
+            config.upload_file_limit = upload_file_limit;
+            config.upload_request_limit = upload_request_limit;
+            config.public_url = public_url.filter(|u| !u.is_empty());
             config.body_limit = body_limit;
             config.rate_limit = rate_limit;
             config.concurrency_limit = concurrency_limit;

@@ -47,6 +47,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0006_webhook_deliveries.sql"),
         include_str!("../../migrations/postgres/0006_webhook_deliveries.sql"),
     ),
+    (
+        8,
+        "manageit",
+        include_str!("../../migrations/sqlite/0008_manageit.sql"),
+        include_str!("../../migrations/postgres/0008_manageit.sql"),
+    ),
 ];
 
 fn migrator(postgres: bool) -> Migrator {

@@ -315,6 +315,25 @@ impl Db {
     }
 }
 
+/// Something reads can run on: the pools, or a transaction (which then sees its own writes).
+pub enum Reader<'a> {
+    Db(&'a Db),
+    Tx(&'a mut Tx),
+}
+
+impl Reader<'_> {
+    pub async fn fetch(
+        &mut self,
+        stmt: &impl Statement,
+        types: &[ColumnType],
+    ) -> Result<Vec<Vec<Value>>, Error> {
+        match self {
+            Reader::Db(db) => db.fetch(stmt, types).await,
+            Reader::Tx(tx) => tx.fetch(stmt, types).await,
+        }
+    }
+}
+
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),

@@ -168,7 +168,7 @@ async fn fetch_rows(
 }
 
 /// The unfiltered total, from the counter kept by every insert and delete.
-async fn counted_total(db: &Db, def: &ResourceDef, scope: Scope) -> Result<i64, Error> {
+pub async fn counted_total(db: &Db, def: &ResourceDef, scope: Scope) -> Result<i64, Error> {
     let query = Raw::new(
         "SELECT total FROM resource_counts WHERE company_id = ? AND resource = ?",
         vec![scope.company_id.into(), def.name.into()],

@@ -80,7 +80,7 @@ fn crud_routes(def: &'static ResourceDef) -> Router<AppState> {
 
 /// Authenticates the request and checks the token's scope and the role's permission for
 /// `action` on `def`.
-pub(super) fn permitted<'a>(
+pub(crate) fn permitted<'a>(
     state: &'a AppState,
     request: &Request,
     def: &'a ResourceDef,
@@ -106,7 +106,7 @@ async fn within_create_quota(
 
 /// The `{id}` segment. Ids are positive integers; anything else cannot name a record, so it is a
 /// 404 like any unknown id.
-fn record_id(def: &ResourceDef, request: &Request) -> Result<i64, Error> {
+pub(crate) fn record_id(def: &ResourceDef, request: &Request) -> Result<i64, Error> {
     let raw = request.uri().path().rsplit('/').next().unwrap_or("");
     raw.parse::<i64>()
         .ok()
@@ -152,7 +152,7 @@ async fn with_written(
 }
 
 /// The request's query parameters as a checked plan (400 for anything wrong in them).
-pub(super) fn query_plan(
+pub(crate) fn query_plan(
     def: &'static ResourceDef,
     request: &Request,
     kind: PlanKind,
@@ -195,7 +195,7 @@ fn reached(plan: &Plan) -> BTreeSet<&'static str> {
 
 /// Refuses a plan that reads resources the caller may not read (T19: related records appear
 /// only to those who may see them).
-pub(super) async fn may_reach(
+pub(crate) async fn may_reach(
     state: &AppState,
     caller: &Caller,
     scope: Scope,

@@ -75,7 +75,20 @@ pub async fn store(
     body: &Map<String, Json>,
 ) -> Result<(i64, Map<String, Json>), Error> {
     let mut tx = db.begin().await?;
-    let checked = check(&mut tx, def, scope, body, None).await?;
+    let stored = store_in(&mut tx, def, scope, body).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// [`store`] inside a transaction the caller commits, for a write that adds rows of its own
+/// (the ManageIt dialect's permissions and files).
+pub async fn store_in(
+    tx: &mut Tx,
+    def: &'static ResourceDef,
+    scope: Scope,
+    body: &Map<String, Json>,
+) -> Result<(i64, Map<String, Json>), Error> {
+    let checked = check(tx, def, scope, body, None).await?;
     let now = Value::Timestamp(Utc::now());
     let mut record: Record = def
         .columns
@@ -99,20 +112,20 @@ pub async fn store(
     }
     let generated = generate_values(def, &mut record)?;
 
-    let id = insert_record(&mut tx, def, scope, &record).await?;
+    let id = insert_record(tx, def, scope, &record).await?;
     if let Some(slot) = record.first_mut() {
         *slot = Value::Int(id);
     }
-    let changes = field_values::write(&mut tx, def, scope, id, &checked.field_values).await?;
-    children::write(&mut tx, scope, id, &checked.children).await?;
-    adjust_count(&mut tx, def, scope, 1).await?;
+    let changes = field_values::write(tx, def, scope, id, &checked.field_values).await?;
+    children::write(tx, scope, id, &checked.children).await?;
+    adjust_count(tx, def, scope, 1).await?;
     let served = to_json(def, &record);
     let attributes = with_field_changes(served.clone(), &changes, false);
     // A generated secret is in this one response and nowhere else (not the log, not events).
     let mut shown = served.clone();
     shown.extend(generated);
     let properties = serde_json::json!({ "attributes": attributes });
-    activity::record(&mut tx, def, scope, id, Event::Created, properties).await?;
+    activity::record(tx, def, scope, id, Event::Created, properties).await?;
     let created = Change {
         def,
         id,
@@ -120,8 +133,7 @@ pub async fn store(
         data: &served,
         previous: None,
     };
-    events::record(&mut tx, scope, created).await?;
-    tx.commit().await?;
+    events::record(tx, scope, created).await?;
     Ok((id, shown))
 }
 
@@ -168,11 +180,24 @@ pub async fn update(
     body: &Map<String, Json>,
 ) -> Result<Map<String, Json>, Error> {
     let mut tx = db.begin().await?;
+    let updated = update_in(&mut tx, def, scope, id, body).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// [`update`] inside a transaction the caller commits.
+pub async fn update_in(
+    tx: &mut Tx,
+    def: &'static ResourceDef,
+    scope: Scope,
+    id: i64,
+    body: &Map<String, Json>,
+) -> Result<Map<String, Json>, Error> {
     let mut query = by_id(def, scope, id);
     query.lock(LockType::Update);
     let rows = tx.fetch(&query, &def.types()).await?;
     let mut record = rows.into_iter().next().ok_or_else(|| not_found(def, id))?;
-    let checked = check(&mut tx, def, scope, body, Some((id, &record))).await?;
+    let checked = check(tx, def, scope, body, Some((id, &record))).await?;
 
     let before = record.clone();
     for (column, slot) in def.columns.iter().zip(record.iter_mut()) {
@@ -193,10 +218,9 @@ pub async fn update(
         })
         .map(|(column, _)| column)
         .collect();
-    let field_changes = field_values::write(&mut tx, def, scope, id, &checked.field_values).await?;
-    let children_changed = children::write(&mut tx, scope, id, &checked.children).await?;
+    let field_changes = field_values::write(tx, def, scope, id, &checked.field_values).await?;
+    let children_changed = children::write(tx, scope, id, &checked.children).await?;
     if changed.is_empty() && field_changes.is_empty() && !children_changed {
-        tx.commit().await?;
         return Ok(to_json(def, &record));
     }
 
@@ -234,7 +258,7 @@ pub async fn update(
         "attributes": with_field_changes(pick(&after), &field_changes, false),
         "old": previous,
     });
-    activity::record(&mut tx, def, scope, id, Event::Updated, properties).await?;
+    activity::record(tx, def, scope, id, Event::Updated, properties).await?;
     let updated = Change {
         def,
         id,
@@ -242,8 +266,7 @@ pub async fn update(
         data: &after,
         previous: Some(&previous),
     };
-    events::record(&mut tx, scope, updated).await?;
-    tx.commit().await?;
+    events::record(tx, scope, updated).await?;
     Ok(after)
 }
 

@@ -8,7 +8,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, TestApp, available};
 
 /// A token request's form fields.
 type Fields<'a> = Vec<(&'a str, &'a str)>;
@@ -691,18 +691,6 @@ async fn t14_authorization_server_metadata() {
             "{endpoint} is routed"
         );
     }
-}
-
-/// Whether an interop dependency is present; with `KRING_TEST_INTEROP` set (as CI sets it) a
-/// missing one fails the test instead of skipping it.
-fn available(what: &str, present: bool) -> bool {
-    if !present && std::env::var_os("KRING_TEST_INTEROP").is_some() {
-        panic!("{what} is required when KRING_TEST_INTEROP is set");
-    }
-    if !present {
-        eprintln!("{what} is not installed: test skipped");
-    }
-    present
 }
 
 /// T15: Authlib, an OAuth client written by others, runs the code flow with PKCE, calls the

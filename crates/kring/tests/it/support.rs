@@ -19,6 +19,8 @@ pub struct TestApp {
     database_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     dir: Option<PathBuf>,
+    /// Where this server keeps uploaded files.
+    pub files_dir: PathBuf,
 }
 
 pub fn unique(prefix: &str) -> String {
@@ -97,7 +99,9 @@ impl TestApp {
     ) -> TestApp {
         kring_server::init_test_logging();
         let mut config = Config::new(database_url.clone());
+        config.files_dir = std::env::temp_dir().join(unique("kring-files-"));
         configure(&mut config);
+        let files_dir = config.files_dir.clone();
         let state: AppState = kring_server::prepare(config).await.expect("prepare");
         let db = state.db.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -118,6 +122,7 @@ impl TestApp {
             database_url,
             shutdown: Some(tx),
             dir,
+            files_dir,
         }
     }
 
@@ -211,6 +216,7 @@ impl Drop for TestApp {
         if let Some(dir) = &self.dir {
             let _ = std::fs::remove_dir_all(dir);
         }
+        let _ = std::fs::remove_dir_all(&self.files_dir);
     }
 }
 
@@ -233,4 +239,16 @@ macro_rules! backend_tests {
             }
         }
     )*};
+}
+
+/// Whether an interop dependency is present; with `KRING_TEST_INTEROP` set (as CI sets it) a
+/// missing one fails the test instead of skipping it.
+pub fn available(what: &str, present: bool) -> bool {
+    if !present && std::env::var_os("KRING_TEST_INTEROP").is_some() {
+        panic!("{what} is required when KRING_TEST_INTEROP is set");
+    }
+    if !present {
+        eprintln!("{what} is not installed: test skipped");
+    }
+    present
 }

@@ -24,6 +24,21 @@ pub static CUSTOMER: ResourceDef = ResourceDef {
         // Not in the seed's shape: kept for `with=origin,address`, not served as keys.
         int("origin_id").references("origins").hidden(),
         int("address_id").references("addresses").hidden(),
+        // The ManageIt dialect's person and business details (`spec/manageit.md` §6.1); there
+        // `name` above is `business_information.company_name`.
+        text("first_name").writable().hidden(),
+        text("last_name").writable().hidden(),
+        boolean("stripe_customer_flag").hidden(),
+        text("company_phone").writable().hidden(),
+        text("company_email").writable().email().hidden(),
+        text("company_website").writable().hidden(),
+        text("address_1").writable().hidden(),
+        text("address_2").writable().hidden(),
+        text("country").writable().hidden(),
+        text("city").writable().hidden(),
+        text("state").writable().hidden(),
+        text("zip_code").writable().hidden(),
+        text("fax").writable().hidden(),
     ],
     relations: &[
         Relation::belongs_to("user", "user", "user_id"),

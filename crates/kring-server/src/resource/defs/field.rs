@@ -3,7 +3,7 @@
 //! through the field's body.
 
 use kring_core::custom_field::FIELD_TYPES;
-use kring_core::schema::{Column, boolean, int, text};
+use kring_core::schema::{Column, Default, boolean, int, long_text, text};
 
 use super::{CREATED_AT, UPDATED_AT};
 use crate::resource::{Relation, ResourceDef, Routes};
@@ -32,6 +32,22 @@ pub static FIELD: ResourceDef = ResourceDef {
         int("position").writable().not_null(),
         CREATED_AT,
         UPDATED_AT,
+        // What ManageIt's configuration adds (`spec/manageit.md` §2.6, §6.2); Cirqll does not
+        // show these keys.
+        int("user_id").references("users").hidden(),
+        text("field_key").writable().hidden(),
+        long_text("description").writable().hidden(),
+        text("placeholder").writable().hidden(),
+        int("location")
+            .writable()
+            .not_null()
+            .default(Default::Int(3))
+            .hidden(),
+        text("field_group").writable().hidden(),
+        // A JSON list of format labels, kept as the client wrote them.
+        long_text("accept_file").writable().hidden(),
+        boolean("allow_multiple").writable().hidden(),
+        int("max_files").writable().not_null().hidden(),
     ],
     relations: &[Relation::has_many("options", "field_option", "field_id")],
     owner: None,

@@ -1,0 +1,48 @@
+-- PostgreSQL twin of the SQLite migration of the same number.
+-- The ManageIt dialect (issue 6) over the same customers and fields as Cirqll (DESIGN §1).
+-- A ManageIt customer is a person with a business: `name` of Cirqll is the business's name
+-- (`business_information.company_name`); the person's names and the other business details
+-- are columns Cirqll does not show.
+
+ALTER TABLE customers ADD COLUMN first_name TEXT;
+ALTER TABLE customers ADD COLUMN last_name TEXT;
+ALTER TABLE customers ADD COLUMN stripe_customer_flag BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE customers ADD COLUMN company_phone TEXT;
+ALTER TABLE customers ADD COLUMN company_email TEXT;
+ALTER TABLE customers ADD COLUMN company_website TEXT;
+ALTER TABLE customers ADD COLUMN address_1 TEXT;
+ALTER TABLE customers ADD COLUMN address_2 TEXT;
+ALTER TABLE customers ADD COLUMN country TEXT;
+ALTER TABLE customers ADD COLUMN city TEXT;
+ALTER TABLE customers ADD COLUMN state TEXT;
+ALTER TABLE customers ADD COLUMN zip_code TEXT;
+ALTER TABLE customers ADD COLUMN fax TEXT;
+-- ManageIt refuses a second customer with the same email.
+CREATE INDEX customers_company_email ON customers (company_id, email);
+
+-- What ManageIt's custom-field configuration has beyond Cirqll's field.
+ALTER TABLE fields ADD COLUMN user_id BIGINT REFERENCES users(id) ON DELETE SET NULL;
+ALTER TABLE fields ADD COLUMN field_key TEXT;
+ALTER TABLE fields ADD COLUMN description TEXT;
+ALTER TABLE fields ADD COLUMN placeholder TEXT;
+ALTER TABLE fields ADD COLUMN location BIGINT NOT NULL DEFAULT 3;
+ALTER TABLE fields ADD COLUMN field_group TEXT;
+-- fileConfig of a file field: accepted formats (JSON list of labels), one or many, how many.
+ALTER TABLE fields ADD COLUMN accept_file TEXT;
+ALTER TABLE fields ADD COLUMN allow_multiple BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE fields ADD COLUMN max_files BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX fields_user ON fields (user_id);
+
+-- A customer's portal permissions (invoice, contract, proposal, meeting × create, edit,
+-- delete, view); permission ids are fixed (1–16), so no catalog table is needed.
+CREATE TABLE customer_permissions (
+    company_id     BIGINT NOT NULL REFERENCES companies(id) ON DELETE CASCADE,
+    customer_id    BIGINT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    permission_id  BIGINT NOT NULL,
+    created_at     TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (customer_id, permission_id)
+);
+CREATE INDEX customer_permissions_company ON customer_permissions (company_id);
+
+-- Stored files are found by their uuid (download URLs) and by the record they belong to.
+CREATE INDEX media_company_uuid ON media (company_id, uuid);

@@ -1,0 +1,389 @@
+//! Uploaded files: written to a local directory under names Kring generates, recorded as
+//! `media` rows in the write's transaction, and served back only to the owning company
+//! (`GET /api/files/{uuid}`).
+//!
+//! An upload is first *staged* (streamed to `incoming/`), then validated; a write that keeps it
+//! moves it to `objects/<company>/` before its transaction commits. Whatever is still staged when
+//! the request ends, because validation failed or the client went away, is deleted then.
+
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use kring_core::Value;
+use kring_core::manageit::FileKind;
+use kring_core::schema::ColumnType;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::AppState;
+use crate::auth::{Caller, authorize};
+use crate::db::{Raw, Tx};
+use crate::error::Error;
+use crate::resource::engine::Scope;
+use crate::resource::{Action, find};
+
+/// Where files live: `<root>/incoming/<key>` while a request runs, `<root>/objects/<company>/<key>`
+/// once a write keeps them. Keys are random hex, never a client's file name.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    root: PathBuf,
+}
+
+/// A file streamed to `incoming/` whose request has not decided about it yet.
+#[derive(Debug)]
+pub struct StagedFile {
+    pub key: String,
+    pub size: u64,
+    pub kind: FileKind,
+    /// Hex SHA-256 of the content: the same upload sent twice is the same request.
+    pub sha256: String,
+}
+
+/// Bytes of a file kept to tell its kind.
+const SNIFFED_BYTES: usize = 512;
+
+impl FileStore {
+    pub fn new(root: impl Into<PathBuf>) -> FileStore {
+        FileStore { root: root.into() }
+    }
+
+    fn incoming(&self, key: &str) -> PathBuf {
+        self.root.join("incoming").join(key)
+    }
+
+    fn object(&self, company_id: i64, key: &str) -> PathBuf {
+        self.root
+            .join("objects")
+            .join(company_id.to_string())
+            .join(key)
+    }
+
+    /// Starts staging one upload under a new key.
+    pub async fn stage(&self) -> Result<Staging, Error> {
+        let key = random_key()?;
+        let path = self.incoming(&key);
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io_error)?;
+        }
+        let file = tokio::fs::File::create(&path).await.map_err(io_error)?;
+        Ok(Staging {
+            key,
+            path,
+            file: Some(file),
+            size: 0,
+            head: Vec::new(),
+            digest: Sha256::new(),
+        })
+    }
+
+    /// Moves a staged file to its company's objects, inside the write that keeps it.
+    pub async fn keep(&self, company_id: i64, key: &str) -> Result<(), Error> {
+        let target = self.object(company_id, key);
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io_error)?;
+        }
+        tokio::fs::rename(self.incoming(key), &target)
+            .await
+            .map_err(io_error)
+    }
+
+    /// Removes a kept file (a replaced photo); a file already gone is fine.
+    pub async fn remove(&self, company_id: i64, key: &str) {
+        let _ = tokio::fs::remove_file(self.object(company_id, key)).await;
+    }
+
+    /// Deletes what is still staged under `keys`.
+    pub fn discard(&self, keys: impl IntoIterator<Item = String>) {
+        for key in keys {
+            let _ = std::fs::remove_file(self.incoming(&key));
+        }
+    }
+}
+
+/// One upload being written; [`Staging::finish`] closes it. Dropped unfinished, it deletes its
+/// file.
+pub struct Staging {
+    key: String,
+    path: PathBuf,
+    file: Option<tokio::fs::File>,
+    size: u64,
+    head: Vec<u8>,
+    digest: Sha256,
+}
+
+impl Staging {
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        if self.head.len() < SNIFFED_BYTES {
+            let take = (SNIFFED_BYTES - self.head.len()).min(chunk.len());
+            self.head
+                .extend_from_slice(chunk.get(..take).unwrap_or_default());
+        }
+        self.size += chunk.len() as u64;
+        self.digest.update(chunk);
+        match self.file.as_mut() {
+            Some(file) => file.write_all(chunk).await.map_err(io_error),
+            None => Ok(()),
+        }
+    }
+
+    pub async fn finish(mut self) -> Result<StagedFile, Error> {
+        if let Some(mut file) = self.file.take() {
+            file.flush().await.map_err(io_error)?;
+            file.sync_all().await.map_err(io_error)?;
+        }
+        let staged = StagedFile {
+            key: std::mem::take(&mut self.key),
+            size: self.size,
+            kind: kring_core::manageit::sniff(&self.head),
+            sha256: hex(&std::mem::take(&mut self.digest).finalize()),
+        };
+        // Finished: the request now owns the file and discards or keeps it.
+        self.path = PathBuf::new();
+        Ok(staged)
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::Internal(format!("file storage: {e}"))
+}
+
+fn random_key() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Internal(format!("random: {e}")))?;
+    Ok(hex(&bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The name a file is shown and downloaded under: the client's base name without control,
+/// format (bidi) or path characters, at most 255 bytes, never empty, `.` or `..` (T43).
+pub fn display_name(client_name: &str) -> String {
+    let base = client_name.rsplit(['/', '\\']).next().unwrap_or("");
+    let mut name = String::new();
+    for c in base.chars().filter(|c| is_shown(*c)) {
+        if name.len() + c.len_utf8() > 255 {
+            break;
+        }
+        name.push(c);
+    }
+    let name = name.trim().to_string();
+    if name.is_empty() || name.chars().all(|c| c == '.') {
+        "file".to_string()
+    } else {
+        name
+    }
+}
+
+fn is_shown(c: char) -> bool {
+    !(c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+        || matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|'))
+}
+
+/// The content type a file is stored and served with: what its bytes are, not what the client
+/// said (T42); never HTML.
+pub fn content_type(kind: FileKind, extension: Option<&str>) -> &'static str {
+    match (kind, extension) {
+        (FileKind::Pdf, _) => "application/pdf",
+        (FileKind::Png, _) => "image/png",
+        (FileKind::Jpeg, _) => "image/jpeg",
+        (FileKind::Gif, _) => "image/gif",
+        (FileKind::Webp, _) => "image/webp",
+        (FileKind::Zip, Some("docx")) => {
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        }
+        (FileKind::Zip, Some("xlsx")) => {
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        }
+        (FileKind::Zip, _) => "application/zip",
+        (FileKind::Ole, Some("xls")) => "application/vnd.ms-excel",
+        (FileKind::Ole, _) => "application/msword",
+        (FileKind::Text, _) => "text/plain; charset=utf-8",
+        (FileKind::Unknown, _) => "application/octet-stream",
+    }
+}
+
+/// A file as a record keeps it.
+pub struct NewMedia<'a> {
+    pub model: &'a str,
+    pub model_id: i64,
+    pub collection: &'a str,
+    pub name: &'a str,
+    pub staged_key: &'a str,
+    pub mime_type: &'a str,
+    pub size: u64,
+}
+
+/// Records a staged file as a `media` row of `model_id` and moves it into place, in `tx`.
+pub async fn attach(
+    tx: &mut Tx,
+    store: &FileStore,
+    scope: Scope,
+    media: NewMedia<'_>,
+) -> Result<(), Error> {
+    let now = Utc::now();
+    let size = i64::try_from(media.size).unwrap_or(i64::MAX);
+    tx.insert(&Raw::new(
+        "INSERT INTO media (company_id, model_type, model_id, uuid, collection_name, name, \
+         file_name, mime_type, size, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        vec![
+            scope.company_id.into(),
+            media.model.into(),
+            media.model_id.into(),
+            media.staged_key.into(),
+            media.collection.into(),
+            media.name.into(),
+            media.name.into(),
+            media.mime_type.into(),
+            size.into(),
+            now.into(),
+            now.into(),
+        ],
+    ))
+    .await?;
+    store.keep(scope.company_id, media.staged_key).await
+}
+
+/// `GET /api/files/{uuid}`: the file, to a caller of its company who may view the record it
+/// belongs to; 404 for anyone else, as for a file that does not exist (T44).
+pub async fn download(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
+    let caller = Caller::of(&request);
+    let uuid = request
+        .uri()
+        .path()
+        .trim_start_matches("/api/files/")
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let scope = authorize(&state, &caller, None).await?;
+    let not_found = || Error::NotFound {
+        resource: "media",
+        id: kring_core::query::truncate(&uuid, 40),
+    };
+    if uuid.len() != 32 || !uuid.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(not_found());
+    }
+    let rows = state
+        .db
+        .fetch(
+            &Raw::new(
+                "SELECT model_type, file_name, mime_type FROM media WHERE company_id = ? AND uuid = ?",
+                vec![scope.company_id.into(), uuid.clone().into()],
+            ),
+            &[ColumnType::Text, ColumnType::Text, ColumnType::Text],
+        )
+        .await?;
+    let Some([Value::Text(model), Value::Text(name), mime]) = rows
+        .first()
+        .map(|r| [r[0].clone(), r[1].clone(), r[2].clone()])
+    else {
+        return Err(not_found());
+    };
+    let def = find(&model).ok_or_else(not_found)?;
+    authorize(&state, &caller, Some((def, Action::View))).await?;
+    let path = FileStore::new(&state.config.files_dir).object(scope.company_id, &uuid);
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| not_found())?;
+    let mime = match mime {
+        Value::Text(m) if !m.contains("html") => m,
+        _ => "application/octet-stream".to_string(),
+    };
+    Ok(file_response(file, &name, &mime).await)
+}
+
+async fn file_response(file: tokio::fs::File, name: &str, mime: &str) -> Response {
+    let length = file.metadata().await.map(|m| m.len()).ok();
+    let chunks = FileChunks {
+        file,
+        buffer: vec![0; 64 * 1024],
+    };
+    let mut response = (StatusCode::OK, Body::from_stream(chunks)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&content_disposition(name)) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if let Some(length) = length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    response
+}
+
+/// `attachment; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>` (RFC 6266).
+pub fn content_disposition(name: &str) -> String {
+    let fallback: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+/// A file read as a stream of 64 KiB chunks, so a download never sits whole in memory.
+struct FileChunks {
+    file: tokio::fs::File,
+    buffer: Vec<u8>,
+}
+
+impl futures_core::Stream for FileChunks {
+    type Item = Result<Vec<u8>, std::io::Error>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        use tokio::io::{AsyncRead, ReadBuf};
+        let this = self.get_mut();
+        let mut read = ReadBuf::new(&mut this.buffer);
+        match std::pin::Pin::new(&mut this.file).poll_read(cx, &mut read) {
+            Poll::Ready(Ok(())) if read.filled().is_empty() => Poll::Ready(None),
+            Poll::Ready(Ok(())) => Poll::Ready(Some(Ok(read.filled().to_vec()))),
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! A ManageIt request's input as Laravel's `$request->all()` sees it (`spec/manageit.md` §4):
+//! the body (multipart with files, urlencoded, or JSON) plus the query string, in PHP's bracket
+//! notation, then trimmed with empty strings as `null`.
+//!
+//! Multipart file parts are streamed to staging storage as they arrive; the tree holds only a
+//! reference to each. The staged files are deleted when the [`Input`] is dropped, unless the
+//! write took them.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use axum::body::{Body, BodyDataStream, Bytes};
+use axum::extract::Request;
+use axum::http::header;
+use futures_core::Stream;
+use kring_core::form::{FILE_MARKER, FileRef, FormBuilder, FormError, Limits, parse_urlencoded};
+use kring_core::i18n::Message;
+use kring_core::manageit::{FileKind, normalize};
+use serde_json::{Map, Value as Json};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::files::{FileStore, StagedFile};
+use crate::http::{DRAIN_CAP, drain, parse_json_object, read_limited};
+
+/// The request's input and the files it staged.
+pub struct Input {
+    pub values: Map<String, Json>,
+    staged: HashMap<String, StagedFile>,
+    store: FileStore,
+}
+
+impl Input {
+    /// What a staged file's bytes are (by its storage key).
+    pub fn kind(&self, key: &str) -> FileKind {
+        self.staged
+            .get(key)
+            .map(|f| f.kind)
+            .unwrap_or(FileKind::Unknown)
+    }
+
+    /// Replaces each file marker's storage key by the file's SHA-256.
+    pub fn replace_keys(&self, value: &mut Json) {
+        match value {
+            Json::Array(items) => items.iter_mut().for_each(|v| self.replace_keys(v)),
+            Json::Object(map) => {
+                if let Some(Json::Object(file)) = map.get_mut(FILE_MARKER) {
+                    let key = file.get("storage_key").and_then(Json::as_str).unwrap_or("");
+                    let digest = self.staged.get(key).map(|f| f.sha256.clone());
+                    file.insert("storage_key".into(), Json::from(digest));
+                    return;
+                }
+                map.values_mut().for_each(|v| self.replace_keys(v));
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes a staged file out of the request's hands: the write now keeps it.
+    pub fn take(&mut self, key: &str) -> Option<StagedFile> {
+        self.staged.remove(key)
+    }
+}
+
+impl Drop for Input {
+    fn drop(&mut self) {
+        self.store.discard(self.staged.drain().map(|(key, _)| key));
+    }
+}
+
+/// Reads the whole input of `request`.
+pub async fn read(request: Request, config: &Config) -> Result<Input, Error> {
+    let query = request.uri().query().unwrap_or("").to_string();
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let mut input = Input {
+        values: Map::new(),
+        staged: HashMap::new(),
+        store: FileStore::new(&config.files_dir),
+    };
+    let body = request.into_body();
+    let mut values = match media_type.as_str() {
+        "multipart/form-data" => {
+            let shared = SharedBody::new(body);
+            match read_multipart(shared.clone(), &content_type, config, &mut input).await {
+                Ok(values) => values,
+                Err(e) => {
+                    // Read on a little, so the client sees the answer rather than a reset.
+                    shared.drain(DRAIN_CAP).await;
+                    return Err(e);
+                }
+            }
+        }
+        "application/x-www-form-urlencoded" => {
+            let bytes = read_limited(body, config.body_limit).await?;
+            let tree = parse_urlencoded(&bytes, &Limits::default()).map_err(form_error)?;
+            object(tree.to_json())
+        }
+        t if t.is_empty() || t.contains("/json") || t.ends_with("+json") => {
+            let bytes = read_limited(body, config.body_limit).await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                Map::new()
+            } else {
+                parse_json_object(&bytes)?
+            }
+        }
+        other => {
+            drain(body, DRAIN_CAP).await;
+            return Err(Error::UnsupportedMediaType {
+                content_type: kring_core::query::truncate(other, 60),
+                expected: "multipart/form-data, application/x-www-form-urlencoded or application/json",
+            });
+        }
+    };
+    // Laravel's input is the body plus the query string; the body wins.
+    let query = parse_urlencoded(query.as_bytes(), &Limits::default()).map_err(form_error)?;
+    for (key, value) in object(query.to_json()) {
+        values.entry(key).or_insert(value);
+    }
+    let mut tree = Json::Object(values);
+    if holds_nul(&tree) {
+        return Err(Error::BadBody(Message::new("http.nul_character")));
+    }
+    normalize(&mut tree);
+    input.values = object(tree);
+    Ok(input)
+}
+
+/// PHP encodes an array of keys `0..n` as a JSON list; a body is still an object of fields.
+fn object(value: Json) -> Map<String, Json> {
+    match value {
+        Json::Object(map) => map,
+        Json::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        _ => Map::new(),
+    }
+}
+
+/// Text with a NUL character, outside the server's own file markers.
+fn holds_nul(value: &Json) -> bool {
+    match value {
+        Json::String(s) => s.contains('\0'),
+        Json::Array(items) => items.iter().any(holds_nul),
+        Json::Object(map) if map.contains_key(FILE_MARKER) && map.len() == 1 => false,
+        Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+fn form_error(e: FormError) -> Error {
+    match e {
+        FormError::TooDeep { .. } | FormError::NameTooLong { .. } => Error::BadBody(e.message()),
+        _ => Error::FormTooLarge(e.message()),
+    }
+}
+
+fn multipart_error(e: multer::Error, config: &Config) -> Error {
+    match e {
+        multer::Error::StreamSizeExceeded { .. } => Error::PayloadTooLarge {
+            limit: usize::try_from(config.upload_request_limit).unwrap_or(usize::MAX),
+        },
+        other => {
+            Error::BadBody(Message::new("http.multipart_invalid").with("detail", other.to_string()))
+        }
+    }
+}
+
+/// Streams a multipart body: text parts into the tree, file parts to staging storage.
+async fn read_multipart(
+    body: SharedBody,
+    content_type: &str,
+    config: &Config,
+    input: &mut Input,
+) -> Result<Map<String, Json>, Error> {
+    let boundary = multer::parse_boundary(content_type).map_err(|e| multipart_error(e, config))?;
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(config.upload_request_limit));
+    let mut multipart = multer::Multipart::with_constraints(body, boundary, constraints);
+    let mut form = FormBuilder::new(Limits::default());
+    while let Some(mut part) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, config))?
+    {
+        let name = part.name().unwrap_or("").to_string();
+        let Some(client_name) = part.file_name().map(str::to_string) else {
+            let text = read_text(&mut part, config).await?;
+            form.text(&name, text).map_err(form_error)?;
+            continue;
+        };
+        let Some(pending) = form.begin_file(&name, &client_name).map_err(form_error)? else {
+            while part
+                .chunk()
+                .await
+                .map_err(|e| multipart_error(e, config))?
+                .is_some()
+            {}
+            continue;
+        };
+        let content_type = part.content_type().map(|m| m.to_string());
+        let original_name = pending.original_name().to_string();
+        let mut staging = input.store.stage().await?;
+        while let Some(chunk) = part.chunk().await.map_err(|e| multipart_error(e, config))? {
+            staging.write(&chunk).await?;
+            if staging.size() > config.upload_file_limit {
+                return Err(Error::FormTooLarge(
+                    Message::new("http.file_too_large")
+                        .with("name", crate::files::display_name(&original_name))
+                        .with("limit", config.upload_file_limit.to_string()),
+                ));
+            }
+        }
+        let staged = staging.finish().await?;
+        let file = FileRef {
+            original_name,
+            content_type,
+            size: staged.size,
+            storage_key: staged.key.clone(),
+            error: None,
+        };
+        input.staged.insert(staged.key.clone(), staged);
+        form.complete_file(pending, file);
+    }
+    Ok(object(form.finish().to_json()))
+}
+
+/// A text part, at most the body limit.
+async fn read_text(part: &mut multer::Field<'_>, config: &Config) -> Result<String, Error> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = part.chunk().await.map_err(|e| multipart_error(e, config))? {
+        if bytes.len() + chunk.len() > config.body_limit {
+            return Err(Error::PayloadTooLarge {
+                limit: config.body_limit,
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A request body that the multipart parser reads and that can still be drained after the
+/// parser gave up on it.
+#[derive(Clone)]
+struct SharedBody(Arc<Mutex<BodyDataStream>>);
+
+impl SharedBody {
+    fn new(body: Body) -> SharedBody {
+        SharedBody(Arc::new(Mutex::new(body.into_data_stream())))
+    }
+
+    async fn drain(&self, cap: usize) {
+        let mut seen = 0usize;
+        let mut this = self.clone();
+        while seen <= cap {
+            let next = std::future::poll_fn(|cx| Pin::new(&mut this).poll_next(cx)).await;
+            match next {
+                Some(Ok(chunk)) => seen += chunk.len(),
+                _ => break,
+            }
+        }
+    }
+}
+
+impl Stream for SharedBody {
+    type Item = Result<Bytes, axum::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.0.lock() {
+            Ok(mut stream) => Pin::new(&mut *stream).poll_next(cx),
+            Err(_) => Poll::Ready(None),
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! The ManageIt dialect (`spec/manageit.md`, DESIGN §1): `/api/customers` and
+//! `/api/custom-fields` over the same customers and fields as Cirqll's `/api/customer` and
+//! `/api/field`, with PHP bracket-notation bodies, files, Laravel's messages and `{"data": …}`.
+
+mod customers;
+mod fields;
+mod input;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use axum::routing::get;
+use kring_core::i18n::Message;
+use kring_core::query::PlanKind;
+use serde_json::{Map, Value as Json, json};
+
+use crate::AppState;
+use crate::auth::{Caller, authorize};
+use crate::db::Reader;
+use crate::error::Error;
+use crate::http::{json_response, method_not_allowed};
+use crate::idempotency;
+use crate::resource::defs::customer::CUSTOMER;
+use crate::resource::defs::field::FIELD;
+use crate::resource::engine::{self, Scope};
+use crate::resource::handlers::{may_reach, permitted, query_plan, record_id};
+use crate::resource::{Action, ResourceDef, write};
+use customers::Detail;
+
+const COLLECTION_METHODS: &str = "GET, HEAD, POST";
+const RECORD_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/customers",
+            get(list_customers)
+                .post(create_customer)
+                .fallback(|request: Request| async move {
+                    method_not_allowed(&request, COLLECTION_METHODS)
+                }),
+        )
+        .route(
+            "/api/customers/{id}",
+            get(show_customer)
+                .put(update_customer)
+                .patch(update_customer)
+                .delete(delete_customer)
+                .post(spoofed_customer)
+                .fallback(|request: Request| async move {
+                    method_not_allowed(&request, RECORD_METHODS)
+                }),
+        )
+        .route(
+            "/api/custom-fields",
+            get(list_fields)
+                .post(create_field)
+                .fallback(|request: Request| async move {
+                    method_not_allowed(&request, COLLECTION_METHODS)
+                }),
+        )
+        .route(
+            "/api/custom-fields/{id}",
+            get(show_field)
+                .put(update_field)
+                .patch(update_field)
+                .delete(delete_field)
+                .fallback(|request: Request| async move {
+                    method_not_allowed(&request, "GET, HEAD, PUT, PATCH, DELETE")
+                }),
+        )
+        .route(
+            "/api/files/{uuid}",
+            get(crate::files::download).fallback(|request: Request| async move {
+                method_not_allowed(&request, "GET, HEAD")
+            }),
+        )
+}
+
+/// Where download URLs start: the configured public URL, else this request's host.
+fn base_url(state: &AppState, request: &Request) -> String {
+    if let Some(url) = &state.config.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()) && !h.contains('/'))
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+fn data(status: StatusCode, body: Json) -> Result<Response, Error> {
+    Ok(json_response(status, &body))
+}
+
+/// `GET /api/customers`: `{"data": […]}` as the seed shows; with `?page=` Laravel's paginator
+/// (`links`, `meta`). Cirqll's `filter` and `order_by` work here too.
+async fn list_customers(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, Error> {
+    let scope = permitted(&state, &request, &CUSTOMER, Action::View).await?;
+    let base = base_url(&state, &request);
+    let mut plan = query_plan(&CUSTOMER, &request, PlanKind::Index)?;
+    plan.with.clear();
+    plan.count.clear();
+    plan.weight = None;
+    may_reach(&state, &Caller::of(&request), scope, &plan).await?;
+    let laravel_page = laravel_page(request.uri().query().unwrap_or(""))?;
+    if let (Some((page, per_page)), Some(p)) = (laravel_page, plan.page.as_mut()) {
+        p.limit = per_page;
+        p.offset = (page - 1).saturating_mul(per_page);
+    }
+    let id_column = CUSTOMER.columns.first().into_iter().collect();
+    plan.select = Some(id_column);
+    let found = engine::index(&state.db, &CUSTOMER, scope, &plan).await?;
+    let ids: Vec<i64> = found["data"]
+        .as_array()
+        .map(|rows| rows.iter().filter_map(|r| r["id"].as_i64()).collect())
+        .unwrap_or_default();
+    let rows = customers::shaped(&state.db, scope, &ids, &base).await?;
+    let mut body = json!({ "data": rows });
+    if let Some((page, per_page)) = laravel_page {
+        let total = found["total"].as_u64().unwrap_or(0);
+        let path = format!("{base}/api/customers");
+        paginate(&mut body, &path, page, per_page, total, ids.len() as u64);
+    }
+    data(StatusCode::OK, body)
+}
+
+/// `page` (from 1) and `per_page` (1–1000, Laravel's default 15) when `page` is given.
+fn laravel_page(query: &str) -> Result<Option<(u64, u64)>, Error> {
+    let pairs = kring_core::query::parse_query_string(query);
+    let find = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let Some(page) = find("page") else {
+        return Ok(None);
+    };
+    let number = |name: &'static str, raw: &str, max: u64| {
+        raw.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                Error::BadQuery(kring_core::query::QueryError(
+                    Message::new("query.integer_range")
+                        .with("param", name)
+                        .with("min", "1")
+                        .with("max", max.to_string())
+                        .with("value", kring_core::query::truncate(raw, 40)),
+                ))
+            })
+    };
+    let page = number("page", page, i64::MAX as u64 / 1000)?;
+    let per_page = match find("per_page") {
+        Some(raw) => number("per_page", raw, kring_core::query::MAX_LIMIT)?,
+        None => 15,
+    };
+    Ok(Some((page, per_page)))
+}
+
+/// Laravel's `links` and `meta` of a length-aware paginator.
+fn paginate(body: &mut Json, path: &str, page: u64, per_page: u64, total: u64, shown: u64) {
+    let last = total.div_ceil(per_page).max(1);
+    let url = |p: u64| json!(format!("{path}?page={p}"));
+    let from = (page - 1) * per_page + 1;
+    body["links"] = json!({
+        "first": url(1),
+        "last": url(last),
+        "prev": if page > 1 { url(page - 1) } else { Json::Null },
+        "next": if page < last { url(page + 1) } else { Json::Null },
+    });
+    body["meta"] = json!({
+        "current_page": page,
+        "from": if shown > 0 { json!(from) } else { Json::Null },
+        "last_page": last,
+        "path": path,
+        "per_page": per_page,
+        "to": if shown > 0 { json!(from + shown - 1) } else { Json::Null },
+        "total": total,
+    });
+}
+
+async fn show_customer(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
+    let scope = permitted(&state, &request, &CUSTOMER, Action::View).await?;
+    let id = record_id(&CUSTOMER, &request)?;
+    let base = base_url(&state, &request);
+    let body = customers::shaped_one(&state.db, scope, id, &base, Detail::Plain).await?;
+    data(StatusCode::OK, body)
+}
+
+async fn create_customer(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, Error> {
+    let scope = permitted(&state, &request, &CUSTOMER, Action::Create).await?;
+    let written = Written::of(&state, &request)?;
+    let input = input::read(request, &state.config).await?;
+    store_customer(&state, scope, written, input, None).await
+}
+
+async fn update_customer(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, Error> {
+    let scope = permitted(&state, &request, &CUSTOMER, Action::Update).await?;
+    let id = record_id(&CUSTOMER, &request)?;
+    let written = Written::of(&state, &request)?;
+    let input = input::read(request, &state.config).await?;
+    store_customer(&state, scope, written, input, Some(id)).await
+}
+
+async fn delete_customer(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, Error> {
+    let scope = permitted(&state, &request, &CUSTOMER, Action::Delete).await?;
+    let id = record_id(&CUSTOMER, &request)?;
+    let written = Written::of(&state, &request)?;
+    destroy(&state, &CUSTOMER, scope, written, id).await
+}
+
+/// `POST /api/customers/{id}` with `_method=PUT|PATCH|DELETE` (or `X-HTTP-Method-Override`),
+/// as PHP clients send multipart updates (`spec/manageit.md` §3.5).
+async fn spoofed_customer(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, Error> {
+    let caller = Caller::of(&request);
+    authorize(&state, &caller, None).await?;
+    let id = record_id(&CUSTOMER, &request)?;
+    let header_method = request
+        .headers()
+        .get("x-http-method-override")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_uppercase);
+    let written = Written::of(&state, &request)?;
+    let input = input::read(request, &state.config).await?;
+    let body_method = input
+        .values
+        .get("_method")
+        .and_then(Json::as_str)
+        .map(str::to_ascii_uppercase);
+    match header_method.or(body_method).as_deref() {
+        Some("PUT" | "PATCH") => {
+            let scope = authorize(&state, &caller, Some((&CUSTOMER, Action::Update))).await?;
+            store_customer(&state, scope, written, input, Some(id)).await
+        }
+        Some("DELETE") => {
+            let scope = authorize(&state, &caller, Some((&CUSTOMER, Action::Delete))).await?;
+            destroy(&state, &CUSTOMER, scope, written, id).await
+        }
+        _ => Err(Error::MethodNotAllowed {
+            method: "POST".into(),
+            path: format!("api/customers/{id}"),
+            allowed: "GET, HEAD, PUT, PATCH, DELETE",
+        }),
+    }
+}
+
+/// What a write needs from its request before the body is read: the idempotency key, the
+/// path it is fingerprinted under, and the base of download URLs.
+struct Written {
+    key: Option<String>,
+    path: String,
+    base: String,
+}
+
+impl Written {
+    fn of(state: &AppState, request: &Request) -> Result<Written, Error> {
+        Ok(Written {
+            key: idempotency::key_of(request.headers())?,
+            path: request.uri().path().to_string(),
+            base: base_url(state, request),
+        })
+    }
+}
+
+async fn store_customer(
+    state: &AppState,
+    scope: Scope,
+    written: Written,
+    mut input: input::Input,
+    existing: Option<i64>,
+) -> Result<Response, Error> {
+    let method = if existing.is_some() { "PATCH" } else { "POST" };
+    let fingerprint = idempotency::fingerprint(method, &written.path, Some(&input.fingerprinted()));
+    idempotency::run(state, scope, written.key, fingerprint, || async {
+        let id = customers::write_customer(state, scope, &mut input, existing).await?;
+        let (status, detail) = match existing {
+            None => (StatusCode::CREATED, Detail::Created),
+            Some(_) => (StatusCode::OK, Detail::Updated),
+        };
+        let body = customers::shaped_one(&state.db, scope, id, &written.base, detail).await?;
+        Ok((status, Some(body)))
+    })
+    .await
+}
+
+async fn destroy(
+    state: &AppState,
+    def: &'static ResourceDef,
+    scope: Scope,
+    written: Written,
+    id: i64,
+) -> Result<Response, Error> {
+    let fingerprint = idempotency::fingerprint("DELETE", &written.path, None);
+    idempotency::run(state, scope, written.key, fingerprint, || async {
+        write::destroy(&state.db, def, scope, id).await?;
+        Ok((StatusCode::NO_CONTENT, None))
+    })
+    .await
+}
+
+/// `GET /api/custom-fields`: the company's customer fields (`spec/manageit.md` §3.7).
+async fn list_fields(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
+    let scope = permitted(&state, &request, &FIELD, Action::View).await?;
+    let fields = fields::customer_fields(&mut Reader::Db(&state.db), scope, None).await?;
+    let shown: Vec<Json> = fields
+        .iter()
+        .map(|f| Json::Object(f.to_json(true)))
+        .collect();
+    data(StatusCode::OK, json!({ "data": shown }))
+}
+
+async fn one_field(state: &AppState, scope: Scope, id: i64) -> Result<Json, Error> {
+    let mut found = fields::customer_fields(&mut Reader::Db(&state.db), scope, Some(id)).await?;
+    let field = found.pop().ok_or_else(|| engine::not_found(&FIELD, id))?;
+    Ok(json!({ "data": field.to_json(true) }))
+}
+
+async fn show_field(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
+    let scope = permitted(&state, &request, &FIELD, Action::View).await?;
+    let id = record_id(&FIELD, &request)?;
+    data(StatusCode::OK, one_field(&state, scope, id).await?)
+}
+
+async fn create_field(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
+    let scope = permitted(&state, &request, &FIELD, Action::Create).await?;
+    let written = Written::of(&state, &request)?;
+    let input = input::read(request, &state.config).await?;
+    let fingerprint = idempotency::fingerprint("POST", &written.path, Some(&input.values));
+    idempotency::run(&state, scope, written.key, fingerprint, || async {
+        let body = fields::field_body(&input.values, true)?;
+        let (id, _) = write::store(&state.db, &FIELD, scope, &body)
+            .await
+            .map_err(field_errors)?;
+        Ok((
+            StatusCode::CREATED,
+            Some(one_field(&state, scope, id).await?),
+        ))
+    })
+    .await
+}
+
+async fn update_field(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
+    let scope = permitted(&state, &request, &FIELD, Action::Update).await?;
+    let id = record_id(&FIELD, &request)?;
+    let written = Written::of(&state, &request)?;
+    let input = input::read(request, &state.config).await?;
+    let fingerprint = idempotency::fingerprint("PATCH", &written.path, Some(&input.values));
+    idempotency::run(&state, scope, written.key, fingerprint, || async {
+        // Only customer fields are ManageIt's; another model's field is not found here.
+        one_field(&state, scope, id).await?;
+        let body = fields::field_body(&input.values, false)?;
+        write::update(&state.db, &FIELD, scope, id, &body)
+            .await
+            .map_err(field_errors)?;
+        Ok((StatusCode::OK, Some(one_field(&state, scope, id).await?)))
+    })
+    .await
+}
+
+async fn delete_field(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
+    let scope = permitted(&state, &request, &FIELD, Action::Delete).await?;
+    let id = record_id(&FIELD, &request)?;
+    one_field(&state, scope, id).await?;
+    let written = Written::of(&state, &request)?;
+    destroy(&state, &FIELD, scope, written, id).await
+}
+
+fn field_errors(error: Error) -> Error {
+    match error {
+        Error::Validation(errors) => Error::Validation(errors.renamed(fields::manageit_path)),
+        other => other,
+    }
+}
+
+impl input::Input {
+    /// The input as an idempotency fingerprint sees it: a file by its content, not by where
+    /// this request staged it.
+    fn fingerprinted(&self) -> Map<String, Json> {
+        let mut values = Json::Object(self.values.clone());
+        self.replace_keys(&mut values);
+        match values {
+            Json::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+}

@@ -1,0 +1,1018 @@
+//! The ManageIt dialect through real HTTP (`spec/manageit.md`): multipart bodies from a real
+//! client (reqwest) and hand-built ones for what clients should not send, files on disk,
+//! Laravel's 422s, and the same customers and fields as the Cirqll dialect.
+
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+use crate::backend_tests;
+use crate::support::TestApp;
+
+backend_tests!(
+    seed_basic_customer,
+    seed_custom_fields_customer,
+    seed_file_upload_customer,
+    validation_in_laravels_words,
+    file_rules,
+    hostile_file_names_stay_inside_the_store,
+    cross_dialect_round_trip,
+    updates_deletes_and_method_spoofing,
+    list_and_laravel_pagination,
+    custom_field_configuration,
+    idempotent_multipart_replay,
+    malformed_multipart,
+);
+
+const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
+const DOCX: &[u8] = b"PK\x03\x04\x14\x00\x06\x00word/document.xml";
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01";
+
+/// Sends `form` to `path` with `method`; the answer's status and JSON.
+async fn send_form(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    form: Form,
+) -> (StatusCode, Value) {
+    let request = app
+        .client
+        .request(method, format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .multipart(form);
+    answer(request).await
+}
+
+/// Sends `request`; the status and the body as JSON (or as a string when it is not JSON).
+async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn post_form(app: &TestApp, token: &str, path: &str, form: Form) -> (StatusCode, Value) {
+    send_form(app, token, reqwest::Method::POST, path, form).await
+}
+
+/// The seed's required fields, as `-F` options send them.
+fn person(form: Form, email: &str) -> Form {
+    form.text("email", email.to_string())
+        .text("name", "Test")
+        .text("last_name", "Test")
+        .text("phone", "654645654654")
+        .text("business_information[company_name]", "111")
+        .text("permissions[invoice][view-invoice]", "1")
+        .text("permissions[contract][view-contract]", "1")
+        .text("permissions[invoice][create-invoice]", "1")
+}
+
+fn file(bytes: &[u8], name: &str, mime: &str) -> Part {
+    Part::bytes(bytes.to_vec())
+        .file_name(name.to_string())
+        .mime_str(mime)
+        .expect("mime")
+}
+
+/// A customer field made through `/api/custom-fields`; its id.
+async fn field(app: &TestApp, token: &str, body: Value) -> i64 {
+    let (status, created) = app.post(token, "/api/custom-fields", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created["data"]["id"].as_i64().expect("id")
+}
+
+/// Files under the store, relative to its root.
+fn stored_files(app: &TestApp) -> Vec<String> {
+    fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else if let Ok(relative) = path.strip_prefix(root) {
+                out.push(relative.display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&app.files_dir, &app.files_dir, &mut out);
+    out.sort();
+    out
+}
+
+async fn media_count(app: &TestApp) -> i64 {
+    let rows = app
+        .query(
+            "SELECT COUNT(*) FROM media",
+            &[kring_core::schema::ColumnType::Int],
+        )
+        .await;
+    rows[0][0].as_int().expect("count")
+}
+
+async fn seed_basic_customer(app: TestApp) {
+    let token = app.owner().await;
+    let form = person(Form::new(), "test@example.test")
+        .text("custom_fields[2][key]", "new 2")
+        .text("custom_fields[2][cust]", "new 1")
+        .text("custom_fields[2][file_upload][formats][]", "jpg");
+    let (status, body) = post_form(&app, &token, "/api/customers", form).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let data = &body["data"];
+    let keys: Vec<&str> = data
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "name",
+            "last_name",
+            "phone",
+            "profile_photo_path",
+            "email",
+            "stripe_customer_flag",
+            "business_information",
+            "custom_fields",
+            "notes",
+            "activity_log",
+            "permissions"
+        ]
+    );
+    assert_eq!(data["name"], "Test");
+    assert_eq!(data["phone"], "654645654654");
+    assert_eq!(data["profile_photo_path"], Value::Null);
+    assert_eq!(data["stripe_customer_flag"], false);
+    assert_eq!(
+        data["business_information"],
+        json!({"company_name": "111", "company_phone": null, "company_email": null,
+               "company_website": null, "address_1": null, "address_2": null, "country": null,
+               "city": null, "state": null, "zip_code": null, "fax": null})
+    );
+    assert_eq!(
+        data["custom_fields"],
+        json!([]),
+        "field 2 is not configured"
+    );
+    assert_eq!(data["notes"], json!([]));
+    assert_eq!(data["activity_log"], json!([]));
+    assert_eq!(
+        data["permissions"],
+        json!({"1": "create-invoice", "4": "view-invoice", "8": "view-contract"})
+    );
+    let id = data["id"].as_i64().unwrap();
+    let (status, shown) = app.get(&token, &format!("/api/customers/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["data"]["permissions"], data["permissions"]);
+    assert!(
+        shown["data"].get("notes").is_none(),
+        "shows end at permissions"
+    );
+
+    // The seed's JSON equivalent works the same way.
+    let (status, body) = app
+        .post(
+            &token,
+            "/api/customers",
+            json!({"email": "john@example.test", "name": "John", "last_name": "Doe",
+                   "phone": "555-123-4567", "business_information": {"company_name": "Acme Corp"},
+                   "permissions": {"invoice": {"view-invoice": "1", "create-invoice": "1"},
+                                   "contract": {"view-contract": "1"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["data"]["business_information"]["company_name"],
+        "Acme Corp"
+    );
+}
+
+async fn seed_custom_fields_customer(app: TestApp) {
+    let token = app.owner().await;
+    let department = field(
+        &app,
+        &token,
+        json!({"type": 1, "name": "Department", "key": "department", "required": true}),
+    )
+    .await;
+    let birthday = field(
+        &app,
+        &token,
+        json!({"type": 5, "name": "Birthday", "fields": {"options": ["January", "February"]}}),
+    )
+    .await;
+    let notes = field(&app, &token, json!({"type": 7, "name": "q"})).await;
+    let form = person(Form::new(), "jane@example.test")
+        .text(format!("custom_fields[{department}][key]"), "search_test")
+        .text(
+            format!("custom_fields[{department}][value]"),
+            "Engineering Department",
+        )
+        .text(format!("custom_fields[{birthday}][key]"), "birthday")
+        .text(format!("custom_fields[{birthday}][value]"), "January")
+        .text(
+            format!("custom_fields[{notes}][value]"),
+            "Important client notes",
+        );
+    let (status, body) = post_form(&app, &token, "/api/customers", form).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let fields = body["data"]["custom_fields"].as_array().unwrap();
+    let ids: Vec<i64> = fields.iter().map(|f| f["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [department, birthday, notes], "by field id");
+    let first = fields[0].as_object().unwrap();
+    let keys: Vec<&str> = first.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "user_id",
+            "location",
+            "type",
+            "name",
+            "key",
+            "description",
+            "placeholder",
+            "fields",
+            "group",
+            "created_at",
+            "updated_at",
+            "custom_field_values"
+        ]
+    );
+    assert_eq!(first["type"], 1);
+    assert_eq!(first["location"], 3);
+    assert_eq!(
+        first["key"], "department",
+        "the configured key, not the client's"
+    );
+    assert_eq!(
+        first["fields"],
+        json!({"options": null, "fileConfig": null})
+    );
+    assert_eq!(first["group"].as_str().map(str::len), Some(36), "a UUID");
+    let value = &first["custom_field_values"][0];
+    let id = body["data"]["id"].as_i64().unwrap();
+    assert_eq!(value["value"], "Engineering Department");
+    assert_eq!(value["user_id"], id);
+    assert_eq!(value["custom_field_id"], department);
+    assert!(value["owner_id"].as_i64().is_some());
+    assert_eq!(
+        fields[1]["fields"]["options"],
+        json!(["January", "February"])
+    );
+    assert_eq!(fields[1]["custom_field_values"][0]["value"], "January");
+
+    let (status, config) = app.get(&token, "/api/custom-fields").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(config["data"][0]["required"], true);
+    assert_eq!(config["data"][0]["name"], "Department");
+    assert_eq!(config["data"].as_array().map(Vec::len), Some(3));
+}
+
+async fn seed_file_upload_customer(app: TestApp) {
+    let token = app.owner().await;
+    let documents = field(
+        &app,
+        &token,
+        json!({"type": 9, "name": "Documents", "key": "documents",
+               "fields": {"fileConfig": {"acceptFile": ["PDF", "DOCX"], "allowMultiple": true, "maxFiles": 2}}}),
+    )
+    .await;
+    let name = format!("custom_fields[{documents}][file_upload][files][]");
+    let form = person(Form::new(), "mike@example.test")
+        .text(format!("custom_fields[{documents}][key]"), "jpg")
+        .text(
+            format!("custom_fields[{documents}][file_upload][formats][]"),
+            "DOCX",
+        )
+        .part(name.clone(), file(PDF, "contract.pdf", "application/pdf"))
+        .part(
+            name,
+            file(DOCX, "proposal.docx", "application/octet-stream"),
+        )
+        .part("profile_photo_path", file(PNG, "me.png", "image/png"));
+    let (status, body) = post_form(&app, &token, "/api/customers", form).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let data = &body["data"];
+    let field = &data["custom_fields"][0];
+    assert_eq!(field["type"], 9);
+    assert_eq!(
+        field["fields"]["fileConfig"],
+        json!({"acceptFile": ["PDF", "DOCX"], "allowMultiple": true, "maxFiles": 2})
+    );
+    let value = field["custom_field_values"][0]["value"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(value.len(), 2);
+    assert_eq!(value[0]["name"], "contract.pdf");
+    assert_eq!(value[1]["name"], "proposal.docx");
+    assert_eq!(media_count(&app).await, 3);
+
+    // Each path downloads the very bytes, to this company only.
+    let path = value[0]["path"].as_str().unwrap().to_string();
+    assert!(
+        path.starts_with(&format!("{}/api/files/", app.base)),
+        "{path}"
+    );
+    let response = app
+        .client
+        .get(&path)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"contract.pdf\"; filename*=UTF-8''contract.pdf"
+    );
+    assert_eq!(response.bytes().await.unwrap().as_ref(), PDF);
+    let photo = data["profile_photo_path"].as_str().unwrap().to_string();
+    let response = app
+        .client
+        .get(&photo)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "image/png");
+    assert_eq!(response.bytes().await.unwrap().as_ref(), PNG);
+
+    let stranger = app.user("Other", "company_owner").await;
+    let response = app
+        .client
+        .get(&path)
+        .bearer_auth(&stranger)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND, "T44");
+    let response = app.client.get(&path).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // The files are under generated names inside the store.
+    let files = stored_files(&app);
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert!(files.iter().all(|f| f.starts_with("objects/")), "{files:?}");
+}
+
+async fn validation_in_laravels_words(app: TestApp) {
+    let token = app.owner().await;
+    let department = field(
+        &app,
+        &token,
+        json!({"type": 1, "name": "Department", "required": true}),
+    )
+    .await;
+    let birthday = field(
+        &app,
+        &token,
+        json!({"type": 5, "name": "Birthday", "fields": {"options": ["January"]}}),
+    )
+    .await;
+    let (status, body) = post_form(
+        &app,
+        &token,
+        "/api/customers",
+        Form::new().text("name", "  "),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["message"],
+        "The email field is required. (and 7 more errors)"
+    );
+    let keys: Vec<&str> = body["errors"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "email",
+            "name",
+            "last_name",
+            "phone",
+            "business_information",
+            "business_information.company_name",
+            "permissions",
+            &format!("custom_fields.{department}.value")
+        ]
+    );
+    assert_eq!(
+        body["errors"][format!("custom_fields.{department}.value")],
+        json!(["The Department field is required."])
+    );
+
+    let form = person(Form::new(), "not-an-email")
+        .text("permissions[contract][view-contract]", "yes")
+        .text("permissions[invoice][fly-invoice]", "1")
+        .text(format!("custom_fields[{department}]"), "flat")
+        .text(format!("custom_fields[{birthday}][value]"), "June")
+        .text("profile_photo_path", "string");
+    let (status, body) = post_form(&app, &token, "/api/customers", form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let errors = &body["errors"];
+    assert_eq!(
+        errors["email"],
+        json!(["The email field must be a valid email address."])
+    );
+    assert_eq!(
+        errors["permissions.invoice"],
+        json!(["The permissions.invoice field must be an array."])
+    );
+    assert_eq!(
+        errors["profile_photo_path"],
+        json!(["The profile photo path field must be an image."])
+    );
+    assert_eq!(
+        errors[format!("custom_fields.{birthday}.value")],
+        json!(["The selected Birthday is invalid."])
+    );
+    assert_eq!(
+        errors[format!("custom_fields.{department}.value")],
+        json!(["The Department field is required."])
+    );
+
+    // The email is unique; in Dutch on request.
+    let ok = person(Form::new(), "dup@example.test")
+        .text(format!("custom_fields[{department}][value]"), "x");
+    let (status, _) = post_form(&app, &token, "/api/customers", ok).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let again = person(Form::new(), "dup@example.test")
+        .text(format!("custom_fields[{department}][value]"), "x");
+    let response = app
+        .client
+        .post(format!("{}/api/customers", app.base))
+        .bearer_auth(&token)
+        .header("accept-language", "nl")
+        .multipart(again)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["errors"]["email"],
+        json!(["De waarde van e-mailadres is al in gebruik."])
+    );
+    assert_eq!(
+        app.query(
+            "SELECT id FROM customers",
+            &[kring_core::schema::ColumnType::Int]
+        )
+        .await
+        .len(),
+        1
+    );
+}
+
+async fn file_rules(app: TestApp) {
+    let token = app.owner().await;
+    let documents = field(
+        &app,
+        &token,
+        json!({"type": 9, "name": "Documents",
+               "fields": {"fileConfig": {"acceptFile": ["PDF", "DOCX"], "allowMultiple": true, "maxFiles": 2}}}),
+    )
+    .await;
+    let name = format!("custom_fields[{documents}][file_upload][files][]");
+    let with_files = |files: Vec<Part>| {
+        files
+            .into_iter()
+            .fold(person(Form::new(), "f@example.test"), |form, part| {
+                form.part(name.clone(), part)
+            })
+    };
+    let refused = |body: &Value, index: usize| {
+        body["errors"][format!("custom_fields.{documents}.file_upload.files.{index}")].clone()
+    };
+
+    // Too many files for the field (T41), nothing stored.
+    let three = with_files(vec![
+        file(PDF, "a.pdf", "application/pdf"),
+        file(PDF, "b.pdf", "application/pdf"),
+        file(PDF, "c.pdf", "application/pdf"),
+    ]);
+    let (status, body) = post_form(&app, &token, "/api/customers", three).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["errors"][format!("custom_fields.{documents}.file_upload.files")],
+        json!(["The Documents field must not have more than 2 items."])
+    );
+    // A client-sent format cannot loosen the field's (T25); content counts, not the name (T42).
+    let form = with_files(vec![
+        file(b"MZ\x90\x00", "tool.exe", "application/pdf"),
+        file(PNG, "image.pdf", "application/pdf"),
+    ])
+    .text(
+        format!("custom_fields[{documents}][file_upload][formats][]"),
+        "exe",
+    );
+    let (status, body) = post_form(&app, &token, "/api/customers", form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let path0 = format!("custom_fields.{documents}.file_upload.files.0");
+    let path1 = format!("custom_fields.{documents}.file_upload.files.1");
+    assert_eq!(
+        refused(&body, 0),
+        json!([format!(
+            "The {path0} field must have one of the following extensions: pdf, docx."
+        )])
+    );
+    assert_eq!(
+        refused(&body, 1),
+        json!([format!(
+            "The {path1} field must be a file of type: pdf, docx."
+        )])
+    );
+    assert_eq!(media_count(&app).await, 0);
+    assert_eq!(
+        stored_files(&app),
+        Vec::<String>::new(),
+        "refused uploads are not kept"
+    );
+
+    // Over the per-file limit: 413, and nothing left behind.
+    let small = app
+        .sibling(|c| {
+            c.rate_limit = 1_000_000;
+            c.upload_file_limit = 1024;
+        })
+        .await;
+    let big = with_files(vec![file(&[b'%'; 4096], "big.pdf", "application/pdf")]);
+    let (status, body) = post_form(&small, &token, "/api/customers", big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(
+        body["message"],
+        "The file 'big.pdf' is larger than the limit of 1024 bytes."
+    );
+    assert_eq!(stored_files(&small), Vec::<String>::new());
+
+    // More files than any request may carry (PHP's max_file_uploads, 20): 413.
+    let many = with_files(
+        (0..21)
+            .map(|i| file(PDF, &format!("{i}.pdf"), "application/pdf"))
+            .collect(),
+    );
+    let (status, body) = post_form(&app, &token, "/api/customers", many).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["message"], "The request has more than 20 files.");
+    assert_eq!(stored_files(&app), Vec::<String>::new());
+}
+
+/// A multipart body built by hand, for names a well-behaved client would not send.
+fn raw_multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "kringtestboundary7MA4YWxk";
+    let mut body = Vec::new();
+    for (name, filename, content) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let disposition = match filename {
+            Some(f) => {
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n")
+            }
+            None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n"),
+        };
+        body.extend_from_slice(disposition.as_bytes());
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_raw(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let request = app
+        .client
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body);
+    answer(request).await
+}
+
+fn required_parts() -> Vec<(&'static str, Option<&'static str>, &'static [u8])> {
+    vec![
+        ("email", None, b"h@example.test"),
+        ("name", None, b"H"),
+        ("last_name", None, b"H"),
+        ("phone", None, b"1"),
+        ("business_information[company_name]", None, b"H"),
+        ("permissions[invoice][view-invoice]", None, b"1"),
+    ]
+}
+
+async fn hostile_file_names_stay_inside_the_store(app: TestApp) {
+    let token = app.owner().await;
+    let documents = field(
+        &app,
+        &token,
+        json!({"type": 9, "name": "Documents", "fields": {"fileConfig": {"acceptFile": ["PDF"], "allowMultiple": true, "maxFiles": 10}}}),
+    )
+    .await;
+    let name = format!("custom_fields[{documents}][file_upload][files][]");
+    let parent = app.files_dir.parent().unwrap().to_path_buf();
+    let mut parts = required_parts();
+    let long = format!("{}.pdf", "x".repeat(1000));
+    let hostile = [
+        "../../evil.pdf",
+        "..\\..\\win.pdf",
+        "/etc/passwd.pdf",
+        "C:\\boot.pdf",
+        "rtl\u{202E}fdp.pdf",
+    ];
+    for h in hostile.iter().copied().chain([long.as_str()]) {
+        parts.push((name.as_str(), Some(h), PDF));
+    }
+    let (content_type, body) = raw_multipart(&parts);
+    let (status, created) = post_raw(&app, &token, "/api/customers", &content_type, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let shown: Vec<String> = created["data"]["custom_fields"][0]["custom_field_values"][0]["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        &shown[..5],
+        [
+            "evil.pdf",
+            "win.pdf",
+            "passwd.pdf",
+            "boot.pdf",
+            "rtlfdp.pdf"
+        ]
+    );
+    assert!(
+        shown[5].len() <= 255 && shown[5].starts_with("xxx"),
+        "{}",
+        shown[5]
+    );
+    let files = stored_files(&app);
+    assert_eq!(files.len(), 6);
+    for f in &files {
+        let key = f.rsplit('/').next().unwrap();
+        assert!(
+            key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{f}"
+        );
+    }
+    for escaped in ["evil.pdf", "win.pdf", "passwd.pdf", "boot.pdf"] {
+        assert!(
+            !parent.join(escaped).exists(),
+            "nothing outside the store (T43)"
+        );
+    }
+    assert!(!std::path::Path::new("/etc/passwd.pdf").exists());
+}
+
+async fn cross_dialect_round_trip(app: TestApp) {
+    let token = app.owner().await;
+    let tier = field(&app, &token, json!({"type": 1, "name": "Tier"})).await;
+    let form = person(Form::new(), "cross@example.test")
+        .text("business_information[fax]", "333")
+        .text(format!("custom_fields[{tier}][value]"), "gold");
+    let (status, created) = post_form(&app, &token, "/api/customers", form).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["data"]["id"].as_i64().unwrap();
+    // ManageIt → Cirqll: the business is the customer; the field value is the same value.
+    let (status, cirqll) = app
+        .get(&token, &format!("/api/customer/{id}?with=field_values"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cirqll}");
+    assert_eq!(cirqll["name"], "111");
+    assert_eq!(cirqll["email"], "cross@example.test");
+    assert_eq!(cirqll["phone"], "654645654654");
+    assert_eq!(cirqll["field_values"]["data"][0]["field_id"], tier);
+    assert_eq!(cirqll["field_values"]["data"][0]["value"], "gold");
+    assert!(
+        cirqll.get("last_name").is_none(),
+        "Cirqll's shape stays the seed's"
+    );
+
+    // Cirqll → ManageIt.
+    let (status, made) = app
+        .post(
+            &token,
+            "/api/customer",
+            json!({"name": "Tech Solutions Inc", "email": "cirqll@example.test", "phone": "5627143119",
+                   "field_values": [{"field_id": tier, "value": "silver"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let other = made["id"].as_i64().unwrap();
+    let (status, shown) = app.get(&token, &format!("/api/customers/{other}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let data = &shown["data"];
+    assert_eq!(
+        data["business_information"]["company_name"],
+        "Tech Solutions Inc"
+    );
+    assert_eq!(data["email"], "cirqll@example.test");
+    assert_eq!(data["name"], Value::Null);
+    assert_eq!(
+        data["custom_fields"][0]["custom_field_values"][0]["value"],
+        "silver"
+    );
+    assert_eq!(data["permissions"], json!({}));
+
+    // A Cirqll update is seen by ManageIt, and the other way round.
+    app.patch(
+        &token,
+        &format!("/api/customer/{id}"),
+        json!({"name": "Renamed BV"}),
+    )
+    .await;
+    let (_, shown) = app.get(&token, &format!("/api/customers/{id}")).await;
+    assert_eq!(
+        shown["data"]["business_information"]["company_name"],
+        "Renamed BV"
+    );
+    assert_eq!(shown["data"]["business_information"]["fax"], "333");
+}
+
+async fn updates_deletes_and_method_spoofing(app: TestApp) {
+    let token = app.owner().await;
+    let (_, created) = post_form(
+        &app,
+        &token,
+        "/api/customers",
+        person(Form::new(), "u@example.test"),
+    )
+    .await;
+    let id = created["data"]["id"].as_i64().unwrap();
+    let path = format!("/api/customers/{id}");
+
+    // PHP clients send multipart updates as POST with _method=PUT.
+    let form = Form::new()
+        .text("_method", "PUT")
+        .text("phone", "999")
+        .text("permissions[meeting][view-meeting]", "1")
+        .part("profile_photo_path", file(PNG, "new.png", "image/png"));
+    let (status, updated) = post_form(&app, &token, &path, form).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["data"]["phone"], "999");
+    assert_eq!(updated["data"]["name"], "Test", "partial: the rest stays");
+    assert_eq!(
+        updated["data"]["permissions"],
+        json!({"16": "view-meeting"})
+    );
+    assert!(updated["data"]["profile_photo_path"].is_string());
+    assert!(
+        updated["data"]["activity_log"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2),
+        "{updated}"
+    );
+
+    let (status, patched) = app
+        .patch(
+            &token,
+            &path,
+            json!({"last_name": "Wilson", "email": "nope"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{patched}");
+    assert_eq!(patched["errors"].as_object().unwrap().len(), 1);
+    let (status, patched) = app
+        .patch(&token, &path, json!({"last_name": "Wilson"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(patched["data"]["last_name"], "Wilson");
+    assert_eq!(patched["data"]["phone"], "999");
+
+    let (status, body) = post_form(&app, &token, &path, Form::new().text("_method", "GET")).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+
+    // A viewer may not update, even disguised.
+    let viewer = app.user("Acme", "company_viewer").await;
+    let (status, _) = post_form(
+        &app,
+        &viewer,
+        &path,
+        Form::new().text("_method", "PATCH").text("phone", "1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, _) = post_form(&app, &token, &path, Form::new().text("_method", "DELETE")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.get(&token, &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.delete(&token, &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        media_count(&app).await,
+        0,
+        "the photo went with the customer"
+    );
+}
+
+async fn list_and_laravel_pagination(app: TestApp) {
+    let token = app.owner().await;
+    for i in 0..3 {
+        let (status, _) = post_form(
+            &app,
+            &token,
+            "/api/customers",
+            person(Form::new(), &format!("l{i}@example.test")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, list) = app.get(&token, "/api/customers").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        list.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["data"]
+    );
+    let emails: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        emails,
+        ["l0@example.test", "l1@example.test", "l2@example.test"]
+    );
+
+    let (_, page) = app.get(&token, "/api/customers?page=2&per_page=2").await;
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["meta"]["current_page"], 2);
+    assert_eq!(page["meta"]["last_page"], 2);
+    assert_eq!(page["meta"]["total"], 3);
+    assert_eq!(page["meta"]["from"], 3);
+    assert_eq!(page["meta"]["to"], 3);
+    assert_eq!(page["links"]["next"], Value::Null);
+    assert_eq!(
+        page["links"]["prev"],
+        format!("{}/api/customers?page=1", app.base)
+    );
+
+    // Cirqll's query language works here too.
+    let (_, filtered) = app
+        .get(&token, "/api/customers?filter=email:eq:l1@example.test")
+        .await;
+    assert_eq!(filtered["data"].as_array().map(Vec::len), Some(1));
+    let (status, bad) = app.get(&token, "/api/customers?page=0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+}
+
+async fn custom_field_configuration(app: TestApp) {
+    let token = app.owner().await;
+    let id = field(
+        &app,
+        &token,
+        json!({"type": "5", "name": "Priority", "fields": {"options": ["high", "low"]}}),
+    )
+    .await;
+    let (status, shown) = app.get(&token, &format!("/api/custom-fields/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["data"]["type"], 5);
+    assert_eq!(shown["data"]["key"], "priority");
+    assert_eq!(shown["data"]["required"], false);
+
+    let (status, changed) = app
+        .patch(
+            &token,
+            &format!("/api/custom-fields/{id}"),
+            json!({"name": "Urgency", "required": true, "fields": {"options": ["now"]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["data"]["name"], "Urgency");
+    assert_eq!(changed["data"]["fields"]["options"], json!(["now"]));
+    let (status, refused) = app
+        .patch(
+            &token,
+            &format!("/api/custom-fields/{id}"),
+            json!({"type": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused["errors"]["type"].is_array());
+    let (status, refused) = app
+        .post(
+            &token,
+            "/api/custom-fields",
+            json!({"type": 42, "name": "X"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        refused["errors"]["type"],
+        json!(["The selected type is invalid."])
+    );
+
+    // The same field through Cirqll; a contact field is not a ManageIt field.
+    let (_, cirqll) = app
+        .get(&token, &format!("/api/field/{id}?with=options"))
+        .await;
+    assert_eq!(cirqll["type"], "select");
+    assert_eq!(cirqll["model"], "customer");
+    let (_, contact_field) = app
+        .post(
+            &token,
+            "/api/field",
+            json!({"name": "Shoe size", "type": "number", "model": "contact"}),
+        )
+        .await;
+    let contact_field = contact_field["id"].as_i64().unwrap();
+    let (status, _) = app
+        .get(&token, &format!("/api/custom-fields/{contact_field}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = app.get(&token, "/api/custom-fields").await;
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
+
+    let (status, _) = app
+        .delete(&token, &format!("/api/custom-fields/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.get(&token, &format!("/api/custom-fields/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let stranger = app.user("Other", "company_owner").await;
+    let (status, _) = app
+        .get(&stranger, &format!("/api/custom-fields/{contact_field}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn idempotent_multipart_replay(app: TestApp) {
+    let token = app.owner().await;
+    let send = |bytes: &'static [u8]| {
+        let form = person(Form::new(), "idem@example.test")
+            .part("profile_photo_path", file(bytes, "me.png", "image/png"));
+        app.client
+            .post(format!("{}/api/customers", app.base))
+            .bearer_auth(&token)
+            .header("idempotency-key", "create-idem-1")
+            .multipart(form)
+            .send()
+    };
+    let first = send(PNG).await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let again = send(PNG).await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again, first);
+    let other: &'static [u8] = b"\x89PNG\r\n\x1a\nother bytes";
+    let different = send(other).await.unwrap();
+    assert_eq!(different.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(media_count(&app).await, 1);
+    assert_eq!(stored_files(&app).len(), 1, "replays keep no files");
+}
+
+async fn malformed_multipart(app: TestApp) {
+    let token = app.owner().await;
+    let (status, body) = post_raw(
+        &app,
+        &token,
+        "/api/customers",
+        "multipart/form-data",
+        b"x".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (content_type, mut bytes) = raw_multipart(&[("name", Some("a.pdf"), PDF)]);
+    bytes.truncate(bytes.len() - 30);
+    let (status, body) = post_raw(&app, &token, "/api/customers", &content_type, bytes).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let empty: Vec<(&str, Option<&str>, &[u8])> =
+        (0..10_000).map(|_| ("a[]", None, &b""[..])).collect();
+    let (content_type, bytes) = raw_multipart(&empty);
+    let (status, body) = post_raw(&app, &token, "/api/customers", &content_type, bytes).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let (status, body) =
+        post_raw(&app, &token, "/api/customers", "text/plain", b"hi".to_vec()).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    assert_eq!(
+        stored_files(&app),
+        Vec::<String>::new(),
+        "T45: no temp files left"
+    );
+}
