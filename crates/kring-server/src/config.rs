@@ -1,7 +1,7 @@
 //! Runtime configuration. The binary fills it from flags and `KRING_*` variables (one place:
 //! `crates/kring/src/main.rs`); tests build it directly.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 
@@ -23,6 +23,14 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// Multiplies the retry delays (tests shorten them; 1.0 in production).
     pub webhook_backoff_scale: f64,
+    /// A PEM file of extra certificate authorities that webhook targets' HTTPS certificates may
+    /// chain to, besides the system's (a private CA of a closed network; tests).
+    pub webhook_ca_file: Option<PathBuf>,
+    /// How long one webhook attempt may take, in seconds.
+    pub webhook_timeout_seconds: u64,
+    /// How long a claimed delivery stays with its worker before another may claim it, in
+    /// seconds; longer than the attempt timeout, so a live worker's claim never runs out.
+    pub webhook_lease_seconds: u64,
 }
 
 /// Laravel's default API throttle is 60 a minute; DESIGN §2 settles on 600 for Kring.
@@ -30,6 +38,12 @@ pub const DEFAULT_RATE_LIMIT: u64 = 600;
 
 /// In-flight requests per token owner and instance.
 pub const DEFAULT_CONCURRENCY_LIMIT: usize = 32;
+
+/// A webhook attempt's timeout, in seconds.
+pub const DEFAULT_WEBHOOK_TIMEOUT: u64 = 10;
+
+/// A webhook delivery's claim, in seconds.
+pub const DEFAULT_WEBHOOK_LEASE: u64 = 120;
 
 impl Config {
     pub fn new(database_url: impl Into<String>) -> Config {
@@ -42,7 +56,27 @@ impl Config {
             concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
             webhook_allow_private: false,
             webhook_backoff_scale: 1.0,
+            webhook_ca_file: None,
+            webhook_timeout_seconds: DEFAULT_WEBHOOK_TIMEOUT,
+            webhook_lease_seconds: DEFAULT_WEBHOOK_LEASE,
         }
+    }
+
+    /// Refuses settings that cannot work together.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.webhook_timeout_seconds == 0 {
+            return Err(Error::Config(
+                "the webhook timeout must be at least one second".into(),
+            ));
+        }
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds {
+            return Err(Error::Config(format!(
+                "the webhook lease ({} s) must be longer than the webhook timeout ({} s), or a \
+                 slow attempt could be claimed again while it runs",
+                self.webhook_lease_seconds, self.webhook_timeout_seconds
+            )));
+        }
+        Ok(())
     }
 }
 
