@@ -94,3 +94,22 @@ pub fn database_url(url: Option<&str>, data_dir: &Path) -> Result<String, Error>
     })?;
     Ok(format!("sqlite://{}", data_dir.join("kring.db").display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_webhook_lease_must_outlast_an_attempt() {
+        let mut config = Config::new("sqlite://unused.db");
+        assert!(config.check().is_ok(), "the defaults fit together");
+        config.webhook_lease_seconds = config.webhook_timeout_seconds;
+        let Err(Error::Config(message)) = config.check() else {
+            panic!("a lease no longer than the timeout was accepted");
+        };
+        assert!(message.contains("lease"), "{message}");
+        config.webhook_lease_seconds = 5;
+        config.webhook_timeout_seconds = 0;
+        assert!(config.check().is_err(), "a zero timeout is refused");
+    }
+}
