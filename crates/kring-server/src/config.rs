@@ -45,6 +45,10 @@ pub const DEFAULT_WEBHOOK_TIMEOUT: u64 = 10;
 /// A webhook delivery's claim, in seconds.
 pub const DEFAULT_WEBHOOK_LEASE: u64 = 120;
 
+/// The longest timeout and lease accepted: an hour, and a day.
+const MAX_WEBHOOK_TIMEOUT: u64 = 3600;
+const MAX_WEBHOOK_LEASE: u64 = 86_400;
+
 impl Config {
     pub fn new(database_url: impl Into<String>) -> Config {
         Config {
@@ -64,10 +68,15 @@ impl Config {
 
     /// Refuses settings that cannot work together.
     pub fn check(&self) -> Result<(), Error> {
-        if self.webhook_timeout_seconds == 0 {
-            return Err(Error::Config(
-                "the webhook timeout must be at least one second".into(),
-            ));
+        if !(1..=MAX_WEBHOOK_TIMEOUT).contains(&self.webhook_timeout_seconds) {
+            return Err(Error::Config(format!(
+                "the webhook timeout must be 1 to {MAX_WEBHOOK_TIMEOUT} seconds"
+            )));
+        }
+        if self.webhook_lease_seconds > MAX_WEBHOOK_LEASE {
+            return Err(Error::Config(format!(
+                "the webhook lease may be at most {MAX_WEBHOOK_LEASE} seconds (a day)"
+            )));
         }
         if self.webhook_lease_seconds <= self.webhook_timeout_seconds {
             return Err(Error::Config(format!(
@@ -111,5 +120,8 @@ mod tests {
         config.webhook_lease_seconds = 5;
         config.webhook_timeout_seconds = 0;
         assert!(config.check().is_err(), "a zero timeout is refused");
+        config.webhook_timeout_seconds = 10;
+        config.webhook_lease_seconds = u64::MAX;
+        assert!(config.check().is_err(), "a lease past a day is refused");
     }
 }

@@ -179,8 +179,9 @@ async fn claim(state: &AppState) -> Result<Vec<Due>, Error> {
          WHERE d.status = 'pending' AND d.next_attempt_at <= ? \
          ORDER BY d.next_attempt_at, d.id LIMIT ?{lock}"
     );
+    // At most a day (`Config::check`).
     let lease = chrono::Duration::seconds(
-        i64::try_from(state.config.webhook_lease_seconds).unwrap_or(i64::MAX / 1000),
+        i64::try_from(state.config.webhook_lease_seconds).unwrap_or(86_400),
     );
     let mut tx = state.db.begin().await?;
     let rows = tx
