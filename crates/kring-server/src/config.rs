@@ -32,6 +32,14 @@ pub struct Config {
     /// The base of the download URLs in responses (`https://crm.example.com`); without it, the
     /// request's own scheme-less `Host` is used with `http://`.
     pub public_url: Option<String>,
+    /// A PEM file of extra certificate authorities that webhook targets' HTTPS certificates may
+    /// chain to, besides the system's (a private CA of a closed network; tests).
+    pub webhook_ca_file: Option<PathBuf>,
+    /// How long one webhook attempt may take, in seconds.
+    pub webhook_timeout_seconds: u64,
+    /// How long a claimed delivery stays with its worker before another may claim it, in
+    /// seconds; longer than the attempt timeout, so a live worker's claim never runs out.
+    pub webhook_lease_seconds: u64,
 }
 
 pub const DEFAULT_UPLOAD_FILE_LIMIT: u64 = 20 * 1024 * 1024;
@@ -42,6 +50,16 @@ pub const DEFAULT_RATE_LIMIT: u64 = 600;
 
 /// In-flight requests per token owner and instance.
 pub const DEFAULT_CONCURRENCY_LIMIT: usize = 32;
+
+/// A webhook attempt's timeout, in seconds.
+pub const DEFAULT_WEBHOOK_TIMEOUT: u64 = 10;
+
+/// A webhook delivery's claim, in seconds.
+pub const DEFAULT_WEBHOOK_LEASE: u64 = 120;
+
+/// The longest timeout and lease accepted: an hour, and a day.
+const MAX_WEBHOOK_TIMEOUT: u64 = 3600;
+const MAX_WEBHOOK_LEASE: u64 = 86_400;
 
 impl Config {
     pub fn new(database_url: impl Into<String>) -> Config {
@@ -58,7 +76,32 @@ impl Config {
             upload_file_limit: DEFAULT_UPLOAD_FILE_LIMIT,
             upload_request_limit: DEFAULT_UPLOAD_REQUEST_LIMIT,
             public_url: None,
+            webhook_ca_file: None,
+            webhook_timeout_seconds: DEFAULT_WEBHOOK_TIMEOUT,
+            webhook_lease_seconds: DEFAULT_WEBHOOK_LEASE,
         }
+    }
+
+    /// Refuses settings that cannot work together.
+    pub fn check(&self) -> Result<(), Error> {
+        if !(1..=MAX_WEBHOOK_TIMEOUT).contains(&self.webhook_timeout_seconds) {
+            return Err(Error::Config(format!(
+                "the webhook timeout must be 1 to {MAX_WEBHOOK_TIMEOUT} seconds"
+            )));
+        }
+        if self.webhook_lease_seconds > MAX_WEBHOOK_LEASE {
+            return Err(Error::Config(format!(
+                "the webhook lease may be at most {MAX_WEBHOOK_LEASE} seconds (a day)"
+            )));
+        }
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds {
+            return Err(Error::Config(format!(
+                "the webhook lease ({} s) must be longer than the webhook timeout ({} s), or a \
+                 slow attempt could be claimed again while it runs",
+                self.webhook_lease_seconds, self.webhook_timeout_seconds
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -75,4 +118,26 @@ pub fn database_url(url: Option<&str>, data_dir: &Path) -> Result<String, Error>
         ))
     })?;
     Ok(format!("sqlite://{}", data_dir.join("kring.db").display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_webhook_lease_must_outlast_an_attempt() {
+        let mut config = Config::new("sqlite://unused.db");
+        assert!(config.check().is_ok(), "the defaults fit together");
+        config.webhook_lease_seconds = config.webhook_timeout_seconds;
+        let Err(Error::Config(message)) = config.check() else {
+            panic!("a lease no longer than the timeout was accepted");
+        };
+        assert!(message.contains("lease"), "{message}");
+        config.webhook_lease_seconds = 5;
+        config.webhook_timeout_seconds = 0;
+        assert!(config.check().is_err(), "a zero timeout is refused");
+        config.webhook_timeout_seconds = 10;
+        config.webhook_lease_seconds = u64::MAX;
+        assert!(config.check().is_err(), "a lease past a day is refused");
+    }
 }

@@ -8,31 +8,77 @@
 //! - Targets are resolved and refused when any address is loopback, private, link-local or
 //!   otherwise not public, unless the operator allows private targets; the request then goes to
 //!   the address that was checked, so DNS cannot change between the check and the connection.
-//! - A claim takes a lease: a worker that dies mid-delivery leaves the row due again when the
-//!   lease ends, so every delivery is attempted until it is recorded (at least once). On
-//!   PostgreSQL rows are claimed with `FOR UPDATE SKIP LOCKED`, so several instances never
-//!   attempt the same delivery at once.
+//!   HTTPS certificates are checked for the URL's host name against the system's roots and the
+//!   operator's extra CA file, if any.
+//! - A claim takes a lease, longer than an attempt's timeout, and a claimed batch is attempted
+//!   at once, so a live worker always records its attempts before the lease runs out. A worker
+//!   that dies mid-delivery leaves the row due again when the lease ends, so every delivery is
+//!   attempted until it is recorded (at least once). On PostgreSQL rows are claimed with
+//!   `FOR UPDATE SKIP LOCKED`, so several instances never attempt the same delivery at once.
+//! - During a secret rotation each delivery carries a signature by the new and one by the
+//!   replaced secret, until the replaced one expires.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use kring_core::Value;
 use kring_core::schema::ColumnType;
 use kring_core::time::format_timestamp;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use serde_json::{Value as Json, json};
 
 use crate::AppState;
+use crate::config::Config;
 use crate::db::{Backend, Raw};
 use crate::error::Error;
 
 /// Delays after each failed attempt, in seconds: about three days in all.
 const SCHEDULE: [u64; 9] = [5, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 72_000];
-/// How long a claimed delivery is left to its worker before it is due again.
-const LEASE_SECONDS: i64 = 120;
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries claimed per round.
 const BATCH: i64 = 16;
+
+/// What every attempt shares: the TLS client configuration (the system's roots and the
+/// operator's extra certificate authorities, checked with the _ring_ provider).
+pub struct Egress {
+    tls: rustls::ClientConfig,
+}
+
+impl Egress {
+    pub fn new(config: &Config) -> Result<Egress, Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let extra = match &config.webhook_ca_file {
+            Some(path) => extra_roots(path)?,
+            None => Vec::new(),
+        };
+        let verifier =
+            rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+                .map_err(|e| Error::Config(format!("webhook TLS roots: {e}")))?;
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Config(format!("webhook TLS: {e}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        Ok(Egress { tls })
+    }
+}
+
+/// The certificates of a PEM file; at least one.
+fn extra_roots(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let unreadable = |e: String| Error::Config(format!("webhook CA file {}: {e}", path.display()));
+    let certificates = CertificateDer::pem_file_iter(path)
+        .map_err(|e| unreadable(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| unreadable(e.to_string()))?;
+    if certificates.is_empty() {
+        return Err(unreadable("no PEM certificate in it".into()));
+    }
+    Ok(certificates)
+}
 
 /// Runs until the task is aborted.
 pub async fn run(state: AppState) {
@@ -51,23 +97,58 @@ pub async fn run(state: AppState) {
 /// A claimed delivery with what is needed to send it.
 struct Due {
     id: i64,
-    attempts: i64,
+    company_id: i64,
+    /// This attempt's number; the claim that made it.
+    attempt: i64,
     webhook_id: i64,
     url: String,
-    secret: String,
+    /// The current secret, and during a rotation the replaced one.
+    secrets: Vec<String>,
+    /// `webhook-id`: the same on every retry and on redeliveries of the message.
+    message_id: String,
     payload: Json,
 }
 
-/// Claims and delivers one batch; returns how many were attempted.
+/// Claims one batch and attempts all of it at once; returns how many were attempted.
 pub async fn deliver_due(state: &AppState) -> Result<usize, Error> {
     let due = claim(state).await?;
     let count = due.len();
+    let mut running = tokio::task::JoinSet::new();
     for delivery in due {
-        let outcome = attempt(state, &delivery).await;
-        record(state, &delivery, outcome).await?;
+        let state = state.clone();
+        running.spawn(async move {
+            let outcome = attempt(&state, &delivery).await;
+            record(&state, &delivery, outcome).await
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "recording a webhook attempt failed"),
+            Err(e) => tracing::warn!(error = %e, "a webhook attempt did not finish"),
+        }
     }
     Ok(count)
 }
+
+/// The columns a claim reads, in order.
+const CLAIMED: [ColumnType; 15] = [
+    ColumnType::Int,       // d.id
+    ColumnType::Int,       // d.company_id
+    ColumnType::Int,       // d.attempts
+    ColumnType::Int,       // d.webhook_id
+    ColumnType::Int,       // d.redelivery_of
+    ColumnType::Text,      // w.url
+    ColumnType::Text,      // w.secret
+    ColumnType::Text,      // w.previous_secret
+    ColumnType::Timestamp, // w.previous_secret_until
+    ColumnType::Int,       // e.id
+    ColumnType::Text,      // e.event
+    ColumnType::Text,      // e.data
+    ColumnType::Text,      // e.changed_fields
+    ColumnType::Text,      // e.previous
+    ColumnType::Timestamp, // e.created_at
+];
 
 async fn claim(state: &AppState) -> Result<Vec<Due>, Error> {
     let now = Utc::now();
@@ -91,131 +172,164 @@ async fn claim(state: &AppState) -> Result<Vec<Due>, Error> {
         Backend::Sqlite => "",
     };
     let sql = format!(
-        "SELECT d.id, d.attempts, d.webhook_id, w.url, w.secret, e.id, e.event, e.data, \
-         e.changed_fields, e.previous, e.created_at FROM webhook_deliveries d \
+        "SELECT d.id, d.company_id, d.attempts, d.webhook_id, d.redelivery_of, w.url, w.secret, \
+         w.previous_secret, w.previous_secret_until, e.id, e.event, e.data, e.changed_fields, \
+         e.previous, e.created_at FROM webhook_deliveries d \
          JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id \
          WHERE d.status = 'pending' AND d.next_attempt_at <= ? \
          ORDER BY d.next_attempt_at, d.id LIMIT ?{lock}"
     );
+    // At most a day (`Config::check`).
+    let lease = chrono::Duration::seconds(
+        i64::try_from(state.config.webhook_lease_seconds).unwrap_or(86_400),
+    );
     let mut tx = state.db.begin().await?;
     let rows = tx
-        .fetch(
-            &Raw::owned(sql, vec![now.into(), BATCH.into()]),
-            &[
-                ColumnType::Int,
-                ColumnType::Int,
-                ColumnType::Int,
-                ColumnType::Text,
-                ColumnType::Text,
-                ColumnType::Int,
-                ColumnType::Text,
-                ColumnType::Text,
-                ColumnType::Text,
-                ColumnType::Text,
-                ColumnType::Timestamp,
-            ],
-        )
+        .fetch(&Raw::owned(sql, vec![now.into(), BATCH.into()]), &CLAIMED)
         .await?;
     let mut due = Vec::with_capacity(rows.len());
     for row in rows {
-        let [
-            Value::Int(id),
-            Value::Int(attempts),
-            Value::Int(webhook_id),
-            Value::Text(url),
-            Value::Text(secret),
-            Value::Int(event_id),
-            Value::Text(event),
-            Value::Text(data),
-            changed,
-            previous,
-            Value::Timestamp(created),
-        ] = row.as_slice()
-        else {
+        let Some(Value::Int(id)) = row.first() else {
             continue;
         };
-        let parse = |v: &Value| match v {
-            Value::Text(t) => serde_json::from_str::<Json>(t).ok(),
-            _ => None,
-        };
-        let mut payload = json!({
-            "id": event_id.to_string(),
-            "event": event,
-            "created_at": format_timestamp(created),
-            "data": serde_json::from_str::<Json>(data).unwrap_or(Json::Null),
-        });
-        if let (Some(changed), Some(previous)) = (parse(changed), parse(previous)) {
-            payload["changed_fields"] = changed;
-            payload["previous"] = previous;
-        }
+        // Every claimed row takes the lease, even one that cannot be read: it then waits its
+        // turn again instead of holding the head of the queue.
         tx.execute(&Raw::new(
             "UPDATE webhook_deliveries SET next_attempt_at = ?, attempts = attempts + 1, \
              updated_at = ? WHERE id = ?",
-            vec![
-                (now + chrono::Duration::seconds(LEASE_SECONDS)).into(),
-                now.into(),
-                (*id).into(),
-            ],
+            vec![(now + lease).into(), now.into(), (*id).into()],
         ))
         .await?;
-        due.push(Due {
-            id: *id,
-            attempts: attempts + 1,
-            webhook_id: *webhook_id,
-            url: url.clone(),
-            secret: secret.clone(),
-            payload,
-        });
+        if let Some(delivery) = due_of(&row, now) {
+            due.push(delivery);
+        }
     }
     tx.commit().await?;
     Ok(due)
 }
 
+/// A claimed row as a delivery to attempt.
+fn due_of(row: &[Value], now: DateTime<Utc>) -> Option<Due> {
+    let [
+        Value::Int(id),
+        Value::Int(company_id),
+        Value::Int(attempts),
+        Value::Int(webhook_id),
+        redelivery_of,
+        Value::Text(url),
+        secret,
+        previous_secret,
+        previous_until,
+        Value::Int(event_id),
+        Value::Text(event),
+        Value::Text(data),
+        changed,
+        previous,
+        Value::Timestamp(created),
+    ] = row
+    else {
+        return None;
+    };
+    let mut secrets: Vec<String> = Vec::new();
+    if let Value::Text(secret) = secret {
+        secrets.push(secret.clone());
+    }
+    if let (Value::Text(old), Value::Timestamp(until)) = (previous_secret, previous_until)
+        && *until > now
+    {
+        secrets.push(old.clone());
+    }
+    let first = match redelivery_of {
+        Value::Int(first) => *first,
+        _ => *id,
+    };
+    Some(Due {
+        id: *id,
+        company_id: *company_id,
+        attempt: attempts + 1,
+        webhook_id: *webhook_id,
+        url: url.clone(),
+        secrets,
+        message_id: format!("msg_{first}"),
+        payload: payload(*event_id, event, data, changed, previous, created),
+    })
+}
+
+/// The body of a delivery: the event as the change feed shows it.
+fn payload(
+    event_id: i64,
+    event: &str,
+    data: &str,
+    changed: &Value,
+    previous: &Value,
+    created: &DateTime<Utc>,
+) -> Json {
+    let parse = |v: &Value| match v {
+        Value::Text(t) => serde_json::from_str::<Json>(t).ok(),
+        _ => None,
+    };
+    let mut payload = json!({
+        "id": event_id.to_string(),
+        "event": event,
+        "created_at": format_timestamp(created),
+        "data": serde_json::from_str::<Json>(data).unwrap_or(Json::Null),
+    });
+    if let (Some(changed), Some(previous)) = (parse(changed), parse(previous)) {
+        payload["changed_fields"] = changed;
+        payload["previous"] = previous;
+    }
+    payload
+}
+
 /// What one attempt came to.
 struct Outcome {
+    started: DateTime<Utc>,
+    duration_ms: i64,
     status: Option<u16>,
     error: Option<String>,
     retry_after: Option<u64>,
 }
 
 async fn attempt(state: &AppState, delivery: &Due) -> Outcome {
+    let started = Utc::now();
     let failed = |error: String| Outcome {
+        started,
+        duration_ms: 0,
         status: None,
         error: Some(error),
         retry_after: None,
     };
     let body = delivery.payload.to_string();
-    let message_id = format!("msg_{}", delivery.id);
-    let timestamp = Utc::now().timestamp();
-    let Ok(signature) = kring_core::webhook::signature_header(
-        &[delivery.secret.as_str()],
-        &message_id,
+    let timestamp = started.timestamp();
+    let secrets: Vec<&str> = delivery.secrets.iter().map(String::as_str).collect();
+    let signature = match kring_core::webhook::signature_header(
+        &secrets,
+        &delivery.message_id,
         timestamp,
         body.as_bytes(),
-    ) else {
-        return failed("the subscription has no valid secret".into());
+    ) {
+        Ok(signature) if !secrets.is_empty() => signature,
+        _ => return failed("the subscription has no valid secret".into()),
     };
-    let client = match vetted_client(&delivery.url, state.config.webhook_allow_private).await {
+    let client = match vetted_client(state, &delivery.url).await {
         Ok(client) => client,
         Err(reason) => return failed(reason),
     };
-    let started = Instant::now();
+    let clock = Instant::now();
     let response = client
         .post(&delivery.url)
         .header("content-type", "application/json")
-        .header("webhook-id", &message_id)
+        .header("webhook-id", &delivery.message_id)
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)
         .body(body)
         .send()
         .await;
-    tracing::debug!(
-        delivery = delivery.id,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "webhook attempt"
-    );
+    let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     match response {
         Ok(response) => Outcome {
+            started,
+            duration_ms,
             status: Some(response.status().as_u16()),
             error: None,
             retry_after: response
@@ -224,12 +338,27 @@ async fn attempt(state: &AppState, delivery: &Due) -> Outcome {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse().ok()),
         },
-        Err(e) => failed(format!("request failed: {e}")),
+        Err(e) => Outcome {
+            duration_ms,
+            ..failed(failure(&e))
+        },
     }
 }
 
-/// A client bound to the target's vetted addresses, following no redirects.
-async fn vetted_client(url: &str, allow_private: bool) -> Result<reqwest::Client, String> {
+/// A failed request in words, with its cause (a refused certificate, a timeout).
+fn failure(error: &reqwest::Error) -> String {
+    let mut text = format!("request failed: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+/// A client bound to the target's vetted addresses, following no redirects and using no proxy
+/// (a proxy would connect to the target itself, past the check).
+async fn vetted_client(state: &AppState, url: &str) -> Result<reqwest::Client, String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
     let host = parsed.host_str().ok_or("the URL has no host")?.to_string();
     let port = parsed
@@ -249,7 +378,9 @@ async fn vetted_client(url: &str, allow_private: bool) -> Result<reqwest::Client
     if addresses.is_empty() {
         return Err(format!("{host} has no address"));
     }
-    if !allow_private && let Some(bad) = addresses.iter().find(|a| !is_public(a.ip())) {
+    if !state.config.webhook_allow_private
+        && let Some(bad) = addresses.iter().find(|a| !is_public(a.ip()))
+    {
         return Err(format!(
             "refused: {host} resolves to the non-public address {}",
             bad.ip()
@@ -257,8 +388,10 @@ async fn vetted_client(url: &str, allow_private: bool) -> Result<reqwest::Client
     }
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(ATTEMPT_TIMEOUT)
+        .no_proxy()
+        .timeout(Duration::from_secs(state.config.webhook_timeout_seconds))
         .resolve_to_addrs(&bare, &addresses)
+        .tls_backend_preconfigured(state.egress.tls.clone())
         .build()
         .map_err(|e| format!("cannot build the client: {e}"))
 }
@@ -293,11 +426,15 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// Records the attempt and the delivery's new state in one transaction. The delivery is
+/// updated only while this attempt is still its latest claim: a worker whose lease ran out
+/// (it cannot, with the lease longer than the timeout, but a stalled process might) leaves the
+/// state to the claim that took over, and only its attempt is kept.
 async fn record(state: &AppState, delivery: &Due, outcome: Outcome) -> Result<(), Error> {
     let now = Utc::now();
     let succeeded = outcome.status.is_some_and(|s| (200..300).contains(&s));
     let gone = outcome.status == Some(410);
-    let exhausted = delivery.attempts as usize > SCHEDULE.len();
+    let exhausted = delivery.attempt as usize > SCHEDULE.len();
     let (status, next) = if succeeded {
         ("succeeded", now)
     } else if gone || exhausted {
@@ -305,24 +442,41 @@ async fn record(state: &AppState, delivery: &Due, outcome: Outcome) -> Result<()
     } else {
         (
             "pending",
-            now + backoff(state, delivery.attempts, outcome.retry_after),
+            now + backoff(state, delivery.attempt, outcome.retry_after),
         )
     };
+    let response_status = outcome.status.map(i64::from);
     let mut tx = state.db.begin().await?;
     tx.execute(&Raw::new(
-        "UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, response_status = ?, \
-         error = ?, updated_at = ? WHERE id = ?",
+        "INSERT INTO webhook_attempts (company_id, delivery_id, attempt, response_status, \
+         error, duration_ms, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         vec![
-            status.into(),
-            next.into(),
-            outcome.status.map(i64::from).into(),
-            outcome.error.into(),
-            now.into(),
+            delivery.company_id.into(),
             delivery.id.into(),
+            delivery.attempt.into(),
+            response_status.into(),
+            outcome.error.clone().into(),
+            outcome.duration_ms.into(),
+            outcome.started.into(),
         ],
     ))
     .await?;
-    if gone || (exhausted && !succeeded) {
+    let current = tx
+        .execute(&Raw::new(
+            "UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, response_status = ?, \
+             error = ?, updated_at = ? WHERE id = ? AND attempts = ?",
+            vec![
+                status.into(),
+                next.into(),
+                response_status.into(),
+                outcome.error.into(),
+                now.into(),
+                delivery.id.into(),
+                delivery.attempt.into(),
+            ],
+        ))
+        .await?;
+    if current == 1 && (gone || (exhausted && !succeeded)) {
         tx.execute(&Raw::new(
             "UPDATE webhooks SET active = ?, updated_at = ? WHERE id = ?",
             vec![false.into(), now.into(), delivery.webhook_id.into()],

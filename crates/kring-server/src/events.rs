@@ -173,7 +173,13 @@ pub async fn feed(State(state): State<AppState>, request: Request) -> Result<Res
     ))
 }
 
-fn number(raw: Option<&str>, name: &'static str, default: u64, max: u64) -> Result<u64, Error> {
+/// A whole-number query parameter from 0 to `max`, `default` when absent (400 otherwise).
+pub(crate) fn number(
+    raw: Option<&str>,
+    name: &'static str,
+    default: u64,
+    max: u64,
+) -> Result<u64, Error> {
     let Some(raw) = raw else {
         return Ok(default);
     };

@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use kring_core::i18n::{Locale, Message};
 use serde_json::{Map, Value as Json};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -18,7 +18,7 @@ use tower_http::request_id::{
 
 use crate::AppState;
 use crate::error::{Error, RenderedError};
-use crate::resource::{REGISTRY, handlers};
+use crate::resource::{REGISTRY, deliveries, handlers};
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -32,7 +32,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/changes", get(crate::events::feed))
         .route(
             "/api/webhook/{id}/deliveries",
-            get(crate::resource::deliveries::list),
+            get(deliveries::list).fallback(|request: Request| async move {
+                method_not_allowed(&request, "GET, HEAD")
+            }),
+        )
+        .route(
+            "/api/webhook/{id}/deliveries/{delivery}/redeliver",
+            post(deliveries::redeliver)
+                .fallback(|request: Request| async move { method_not_allowed(&request, "POST") }),
+        )
+        .route(
+            "/api/webhook/{id}/rotate-secret",
+            post(deliveries::rotate_secret)
+                .fallback(|request: Request| async move { method_not_allowed(&request, "POST") }),
         )
         .merge(crate::oauth::routes())
         .merge(crate::manageit::routes());

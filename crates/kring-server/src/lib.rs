@@ -32,10 +32,22 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub limiter: Arc<rate_limit::Limiter>,
     pub concurrency: Arc<rate_limit::Concurrency>,
+    /// What webhook deliveries share (their TLS configuration).
+    pub egress: Arc<delivery::Egress>,
+}
+
+/// Makes _ring_ the process's TLS crypto provider, which every `reqwest` client needs before it
+/// is built (Kring's build has no other provider). `prepare` calls it; code that builds a client
+/// without preparing a server (tests, tools) calls it first. Calling it again does nothing.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Connects, migrates and returns the application state.
 pub async fn prepare(config: Config) -> Result<AppState, Error> {
+    config.check()?;
+    install_tls_provider();
+    let egress = Arc::new(delivery::Egress::new(&config)?);
     let db = Db::connect(&config.database_url).await?;
     db::migrate(&db).await?;
     db.analyze(false).await?;
@@ -51,6 +63,7 @@ pub async fn prepare(config: Config) -> Result<AppState, Error> {
         config: Arc::new(config),
         limiter: Arc::new(limiter),
         concurrency: Arc::new(rate_limit::Concurrency::new(concurrency_limit)),
+        egress,
     })
 }
 

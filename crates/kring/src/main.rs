@@ -50,6 +50,34 @@ impl DatabaseArgs {
     }
 }
 
+/// How `serve` delivers webhooks.
+#[derive(Args, Clone)]
+struct WebhookArgs {
+    /// Deliver webhooks to loopback and private addresses too (closed networks, tests).
+    #[arg(long, env = "KRING_WEBHOOK_ALLOW_PRIVATE")]
+    webhook_allow_private: bool,
+    /// A PEM file of extra certificate authorities to trust for HTTPS webhook targets, besides
+    /// the system's.
+    #[arg(long, env = "KRING_WEBHOOK_CA_FILE")]
+    webhook_ca_file: Option<PathBuf>,
+    /// Seconds one webhook attempt may take.
+    #[arg(long, env = "KRING_WEBHOOK_TIMEOUT_SECONDS", default_value_t = config::DEFAULT_WEBHOOK_TIMEOUT)]
+    webhook_timeout_seconds: u64,
+    /// Seconds a claimed delivery stays with its instance before another may take it over
+    /// (after a crash); longer than the timeout.
+    #[arg(long, env = "KRING_WEBHOOK_LEASE_SECONDS", default_value_t = config::DEFAULT_WEBHOOK_LEASE)]
+    webhook_lease_seconds: u64,
+}
+
+impl WebhookArgs {
+    fn apply(self, config: &mut Config) {
+        config.webhook_allow_private = self.webhook_allow_private;
+        config.webhook_ca_file = self.webhook_ca_file.filter(|p| !p.as_os_str().is_empty());
+        config.webhook_timeout_seconds = self.webhook_timeout_seconds;
+        config.webhook_lease_seconds = self.webhook_lease_seconds;
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Migrate the database and serve the API.
@@ -66,9 +94,8 @@ enum Command {
         /// Requests one token owner may have in progress at once on this instance (429 above).
         #[arg(long, env = "KRING_CONCURRENCY_LIMIT", default_value_t = config::DEFAULT_CONCURRENCY_LIMIT)]
         concurrency_limit: usize,
-        /// Deliver webhooks to loopback and private addresses too (closed networks, tests).
-        #[arg(long, env = "KRING_WEBHOOK_ALLOW_PRIVATE")]
-        webhook_allow_private: bool,
+        #[command(flatten)]
+        webhooks: WebhookArgs,
         /// Keep rate-limit counters in this Redis (redis://host:6379) so that several instances
         /// share one budget. Without it, each instance counts in memory.
         #[arg(long, env = "KRING_REDIS_URL")]
@@ -190,7 +217,7 @@ async fn main() -> anyhow::Result<()> {
             body_limit,
             rate_limit,
             concurrency_limit,
-            webhook_allow_private,
+            webhooks,
             redis_url,
             redis_prefix,
             files_dir,
@@ -207,7 +234,7 @@ async fn main() -> anyhow::Result<()> {
             config.body_limit = body_limit;
             config.rate_limit = rate_limit;
             config.concurrency_limit = concurrency_limit;
-            config.webhook_allow_private = webhook_allow_private;
+            webhooks.apply(&mut config);
             config.redis_url = redis_url.filter(|u| !u.is_empty());
             config.redis_prefix = redis_prefix;
             let state = kring_server::prepare(config)

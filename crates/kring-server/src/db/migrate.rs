@@ -48,6 +48,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/postgres/0006_webhook_deliveries.sql"),
     ),
     (
+        7,
+        "webhook operations",
+        include_str!("../../migrations/sqlite/0007_webhook_operations.sql"),
+        include_str!("../../migrations/postgres/0007_webhook_operations.sql"),
+    ),
+    (
         8,
         "manageit",
         include_str!("../../migrations/sqlite/0008_manageit.sql"),

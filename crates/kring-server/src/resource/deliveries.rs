@@ -1,93 +1,358 @@
-//! `GET /api/webhook/{id}/deliveries`: the subscription's deliveries, newest first, with their
-//! state, attempts and last response (issue 7, item 4).
+//! A subscription's deliveries (issue 7, item 4): `GET /api/webhook/{id}/deliveries` lists them,
+//! newest first, each with its attempts (response code, duration, error);
+//! `POST /api/webhook/{id}/deliveries/{delivery}/redeliver` queues a finished one again; and
+//! `POST /api/webhook/{id}/rotate-secret` replaces the signing secret.
 
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use chrono::Utc;
 use kring_core::Value;
+use kring_core::i18n::Message;
+use kring_core::query::{Plan, parse_query_string};
 use kring_core::schema::ColumnType;
 use kring_core::time::format_timestamp;
-use serde_json::{Value as Json, json};
+use serde_json::{Map, Value as Json, json};
 
 use super::Action;
-use super::defs::webhook::WEBHOOK;
-use super::engine::{self, by_id};
+use super::defs::webhook::{WEBHOOK, new_secret};
+use super::engine::{self, Scope, by_id};
 use super::handlers::permitted;
 use crate::AppState;
-use crate::db::Raw;
+use crate::activity::{self, Event};
+use crate::db::{Db, Raw, Tx};
 use crate::error::Error;
+use crate::events::number;
 use crate::http::json_response;
+use crate::idempotency;
 
-/// How many deliveries one answer lists.
-const LISTED: i64 = 100;
+/// The most deliveries one page lists, and how many by default.
+const MAX_PAGE: u64 = 1000;
+const DEFAULT_PAGE: u64 = 100;
+/// How long a replaced secret keeps signing beside the new one.
+const ROTATION_OVERLAP_HOURS: i64 = 24;
 
+/// The columns a delivery is shown with, in order.
+const SHOWN: &str = "d.id, d.event_id, e.event, d.status, d.attempts, d.response_status, \
+                     d.error, d.redelivery_of, d.next_attempt_at, d.created_at, d.updated_at";
+const SHOWN_TYPES: [ColumnType; 11] = [
+    ColumnType::Int,
+    ColumnType::Int,
+    ColumnType::Text,
+    ColumnType::Text,
+    ColumnType::Int,
+    ColumnType::Int,
+    ColumnType::Text,
+    ColumnType::Int,
+    ColumnType::Timestamp,
+    ColumnType::Timestamp,
+    ColumnType::Timestamp,
+];
+
+/// The caller's webhook named by the path, or 404 (also for another company's).
+async fn owned_webhook(state: &AppState, scope: Scope, raw: &str) -> Result<i64, Error> {
+    let id = raw
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| Error::NotFound {
+            resource: WEBHOOK.name,
+            id: kring_core::query::truncate(raw, 40),
+        })?;
+    let found = state
+        .db
+        .fetch(&by_id(&WEBHOOK, scope, id), &WEBHOOK.types())
+        .await?;
+    if found.is_empty() {
+        return Err(engine::not_found(&WEBHOOK, id));
+    }
+    Ok(id)
+}
+
+fn delivery_not_found(raw: &str) -> Error {
+    Error::NotFound {
+        resource: "webhook_delivery",
+        id: kring_core::query::truncate(raw, 40),
+    }
+}
+
+/// `GET /api/webhook/{id}/deliveries?limit=N&offset=N`:
+/// `{"data":[…],"limit":N,"total":N,"offset":N}`, newest first.
 pub async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Response, Error> {
     let scope = permitted(&state, &request, &WEBHOOK, Action::View).await?;
-    let not_found = || engine::not_found(&WEBHOOK, 0);
-    let webhook: i64 = id.parse().map_err(|_| not_found())?;
-    if state
-        .db
-        .fetch(&by_id(&WEBHOOK, scope, webhook), &WEBHOOK.types())
-        .await?
-        .is_empty()
-    {
-        return Err(engine::not_found(&WEBHOOK, webhook));
-    }
+    let webhook = owned_webhook(&state, scope, &id).await?;
+    let pairs = parse_query_string(request.uri().query().unwrap_or(""));
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let limit = number(
+        param("limit").or(param("per_page")),
+        "limit",
+        DEFAULT_PAGE,
+        MAX_PAGE,
+    )?;
+    let offset = number(param("offset"), "offset", 0, i64::MAX as u64)?;
+    let sql = format!(
+        "SELECT {SHOWN} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
+         WHERE d.webhook_id = ? AND d.company_id = ? ORDER BY d.id DESC LIMIT ? OFFSET ?"
+    );
+    let values = vec![
+        webhook.into(),
+        scope.company_id.into(),
+        (limit as i64).into(),
+        (offset as i64).into(),
+    ];
     let rows = state
+        .db
+        .fetch(&Raw::owned(sql, values), &SHOWN_TYPES)
+        .await?;
+    let total = state
         .db
         .fetch(
             &Raw::new(
-                "SELECT d.id, d.event_id, e.event, d.status, d.attempts, d.response_status, \
-                 d.error, d.next_attempt_at, d.created_at, d.updated_at \
-                 FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
-                 WHERE d.webhook_id = ? AND d.company_id = ? ORDER BY d.id DESC LIMIT ?",
-                vec![webhook.into(), scope.company_id.into(), LISTED.into()],
+                "SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = ? AND company_id = ?",
+                vec![webhook.into(), scope.company_id.into()],
             ),
-            &[
-                ColumnType::Int,
-                ColumnType::Int,
-                ColumnType::Text,
-                ColumnType::Text,
-                ColumnType::Int,
-                ColumnType::Int,
-                ColumnType::Text,
-                ColumnType::Timestamp,
-                ColumnType::Timestamp,
-                ColumnType::Timestamp,
-            ],
+            &[ColumnType::Int],
         )
         .await?;
-    let time = |v: &Value| match v {
-        Value::Timestamp(t) => Json::String(format_timestamp(t)),
-        _ => Json::Null,
-    };
-    let data: Vec<Json> = rows
+    let total = total.first().and_then(|r| r.first()).map(Value::to_json);
+    let data = with_attempts(&state.db, scope, &rows).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "data": data, "limit": limit, "total": total, "offset": offset }),
+    ))
+}
+
+/// The deliveries of `rows` as JSON, each with its attempts, oldest first (one query for all).
+async fn with_attempts(db: &Db, scope: Scope, rows: &[Vec<Value>]) -> Result<Vec<Json>, Error> {
+    let ids: Vec<i64> = rows
         .iter()
-        .filter_map(|row| match row.as_slice() {
-            [
-                id,
-                event_id,
-                event,
-                status,
-                attempts,
-                response,
-                error,
-                next,
-                created,
-                updated,
-            ] => Some(json!({
-                "id": id.to_json(), "event_id": event_id.to_json(), "event": event.to_json(),
-                "status": status.to_json(), "attempts": attempts.to_json(),
-                "response_status": response.to_json(), "error": error.to_json(),
-                "next_attempt_at": time(next), "created_at": time(created),
-                "updated_at": time(updated),
-            })),
+        .filter_map(|r| match r.first() {
+            Some(Value::Int(id)) => Some(*id),
             _ => None,
         })
         .collect();
-    Ok(json_response(StatusCode::OK, &json!({ "data": data })))
+    let mut attempts: std::collections::HashMap<i64, Vec<Json>> = Default::default();
+    if !ids.is_empty() {
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            "SELECT delivery_id, attempt, response_status, duration_ms, error, attempted_at \
+             FROM webhook_attempts WHERE company_id = ? AND delivery_id IN ({marks}) \
+             ORDER BY delivery_id, attempt, id"
+        );
+        let mut values: Vec<sea_query::Value> = vec![scope.company_id.into()];
+        values.extend(ids.iter().map(|id| (*id).into()));
+        let types = [
+            ColumnType::Int,
+            ColumnType::Int,
+            ColumnType::Int,
+            ColumnType::Int,
+            ColumnType::Text,
+            ColumnType::Timestamp,
+        ];
+        for row in db.fetch(&Raw::owned(sql, values), &types).await? {
+            if let [Value::Int(delivery), attempt, status, duration, error, at] = row.as_slice() {
+                attempts.entry(*delivery).or_default().push(json!({
+                    "attempt": attempt.to_json(), "response_status": status.to_json(),
+                    "duration_ms": duration.to_json(), "error": error.to_json(),
+                    "attempted_at": time(at),
+                }));
+            }
+        }
+    }
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let mut shown = delivery_json(row)?;
+            let id = shown.get("id").and_then(Json::as_i64)?;
+            let history = attempts.remove(&id).unwrap_or_default();
+            let last = history.last();
+            let duration = last.map(|a| a["duration_ms"].clone()).unwrap_or(Json::Null);
+            shown.insert("duration_ms".into(), duration);
+            shown.insert("history".into(), Json::Array(history));
+            Some(Json::Object(shown))
+        })
+        .collect())
+}
+
+fn time(v: &Value) -> Json {
+    match v {
+        Value::Timestamp(t) => Json::String(format_timestamp(t)),
+        _ => Json::Null,
+    }
+}
+
+/// One delivery row (`SHOWN`) as JSON.
+fn delivery_json(row: &[Value]) -> Option<Map<String, Json>> {
+    let [
+        Value::Int(id),
+        event_id,
+        event,
+        status,
+        attempts,
+        response,
+        error,
+        redelivery_of,
+        next,
+        created,
+        updated,
+    ] = row
+    else {
+        return None;
+    };
+    let first = match redelivery_of {
+        Value::Int(first) => *first,
+        _ => *id,
+    };
+    let json = json!({
+        "id": id, "event_id": event_id.to_json(), "event": event.to_json(),
+        "message_id": format!("msg_{first}"), "redelivery_of": redelivery_of.to_json(),
+        "status": status.to_json(), "attempts": attempts.to_json(),
+        "response_status": response.to_json(), "error": error.to_json(),
+        "next_attempt_at": time(next), "created_at": time(created), "updated_at": time(updated),
+    });
+    match json {
+        Json::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+/// `POST /api/webhook/{id}/deliveries/{delivery}/redeliver` → 202 with the new delivery: the
+/// same event, due now, with the first delivery's message id.
+pub async fn redeliver(
+    State(state): State<AppState>,
+    Path((id, delivery)): Path<(String, String)>,
+    request: Request,
+) -> Result<Response, Error> {
+    let scope = permitted(&state, &request, &WEBHOOK, Action::Update).await?;
+    let webhook = owned_webhook(&state, scope, &id).await?;
+    let original = delivery
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| delivery_not_found(&delivery))?;
+    let key = idempotency::key_of(request.headers())?;
+    let fingerprint = idempotency::fingerprint("POST", request.uri().path(), None);
+    idempotency::run(&state, scope, key, fingerprint, || async {
+        let mut tx = state.db.begin().await?;
+        let queued = queue_again(&mut tx, scope, webhook, original).await?;
+        tx.commit().await?;
+        let sql = format!(
+            "SELECT {SHOWN} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
+             WHERE d.id = ? AND d.company_id = ?"
+        );
+        let rows = state
+            .db
+            .fetch(
+                &Raw::owned(sql, vec![queued.into(), scope.company_id.into()]),
+                &SHOWN_TYPES,
+            )
+            .await?;
+        let shown = with_attempts(&state.db, scope, &rows).await?;
+        let shown = shown.into_iter().next().ok_or_else(|| {
+            Error::Internal(format!("redelivery {queued} vanished after its commit"))
+        })?;
+        Ok((StatusCode::ACCEPTED, Some(shown)))
+    })
+    .await
+}
+
+/// Inserts the new delivery of `original`'s event; 404 when `original` is not one of this
+/// webhook's, 409 while it is still being attempted.
+async fn queue_again(tx: &mut Tx, scope: Scope, webhook: i64, original: i64) -> Result<i64, Error> {
+    let rows = tx
+        .fetch(
+            &Raw::new(
+                "SELECT status, event_id, redelivery_of FROM webhook_deliveries \
+                 WHERE id = ? AND webhook_id = ? AND company_id = ?",
+                vec![original.into(), webhook.into(), scope.company_id.into()],
+            ),
+            &[ColumnType::Text, ColumnType::Int, ColumnType::Int],
+        )
+        .await?;
+    let Some([Value::Text(status), Value::Int(event), first]) = rows.first().map(Vec::as_slice)
+    else {
+        return Err(delivery_not_found(&original.to_string()));
+    };
+    if status == "pending" {
+        return Err(Error::Conflict(Message::new("http.delivery_pending")));
+    }
+    let first = match first {
+        Value::Int(first) => *first,
+        _ => original,
+    };
+    let now = Utc::now();
+    tx.insert(&Raw::new(
+        "INSERT INTO webhook_deliveries (company_id, webhook_id, event_id, status, attempts, \
+         next_attempt_at, redelivery_of, created_at, updated_at) \
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?) RETURNING id",
+        vec![
+            scope.company_id.into(),
+            webhook.into(),
+            (*event).into(),
+            now.into(),
+            first.into(),
+            now.into(),
+            now.into(),
+        ],
+    ))
+    .await
+}
+
+/// `POST /api/webhook/{id}/rotate-secret` → 200 with the webhook and its new `secret`, shown
+/// this once. The replaced secret keeps signing beside it for 24 hours.
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, Error> {
+    let scope = permitted(&state, &request, &WEBHOOK, Action::Update).await?;
+    let webhook = owned_webhook(&state, scope, &id).await?;
+    let key = idempotency::key_of(request.headers())?;
+    let fingerprint = idempotency::fingerprint("POST", request.uri().path(), None);
+    idempotency::run(&state, scope, key, fingerprint, || async {
+        let secret = new_secret()
+            .ok_or_else(|| Error::Internal("no randomness for a webhook secret".into()))?;
+        let until = Utc::now() + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
+        let mut tx = state.db.begin().await?;
+        let changed = tx
+            .execute(&Raw::new(
+                "UPDATE webhooks SET previous_secret = secret, previous_secret_until = ?, \
+                 secret = ? WHERE id = ? AND company_id = ?",
+                vec![
+                    until.into(),
+                    secret.clone().into(),
+                    webhook.into(),
+                    scope.company_id.into(),
+                ],
+            ))
+            .await?;
+        if changed != 1 {
+            return Err(engine::not_found(&WEBHOOK, webhook));
+        }
+        let properties = json!({ "attributes": { "secret": "rotated" } });
+        activity::record(
+            &mut tx,
+            &WEBHOOK,
+            scope,
+            webhook,
+            Event::Updated,
+            properties,
+        )
+        .await?;
+        tx.commit().await?;
+        let mut shown = engine::show(&state.db, &WEBHOOK, scope, webhook, &Plan::default()).await?;
+        shown["secret"] = Json::String(secret);
+        shown["previous_secret_expires_at"] = Json::String(format_timestamp(&until));
+        Ok((StatusCode::OK, Some(shown)))
+    })
+    .await
 }

@@ -117,7 +117,7 @@ async fn serve_with_no_configuration_and_sigterm() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
-    let client = reqwest::Client::new();
+    let client = crate::support::client();
     let mut ready = false;
     for _ in 0..100 {
         if let Ok(r) = client

@@ -66,6 +66,7 @@ impl Oauth {
         )
         .await
         .unwrap();
+        kring_server::install_tls_provider();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -751,7 +752,7 @@ impl Browser {
             .spawn()
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
+        let http = crate::support::client();
         for _ in 0..100 {
             if http.get(format!("{base}/status")).send().await.is_ok() {
                 break;

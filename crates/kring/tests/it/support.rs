@@ -23,6 +23,12 @@ pub struct TestApp {
     pub files_dir: PathBuf,
 }
 
+/// An HTTP client for talking to Kring (the TLS provider installed first, as reqwest needs).
+pub fn client() -> reqwest::Client {
+    kring_server::install_tls_provider();
+    reqwest::Client::new()
+}
+
 pub fn unique(prefix: &str) -> String {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("random");
@@ -117,7 +123,7 @@ impl TestApp {
         });
         TestApp {
             base,
-            client: reqwest::Client::new(),
+            client: client(),
             db,
             database_url,
             shutdown: Some(tx),

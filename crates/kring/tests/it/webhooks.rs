@@ -1,6 +1,11 @@
 //! Webhook delivery through a real receiver on loopback (issue 7; security plan T47–T54):
 //! signed Standard Webhooks requests checked by an independent verifier, retries with the same
-//! message id, `410 Gone`, redirects not followed, and private targets refused.
+//! message id, `410 Gone`, redirects not followed, and private targets refused. `ops` covers
+//! HTTPS targets, secret rotation, redelivery and the deliveries list; `crash` covers several
+//! instances on one database and `kill -9` mid-delivery.
+
+mod crash;
+mod ops;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,16 +18,24 @@ use crate::resources::create;
 use crate::support::{Backend, TestApp};
 
 /// What the receiver saw: headers and body of each request, in order.
-type Seen = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+pub type Seen = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
 /// A receiver answering each request with the next status of `script` (the last one repeats).
-async fn receiver(script: Vec<u16>) -> (String, Seen) {
+pub async fn receiver(script: Vec<u16>) -> (String, Seen) {
     let seen: Seen = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = receiver_app(script, seen.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("{base}/hook"), seen)
+}
+
+/// The receiver's routes: `/hook` answers from `script`, `/elsewhere` is where its redirects
+/// point (and records that it was followed).
+pub fn receiver_app(script: Vec<u16>, seen: Seen) -> axum::Router {
     let log = seen.clone();
-    let followed = seen.clone();
-    let app = axum::Router::new()
+    let followed = seen;
+    axum::Router::new()
         .route(
             "/hook",
             axum::routing::post(move |headers: HeaderMap, body: String| {
@@ -60,12 +73,10 @@ async fn receiver(script: Vec<u16>) -> (String, Seen) {
                     "followed"
                 }
             }),
-        );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("{base}/hook"), seen)
+        )
 }
 
-async fn app_on(backend: Backend, allow_private: bool) -> Option<TestApp> {
+pub async fn app_on(backend: Backend, allow_private: bool) -> Option<TestApp> {
     TestApp::spawn_configured(backend, |c| {
         c.rate_limit = 1_000_000;
         c.concurrency_limit = 10_000;
@@ -75,7 +86,7 @@ async fn app_on(backend: Backend, allow_private: bool) -> Option<TestApp> {
     .await
 }
 
-async fn subscribe(app: &TestApp, token: &str, url: &str) -> (i64, String) {
+pub async fn subscribe(app: &TestApp, token: &str, url: &str) -> (i64, String) {
     let (status, webhook) = app
         .post(
             token,
@@ -90,16 +101,19 @@ async fn subscribe(app: &TestApp, token: &str, url: &str) -> (i64, String) {
     )
 }
 
-/// Waits until `done` holds for the deliveries list, or fails after 10 s.
-async fn deliveries_until(
+/// Waits until `done` holds for the deliveries list (up to 1000 of them), or fails after 30 s.
+pub async fn deliveries_until(
     app: &TestApp,
     token: &str,
     webhook: i64,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    for _ in 0..200 {
+    for _ in 0..600 {
         let (_, list) = app
-            .get(token, &format!("/api/webhook/{webhook}/deliveries"))
+            .get(
+                token,
+                &format!("/api/webhook/{webhook}/deliveries?limit=1000"),
+            )
             .await;
         if done(&list) {
             return list;
@@ -115,6 +129,14 @@ async fn deliveries_until(
 /// Checks a delivery with the `standardwebhooks` package from PyPI, an implementation Kring
 /// shares no code with (skipped without it unless `KRING_TEST_INTEROP` is set).
 fn verified_independently(secret: &str, headers: &HeaderMap, body: &str) -> Option<bool> {
+    verify_all(&[(secret, headers, body)]).map(|v| v[0])
+}
+
+/// Checks each `(secret, headers, body)` with the `standardwebhooks` package, in one Python
+/// process: whether it accepts the delivery. `None` when the package is not installed (an
+/// error instead when `KRING_TEST_INTEROP` is set).
+pub fn verify_all(items: &[(&str, &HeaderMap, &str)]) -> Option<Vec<bool>> {
+    use std::io::Write;
     let present = std::process::Command::new("python3")
         .args(["-c", "import standardwebhooks"])
         .status()
@@ -126,24 +148,47 @@ fn verified_independently(secret: &str, headers: &HeaderMap, body: &str) -> Opti
         );
         return None;
     }
-    let header = |name: &str| headers[name].to_str().unwrap().to_string();
+    let input: Vec<Value> = items
+        .iter()
+        .map(|(secret, headers, body)| {
+            let header = |name: &str| headers[name].to_str().unwrap().to_string();
+            json!({
+                "secret": secret,
+                "body": body,
+                "headers": {
+                    "webhook-id": header("webhook-id"),
+                    "webhook-timestamp": header("webhook-timestamp"),
+                    "webhook-signature": header("webhook-signature"),
+                },
+            })
+        })
+        .collect();
     let script = "import sys, json\nfrom standardwebhooks.webhooks import Webhook\n\
-                  secret, msg_id, ts, sig, body = sys.argv[1:6]\n\
-                  Webhook(secret).verify(body, {'webhook-id': msg_id, 'webhook-timestamp': ts, 'webhook-signature': sig})\n\
-                  print('ok')";
-    let output = std::process::Command::new("python3")
-        .args([
-            "-c",
-            script,
-            secret,
-            &header("webhook-id"),
-            &header("webhook-timestamp"),
-            &header("webhook-signature"),
-            body,
-        ])
-        .output()
+                  results = []\n\
+                  for item in json.load(sys.stdin):\n\
+                  \x20   try:\n\
+                  \x20       Webhook(item['secret']).verify(item['body'], item['headers'])\n\
+                  \x20       results.append(True)\n\
+                  \x20   except Exception:\n\
+                  \x20       results.append(False)\n\
+                  print(json.dumps(results))";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    Some(output.status.success() && String::from_utf8_lossy(&output.stdout).trim() == "ok")
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(Value::Array(input).to_string().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "the verifier ran");
+    let results: Vec<bool> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(results.len(), items.len());
+    Some(results)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,23 +317,55 @@ async fn t50_private_targets_are_refused() {
         .unwrap()
         .trim_end_matches("/hook")
         .to_string();
-    for target in [
+    let mut targets = vec![
         url.clone(),
         format!("http://localhost:{port}/hook"),
+        format!("https://localhost:{port}/hook"),
         format!("http://[::1]:{port}/hook"),
-    ] {
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        format!("http://169.254.169.254:{port}/hook"),
+        format!("https://169.254.169.254/latest/meta-data/"),
+    ];
+    // Another name the stub resolver maps to loopback, where the machine has one: its own
+    // host name often is (checked, not assumed).
+    if let Some(name) = loopback_host_name().await {
+        targets.push(format!("http://{name}:{port}/hook"));
+    } else {
+        eprintln!("this machine's host name does not resolve to loopback only: row skipped");
+    }
+    for target in targets {
         let (webhook, _) = subscribe(&app, &token, &target).await;
         create(&app, &token, "customer", json!({"name": "SSRF"})).await;
+        // Every retry is checked again: the first attempts are all refused.
         let list = deliveries_until(&app, &token, webhook, |l| {
-            l["data"][0]["error"]
-                .as_str()
-                .is_some_and(|e| e.contains("refused") || e.contains("resolve"))
+            l["data"][0]["history"]
+                .as_array()
+                .is_some_and(|h| h.len() >= 2)
         })
         .await;
         assert_eq!(list["data"][0]["response_status"], Value::Null, "{target}");
+        for attempt in list["data"][0]["history"].as_array().unwrap() {
+            let error = attempt["error"].as_str().unwrap();
+            assert!(error.contains("refused"), "{target}: {error}");
+            assert_eq!(attempt["response_status"], Value::Null);
+        }
     }
     assert!(
         seen.lock().unwrap().is_empty(),
         "no request reached the private receiver"
     );
+}
+
+/// The machine's host name when it resolves to loopback addresses only.
+async fn loopback_host_name() -> Option<String> {
+    let output = std::process::Command::new("hostname").output().ok()?;
+    let name = String::from_utf8(output.stdout).ok()?.trim().to_string();
+    if name.is_empty() || name == "localhost" {
+        return None;
+    }
+    let addresses: Vec<_> = tokio::net::lookup_host((name.as_str(), 80))
+        .await
+        .ok()?
+        .collect();
+    (!addresses.is_empty() && addresses.iter().all(|a| a.ip().is_loopback())).then_some(name)
 }

@@ -41,7 +41,7 @@ pub const EVENTS: &[&str] = &[
 ];
 
 /// A Standard Webhooks secret from 24 random bytes of the operating system.
-fn new_secret() -> Option<String> {
+pub fn new_secret() -> Option<String> {
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).ok()?;
     Some(kring_core::webhook::secret_from(&bytes))

@@ -1,0 +1,302 @@
+//! Delivery across instances and crashes (T72): two instances on one PostgreSQL attempt each
+//! delivery once, and a `kring serve` killed with SIGKILL in the middle of deliveries loses
+//! none of them: after a restart on the same database every event reaches the receiver.
+
+use std::collections::{BTreeSet, HashMap};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::{Seen, app_on, deliveries_until, receiver, subscribe, verify_all};
+use crate::resources::create;
+use crate::support::{Backend, TestApp, fresh_database};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t72_two_instances_attempt_each_delivery_once_on_postgres() {
+    let Some(first) = app_on(Backend::Postgres, true).await else {
+        eprintln!("KRING_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    let second = first
+        .sibling(|c| {
+            c.rate_limit = 1_000_000;
+            c.concurrency_limit = 10_000;
+            c.webhook_allow_private = true;
+            c.webhook_backoff_scale = 0.0005;
+        })
+        .await;
+    let token = first.owner().await;
+    let (url, seen) = receiver(vec![200]).await;
+    let (webhook, secret) = subscribe(&first, &token, &url).await;
+    const EACH: usize = 40;
+    tokio::join!(
+        burst_on(&first, &token, "first", EACH),
+        burst_on(&second, &token, "second", EACH)
+    );
+    let list = deliveries_until(&first, &token, webhook, |l| {
+        l["total"] == 2 * EACH
+            && l["data"]
+                .as_array()
+                .is_some_and(|d| d.iter().all(|x| x["status"] == "succeeded"))
+    })
+    .await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 2 * EACH);
+    let seen = seen.lock().unwrap().clone();
+    let mut per_message: HashMap<String, usize> = HashMap::new();
+    for (headers, _) in &seen {
+        *per_message
+            .entry(headers["webhook-id"].to_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(per_message.len(), 2 * EACH, "every delivery arrived");
+    let repeated: Vec<_> = per_message.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "attempted more than once: {repeated:?}"
+    );
+    for delivery in list["data"].as_array().unwrap() {
+        assert_eq!(delivery["attempts"], 1, "{delivery}");
+    }
+    let items: Vec<(&str, &HeaderMap, &str)> = seen
+        .iter()
+        .map(|(h, b)| (secret.as_str(), h, b.as_str()))
+        .collect();
+    if let Some(verified) = verify_all(&items) {
+        assert!(verified.iter().all(|v| *v), "every delivery verifies");
+    }
+}
+
+/// Creates `count` customers through `app`, one after another.
+async fn burst_on(app: &TestApp, token: &str, label: &str, count: usize) {
+    for i in 0..count {
+        create(
+            app,
+            token,
+            "customer",
+            json!({"name": format!("{label} {i}")}),
+        )
+        .await;
+    }
+}
+
+/// A receiver that holds every request open while `stall` is set (a receiver that hangs) and
+/// answers 200 otherwise; `answered` keeps the requests it answered.
+struct Stalling {
+    url: String,
+    arrived: Arc<AtomicUsize>,
+    answered: Seen,
+}
+
+async fn stalling_receiver(stall: Arc<AtomicBool>) -> Stalling {
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let answered: Seen = Arc::default();
+    let (count, log) = (arrived.clone(), answered.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let (count, log, stall) = (count.clone(), log.clone(), stall.clone());
+            async move {
+                count.fetch_add(1, Ordering::SeqCst);
+                if stall.load(Ordering::SeqCst) {
+                    std::future::pending::<()>().await;
+                }
+                log.lock().unwrap().push((headers, body));
+                AxumStatus::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Stalling {
+        url,
+        arrived,
+        answered,
+    }
+}
+
+/// `kring serve` as a child process on `database_url`; killed with SIGKILL when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(database_url: &str) -> Server {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let child = Command::new(env!("CARGO_BIN_EXE_kring"))
+            .args([
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--webhook-allow-private",
+                "--webhook-timeout-seconds",
+                "5",
+                "--webhook-lease-seconds",
+                "6",
+            ])
+            .env("KRING_DATABASE_URL", database_url)
+            .env("KRING_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn kring");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client = crate::support::client();
+        for _ in 0..300 {
+            let ready = client.get(format!("{}/ready", server.base)).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("kring serve never became ready");
+    }
+
+    /// SIGKILL: no shutdown, no flush, the process is gone at once.
+    fn kill_9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+
+    async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = crate::support::client()
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.expect("JSON"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t72_kill_9_mid_delivery_loses_nothing_on_sqlite() {
+    kill_9_mid_delivery(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t72_kill_9_mid_delivery_loses_nothing_on_postgres() {
+    kill_9_mid_delivery(Backend::Postgres).await;
+}
+
+async fn kill_9_mid_delivery(backend: Backend) {
+    let Some((url, dir)) = fresh_database(backend).await else {
+        eprintln!("KRING_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    let db = kring_server::Db::connect(&url).await.unwrap();
+    kring_server::db::migrate(&db).await.unwrap();
+    let email = "crash@crash.test";
+    kring_server::admin::create_user(
+        &db,
+        "Crash Co",
+        "Crash",
+        email,
+        "password123",
+        "company_owner",
+    )
+    .await
+    .unwrap();
+    let token = kring_server::admin::create_token(&db, email, "crash")
+        .await
+        .unwrap();
+    db.close().await;
+
+    let stall = Arc::new(AtomicBool::new(true));
+    let receiver = stalling_receiver(stall.clone()).await;
+    let mut server = Server::start(&url).await;
+    let (status, webhook) = server
+        .post(
+            &token,
+            "/api/webhook",
+            json!({"url": receiver.url, "event": "customer.created"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{webhook}");
+    let secret = webhook["secret"].as_str().unwrap().to_string();
+    let mut customers = BTreeSet::new();
+    for i in 0..24 {
+        let (status, customer) = server
+            .post(
+                &token,
+                "/api/customer",
+                json!({"name": format!("Crash {i}")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{customer}");
+        customers.insert(customer["id"].as_i64().unwrap());
+    }
+    // Deliveries are in flight, held by the receiver: kill the server under them.
+    wait_for(
+        || receiver.arrived.load(Ordering::SeqCst) >= 1,
+        "a delivery in flight",
+    )
+    .await;
+    server.kill_9();
+    assert!(
+        receiver.answered.lock().unwrap().is_empty(),
+        "nothing was answered yet"
+    );
+
+    stall.store(false, Ordering::SeqCst);
+    let restarted = Server::start(&url).await;
+    let delivered = || -> BTreeSet<i64> {
+        receiver
+            .answered
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(_, body)| serde_json::from_str::<Value>(body).ok())
+            .filter_map(|payload| payload["data"]["id"].as_i64())
+            .collect()
+    };
+    wait_for(
+        || delivered() == customers,
+        "every event delivered after the restart",
+    )
+    .await;
+    let answered = receiver.answered.lock().unwrap().clone();
+    let items: Vec<(&str, &HeaderMap, &str)> = answered
+        .iter()
+        .map(|(h, b)| (secret.as_str(), h, b.as_str()))
+        .collect();
+    if let Some(verified) = verify_all(&items) {
+        assert!(verified.iter().all(|v| *v), "every delivery verifies");
+    }
+    drop(restarted);
+    if let Some(dir) = dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Waits until `done` holds, or fails after a minute.
+async fn wait_for(done: impl Fn() -> bool, what: &str) {
+    for _ in 0..1200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never happened: {what}");
+}
