@@ -16,6 +16,7 @@ pub mod i18n;
 pub mod manageit;
 pub mod query;
 pub mod resource;
+pub mod s3;
 pub mod schema;
 pub mod time;
 pub mod validate;

@@ -222,7 +222,8 @@ fn type_error(ty: ColumnType) -> Message {
         ColumnType::Int => "validation.integer",
         ColumnType::Float => "validation.numeric",
         ColumnType::Bool => "validation.boolean",
-        ColumnType::Text | ColumnType::Json => "validation.string",
+        ColumnType::Text => "validation.string",
+        ColumnType::Json => "validation.array",
         ColumnType::Timestamp | ColumnType::Date => "validation.date",
     })
 }
@@ -232,6 +233,8 @@ fn type_error(ty: ColumnType) -> Message {
 pub fn coerce(ty: ColumnType, raw: &Json) -> Option<Value> {
     match (ty, raw) {
         (ColumnType::Text, Json::String(s)) => Some(Value::Text(s.clone())),
+        // A JSON column holds a list, stored as its JSON text.
+        (ColumnType::Json, Json::Array(_)) => Some(Value::Text(raw.to_string())),
         (ColumnType::Int, Json::Number(n)) => n
             .as_i64()
             .or_else(|| {

@@ -55,7 +55,7 @@ pub fn signature_header(
 }
 
 /// HMAC-SHA256 (RFC 2104): `H((K ^ opad) || H((K ^ ipad) || m))` with 64-byte blocks.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     const BLOCK: usize = 64;
     let mut block = [0u8; BLOCK];
     if key.len() > BLOCK {

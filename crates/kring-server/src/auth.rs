@@ -85,6 +85,46 @@ pub async fn authorize(
     caller: &Caller,
     access: Option<(&ResourceDef, Action)>,
 ) -> Result<Scope, Error> {
+    let (user_id, company_id, scopes, allowed) = token_grants(state, caller, access).await?;
+    let decision = state.limiter.hit(&format!("user:{user_id}")).await;
+    if let Some(slot) = &caller.slot {
+        slot.set(decision);
+    }
+    decision.check()?;
+    let place = state
+        .concurrency
+        .enter(user_id)
+        .ok_or(Error::TooManyRequests { retry_after: 1 })?;
+    if let Some(slot) = &caller.slot {
+        slot.hold(place);
+    }
+    check_grants(access, &scopes, allowed)?;
+    Ok(Scope {
+        company_id,
+        user_id,
+    })
+}
+
+/// Checks `action` on `def` for a caller [`authorize`] already let in, without counting the
+/// request against its limits again (a method known only once the body is read).
+pub async fn permits(
+    state: &AppState,
+    caller: &Caller,
+    def: &ResourceDef,
+    action: Action,
+) -> Result<(), Error> {
+    let access = Some((def, action));
+    let (_, _, scopes, allowed) = token_grants(state, caller, access).await?;
+    check_grants(access, &scopes, allowed)
+}
+
+/// The token's user, company and scopes, and whether the user's role has the permission
+/// `access` needs (always, without one): one statement.
+async fn token_grants(
+    state: &AppState,
+    caller: &Caller,
+    access: Option<(&ResourceDef, Action)>,
+) -> Result<(i64, i64, String, bool), Error> {
     let token = caller.token.as_deref().ok_or(Error::Unauthenticated)?;
     if token.len() > 512 {
         return Err(Error::InvalidToken);
@@ -122,19 +162,15 @@ pub async fn authorize(
     else {
         return Err(Error::InvalidToken);
     };
+    Ok((*user_id, *company_id, scopes.clone(), *allowed))
+}
 
-    let decision = state.limiter.hit(&format!("user:{user_id}")).await;
-    if let Some(slot) = &caller.slot {
-        slot.set(decision);
-    }
-    decision.check()?;
-    let place = state
-        .concurrency
-        .enter(*user_id)
-        .ok_or(Error::TooManyRequests { retry_after: 1 })?;
-    if let Some(slot) = &caller.slot {
-        slot.hold(place);
-    }
+/// The token's scope and the role's permission, for what `access` asks.
+fn check_grants(
+    access: Option<(&ResourceDef, Action)>,
+    scopes: &str,
+    allowed: bool,
+) -> Result<(), Error> {
     if let Some((def, action)) = access {
         let needed = def.scope(action);
         if !grants(scopes, &needed) {
@@ -144,10 +180,7 @@ pub async fn authorize(
     if !allowed {
         return Err(Error::Forbidden);
     }
-    Ok(Scope {
-        company_id: *company_id,
-        user_id: *user_id,
-    })
+    Ok(())
 }
 
 /// The user behind a personal access token with every scope (`*`), for managing OAuth clients

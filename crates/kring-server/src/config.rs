@@ -32,6 +32,8 @@ pub struct Config {
     /// The base of the download URLs in responses (`https://crm.example.com`); without it, the
     /// request's own scheme-less `Host` is used with `http://`.
     pub public_url: Option<String>,
+    /// Keep files in an S3-compatible bucket instead of `files_dir` (several instances).
+    pub s3: Option<S3Config>,
     /// A PEM file of extra certificate authorities that webhook targets' HTTPS certificates may
     /// chain to, besides the system's (a private CA of a closed network; tests).
     pub webhook_ca_file: Option<PathBuf>,
@@ -40,6 +42,32 @@ pub struct Config {
     /// How long a claimed delivery stays with its worker before another may claim it, in
     /// seconds; longer than the attempt timeout, so a live worker's claim never runs out.
     pub webhook_lease_seconds: u64,
+}
+
+/// An S3-compatible bucket: AWS S3, MinIO, Ceph, R2 and the like.
+#[derive(Clone)]
+pub struct S3Config {
+    /// `https://s3.eu-west-1.amazonaws.com`, `http://127.0.0.1:9000`.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Address objects as `<bucket>.<endpoint host>` (AWS's default) instead of
+    /// `<endpoint>/<bucket>` (what most self-hosted stores expect).
+    pub virtual_host: bool,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("virtual_host", &self.virtual_host)
+            .finish_non_exhaustive()
+    }
 }
 
 pub const DEFAULT_UPLOAD_FILE_LIMIT: u64 = 20 * 1024 * 1024;
@@ -76,6 +104,7 @@ impl Config {
             upload_file_limit: DEFAULT_UPLOAD_FILE_LIMIT,
             upload_request_limit: DEFAULT_UPLOAD_REQUEST_LIMIT,
             public_url: None,
+            s3: None,
             webhook_ca_file: None,
             webhook_timeout_seconds: DEFAULT_WEBHOOK_TIMEOUT,
             webhook_lease_seconds: DEFAULT_WEBHOOK_LEASE,

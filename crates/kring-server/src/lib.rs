@@ -34,6 +34,8 @@ pub struct AppState {
     pub concurrency: Arc<rate_limit::Concurrency>,
     /// What webhook deliveries share (their TLS configuration).
     pub egress: Arc<delivery::Egress>,
+    /// Where uploaded files are kept.
+    pub files: Arc<files::FileStore>,
 }
 
 /// Makes _ring_ the process's TLS crypto provider, which every `reqwest` client needs before it
@@ -58,12 +60,15 @@ pub async fn prepare(config: Config) -> Result<AppState, Error> {
         None => rate_limit::Limiter::memory(config.rate_limit),
     };
     let concurrency_limit = config.concurrency_limit;
+    let files = files::FileStore::new(&config)?;
+    files.sweep_staging().await;
     Ok(AppState {
         db,
         config: Arc::new(config),
         limiter: Arc::new(limiter),
         concurrency: Arc::new(rate_limit::Concurrency::new(concurrency_limit)),
         egress,
+        files: Arc::new(files),
     })
 }
 
@@ -81,6 +86,7 @@ pub async fn serve(
         ..state.clone()
     };
     let deliveries = tokio::spawn(delivery::run(worker));
+    let file_sweeper = tokio::spawn(sweep_files(state.db.for_background(), state.files.clone()));
     let app = http::router(state);
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
@@ -89,6 +95,7 @@ pub async fn serve(
         .map_err(|e| Error::Internal(format!("server: {e}")));
     statistics.abort();
     deliveries.abort();
+    file_sweeper.abort();
     db.close().await;
     served
 }
@@ -102,6 +109,21 @@ async fn keep_statistics_fresh(db: Db) {
         hourly.tick().await;
         if let Err(e) = db.analyze(false).await {
             tracing::warn!(error = %e, "refreshing planner statistics failed");
+        }
+    }
+}
+
+/// Removes the files of deleted media every half minute (right away while a backlog lasts).
+async fn sweep_files(db: Db, store: Arc<files::FileStore>) {
+    loop {
+        match files::sweep_deletions(&db, &store).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweeping deleted files failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+            _ = store.deleted() => {}
         }
     }
 }

@@ -78,6 +78,51 @@ impl WebhookArgs {
     }
 }
 
+/// An S3-compatible bucket for uploaded files, instead of the local files directory.
+#[derive(Args, Clone)]
+struct S3Args {
+    /// The S3 endpoint (https://s3.eu-west-1.amazonaws.com, http://127.0.0.1:9000); with it,
+    /// files are kept in the bucket, so several instances serve the same files.
+    #[arg(long, env = "KRING_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    #[arg(long, env = "KRING_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    #[arg(long, env = "KRING_S3_REGION", default_value = "us-east-1")]
+    s3_region: String,
+    #[arg(long, env = "KRING_S3_ACCESS_KEY_ID")]
+    s3_access_key_id: Option<String>,
+    #[arg(long, env = "KRING_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    s3_secret_access_key: Option<String>,
+    /// Address objects as <bucket>.<endpoint host> (AWS) rather than <endpoint>/<bucket>.
+    #[arg(long, env = "KRING_S3_VIRTUAL_HOST")]
+    s3_virtual_host: bool,
+}
+
+impl S3Args {
+    fn config(self) -> anyhow::Result<Option<config::S3Config>> {
+        let Some(endpoint) = self.s3_endpoint.filter(|e| !e.is_empty()) else {
+            return Ok(None);
+        };
+        let (Some(bucket), Some(access_key_id), Some(secret_access_key)) = (
+            self.s3_bucket,
+            self.s3_access_key_id,
+            self.s3_secret_access_key,
+        ) else {
+            anyhow::bail!(
+                "--s3-endpoint needs --s3-bucket, --s3-access-key-id and --s3-secret-access-key"
+            );
+        };
+        Ok(Some(config::S3Config {
+            endpoint,
+            bucket,
+            region: self.s3_region,
+            access_key_id,
+            secret_access_key,
+            virtual_host: self.s3_virtual_host,
+        }))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Migrate the database and serve the API.
@@ -116,6 +161,8 @@ enum Command {
         /// Default: taken from each request's Host header.
         #[arg(long, env = "KRING_PUBLIC_URL")]
         public_url: Option<String>,
+        #[command(flatten)]
+        s3: S3Args,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -224,6 +271,7 @@ async fn main() -> anyhow::Result<()> {
             upload_file_limit,
             upload_request_limit,
             public_url,
+            s3,
             database,
         } => {
             let mut config = Config::new(database.url()?);
@@ -231,6 +279,7 @@ async fn main() -> anyhow::Result<()> {
             config.upload_file_limit = upload_file_limit;
             config.upload_request_limit = upload_request_limit;
             config.public_url = public_url.filter(|u| !u.is_empty());
+            config.s3 = s3.config()?;
             config.body_limit = body_limit;
             config.rate_limit = rate_limit;
             config.concurrency_limit = concurrency_limit;

@@ -310,15 +310,24 @@ impl Check {
             Some(_) => return self.fail("custom_fields", Message::new("validation.array")),
         };
         for field in fields {
-            let entry = given.get(&field.id.to_string());
-            if self.mode == Mode::Update && entry.is_none() {
-                continue;
-            }
             // A scalar where the field's object belongs is an object without keys (§5.5).
-            let entry = match entry {
+            let entry = match given.get(&field.id.to_string()) {
                 Some(Json::Object(map)) => map,
                 _ => &empty,
             };
+            // An update changes a field only when it names the value (`sometimes`): a `key`
+            // alone, as clients send it, leaves the value as it is.
+            let named = if field.ty == "file" {
+                entry
+                    .get("file_upload")
+                    .and_then(Json::as_object)
+                    .is_some_and(|u| u.contains_key("files"))
+            } else {
+                entry.contains_key("value")
+            };
+            if self.mode == Mode::Update && !named {
+                continue;
+            }
             let prefix = format!("custom_fields.{}", field.id);
             if field.ty == "file" {
                 self.file_field(&prefix, field, entry, limits, sniffed);

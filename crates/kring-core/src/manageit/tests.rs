@@ -276,6 +276,15 @@ fn updates_check_only_what_is_present() {
     assert!(input.fields.is_empty());
 
     let body: Map<String, Json> = [(
+        "custom_fields".to_string(),
+        json!({"52": {"key": "department"}, "55": {"key": "documents", "file_upload": {"formats": ["pdf"]}}}),
+    )]
+    .into_iter()
+    .collect();
+    let input = run(&body, Mode::Update).expect("a key alone changes nothing");
+    assert!(input.fields.is_empty());
+
+    let body: Map<String, Json> = [(
         "business_information".to_string(),
         json!({"company_name": null, "fax": "333"}),
     )]

@@ -17,7 +17,7 @@ ALTER TABLE customers ADD COLUMN state TEXT;
 ALTER TABLE customers ADD COLUMN zip_code TEXT;
 ALTER TABLE customers ADD COLUMN fax TEXT;
 -- ManageIt refuses a second customer with the same email.
-CREATE INDEX customers_company_email ON customers (company_id, email);
+CREATE INDEX customers_company_email ON customers (company_id, lower(email));
 
 -- What ManageIt's custom-field configuration has beyond Cirqll's field.
 ALTER TABLE fields ADD COLUMN user_id INTEGER REFERENCES users(id) ON DELETE SET NULL;
@@ -45,3 +45,12 @@ CREATE INDEX customer_permissions_company ON customer_permissions (company_id);
 
 -- Stored files are found by their uuid (download URLs) and by the record they belong to.
 CREATE INDEX media_company_uuid ON media (company_id, uuid);
+
+-- Files whose media rows were deleted, written in the deleting transaction; a sweeper removes
+-- the bytes afterwards, so a crash or an unreachable bucket delays the removal but never loses it.
+CREATE TABLE file_deletions (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    company_id  INTEGER NOT NULL,
+    uuid        TEXT    NOT NULL,
+    created_at  TEXT    NOT NULL
+);

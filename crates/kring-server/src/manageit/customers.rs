@@ -18,7 +18,7 @@ use serde_json::{Map, Value as Json, json};
 use super::fields::{CustomField, column, customer_fields, text_of};
 use super::input::Input;
 use crate::AppState;
-use crate::db::{Db, Reader, Tx};
+use crate::db::{Backend, Db, Raw, Reader, Tx};
 use crate::error::Error;
 use crate::files::{self, FileStore, NewMedia};
 use crate::resource::defs::customer::CUSTOMER;
@@ -51,8 +51,9 @@ pub enum Detail {
     Plain,
     /// A create: `notes` and `activity_log`, empty as the seed shows.
     Created,
-    /// An update: the customer's notes and activity log as they are now.
-    Updated,
+    /// An update: the customer's activity log as it is now, and its notes when `notes` says
+    /// the caller may read them.
+    Updated { notes: bool },
 }
 
 /// The customers of `ids`, in that order, shaped as the seed shows them: six statements
@@ -106,7 +107,7 @@ pub async fn shaped_one(
         .ok_or_else(|| engine::not_found(&CUSTOMER, id))?;
     if detail != Detail::Plain {
         let (notes, activity) = match detail {
-            Detail::Updated => notes_and_activity(db, scope, id).await?,
+            Detail::Updated { notes } => notes_and_activity(db, scope, id, notes).await?,
             _ => (json!([]), json!([])),
         };
         let permissions = customer.remove("permissions").unwrap_or(json!({}));
@@ -316,8 +317,14 @@ fn photo_query(scope: Scope, ids: &[i64]) -> sea_query::SelectStatement {
     query
 }
 
-/// The customer's notes and activity log as Cirqll shows them (`with=notes,activity_log`).
-async fn notes_and_activity(db: &Db, scope: Scope, id: i64) -> Result<(Json, Json), Error> {
+/// The customer's notes (when `with_notes`) and activity log as Cirqll shows them
+/// (`with=notes,activity_log`).
+async fn notes_and_activity(
+    db: &Db,
+    scope: Scope,
+    id: i64,
+    with_notes: bool,
+) -> Result<(Json, Json), Error> {
     let load = |name: &str| -> Option<Load> {
         let relation: &'static Relation = CUSTOMER.relation(name)?;
         Some(Load {
@@ -327,11 +334,13 @@ async fn notes_and_activity(db: &Db, scope: Scope, id: i64) -> Result<(Json, Jso
             children: Vec::new(),
         })
     };
+    let relations: &[&str] = if with_notes {
+        &["notes", "activity_log"]
+    } else {
+        &["activity_log"]
+    };
     let plan = Plan {
-        with: ["notes", "activity_log"]
-            .into_iter()
-            .filter_map(load)
-            .collect(),
+        with: relations.iter().copied().filter_map(load).collect(),
         ..Plan::default()
     };
     let shown = engine::show(db, &CUSTOMER, scope, id, &plan).await?;
@@ -350,7 +359,6 @@ pub async fn write_customer(
     input: &mut Input,
     existing: Option<i64>,
 ) -> Result<i64, Error> {
-    let store = FileStore::new(&state.config.files_dir);
     let mut tx = state.db.begin().await?;
     if let Some(id) = existing {
         let mut query = by_id(&CUSTOMER, scope, id);
@@ -379,32 +387,64 @@ pub async fn write_customer(
         refuse_taken_email(&mut tx, scope, email, existing).await?;
     }
     let (body, uploads) = engine_body(&checked)?;
+    let mut kept = Vec::new();
+    let written = write_rows(
+        &mut tx, state, scope, input, existing, &checked, body, uploads, &mut kept,
+    )
+    .await;
+    let committed = match written {
+        Ok(id) => tx.commit().await.map(|()| id),
+        Err(e) => Err(e),
+    };
+    if committed.is_ok() {
+        state.files.wake_sweeper();
+    } else {
+        // The rows are gone with the transaction; so must the files it had put in place.
+        for key in &kept {
+            let _ = state.files.remove(scope.company_id, key).await;
+        }
+    }
+    committed
+}
+
+/// Everything of one customer write after validation, in `tx`; `kept` collects the files put
+/// in place, for removal should the transaction not commit.
+#[allow(clippy::too_many_arguments)]
+async fn write_rows(
+    tx: &mut Tx,
+    state: &AppState,
+    scope: Scope,
+    input: &mut Input,
+    existing: Option<i64>,
+    checked: &CustomerInput,
+    body: Map<String, Json>,
+    uploads: Vec<(i64, Vec<UploadedFile>)>,
+    kept: &mut Vec<String>,
+) -> Result<i64, Error> {
     let id = match existing {
-        None => write::store_in(&mut tx, &CUSTOMER, scope, &body).await,
-        Some(id) => write::update_in(&mut tx, &CUSTOMER, scope, id, &body)
+        None => write::store_in(tx, &CUSTOMER, scope, &body).await,
+        Some(id) => write::update_in(tx, &CUSTOMER, scope, id, &body)
             .await
             .map(|_| (id, Map::new())),
     }
-    .map_err(|e| manageit_errors(e, &checked))?
+    .map_err(|e| manageit_errors(e, checked))?
     .0;
-    let mut replaced = Vec::new();
     if let Some(granted) = &checked.permissions {
-        replace_permissions(&mut tx, scope, id, granted).await?;
+        replace_permissions(tx, scope, id, granted).await?;
     }
-    for (field_id, files) in &uploads {
-        let collection = format!("custom_field_{field_id}");
-        replaced.extend(detach_media(&mut tx, scope, id, &collection).await?);
-        for file in files {
-            keep(&mut tx, &store, scope, input, id, &collection, file).await?;
+    let photo = checked
+        .photo
+        .iter()
+        .map(|p| (PHOTO.to_string(), vec![p.clone()]));
+    let fields = uploads
+        .into_iter()
+        .map(|(field_id, files)| (format!("custom_field_{field_id}"), files));
+    for (collection, files) in fields.chain(photo) {
+        files::forget(tx, scope, "customer", &[id], Some(&collection)).await?;
+        for file in &files {
+            keep(tx, &state.files, scope, input, id, &collection, file).await?;
+            kept.push(file.storage_key.clone());
         }
-    }
-    if let Some(photo) = &checked.photo {
-        replaced.extend(detach_media(&mut tx, scope, id, PHOTO).await?);
-        keep(&mut tx, &store, scope, input, id, PHOTO, photo).await?;
-    }
-    tx.commit().await?;
-    for uuid in replaced {
-        store.remove(scope.company_id, &uuid).await;
     }
     Ok(id)
 }
@@ -423,7 +463,10 @@ fn engine_body(
     for (field_id, input) in &checked.fields {
         let value = match input {
             FieldInput::Value(value) => json!(value),
-            FieldInput::Files(list) if list.is_empty() => Json::Null,
+            FieldInput::Files(list) if list.is_empty() => {
+                uploads.push((*field_id, Vec::new()));
+                Json::Null
+            }
             FieldInput::Files(list) => {
                 uploads.push((*field_id, list.clone()));
                 let stored: Vec<Json> = list
@@ -452,7 +495,7 @@ async fn keep(
     file: &UploadedFile,
 ) -> Result<(), Error> {
     let staged = input
-        .take(&file.storage_key)
+        .staged(&file.storage_key)
         .ok_or_else(|| Error::Internal("an upload was kept twice".into()))?;
     let name = files::display_name(&file.original_name);
     let extension = kring_core::manageit::extension_of(&name);
@@ -461,44 +504,13 @@ async fn keep(
         model_id: customer,
         collection,
         name: &name,
-        staged_key: &staged.key,
+        staged,
         mime_type: files::content_type(staged.kind, extension.as_deref()),
-        size: staged.size,
     };
-    files::attach(tx, store, scope, media).await
-}
-
-/// Deletes the media rows of one collection of the customer; returns their uuids, whose files
-/// are removed once the transaction has committed.
-async fn detach_media(
-    tx: &mut Tx,
-    scope: Scope,
-    customer: i64,
-    collection: &str,
-) -> Result<Vec<String>, Error> {
-    let mut query = Query::select();
-    query
-        .column("uuid")
-        .from("media")
-        .and_where(Expr::col("company_id").eq(scope.company_id))
-        .and_where(Expr::col("model_type").eq("customer"))
-        .and_where(Expr::col("model_id").eq(customer))
-        .and_where(Expr::col("collection_name").eq(collection));
-    let uuids: Vec<String> = tx
-        .fetch(&query, &[ColumnType::Text])
-        .await?
-        .into_iter()
-        .filter_map(|r| r.first().and_then(text_of))
-        .collect();
-    if !uuids.is_empty() {
-        let mut delete = Query::delete();
-        delete
-            .from_table("media")
-            .and_where(Expr::col("company_id").eq(scope.company_id))
-            .and_where(Expr::col("uuid").is_in(uuids.clone()));
-        tx.execute(&delete).await?;
-    }
-    Ok(uuids)
+    files::attach(tx, store, scope, media).await?;
+    // In place now: no longer the request's to discard.
+    input.take(&file.storage_key);
+    Ok(())
 }
 
 async fn replace_permissions(
@@ -539,19 +551,30 @@ async fn replace_permissions(
 }
 
 /// ManageIt customers are users with a unique email (`spec/manageit.md` §5.6): "The email has
-/// already been taken." Case is ignored.
+/// already been taken." Case is ignored. On PostgreSQL a transaction lock per company keeps two
+/// concurrent writes from both passing the check (SQLite runs one write at a time).
 async fn refuse_taken_email(
     tx: &mut Tx,
     scope: Scope,
     email: &str,
     existing: Option<i64>,
 ) -> Result<(), Error> {
+    if tx.backend() == Backend::Postgres {
+        tx.execute(&Raw::new(
+            "SELECT pg_advisory_xact_lock(?)",
+            vec![(EMAIL_LOCK ^ scope.company_id).into()],
+        ))
+        .await?;
+    }
     let mut query = Query::select();
     query
         .column("id")
         .from("customers")
         .and_where(Expr::col("company_id").eq(scope.company_id))
-        .and_where(Expr::col("email").eq(email.to_string()))
+        .and_where(Expr::cust_with_values(
+            "lower(email) = lower(?)",
+            [email.to_string()],
+        ))
         .limit(1);
     if let Some(id) = existing {
         query.and_where(Expr::col("id").ne(id));
@@ -563,6 +586,9 @@ async fn refuse_taken_email(
     errors.add("email", kring_core::i18n::Message::new("validation.unique"));
     Err(Error::Validation(errors))
 }
+
+/// The advisory lock (with the company id mixed in) that serialises email checks in a company.
+const EMAIL_LOCK: i64 = 0x656d_6169_6c00_0000;
 
 /// The engine's validation errors under ManageIt's names (what the ManageIt rules did not
 /// already refuse, such as a value the engine's stricter type check rejects).

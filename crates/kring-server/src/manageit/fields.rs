@@ -49,9 +49,17 @@ impl CustomField {
         text_of(self.get("type")).unwrap_or_default()
     }
 
+    /// The accepted format labels; the column holds a JSON list (the engine stores nothing
+    /// else there), of which only the strings count.
     fn accept(&self) -> Option<Vec<String>> {
         let stored = text_of(self.get("accept_file"))?;
-        serde_json::from_str(&stored).ok()
+        let labels: Vec<Json> = serde_json::from_str(&stored).ok()?;
+        Some(
+            labels
+                .into_iter()
+                .filter_map(|l| l.as_str().map(str::to_string))
+                .collect(),
+        )
     }
 
     /// What the validation of a customer needs to know of this field.
@@ -232,10 +240,7 @@ fn file_config(config: &Json, body: &mut Map<String, Json>, errors: &mut Validat
     match config.get("acceptFile") {
         None => {}
         Some(Json::Array(items)) if items.iter().all(Json::is_string) => {
-            body.insert(
-                "accept_file".into(),
-                json!(Json::Array(items.clone()).to_string()),
-            );
+            body.insert("accept_file".into(), Json::Array(items.clone()));
         }
         Some(Json::Null) => {
             body.insert("accept_file".into(), Json::Null);

@@ -20,6 +20,7 @@ use kring_core::i18n::Message;
 use kring_core::manageit::{FileKind, normalize};
 use serde_json::{Map, Value as Json};
 
+use crate::AppState;
 use crate::config::Config;
 use crate::error::Error;
 use crate::files::{FileStore, StagedFile};
@@ -29,7 +30,7 @@ use crate::http::{DRAIN_CAP, drain, parse_json_object, read_limited};
 pub struct Input {
     pub values: Map<String, Json>,
     staged: HashMap<String, StagedFile>,
-    store: FileStore,
+    store: Arc<FileStore>,
 }
 
 impl Input {
@@ -58,6 +59,11 @@ impl Input {
         }
     }
 
+    /// A staged file of this request, by its storage key.
+    pub fn staged(&self, key: &str) -> Option<&StagedFile> {
+        self.staged.get(key)
+    }
+
     /// Takes a staged file out of the request's hands: the write now keeps it.
     pub fn take(&mut self, key: &str) -> Option<StagedFile> {
         self.staged.remove(key)
@@ -71,7 +77,8 @@ impl Drop for Input {
 }
 
 /// Reads the whole input of `request`.
-pub async fn read(request: Request, config: &Config) -> Result<Input, Error> {
+pub async fn read(request: Request, state: &AppState) -> Result<Input, Error> {
+    let config = &state.config;
     let query = request.uri().query().unwrap_or("").to_string();
     let content_type = request
         .headers()
@@ -85,14 +92,27 @@ pub async fn read(request: Request, config: &Config) -> Result<Input, Error> {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
+    let declared_length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     let mut input = Input {
         values: Map::new(),
         staged: HashMap::new(),
-        store: FileStore::new(&config.files_dir),
+        store: state.files.clone(),
     };
     let body = request.into_body();
-    let mut values = match media_type.as_str() {
+    // Only a multipart body has files; anywhere else a file marker is forged input.
+    let files_allowed = media_type == "multipart/form-data";
+    let values = match media_type.as_str() {
         "multipart/form-data" => {
+            if declared_length.is_some_and(|n| n > config.upload_request_limit) {
+                drain(body, DRAIN_CAP).await;
+                return Err(Error::PayloadTooLarge {
+                    limit: usize::try_from(config.upload_request_limit).unwrap_or(usize::MAX),
+                });
+            }
             let shared = SharedBody::new(body);
             match read_multipart(shared.clone(), &content_type, config, &mut input).await {
                 Ok(values) => values,
@@ -124,15 +144,21 @@ pub async fn read(request: Request, config: &Config) -> Result<Input, Error> {
             });
         }
     };
+    let query = object(
+        parse_urlencoded(query.as_bytes(), &Limits::default())
+            .map_err(form_error)?
+            .to_json(),
+    );
+    let values = Json::Object(values);
+    if holds_nul(&values, files_allowed) || holds_nul(&Json::Object(query.clone()), false) {
+        return Err(Error::BadBody(Message::new("http.nul_character")));
+    }
     // Laravel's input is the body plus the query string; the body wins.
-    let query = parse_urlencoded(query.as_bytes(), &Limits::default()).map_err(form_error)?;
-    for (key, value) in object(query.to_json()) {
+    let mut values = object(values);
+    for (key, value) in query {
         values.entry(key).or_insert(value);
     }
     let mut tree = Json::Object(values);
-    if holds_nul(&tree) {
-        return Err(Error::BadBody(Message::new("http.nul_character")));
-    }
     normalize(&mut tree);
     input.values = object(tree);
     Ok(input)
@@ -151,13 +177,18 @@ fn object(value: Json) -> Map<String, Json> {
     }
 }
 
-/// Text with a NUL character, outside the server's own file markers.
-fn holds_nul(value: &Json) -> bool {
+/// Text with a NUL character: PostgreSQL cannot store it, and the server's own file markers
+/// (whose key starts with NUL) are the only place one may appear, in a multipart body's tree.
+fn holds_nul(value: &Json, files_allowed: bool) -> bool {
     match value {
         Json::String(s) => s.contains('\0'),
-        Json::Array(items) => items.iter().any(holds_nul),
-        Json::Object(map) if map.contains_key(FILE_MARKER) && map.len() == 1 => false,
-        Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        Json::Array(items) => items.iter().any(|v| holds_nul(v, files_allowed)),
+        Json::Object(map) if files_allowed && map.contains_key(FILE_MARKER) && map.len() == 1 => {
+            false
+        }
+        Json::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.contains('\0') || holds_nul(v, files_allowed)),
         _ => false,
     }
 }
@@ -192,6 +223,8 @@ async fn read_multipart(
         .size_limit(multer::SizeLimit::new().whole_stream(config.upload_request_limit));
     let mut multipart = multer::Multipart::with_constraints(body, boundary, constraints);
     let mut form = FormBuilder::new(Limits::default());
+    // All text parts together are held to the limit of a form body.
+    let mut text_budget = config.body_limit;
     while let Some(mut part) = multipart
         .next_field()
         .await
@@ -199,7 +232,7 @@ async fn read_multipart(
     {
         let name = part.name().unwrap_or("").to_string();
         let Some(client_name) = part.file_name().map(str::to_string) else {
-            let text = read_text(&mut part, config).await?;
+            let text = read_text(&mut part, config, &mut text_budget).await?;
             form.text(&name, text).map_err(form_error)?;
             continue;
         };
@@ -239,15 +272,19 @@ async fn read_multipart(
     Ok(object(form.finish().to_json()))
 }
 
-/// A text part, at most the body limit.
-async fn read_text(part: &mut multer::Field<'_>, config: &Config) -> Result<String, Error> {
+/// A text part, taken from what is left of the text budget.
+async fn read_text(
+    part: &mut multer::Field<'_>,
+    config: &Config,
+    budget: &mut usize,
+) -> Result<String, Error> {
     let mut bytes = Vec::new();
     while let Some(chunk) = part.chunk().await.map_err(|e| multipart_error(e, config))? {
-        if bytes.len() + chunk.len() > config.body_limit {
-            return Err(Error::PayloadTooLarge {
+        *budget = budget
+            .checked_sub(chunk.len())
+            .ok_or(Error::PayloadTooLarge {
                 limit: config.body_limit,
-            });
-        }
+            })?;
         bytes.extend_from_slice(&chunk);
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())

@@ -16,7 +16,7 @@ use kring_core::query::PlanKind;
 use serde_json::{Map, Value as Json, json};
 
 use crate::AppState;
-use crate::auth::{Caller, authorize};
+use crate::auth::{Caller, authorize, permits, readable_resources};
 use crate::db::Reader;
 use crate::error::Error;
 use crate::http::{json_response, method_not_allowed};
@@ -202,7 +202,7 @@ async fn create_customer(
 ) -> Result<Response, Error> {
     let scope = permitted(&state, &request, &CUSTOMER, Action::Create).await?;
     let written = Written::of(&state, &request)?;
-    let input = input::read(request, &state.config).await?;
+    let input = input::read(request, &state).await?;
     store_customer(&state, scope, written, input, None).await
 }
 
@@ -213,7 +213,7 @@ async fn update_customer(
     let scope = permitted(&state, &request, &CUSTOMER, Action::Update).await?;
     let id = record_id(&CUSTOMER, &request)?;
     let written = Written::of(&state, &request)?;
-    let input = input::read(request, &state.config).await?;
+    let input = input::read(request, &state).await?;
     store_customer(&state, scope, written, input, Some(id)).await
 }
 
@@ -234,15 +234,22 @@ async fn spoofed_customer(
     request: Request,
 ) -> Result<Response, Error> {
     let caller = Caller::of(&request);
-    authorize(&state, &caller, None).await?;
+    let scope = authorize(&state, &caller, None).await?;
     let id = record_id(&CUSTOMER, &request)?;
     let header_method = request
         .headers()
         .get("x-http-method-override")
         .and_then(|v| v.to_str().ok())
         .map(str::to_ascii_uppercase);
+    // Someone who may neither update nor delete is refused before the body is read.
+    if permits(&state, &caller, &CUSTOMER, Action::Update)
+        .await
+        .is_err()
+    {
+        permits(&state, &caller, &CUSTOMER, Action::Delete).await?;
+    }
     let written = Written::of(&state, &request)?;
-    let input = input::read(request, &state.config).await?;
+    let input = input::read(request, &state).await?;
     let body_method = input
         .values
         .get("_method")
@@ -250,11 +257,11 @@ async fn spoofed_customer(
         .map(str::to_ascii_uppercase);
     match header_method.or(body_method).as_deref() {
         Some("PUT" | "PATCH") => {
-            let scope = authorize(&state, &caller, Some((&CUSTOMER, Action::Update))).await?;
+            permits(&state, &caller, &CUSTOMER, Action::Update).await?;
             store_customer(&state, scope, written, input, Some(id)).await
         }
         Some("DELETE") => {
-            let scope = authorize(&state, &caller, Some((&CUSTOMER, Action::Delete))).await?;
+            permits(&state, &caller, &CUSTOMER, Action::Delete).await?;
             destroy(&state, &CUSTOMER, scope, written, id).await
         }
         _ => Err(Error::MethodNotAllowed {
@@ -271,6 +278,7 @@ struct Written {
     key: Option<String>,
     path: String,
     base: String,
+    caller: Caller,
 }
 
 impl Written {
@@ -279,6 +287,7 @@ impl Written {
             key: idempotency::key_of(request.headers())?,
             path: request.uri().path().to_string(),
             base: base_url(state, request),
+            caller: Caller::of(request),
         })
     }
 }
@@ -296,7 +305,12 @@ async fn store_customer(
         let id = customers::write_customer(state, scope, &mut input, existing).await?;
         let (status, detail) = match existing {
             None => (StatusCode::CREATED, Detail::Created),
-            Some(_) => (StatusCode::OK, Detail::Updated),
+            Some(_) => {
+                // An update shows the customer's notes to those who may read notes (T19).
+                let readable = readable_resources(state, &written.caller, scope).await?;
+                let notes = readable.contains(&"note");
+                (StatusCode::OK, Detail::Updated { notes })
+            }
         };
         let body = customers::shaped_one(&state.db, scope, id, &written.base, detail).await?;
         Ok((status, Some(body)))
@@ -314,6 +328,7 @@ async fn destroy(
     let fingerprint = idempotency::fingerprint("DELETE", &written.path, None);
     idempotency::run(state, scope, written.key, fingerprint, || async {
         write::destroy(&state.db, def, scope, id).await?;
+        state.files.wake_sweeper();
         Ok((StatusCode::NO_CONTENT, None))
     })
     .await
@@ -345,7 +360,7 @@ async fn show_field(State(state): State<AppState>, request: Request) -> Result<R
 async fn create_field(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
     let scope = permitted(&state, &request, &FIELD, Action::Create).await?;
     let written = Written::of(&state, &request)?;
-    let input = input::read(request, &state.config).await?;
+    let input = input::read(request, &state).await?;
     let fingerprint = idempotency::fingerprint("POST", &written.path, Some(&input.values));
     idempotency::run(&state, scope, written.key, fingerprint, || async {
         let body = fields::field_body(&input.values, true)?;
@@ -364,7 +379,7 @@ async fn update_field(State(state): State<AppState>, request: Request) -> Result
     let scope = permitted(&state, &request, &FIELD, Action::Update).await?;
     let id = record_id(&FIELD, &request)?;
     let written = Written::of(&state, &request)?;
-    let input = input::read(request, &state.config).await?;
+    let input = input::read(request, &state).await?;
     let fingerprint = idempotency::fingerprint("PATCH", &written.path, Some(&input.values));
     idempotency::run(&state, scope, written.key, fingerprint, || async {
         // Only customer fields are ManageIt's; another model's field is not found here.

@@ -315,6 +315,7 @@ async fn destroy(
     let fingerprint = idempotency::fingerprint("DELETE", &path_of(&request), None);
     idempotency::run(&state, scope, key, fingerprint, || async {
         write::destroy(&state.db, def, scope, id).await?;
+        state.files.wake_sweeper();
         Ok((StatusCode::NO_CONTENT, None))
     })
     .await

@@ -3,7 +3,7 @@
 //! through the field's body.
 
 use kring_core::custom_field::FIELD_TYPES;
-use kring_core::schema::{Column, Default, boolean, int, long_text, text};
+use kring_core::schema::{Column, ColumnType, Default, boolean, int, long_text, text};
 
 use super::{CREATED_AT, UPDATED_AT};
 use crate::resource::{Relation, ResourceDef, Routes};
@@ -44,13 +44,15 @@ pub static FIELD: ResourceDef = ResourceDef {
             .default(Default::Int(3))
             .hidden(),
         text("field_group").writable().hidden(),
-        // A JSON list of format labels, kept as the client wrote them.
-        long_text("accept_file").writable().hidden(),
+        // The accepted format labels, a JSON list as the client wrote them.
+        Column::new("accept_file", ColumnType::Json)
+            .writable()
+            .hidden(),
         boolean("allow_multiple").writable().hidden(),
         int("max_files").writable().not_null().hidden(),
     ],
     relations: &[Relation::has_many("options", "field_option", "field_id")],
-    owner: None,
+    owner: Some("user_id"),
     custom_fields: false,
     routes: Routes::Crud,
     tenant: true,

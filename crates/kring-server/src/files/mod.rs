@@ -1,12 +1,17 @@
-//! Uploaded files: written to a local directory under names Kring generates, recorded as
-//! `media` rows in the write's transaction, and served back only to the owning company
-//! (`GET /api/files/{uuid}`).
+//! Uploaded files: kept under names Kring generates, in a local directory or an S3-compatible
+//! bucket, recorded as `media` rows in the write's transaction, and served back only to the
+//! owning company (`GET /api/files/{uuid}`).
 //!
-//! An upload is first *staged* (streamed to `incoming/`), then validated; a write that keeps it
-//! moves it to `objects/<company>/` before its transaction commits. Whatever is still staged when
-//! the request ends, because validation failed or the client went away, is deleted then.
+//! An upload is first *staged* (streamed to the local `incoming/`), then validated; a write that
+//! keeps it moves it to `objects/<company>/` (or uploads it to `<company>/<key>` in the bucket)
+//! before its transaction commits, so every committed row has its file. Whatever is still staged
+//! when the request ends, because validation failed or the client went away, is deleted then;
+//! what a crash left staged is swept at the next start.
+
+mod bucket;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -20,17 +25,21 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::AppState;
-use crate::auth::{Caller, authorize};
+use crate::auth::{Caller, authorize, permits};
 use crate::db::{Raw, Tx};
 use crate::error::Error;
 use crate::resource::engine::Scope;
 use crate::resource::{Action, find};
 
-/// Where files live: `<root>/incoming/<key>` while a request runs, `<root>/objects/<company>/<key>`
-/// once a write keeps them. Keys are random hex, never a client's file name.
+/// Where files live: `<root>/incoming/<key>` while a request runs; once a write keeps them,
+/// `<root>/objects/<company>/<key>` or, with a bucket, its object `<company>/<key>`. Keys are
+/// random hex, never a client's file name.
 #[derive(Debug, Clone)]
 pub struct FileStore {
     root: PathBuf,
+    bucket: Option<bucket::Bucket>,
+    /// Told when a deletion has committed, so the sweeper need not wait for its next round.
+    deletions: Arc<tokio::sync::Notify>,
 }
 
 /// A file streamed to `incoming/` whose request has not decided about it yet.
@@ -46,9 +55,45 @@ pub struct StagedFile {
 /// Bytes of a file kept to tell its kind.
 const SNIFFED_BYTES: usize = 512;
 
+/// How long a staged file may sit before a sweep takes it for a crash's leftover.
+const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(3600);
+
 impl FileStore {
-    pub fn new(root: impl Into<PathBuf>) -> FileStore {
-        FileStore { root: root.into() }
+    pub fn new(config: &crate::Config) -> Result<FileStore, Error> {
+        Ok(FileStore {
+            root: config.files_dir.clone(),
+            bucket: config.s3.as_ref().map(bucket::Bucket::new).transpose()?,
+            deletions: Arc::default(),
+        })
+    }
+
+    /// Says that a transaction which queued files for removal ([`forget`]) has committed.
+    pub fn wake_sweeper(&self) {
+        self.deletions.notify_one();
+    }
+
+    /// Resolves when [`FileStore::wake_sweeper`] was called.
+    pub async fn deleted(&self) {
+        self.deletions.notified().await;
+    }
+
+    /// Deletes staged files older than an hour: what a killed server left behind (T74).
+    pub async fn sweep_staging(&self) {
+        let Ok(mut entries) = tokio::fs::read_dir(self.root.join("incoming")).await else {
+            return;
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let stale = entry
+                .metadata()
+                .await
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_STAGING);
+            if stale {
+                let _ = tokio::fs::remove_file(entry.path()).await;
+            }
+        }
     }
 
     fn incoming(&self, key: &str) -> PathBuf {
@@ -81,19 +126,61 @@ impl FileStore {
     }
 
     /// Moves a staged file to its company's objects, inside the write that keeps it.
-    pub async fn keep(&self, company_id: i64, key: &str) -> Result<(), Error> {
-        let target = self.object(company_id, key);
+    pub async fn keep(
+        &self,
+        company_id: i64,
+        staged: &StagedFile,
+        content_type: &str,
+    ) -> Result<(), Error> {
+        let incoming = self.incoming(&staged.key);
+        if let Some(bucket) = &self.bucket {
+            let key = format!("{company_id}/{}", staged.key);
+            bucket
+                .put_file(&key, &incoming, staged.size, &staged.sha256, content_type)
+                .await?;
+            let _ = tokio::fs::remove_file(&incoming).await;
+            return Ok(());
+        }
+        let target = self.object(company_id, &staged.key);
         if let Some(parent) = target.parent() {
             tokio::fs::create_dir_all(parent).await.map_err(io_error)?;
         }
-        tokio::fs::rename(self.incoming(key), &target)
-            .await
-            .map_err(io_error)
+        tokio::fs::rename(incoming, &target).await.map_err(io_error)
     }
 
-    /// Removes a kept file (a replaced photo); a file already gone is fine.
-    pub async fn remove(&self, company_id: i64, key: &str) {
-        let _ = tokio::fs::remove_file(self.object(company_id, key)).await;
+    /// Removes a kept file; one already gone is fine.
+    pub async fn remove(&self, company_id: i64, key: &str) -> Result<(), Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.delete(&format!("{company_id}/{key}")).await;
+        }
+        match tokio::fs::remove_file(self.object(company_id, key)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// A kept file's content as a streaming body and its length; `None` when it is missing.
+    pub async fn open(
+        &self,
+        company_id: i64,
+        key: &str,
+    ) -> Result<Option<(Body, Option<u64>)>, Error> {
+        if let Some(bucket) = &self.bucket {
+            let Some(response) = bucket.get(&format!("{company_id}/{key}")).await? else {
+                return Ok(None);
+            };
+            let length = response.content_length();
+            return Ok(Some((Body::from_stream(response.bytes_stream()), length)));
+        }
+        let Ok(file) = tokio::fs::File::open(self.object(company_id, key)).await else {
+            return Ok(None);
+        };
+        let length = file.metadata().await.map(|m| m.len()).ok();
+        let chunks = FileChunks {
+            file,
+            buffer: vec![0; 64 * 1024],
+        };
+        Ok(Some((Body::from_stream(chunks), length)))
     }
 
     /// Deletes what is still staged under `keys`.
@@ -227,9 +314,8 @@ pub struct NewMedia<'a> {
     pub model_id: i64,
     pub collection: &'a str,
     pub name: &'a str,
-    pub staged_key: &'a str,
+    pub staged: &'a StagedFile,
     pub mime_type: &'a str,
-    pub size: u64,
 }
 
 /// Records a staged file as a `media` row of `model_id` and moves it into place, in `tx`.
@@ -240,7 +326,7 @@ pub async fn attach(
     media: NewMedia<'_>,
 ) -> Result<(), Error> {
     let now = Utc::now();
-    let size = i64::try_from(media.size).unwrap_or(i64::MAX);
+    let size = i64::try_from(media.staged.size).unwrap_or(i64::MAX);
     tx.insert(&Raw::new(
         "INSERT INTO media (company_id, model_type, model_id, uuid, collection_name, name, \
          file_name, mime_type, size, created_at, updated_at) \
@@ -249,7 +335,7 @@ pub async fn attach(
             scope.company_id.into(),
             media.model.into(),
             media.model_id.into(),
-            media.staged_key.into(),
+            media.staged.key.clone().into(),
             media.collection.into(),
             media.name.into(),
             media.name.into(),
@@ -260,7 +346,83 @@ pub async fn attach(
         ],
     ))
     .await?;
-    store.keep(scope.company_id, media.staged_key).await
+    store
+        .keep(scope.company_id, media.staged, media.mime_type)
+        .await
+}
+
+/// Deletes the media rows of `model`'s records `ids` (of one collection, when given) and queues
+/// their files for the sweeper, in `tx`: the bytes go once the deletion has committed.
+pub async fn forget(
+    tx: &mut Tx,
+    scope: Scope,
+    model: &str,
+    ids: &[i64],
+    collection: Option<&str>,
+) -> Result<(), Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut condition = format!(
+        "company_id = ? AND model_type = ? AND model_id IN ({})",
+        vec!["?"; ids.len()].join(", ")
+    );
+    let mut values: Vec<sea_query::Value> = vec![scope.company_id.into(), model.into()];
+    values.extend(ids.iter().map(|id| sea_query::Value::from(*id)));
+    if let Some(collection) = collection {
+        condition.push_str(" AND collection_name = ?");
+        values.push(collection.into());
+    }
+    let mut queued = vec![sea_query::Value::from(Utc::now())];
+    queued.extend(values.iter().cloned());
+    tx.execute(&Raw::owned(
+        format!(
+            "INSERT INTO file_deletions (company_id, uuid, created_at)              SELECT company_id, uuid, ? FROM media WHERE {condition}"
+        ),
+        queued,
+    ))
+    .await?;
+    tx.execute(&Raw::owned(
+        format!("DELETE FROM media WHERE {condition}"),
+        values,
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Removes the files queued by [`forget`], a batch at a time; returns how many went. Safe to
+/// run on several instances at once: removing a file twice is harmless.
+pub async fn sweep_deletions(db: &crate::Db, store: &FileStore) -> Result<usize, Error> {
+    let queued = db
+        .fetch(
+            &Raw::new(
+                "SELECT id, company_id, uuid FROM file_deletions ORDER BY id LIMIT 100",
+                vec![],
+            ),
+            &[ColumnType::Int, ColumnType::Int, ColumnType::Text],
+        )
+        .await?;
+    let mut done = Vec::new();
+    for row in &queued {
+        if let [Value::Int(id), Value::Int(company), Value::Text(uuid)] = row.as_slice() {
+            match store.remove(*company, uuid).await {
+                Ok(()) => done.push(sea_query::Value::from(*id)),
+                // Kept in the queue: the next sweep tries again.
+                Err(e) => tracing::warn!(error = %e, uuid, "a deleted file could not be removed"),
+            }
+        }
+    }
+    if !done.is_empty() {
+        let mut tx = db.begin().await?;
+        let placeholders = vec!["?"; done.len()].join(", ");
+        tx.execute(&Raw::owned(
+            format!("DELETE FROM file_deletions WHERE id IN ({placeholders})"),
+            done.clone(),
+        ))
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(done.len())
 }
 
 /// `GET /api/files/{uuid}`: the file, to a caller of its company who may view the record it
@@ -294,31 +456,28 @@ pub async fn download(State(state): State<AppState>, request: Request) -> Result
         )
         .await?;
     let Some([Value::Text(model), Value::Text(name), mime]) = rows
-        .first()
-        .map(|r| [r[0].clone(), r[1].clone(), r[2].clone()])
+        .into_iter()
+        .next()
+        .and_then(|r| <[Value; 3]>::try_from(r).ok())
     else {
         return Err(not_found());
     };
     let def = find(&model).ok_or_else(not_found)?;
-    authorize(&state, &caller, Some((def, Action::View))).await?;
-    let path = FileStore::new(&state.config.files_dir).object(scope.company_id, &uuid);
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|_| not_found())?;
+    permits(&state, &caller, def, Action::View).await?;
+    let (body, length) = state
+        .files
+        .open(scope.company_id, &uuid)
+        .await?
+        .ok_or_else(not_found)?;
     let mime = match mime {
         Value::Text(m) if !m.contains("html") => m,
         _ => "application/octet-stream".to_string(),
     };
-    Ok(file_response(file, &name, &mime).await)
+    Ok(file_response(body, length, &name, &mime))
 }
 
-async fn file_response(file: tokio::fs::File, name: &str, mime: &str) -> Response {
-    let length = file.metadata().await.map(|m| m.len()).ok();
-    let chunks = FileChunks {
-        file,
-        buffer: vec![0; 64 * 1024],
-    };
-    let mut response = (StatusCode::OK, Body::from_stream(chunks)).into_response();
+fn file_response(body: Body, length: Option<u64>, name: &str, mime: &str) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
