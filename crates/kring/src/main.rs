@@ -162,7 +162,7 @@ enum Command {
         #[arg(long, env = "KRING_PUBLIC_URL")]
         public_url: Option<String>,
         #[command(flatten)]
-        s3: S3Args,
+        s3: Box<S3Args>,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -279,7 +279,7 @@ async fn main() -> anyhow::Result<()> {
             config.upload_file_limit = upload_file_limit;
             config.upload_request_limit = upload_request_limit;
             config.public_url = public_url.filter(|u| !u.is_empty());
-            config.s3 = s3.config()?;
+            config.s3 = (*s3).config()?;
             config.body_limit = body_limit;
             config.rate_limit = rate_limit;
             config.concurrency_limit = concurrency_limit;

@@ -9,6 +9,7 @@ mod support;
 
 mod auth;
 mod behaviour;
+mod bucket;
 mod changes;
 mod cli;
 mod customers;

@@ -1,0 +1,271 @@
+//! Files in an S3-compatible bucket, shared by two instances: moto's S3 server, with request
+//! authentication on, checks every Signature V4 request Kring sends, and boto3 (an independent
+//! client) reads back what Kring stored. Skipped without `moto_server` unless
+//! `KRING_TEST_INTEROP` is set (as CI sets it).
+
+use std::process::Stdio;
+
+use kring_server::config::S3Config;
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+use crate::support::{Backend, TestApp, available};
+
+const BUCKET: &str = "kring-files";
+
+/// A moto S3 server on a free loopback port, stopped when dropped.
+struct Moto {
+    endpoint: String,
+    _child: tokio::process::Child,
+}
+
+impl Moto {
+    async fn start() -> Option<Moto> {
+        let present = std::process::Command::new("moto_server")
+            .arg("--help")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !available("moto_server (pip install 'moto[server]')", present) {
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        // The first four requests (the readiness probe, then making the IAM user, its policy
+        // and key) need no signature; every later one is checked.
+        let child = tokio::process::Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "4")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start moto_server");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client.get(&endpoint).send().await.is_ok() {
+                return Some(Moto {
+                    endpoint,
+                    _child: child,
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("moto_server did not start");
+    }
+
+    /// Runs a boto3 script with `endpoint` bound; its stdout as JSON.
+    async fn boto3(&self, script: &str) -> Value {
+        let program = format!(
+            "import boto3, hashlib, json, sys\nendpoint = {:?}\n{script}",
+            self.endpoint
+        );
+        let output = tokio::process::Command::new("python3")
+            .args(["-c", &program])
+            .output()
+            .await
+            .expect("python3");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("JSON from the script")
+    }
+
+    /// An IAM user allowed everything, its access key, and the bucket made with that key.
+    async fn credentials(&self) -> (String, String) {
+        let keys = self
+            .boto3(&format!(
+                "iam = boto3.client('iam', endpoint_url=endpoint, aws_access_key_id='boot', \
+                 aws_secret_access_key='boot', region_name='us-east-1')\n\
+                 iam.create_user(UserName='kring')\n\
+                 iam.put_user_policy(UserName='kring', PolicyName='all', PolicyDocument=json.dumps(\
+                 {{'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', 'Action': '*', 'Resource': '*'}}]}}))\n\
+                 key = iam.create_access_key(UserName='kring')['AccessKey']\n\
+                 s3 = boto3.client('s3', endpoint_url=endpoint, aws_access_key_id=key['AccessKeyId'], \
+                 aws_secret_access_key=key['SecretAccessKey'], region_name='us-east-1')\n\
+                 s3.create_bucket(Bucket='{BUCKET}')\n\
+                 print(json.dumps([key['AccessKeyId'], key['SecretAccessKey']]))"
+            ))
+            .await;
+        (
+            keys[0].as_str().unwrap().to_string(),
+            keys[1].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// `{key: sha256}` of every object in the bucket, read by boto3.
+    async fn objects(&self, access: &(String, String)) -> Value {
+        self.boto3(&format!(
+            "s3 = boto3.client('s3', endpoint_url=endpoint, aws_access_key_id={:?}, \
+             aws_secret_access_key={:?}, region_name='us-east-1')\n\
+             found = s3.list_objects_v2(Bucket='{BUCKET}').get('Contents', [])\n\
+             print(json.dumps({{o['Key']: hashlib.sha256(s3.get_object(Bucket='{BUCKET}', \
+             Key=o['Key'])['Body'].read()).hexdigest() for o in found}}))",
+            access.0, access.1
+        ))
+        .await
+    }
+}
+
+fn bucket_config(moto: &Moto, access: &(String, String)) -> S3Config {
+    S3Config {
+        endpoint: moto.endpoint.clone(),
+        bucket: BUCKET.into(),
+        region: "us-east-1".into(),
+        access_key_id: access.0.clone(),
+        secret_access_key: access.1.clone(),
+        virtual_host: false,
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01";
+const PDF: &[u8] = b"%PDF-1.7\n%%EOF\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_a_bucket() {
+    kring_server::install_tls_provider();
+    let Some(moto) = Moto::start().await else {
+        return;
+    };
+    let access = moto.credentials().await;
+    let backend = if std::env::var_os("KRING_TEST_POSTGRES_URL").is_some() {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    let with_bucket = |c: &mut kring_server::Config| {
+        c.rate_limit = 1_000_000;
+        c.s3 = Some(bucket_config(&moto, &access));
+    };
+    let first = TestApp::spawn_configured(backend, with_bucket)
+        .await
+        .unwrap();
+    let second = first.sibling(with_bucket).await;
+    let token = first.owner().await;
+
+    let (_, field) = first
+        .post(
+            &token,
+            "/api/custom-fields",
+            json!({"type": 9, "name": "Documents"}),
+        )
+        .await;
+    let documents = field["data"]["id"].as_i64().unwrap();
+    let form = Form::new()
+        .text("email", "bucket@example.test")
+        .text("name", "B")
+        .text("last_name", "B")
+        .text("phone", "1")
+        .text("business_information[company_name]", "B")
+        .text("permissions[invoice][view-invoice]", "1")
+        .part(
+            format!("custom_fields[{documents}][file_upload][files][]"),
+            Part::bytes(PDF.to_vec()).file_name("contract.pdf"),
+        )
+        .part(
+            "profile_photo_path",
+            Part::bytes(PNG.to_vec()).file_name("me.png"),
+        );
+    let response = first
+        .client
+        .post(format!("{}/api/customers", first.base))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+
+    // In the bucket, under generated names, byte for byte; nothing kept on local disk.
+    let objects = moto.objects(&access).await;
+    let mut hashes: Vec<&str> = objects
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    hashes.sort();
+    let mut expected = vec![sha256(PDF), sha256(PNG)];
+    expected.sort();
+    assert_eq!(hashes, expected, "{objects}");
+    assert!(!first.files_dir.join("objects").exists());
+
+    // The other instance serves them.
+    let photo = created["data"]["profile_photo_path"].as_str().unwrap();
+    let path = photo.trim_start_matches(&first.base);
+    let response = second
+        .client
+        .get(format!("{}{path}", second.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    assert_eq!(response.bytes().await.unwrap().as_ref(), PNG);
+
+    // Deleting the customer empties the bucket.
+    let id = created["data"]["id"].as_i64().unwrap();
+    let (status, _) = second.delete(&token, &format!("/api/customers/{id}")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let mut left = moto.objects(&access).await;
+    for _ in 0..50 {
+        if left.as_object().is_some_and(|o| o.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        left = moto.objects(&access).await;
+    }
+    assert_eq!(left, json!({}));
+
+    // A bucket that refuses the key: the write fails whole, with a JSON 503.
+    let wrong = first
+        .sibling(|c| {
+            c.rate_limit = 1_000_000;
+            let mut config = bucket_config(&moto, &access);
+            config.secret_access_key = "not-the-secret".into();
+            c.s3 = Some(config);
+        })
+        .await;
+    let form = Form::new()
+        .text("email", "refused@example.test")
+        .text("name", "R")
+        .text("last_name", "R")
+        .text("phone", "1")
+        .text("business_information[company_name]", "R")
+        .text("permissions[invoice][view-invoice]", "1")
+        .part(
+            "profile_photo_path",
+            Part::bytes(PNG.to_vec()).file_name("me.png"),
+        );
+    let response = wrong
+        .client
+        .post(format!("{}/api/customers", wrong.base))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["message"].is_string());
+    let (_, list) = first.get(&token, "/api/customers").await;
+    assert_eq!(list["data"], json!([]), "nothing half-written");
+    assert_eq!(moto.objects(&access).await, json!({}));
+}
