@@ -12,7 +12,7 @@ use kring_core::query::Plan;
 use kring_core::resource::Relation;
 use kring_core::schema::ColumnType;
 use kring_core::validate::{Mode, ValidationErrors};
-use sea_query::{Expr, ExprTrait, Query};
+use sea_query::{Expr, ExprTrait, Func, Query};
 use serde_json::{Map, Value as Json, json};
 
 use super::fields::{CustomField, column, customer_fields, text_of};
@@ -571,10 +571,10 @@ async fn refuse_taken_email(
         .column("id")
         .from("customers")
         .and_where(Expr::col("company_id").eq(scope.company_id))
-        .and_where(Expr::cust_with_values(
-            "lower(email) = lower(?)",
-            [email.to_string()],
-        ))
+        .and_where(
+            Expr::expr(Func::lower(Expr::col("email")))
+                .eq(Func::lower(Expr::val(email.to_string()))),
+        )
         .limit(1);
     if let Some(id) = existing {
         query.and_where(Expr::col("id").ne(id));
