@@ -24,6 +24,7 @@ backend_tests!(
     malformed_multipart,
     forged_file_markers_are_refused,
     files_go_with_their_records,
+    list_statements_do_not_grow_with_rows,
 );
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
@@ -1112,4 +1113,38 @@ async fn files_go_with_their_records(app: TestApp) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(settle(&app, 0).await, Vec::<String>::new());
     assert_eq!(media_count(&app).await, 0);
+}
+
+/// A page of 2 and a page of 12 customers, each with field values, permissions and a photo,
+/// cost the same statements: the list has no N+1.
+async fn list_statements_do_not_grow_with_rows(app: TestApp) {
+    let token = app.owner().await;
+    let tier = field(&app, &token, json!({"type": 1, "name": "Tier"})).await;
+    for i in 0..12 {
+        let form = person(Form::new(), &format!("n{i}@example.test"))
+            .text(format!("custom_fields[{tier}][value]"), "gold")
+            .part("profile_photo_path", file(PNG, "me.png", "image/png"));
+        let (status, body) = post_form(&app, &token, "/api/customers", form).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let mut costs = Vec::new();
+    for limit in [2, 12] {
+        let before = app.db.reads();
+        let (status, list) = app
+            .get(&token, &format!("/api/customers?limit={limit}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let rows = list["data"].as_array().unwrap();
+        assert_eq!(rows.len(), limit);
+        assert!(rows.iter().all(|c| c["profile_photo_path"].is_string()));
+        assert!(
+            rows.iter()
+                .all(|c| c["custom_fields"][0]["custom_field_values"][0]["value"] == "gold")
+        );
+        costs.push(app.db.reads() - before);
+    }
+    assert_eq!(costs[0], costs[1], "statements per request: {costs:?}");
+    // Token, the page's ids and its total, then rows, fields, options, values, permissions and
+    // photos.
+    assert_eq!(costs[0], 9, "{costs:?}");
 }
