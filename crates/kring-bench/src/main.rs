@@ -94,6 +94,53 @@ where
     }
 }
 
+/// The ManageIt dialect over the same customers: a page of the seed's shape, and a multipart
+/// create with a 16 KiB profile photo (streamed to disk, sniffed, kept in the transaction).
+async fn manageit(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    customers: u64,
+    concurrency: usize,
+    seconds: u64,
+) -> Vec<(String, Stats)> {
+    let (c, t, b) = (client.clone(), token.to_string(), base.to_string());
+    let list = move |r: u64| {
+        let offset = r % (customers - 25);
+        c.get(format!("{b}/api/customers?limit=25&offset={offset}"))
+            .bearer_auth(&t)
+    };
+    let (c, t, b) = (client.clone(), token.to_string(), base.to_string());
+    let mut photo = b"\x89PNG\r\n\x1a\n".to_vec();
+    photo.resize(16 * 1024, 0);
+    let create = move |r: u64| {
+        let form = reqwest::multipart::Form::new()
+            .text("email", format!("bench{r}@example.test"))
+            .text("name", "Bench")
+            .text("last_name", "Mark")
+            .text("phone", "555")
+            .text("business_information[company_name]", format!("Bench {r}"))
+            .text("permissions[invoice][view-invoice]", "1")
+            .part(
+                "profile_photo_path",
+                reqwest::multipart::Part::bytes(photo.clone()).file_name("me.png"),
+            );
+        c.post(format!("{b}/api/customers"))
+            .bearer_auth(&t)
+            .multipart(form)
+    };
+    vec![
+        (
+            "`GET /api/customers?limit=25&offset=N` (ManageIt)".to_string(),
+            drive(concurrency, seconds, list).await,
+        ),
+        (
+            "`POST /api/customers`, multipart with a 16 KiB photo (ManageIt)".to_string(),
+            drive(concurrency, seconds, create).await,
+        ),
+    ]
+}
+
 fn row(name: &str, target: &str, s: &Stats) -> String {
     format!(
         "| {name} | {target} | {:.0} | {:.2} | {:.2} | {} |",
@@ -120,9 +167,9 @@ async fn main() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("kring-bench-{}", random_u64()));
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}", dir.join("kring.db").display());
-    let state = kring_server::prepare(unthrottled(url.clone()))
-        .await
-        .context("prepare")?;
+    let mut config = unthrottled(url.clone());
+    config.files_dir = dir.join("files");
+    let state = kring_server::prepare(config).await.context("prepare")?;
     admin::create_user(
         &state.db,
         COMPANY,
@@ -197,6 +244,9 @@ async fn main() -> anyhow::Result<()> {
     let ceiling_post = drive(concurrency, seconds, create(&ceiling)).await;
     lines.push(row(post_name, "Kring", &kring_post));
     lines.push(row(post_name, "ceiling", &ceiling_post));
+    for (name, stats) in manageit(&client, &kring, &token, customers, concurrency, seconds).await {
+        lines.push(row(&name, "Kring", &stats));
+    }
     let ratio = |a: &Stats, b: &Stats| {
         100.0 * (a.requests as f64 / a.seconds) / (b.requests as f64 / b.seconds).max(1e-9)
     };
