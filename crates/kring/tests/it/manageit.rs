@@ -559,6 +559,7 @@ async fn file_rules(app: TestApp) {
         .sibling(|c| {
             c.rate_limit = 1_000_000;
             c.upload_file_limit = 1024;
+            c.upload_request_limit = 64 * 1024;
         })
         .await;
     let big = with_files(vec![file(&[b'%'; 4096], "big.pdf", "application/pdf")]);
@@ -568,6 +569,35 @@ async fn file_rules(app: TestApp) {
         body["message"],
         "The file 'big.pdf' is larger than the limit of 1024 bytes."
     );
+    assert_eq!(stored_files(&small), Vec::<String>::new());
+
+    // Over the request limit (T40): 413 before the body is read, declared or streamed.
+    let (content_type, body) = raw_multipart(&[("name", Some("huge.pdf"), &[b'%'; 200 * 1024])]);
+    let (status, refused) = post_raw(
+        &small,
+        &token,
+        "/api/customers",
+        &content_type,
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{refused}");
+    assert_eq!(
+        refused["message"],
+        "The request body is larger than the limit of 65536 bytes."
+    );
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(8192).map(|c| Ok(c.to_vec())).collect();
+    let streamed = small
+        .client
+        .post(format!("{}/api/customers", small.base))
+        .bearer_auth(&token)
+        .header("content-type", content_type)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )));
+    let (status, refused) = answer(streamed).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{refused}");
     assert_eq!(stored_files(&small), Vec::<String>::new());
 
     // More files than any request may carry (PHP's max_file_uploads, 20): 413.
