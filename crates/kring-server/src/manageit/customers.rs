@@ -17,7 +17,6 @@ use serde_json::{Map, Value as Json, json};
 
 use super::fields::{CustomField, column, customer_fields, text_of};
 use super::input::Input;
-use crate::AppState;
 use crate::db::{Backend, Db, Raw, Reader, Tx};
 use crate::error::Error;
 use crate::files::{self, FileStore, NewMedia};
@@ -25,6 +24,7 @@ use crate::resource::defs::customer::CUSTOMER;
 use crate::resource::engine::{self, Scope, by_id, scoped_select};
 use crate::resource::loader::Load;
 use crate::resource::{find, write};
+use crate::{AppState, activity};
 
 /// The media collection of a customer's profile photo.
 const PHOTO: &str = "profile_photo";
@@ -429,8 +429,40 @@ async fn write_rows(
     }
     .map_err(|e| manageit_errors(e, checked))?
     .0;
+    // What Cirqll's customer does not hold, for the activity log of an update.
+    let mut attributes = Map::new();
+    let mut old = Map::new();
     if let Some(granted) = &checked.permissions {
-        replace_permissions(tx, scope, id, granted).await?;
+        let before = replace_permissions(tx, scope, id, granted).await?;
+        if before != *granted {
+            old.insert("permissions".into(), permission_names(&before));
+            attributes.insert("permissions".into(), permission_names(granted));
+        }
+    }
+    if let Some(photo) = &checked.photo {
+        attributes.insert(
+            "profile_photo".into(),
+            json!(files::display_name(&photo.original_name)),
+        );
+    }
+    for (field_id, files) in &uploads {
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| files::display_name(&f.original_name))
+            .collect();
+        attributes.insert(format!("field_values.{field_id}"), json!(names));
+    }
+    if existing.is_some() && !attributes.is_empty() {
+        let properties = json!({ "attributes": attributes, "old": old });
+        activity::record(
+            tx,
+            &CUSTOMER,
+            scope,
+            id,
+            activity::Event::Updated,
+            properties,
+        )
+        .await?;
     }
     let photo = checked
         .photo
@@ -513,12 +545,29 @@ async fn keep(
     Ok(())
 }
 
+/// Replaces the customer's permissions; returns the ones it had.
 async fn replace_permissions(
     tx: &mut Tx,
     scope: Scope,
     customer: i64,
     granted: &[i64],
-) -> Result<(), Error> {
+) -> Result<Vec<i64>, Error> {
+    let mut query = Query::select();
+    query
+        .column("permission_id")
+        .from("customer_permissions")
+        .and_where(Expr::col("company_id").eq(scope.company_id))
+        .and_where(Expr::col("customer_id").eq(customer))
+        .order_by("permission_id", sea_query::Order::Asc);
+    let before: Vec<i64> = tx
+        .fetch(&query, &[ColumnType::Int])
+        .await?
+        .iter()
+        .filter_map(|r| r.first().and_then(Value::as_int))
+        .collect();
+    if before == granted {
+        return Ok(before);
+    }
     let mut delete = Query::delete();
     delete
         .from_table("customer_permissions")
@@ -526,7 +575,7 @@ async fn replace_permissions(
         .and_where(Expr::col("customer_id").eq(customer));
     tx.execute(&delete).await?;
     if granted.is_empty() {
-        return Ok(());
+        return Ok(before);
     }
     let now = Utc::now();
     let mut insert = Query::insert();
@@ -547,7 +596,11 @@ async fn replace_permissions(
             .map_err(|e| Error::Internal(format!("insert statement: {e}")))?;
     }
     tx.execute(&insert).await?;
-    Ok(())
+    Ok(before)
+}
+
+fn permission_names(ids: &[i64]) -> Json {
+    ids.iter().filter_map(|id| permission_name(*id)).collect()
 }
 
 /// ManageIt customers are users with a unique email (`spec/manageit.md` §5.6): "The email has

@@ -811,11 +811,24 @@ async fn updates_deletes_and_method_spoofing(app: TestApp) {
         json!({"16": "view-meeting"})
     );
     assert!(updated["data"]["profile_photo_path"].is_string());
-    assert!(
-        updated["data"]["activity_log"]
-            .as_array()
-            .is_some_and(|a| a.len() == 2),
-        "{updated}"
+    // Created, the phone changed, and what Cirqll's customer does not hold.
+    let log = updated["data"]["activity_log"].as_array().unwrap();
+    assert_eq!(log.len(), 3, "{updated}");
+    let manageit = log
+        .iter()
+        .find(|e| e["properties"]["attributes"].get("permissions").is_some())
+        .expect("logged");
+    assert_eq!(
+        manageit["properties"]["attributes"]["permissions"],
+        json!(["view-meeting"])
+    );
+    assert_eq!(
+        manageit["properties"]["old"]["permissions"],
+        json!(["create-invoice", "view-invoice", "view-contract"])
+    );
+    assert_eq!(
+        manageit["properties"]["attributes"]["profile_photo"],
+        "new.png"
     );
 
     let (status, patched) = app
