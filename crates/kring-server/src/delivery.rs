@@ -5,9 +5,12 @@
 //! - Failures are retried with exponential backoff and jitter over about three days (longer if
 //!   the receiver's `Retry-After` asks); `410 Gone`, or retries running out, disables the
 //!   subscription.
-//! - Targets are resolved and refused when any address is loopback, private, link-local or
+//! - Targets are checked by [`target::vet`], the check a subscription's URL passed when it was
+//!   written: resolved and refused when any address is loopback, private, link-local or
 //!   otherwise not public, unless the operator allows private targets; the request then goes to
 //!   the address that was checked, so DNS cannot change between the check and the connection.
+//! - At most 64 KiB of a response body is read and its first kilobyte kept; a body that does
+//!   not end within the timeout fails the attempt.
 //!   HTTPS certificates are checked for the URL's host name against the system's roots and the
 //!   operator's extra CA file, if any.
 //! - A claim takes a lease, longer than an attempt's timeout, and a claimed batch is attempted

@@ -247,8 +247,8 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     let global = (s[0] & 0xe000) == 0x2000;
     // 2001::/23 holds the IETF's assignments (Teredo among them), 2001:db8::/32 and
     // 3fff::/20 are for documentation.
-    let reserved = (s[0] == 0x2001 && (s[1] < 0x200 || s[1] == 0xdb8))
-        || (s[0] == 0x3fff && s[1] < 0x1000);
+    let reserved =
+        (s[0] == 0x2001 && (s[1] < 0x200 || s[1] == 0xdb8)) || (s[0] == 0x3fff && s[1] < 0x1000);
     global && !reserved
 }
 

@@ -1,7 +1,8 @@
 //! A subscription's deliveries (issue 7, item 4): `GET /api/webhook/{id}/deliveries` lists them,
 //! newest first, each with its attempts (response code, duration, error);
-//! `POST /api/webhook/{id}/deliveries/{delivery}/redeliver` queues a finished one again; and
-//! `POST /api/webhook/{id}/rotate-secret` replaces the signing secret.
+//! `POST /api/webhook/{id}/deliveries/{delivery}/redeliver` queues a finished one again;
+//! `POST /api/webhook/{id}/rotate-secret` replaces the signing secret; and
+//! `POST /api/webhook/{id}/test` queues a `webhook.test` event.
 
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
