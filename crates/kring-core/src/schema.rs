@@ -50,6 +50,9 @@ pub struct Column {
     pub password: bool,
     /// An absolute `http`/`https` URL.
     pub url: bool,
+    /// A URL the server itself will send requests to (a webhook's target): before a write
+    /// stores it, the server checks where it leads (SSRF) and refuses a non-public target.
+    pub target: bool,
     /// The value a create that leaves the column out stores.
     pub default: Option<Default>,
     /// Set on create, never changed after (a custom field's type: its stored values were
@@ -107,6 +110,7 @@ impl Column {
             unique: None,
             password: false,
             url: false,
+            target: false,
             default: None,
             fixed: false,
             generate: None,
@@ -198,6 +202,13 @@ impl Column {
 
     pub const fn url(mut self) -> Column {
         self.url = true;
+        self
+    }
+
+    /// An outgoing target: a URL that must lead to a public address (the `target` field).
+    pub const fn target(mut self) -> Column {
+        self.url = true;
+        self.target = true;
         self
     }
 

@@ -2,7 +2,9 @@
 //! `crates/kring/src/main.rs`); tests build it directly.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::delivery::target::{Resolve, SystemResolver};
 use crate::error::Error;
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,9 @@ pub struct Config {
     /// How long a claimed delivery stays with its worker before another may claim it, in
     /// seconds; longer than the attempt timeout, so a live worker's claim never runs out.
     pub webhook_lease_seconds: u64,
+    /// How webhook targets' host names are resolved, at registration and before every attempt:
+    /// the system's resolver. Only tests put another in (a table, to rebind a name).
+    pub webhook_resolver: Arc<dyn Resolve>,
 }
 
 /// An S3-compatible bucket: AWS S3, MinIO, Ceph, R2 and the like.
@@ -108,6 +113,7 @@ impl Config {
             webhook_ca_file: None,
             webhook_timeout_seconds: DEFAULT_WEBHOOK_TIMEOUT,
             webhook_lease_seconds: DEFAULT_WEBHOOK_LEASE,
+            webhook_resolver: Arc::new(SystemResolver),
         }
     }
 

@@ -5,9 +5,12 @@
 //! - Failures are retried with exponential backoff and jitter over about three days (longer if
 //!   the receiver's `Retry-After` asks); `410 Gone`, or retries running out, disables the
 //!   subscription.
-//! - Targets are resolved and refused when any address is loopback, private, link-local or
+//! - Targets are checked by [`target::vet`], the check a subscription's URL passed when it was
+//!   written: resolved and refused when any address is loopback, private, link-local or
 //!   otherwise not public, unless the operator allows private targets; the request then goes to
 //!   the address that was checked, so DNS cannot change between the check and the connection.
+//! - At most 64 KiB of a response body is read and its first kilobyte kept; a body that does
+//!   not end within the timeout fails the attempt.
 //!   HTTPS certificates are checked for the URL's host name against the system's roots and the
 //!   operator's extra CA file, if any.
 //! - A claim takes a lease, longer than an attempt's timeout, and a claimed batch is attempted
@@ -18,7 +21,6 @@
 //! - During a secret rotation each delivery carries a signature by the new and one by the
 //!   replaced secret, until the replaced one expires.
 
-use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +37,8 @@ use crate::AppState;
 use crate::config::Config;
 use crate::db::{Backend, Raw};
 use crate::error::Error;
+
+pub mod target;
 
 /// Delays after each failed attempt, in seconds: about three days in all.
 const SCHEDULE: [u64; 9] = [5, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 72_000];
@@ -288,6 +292,8 @@ struct Outcome {
     status: Option<u16>,
     error: Option<String>,
     retry_after: Option<u64>,
+    /// The start of the receiver's response body.
+    response_body: Option<String>,
 }
 
 async fn attempt(state: &AppState, delivery: &Due) -> Outcome {
@@ -298,6 +304,7 @@ async fn attempt(state: &AppState, delivery: &Due) -> Outcome {
         status: None,
         error: Some(error),
         retry_after: None,
+        response_body: None,
     };
     let body = delivery.payload.to_string();
     let timestamp = started.timestamp();
@@ -316,7 +323,7 @@ async fn attempt(state: &AppState, delivery: &Due) -> Outcome {
         Err(reason) => return failed(reason),
     };
     let clock = Instant::now();
-    let response = client
+    let sent = client
         .post(&delivery.url)
         .header("content-type", "application/json")
         .header("webhook-id", &delivery.message_id)
@@ -325,24 +332,82 @@ async fn attempt(state: &AppState, delivery: &Due) -> Outcome {
         .body(body)
         .send()
         .await;
+    let answered = match sent {
+        Ok(response) => Ok(answer(response).await),
+        Err(e) => Err(failure(&e)),
+    };
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
-    match response {
-        Ok(response) => Outcome {
+    match answered {
+        Ok(answer) => Outcome {
             started,
             duration_ms,
-            status: Some(response.status().as_u16()),
-            error: None,
-            retry_after: response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok()),
+            status: Some(answer.status),
+            error: answer.error,
+            retry_after: answer.retry_after,
+            response_body: Some(answer.excerpt),
         },
-        Err(e) => Outcome {
+        Err(error) => Outcome {
             duration_ms,
-            ..failed(failure(&e))
+            ..failed(error)
         },
     }
+}
+
+/// The most of a receiver's response body that is read; the rest is never read.
+const MAX_RESPONSE_READ: usize = 64 * 1024;
+/// The most of it that is kept with the attempt, in bytes.
+const MAX_RESPONSE_KEPT: usize = 1024;
+
+/// What a receiver answered.
+struct Answer {
+    status: u16,
+    retry_after: Option<u64>,
+    /// The start of the body as text.
+    excerpt: String,
+    /// Why the answer does not count even when its status is 2xx: its body did not end in time.
+    error: Option<String>,
+}
+
+/// Reads the status and at most [`MAX_RESPONSE_READ`] bytes of the body. A body that does not
+/// end (or reach the cap) before the attempt's timeout fails the attempt; the connection is
+/// closed either way when the response is dropped.
+async fn answer(mut response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    let mut body = Vec::new();
+    let mut error = None;
+    while body.len() < MAX_RESPONSE_READ {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(e) => {
+                error = Some(format!("reading the response body failed: {}", failure(&e)));
+                break;
+            }
+        }
+    }
+    Answer {
+        status,
+        retry_after,
+        excerpt: excerpt(&body),
+        error,
+    }
+}
+
+/// The first [`MAX_RESPONSE_KEPT`] bytes of a body as text: invalid UTF-8 and NUL (which
+/// PostgreSQL cannot store) replaced, cut at a character boundary.
+fn excerpt(body: &[u8]) -> String {
+    let head = &body[..body.len().min(MAX_RESPONSE_KEPT)];
+    let text = String::from_utf8_lossy(head).replace('\0', "\u{fffd}");
+    let mut end = text.len().min(MAX_RESPONSE_KEPT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
 }
 
 /// A failed request in words, with its cause (a refused certificate, a timeout).
@@ -359,71 +424,17 @@ fn failure(error: &reqwest::Error) -> String {
 /// A client bound to the target's vetted addresses, following no redirects and using no proxy
 /// (a proxy would connect to the target itself, past the check).
 async fn vetted_client(state: &AppState, url: &str) -> Result<reqwest::Client, String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
-    let host = parsed.host_str().ok_or("the URL has no host")?.to_string();
-    let port = parsed
-        .port_or_known_default()
-        .ok_or("the URL has no port")?;
-    let bare = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let addresses: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((bare.as_str(), port))
-            .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .collect(),
-    };
-    if addresses.is_empty() {
-        return Err(format!("{host} has no address"));
-    }
-    if !state.config.webhook_allow_private
-        && let Some(bad) = addresses.iter().find(|a| !is_public(a.ip()))
-    {
-        return Err(format!(
-            "refused: {host} resolves to the non-public address {}",
-            bad.ip()
-        ));
-    }
+    let target = target::vet(&state.config, url)
+        .await
+        .map_err(|refusal| refusal.to_string())?;
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .timeout(Duration::from_secs(state.config.webhook_timeout_seconds))
-        .resolve_to_addrs(&bare, &addresses)
+        .resolve_to_addrs(&target.host, &target.addresses)
         .tls_backend_preconfigured(state.egress.tls.clone())
         .build()
         .map_err(|e| format!("cannot build the client: {e}"))
-}
-
-/// Whether an address is on the public internet: not loopback, private, link-local (cloud
-/// metadata lives there), unspecified, multicast, documentation, CGNAT or unique-local.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
-        }
-    }
 }
 
 /// Records the attempt and the delivery's new state in one transaction. The delivery is
@@ -432,7 +443,8 @@ pub fn is_public(ip: IpAddr) -> bool {
 /// state to the claim that took over, and only its attempt is kept.
 async fn record(state: &AppState, delivery: &Due, outcome: Outcome) -> Result<(), Error> {
     let now = Utc::now();
-    let succeeded = outcome.status.is_some_and(|s| (200..300).contains(&s));
+    let succeeded =
+        outcome.error.is_none() && outcome.status.is_some_and(|s| (200..300).contains(&s));
     let gone = outcome.status == Some(410);
     let exhausted = delivery.attempt as usize > SCHEDULE.len();
     let (status, next) = if succeeded {
@@ -449,7 +461,7 @@ async fn record(state: &AppState, delivery: &Due, outcome: Outcome) -> Result<()
     let mut tx = state.db.begin().await?;
     tx.execute(&Raw::new(
         "INSERT INTO webhook_attempts (company_id, delivery_id, attempt, response_status, \
-         error, duration_ms, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+         error, duration_ms, attempted_at, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         vec![
             delivery.company_id.into(),
             delivery.id.into(),
@@ -458,6 +470,7 @@ async fn record(state: &AppState, delivery: &Due, outcome: Outcome) -> Result<()
             outcome.error.clone().into(),
             outcome.duration_ms.into(),
             outcome.started.into(),
+            outcome.response_body.into(),
         ],
     ))
     .await?;

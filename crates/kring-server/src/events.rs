@@ -11,7 +11,7 @@ use chrono::Utc;
 use kring_core::Value;
 use kring_core::i18n::Message;
 use kring_core::query::{QueryError, parse_query_string};
-use kring_core::resource::{ResourceDef, Routes};
+use kring_core::resource::{Action, ResourceDef, Routes};
 use kring_core::schema::ColumnType;
 use kring_core::time::format_timestamp;
 use serde_json::{Map, Value as Json, json};
@@ -76,12 +76,16 @@ pub async fn record(tx: &mut Tx, scope: Scope, change: Change<'_>) -> Result<(),
             ],
         ))
         .await?;
-    // The outbox: one delivery per subscription to this event, in the same transaction.
+    // The outbox, in the same transaction: one delivery per subscription to this event whose
+    // owner's role may read the resource (a payload holds only what its owner may read).
     tx.execute(&Raw::new(
         "INSERT INTO webhook_deliveries (company_id, webhook_id, event_id, status, attempts, \
          next_attempt_at, created_at, updated_at) \
-         SELECT company_id, id, ?, 'pending', 0, ?, ?, ? FROM webhooks \
-         WHERE company_id = ? AND event = ? AND active = ?",
+         SELECT w.company_id, w.id, ?, 'pending', 0, ?, ?, ? FROM webhooks w \
+         WHERE w.company_id = ? AND w.event = ? AND w.active = ? AND EXISTS (\
+         SELECT 1 FROM users u JOIN role_permissions rp ON rp.role_id = u.role_id \
+         JOIN permissions p ON p.id = rp.permission_id \
+         WHERE u.id = w.user_id AND u.company_id = w.company_id AND p.name = ?)",
         vec![
             event_id.into(),
             now.into(),
@@ -90,10 +94,51 @@ pub async fn record(tx: &mut Tx, scope: Scope, change: Change<'_>) -> Result<(),
             scope.company_id.into(),
             name.into(),
             true.into(),
+            change.def.permission(Action::View).into(),
         ],
     ))
     .await?;
     Ok(())
+}
+
+/// The event name of a subscription's test delivery.
+pub const TEST_EVENT: &str = "webhook.test";
+
+/// Queues a `webhook.test` event for one subscription, in `tx`: an event row (under a resource
+/// name no resource has, so the change feed never lists it) and its one delivery, due now, so
+/// it goes through the same outbox, signing and target checks as every delivery. Returns the
+/// delivery's id.
+pub async fn record_test(tx: &mut Tx, scope: Scope, webhook: i64) -> Result<i64, Error> {
+    let now = Utc::now();
+    let data = json!({ "webhook_id": webhook }).to_string();
+    let event_id = tx
+        .insert(&Raw::new(
+            "INSERT INTO events (company_id, resource, record_id, event, data, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            vec![
+                scope.company_id.into(),
+                TEST_EVENT.into(),
+                webhook.into(),
+                TEST_EVENT.into(),
+                data.into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    tx.insert(&Raw::new(
+        "INSERT INTO webhook_deliveries (company_id, webhook_id, event_id, status, attempts, \
+         next_attempt_at, created_at, updated_at) \
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING id",
+        vec![
+            scope.company_id.into(),
+            webhook.into(),
+            event_id.into(),
+            now.into(),
+            now.into(),
+            now.into(),
+        ],
+    ))
+    .await
 }
 
 /// The most events one page of the feed holds.

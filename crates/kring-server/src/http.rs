@@ -42,6 +42,11 @@ pub fn router(state: AppState) -> Router {
                 .fallback(|request: Request| async move { method_not_allowed(&request, "POST") }),
         )
         .route(
+            "/api/webhook/{id}/test",
+            post(deliveries::send_test)
+                .fallback(|request: Request| async move { method_not_allowed(&request, "POST") }),
+        )
+        .route(
             "/api/webhook/{id}/rotate-secret",
             post(deliveries::rotate_secret)
                 .fallback(|request: Request| async move { method_not_allowed(&request, "POST") }),

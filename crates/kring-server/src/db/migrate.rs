@@ -59,6 +59,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0008_manageit.sql"),
         include_str!("../../migrations/postgres/0008_manageit.sql"),
     ),
+    (
+        9,
+        "webhook responses",
+        include_str!("../../migrations/sqlite/0009_webhook_responses.sql"),
+        include_str!("../../migrations/postgres/0009_webhook_responses.sql"),
+    ),
 ];
 
 fn migrator(postgres: bool) -> Migrator {

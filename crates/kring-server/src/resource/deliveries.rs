@@ -1,7 +1,8 @@
 //! A subscription's deliveries (issue 7, item 4): `GET /api/webhook/{id}/deliveries` lists them,
 //! newest first, each with its attempts (response code, duration, error);
-//! `POST /api/webhook/{id}/deliveries/{delivery}/redeliver` queues a finished one again; and
-//! `POST /api/webhook/{id}/rotate-secret` replaces the signing secret.
+//! `POST /api/webhook/{id}/deliveries/{delivery}/redeliver` queues a finished one again;
+//! `POST /api/webhook/{id}/rotate-secret` replaces the signing secret; and
+//! `POST /api/webhook/{id}/test` queues a `webhook.test` event.
 
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -22,7 +23,7 @@ use crate::AppState;
 use crate::activity::{self, Event};
 use crate::db::{Db, Raw, Tx};
 use crate::error::Error;
-use crate::events::number;
+use crate::events::{self, number};
 use crate::http::json_response;
 use crate::idempotency;
 
@@ -144,8 +145,8 @@ async fn with_attempts(db: &Db, scope: Scope, rows: &[Vec<Value>]) -> Result<Vec
     if !ids.is_empty() {
         let marks = vec!["?"; ids.len()].join(", ");
         let sql = format!(
-            "SELECT delivery_id, attempt, response_status, duration_ms, error, attempted_at \
-             FROM webhook_attempts WHERE company_id = ? AND delivery_id IN ({marks}) \
+            "SELECT delivery_id, attempt, response_status, duration_ms, error, attempted_at, \
+             response_body FROM webhook_attempts WHERE company_id = ? AND delivery_id IN ({marks}) \
              ORDER BY delivery_id, attempt, id"
         );
         let mut values: Vec<sea_query::Value> = vec![scope.company_id.into()];
@@ -157,13 +158,23 @@ async fn with_attempts(db: &Db, scope: Scope, rows: &[Vec<Value>]) -> Result<Vec
             ColumnType::Int,
             ColumnType::Text,
             ColumnType::Timestamp,
+            ColumnType::Text,
         ];
         for row in db.fetch(&Raw::owned(sql, values), &types).await? {
-            if let [Value::Int(delivery), attempt, status, duration, error, at] = row.as_slice() {
+            if let [
+                Value::Int(delivery),
+                attempt,
+                status,
+                duration,
+                error,
+                at,
+                body,
+            ] = row.as_slice()
+            {
                 attempts.entry(*delivery).or_default().push(json!({
                     "attempt": attempt.to_json(), "response_status": status.to_json(),
                     "duration_ms": duration.to_json(), "error": error.to_json(),
-                    "attempted_at": time(at),
+                    "attempted_at": time(at), "response_body": body.to_json(),
                 }));
             }
         }
@@ -245,21 +256,48 @@ pub async fn redeliver(
         let mut tx = state.db.begin().await?;
         let queued = queue_again(&mut tx, scope, webhook, original).await?;
         tx.commit().await?;
-        let sql = format!(
-            "SELECT {SHOWN} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
-             WHERE d.id = ? AND d.company_id = ?"
-        );
-        let rows = state
-            .db
-            .fetch(
-                &Raw::owned(sql, vec![queued.into(), scope.company_id.into()]),
-                &SHOWN_TYPES,
-            )
-            .await?;
-        let shown = with_attempts(&state.db, scope, &rows).await?;
-        let shown = shown.into_iter().next().ok_or_else(|| {
-            Error::Internal(format!("redelivery {queued} vanished after its commit"))
-        })?;
+        let shown = shown_delivery(&state.db, scope, queued).await?;
+        Ok((StatusCode::ACCEPTED, Some(shown)))
+    })
+    .await
+}
+
+/// One delivery as the deliveries list shows it.
+async fn shown_delivery(db: &Db, scope: Scope, id: i64) -> Result<Json, Error> {
+    let sql = format!(
+        "SELECT {SHOWN} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
+         WHERE d.id = ? AND d.company_id = ?"
+    );
+    let rows = db
+        .fetch(
+            &Raw::owned(sql, vec![id.into(), scope.company_id.into()]),
+            &SHOWN_TYPES,
+        )
+        .await?;
+    let shown = with_attempts(db, scope, &rows).await?;
+    shown
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Internal(format!("delivery {id} vanished after its commit")))
+}
+
+/// `POST /api/webhook/{id}/test` → 202 with the queued delivery of a `webhook.test` event
+/// (`{"id","event":"webhook.test","created_at","data":{"webhook_id":…}}`), delivered like any
+/// other: signed, through the outbox, checked against the target rules before it is sent.
+pub async fn send_test(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, Error> {
+    let scope = permitted(&state, &request, &WEBHOOK, Action::Update).await?;
+    let webhook = owned_webhook(&state, scope, &id).await?;
+    let key = idempotency::key_of(request.headers())?;
+    let fingerprint = idempotency::fingerprint("POST", request.uri().path(), None);
+    idempotency::run(&state, scope, key, fingerprint, || async {
+        let mut tx = state.db.begin().await?;
+        let queued = events::record_test(&mut tx, scope, webhook).await?;
+        tx.commit().await?;
+        let shown = shown_delivery(&state.db, scope, queued).await?;
         Ok((StatusCode::ACCEPTED, Some(shown)))
     })
     .await

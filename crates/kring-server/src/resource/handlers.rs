@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::get;
 use kring_core::i18n::Message;
 use kring_core::query::{Filter, Plan, PlanKind, parse_query_string, plan};
-use kring_core::validate::ValidationErrors;
+use kring_core::validate::{Mode, ValidationErrors, validate};
 use serde_json::{Map, Value as Json};
 
 use super::children::written_relations;
@@ -19,6 +19,7 @@ use super::loader::Load;
 use super::{Action, REGISTRY, ResourceDef, Routes, find, singleton, write};
 use crate::AppState;
 use crate::auth::{Caller, authorize, readable_resources};
+use crate::delivery::target;
 use crate::error::Error;
 use crate::http::{json_body, json_response, method_not_allowed};
 use crate::idempotency;
@@ -274,11 +275,30 @@ async fn store(
     let body = json_body(request, state.config.body_limit).await?;
     let fingerprint = idempotency::fingerprint("POST", &path, Some(&body));
     idempotency::run(&state, scope, key, fingerprint, || async {
+        vet_targets(&state, def, &body, Mode::Create).await?;
         let (id, record) = write::store(&state.db, def, scope, &body).await?;
         let record = with_written(&state, def, scope, id, record).await?;
         Ok((StatusCode::CREATED, Some(record)))
     })
     .await
+}
+
+/// Refuses a body whose target URLs lead to non-public addresses (a webhook's `url`), with the
+/// body's other column errors beside them. Runs before the write's transaction opens: a DNS
+/// lookup must not hold the database's writer.
+async fn vet_targets(
+    state: &AppState,
+    def: &ResourceDef,
+    body: &Map<String, Json>,
+    mode: Mode,
+) -> Result<(), Error> {
+    let refused = target::vet_body(&state.config, def, body).await;
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let (_, mut errors) = validate(def.columns, body, mode);
+    errors.merge(refused);
+    Err(Error::Validation(errors))
 }
 
 fn path_of(request: &Request) -> String {
@@ -297,6 +317,7 @@ async fn update(
     // PUT and PATCH are one operation here, so they share a fingerprint.
     let fingerprint = idempotency::fingerprint("PATCH", &path, Some(&body));
     idempotency::run(&state, scope, key, fingerprint, || async {
+        vet_targets(&state, def, &body, Mode::Update).await?;
         let record = write::update(&state.db, def, scope, id, &body).await?;
         let record = with_written(&state, def, scope, id, record).await?;
         Ok((StatusCode::OK, Some(record)))

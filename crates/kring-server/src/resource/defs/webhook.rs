@@ -53,7 +53,8 @@ pub static WEBHOOK: ResourceDef = ResourceDef {
     columns: &[
         Column::id(),
         owner(),
-        text("url").required().max(2048).url(),
+        // Where deliveries go: checked at every write and before every attempt (SSRF).
+        text("url").required().max(2048).target(),
         text("event").required().one_of(EVENTS),
         // False once a receiver answered 410 Gone or every retry failed.
         boolean("active").default(Default::Bool(true)),
