@@ -59,6 +59,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0008_manageit.sql"),
         include_str!("../../migrations/postgres/0008_manageit.sql"),
     ),
+    (
+        9,
+        "idempotent effects",
+        include_str!("../../migrations/sqlite/0009_idempotent_effects.sql"),
+        include_str!("../../migrations/postgres/0009_idempotent_effects.sql"),
+    ),
 ];
 
 fn migrator(postgres: bool) -> Migrator {
