@@ -22,7 +22,7 @@ const BOUNDARY: &str = "kringcrashboundary";
 const FILE_BYTES: usize = 256 * 1024;
 
 /// A PDF of `FILE_BYTES` that no other upload has (its bytes are random after the header).
-fn distinct_pdf() -> Vec<u8> {
+pub(super) fn distinct_pdf() -> Vec<u8> {
     let mut bytes = b"%PDF-1.7\n".to_vec();
     let mut noise = vec![0u8; FILE_BYTES];
     getrandom::fill(&mut noise).expect("random");
@@ -38,7 +38,7 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 /// A ManageIt customer create with one file in the file field `field`, as multipart bytes.
-fn customer_form(field: i64, pdf: &[u8]) -> Vec<u8> {
+pub(super) fn customer_form(field: i64, pdf: &[u8]) -> Vec<u8> {
     let email = format!("{}@upload.test", unique("c"));
     let texts = [
         ("email", email.as_str()),
@@ -71,14 +71,14 @@ fn customer_form(field: i64, pdf: &[u8]) -> Vec<u8> {
 }
 
 /// Posts a customer form over a raw connection, `chunk` bytes at a time with `pause` between
-/// them (a slow client); the status line's code, or `None` when the connection died first.
-async fn upload_slowly(
+/// them (a slow client); the status code and body, or `None` when the connection died first.
+pub(super) async fn upload_slowly(
     port: u16,
     token: &str,
     body: &[u8],
     chunk: usize,
     pause: Duration,
-) -> Option<u16> {
+) -> Option<(u16, String)> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .ok()?;
@@ -96,11 +96,13 @@ async fn upload_slowly(
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await.ok()?;
     let answer = String::from_utf8_lossy(&answer);
-    answer.split(' ').nth(1)?.parse().ok()
+    let status = answer.split(' ').nth(1)?.parse().ok()?;
+    let (_, body) = answer.split_once("\r\n\r\n")?;
+    Some((status, body.to_string()))
 }
 
 /// A file custom field for customers; its id.
-async fn file_field(server: &Server, token: &str) -> i64 {
+pub(super) async fn file_field(server: &Server, token: &str) -> i64 {
     let (status, field) = server
         .post(
             token,
@@ -135,7 +137,7 @@ async fn upload(server: &Server, token: &str, form: Vec<u8>) -> Option<i64> {
     body["data"]["id"].as_i64()
 }
 
-fn staged(files_dir: &Path) -> Vec<PathBuf> {
+pub(super) fn staged(files_dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(files_dir.join("incoming"))
         .map(|entries| entries.flatten().map(|e| e.path()).collect())
         .unwrap_or_default()
