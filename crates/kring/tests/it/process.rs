@@ -16,6 +16,8 @@ pub struct Deployment {
     pub database_url: String,
     pub files_dir: PathBuf,
     pub token: String,
+    /// The owner's email (their login, and the owner of OAuth clients made for them).
+    pub email: String,
     /// Holds the SQLite file, the files directory and the servers' logs; removed on drop.
     pub dir: PathBuf,
 }
@@ -26,11 +28,26 @@ impl Deployment {
         let (database_url, sqlite_dir) = fresh_database(backend).await?;
         let dir = sqlite_dir.unwrap_or_else(|| std::env::temp_dir().join(unique("kring-proc-")));
         std::fs::create_dir_all(&dir).expect("deployment dir");
-        let token = owner_token(&database_url).await;
+        let (email, token) = owner_token(&database_url).await;
         Some(Deployment {
             database_url,
             files_dir: dir.join("files"),
             token,
+            email,
+            dir,
+        })
+    }
+
+    /// A deployment whose database is empty, not even migrated (T78); its token is empty.
+    pub async fn unmigrated(backend: Backend) -> Option<Deployment> {
+        let (database_url, sqlite_dir) = fresh_database(backend).await?;
+        let dir = sqlite_dir.unwrap_or_else(|| std::env::temp_dir().join(unique("kring-proc-")));
+        std::fs::create_dir_all(&dir).expect("deployment dir");
+        Some(Deployment {
+            database_url,
+            files_dir: dir.join("files"),
+            token: String::new(),
+            email: String::new(),
             dir,
         })
     }
@@ -63,8 +80,9 @@ impl Drop for Deployment {
     }
 }
 
-/// Migrates the database and makes an owner of "Crash Co"; their personal access token.
-async fn owner_token(database_url: &str) -> String {
+/// Migrates the database and makes an owner of "Crash Co"; their email and personal access
+/// token.
+async fn owner_token(database_url: &str) -> (String, String) {
     let db = kring_server::Db::connect(database_url)
         .await
         .expect("connect");
@@ -84,7 +102,7 @@ async fn owner_token(database_url: &str) -> String {
         .await
         .expect("create a token");
     db.close().await;
-    token
+    (email, token)
 }
 
 /// A loopback port nobody listens on right now.
