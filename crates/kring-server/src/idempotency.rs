@@ -175,7 +175,14 @@ where
         })
         .await;
     keep_answer(state, scope, &key, &fingerprint, committed, &outcome).await?;
-    outcome.map(respond)
+    let mut response = outcome.map(respond)?;
+    if attempt != Attempt::Run {
+        // Rebuilt, not run: the effect is the first request's, as with any replay.
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }
 
 fn respond((status, body): (StatusCode, Option<Json>)) -> Response {

@@ -52,13 +52,6 @@ impl Deployment {
         })
     }
 
-    /// The SQLite file, when the deployment uses SQLite.
-    pub fn sqlite_path(&self) -> Option<PathBuf> {
-        self.database_url
-            .strip_prefix("sqlite://")
-            .map(PathBuf::from)
-    }
-
     /// Starts `kring serve` over this deployment and waits until it is ready.
     pub async fn serve(&self, extra: &[&str]) -> Server {
         let server = Server::spawn(self, extra, free_port());
