@@ -84,16 +84,22 @@ fn extra_roots(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
     Ok(certificates)
 }
 
-/// Runs until the task is aborted.
-pub async fn run(state: AppState) {
-    loop {
-        match deliver_due(&state).await {
-            Ok(0) => tokio::time::sleep(Duration::from_millis(250)).await,
-            Ok(_) => {}
+/// Runs until `stop` turns true (or its sender goes): the round in progress is cut short and
+/// its unfinished claims are released, so a graceful shutdown leaves no delivery leased to a
+/// process that is gone (C7).
+pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        let pause = match deliver_due(&state, &mut stop).await {
+            Ok(0) => Duration::from_millis(250),
+            Ok(_) => Duration::ZERO,
             Err(e) => {
                 tracing::warn!(error = %e, "webhook delivery round failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                Duration::from_secs(1)
             }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stop.changed() => {}
         }
     }
 }
@@ -106,6 +112,8 @@ struct Due {
     attempt: i64,
     webhook_id: i64,
     url: String,
+    /// Until when the claim holds the delivery: the fence a release checks.
+    lease_until: DateTime<Utc>,
     /// The current secret, and during a rotation the replaced one.
     secrets: Vec<String>,
     /// `webhook-id`: the same on every retry and on redeliveries of the message.
@@ -113,26 +121,84 @@ struct Due {
     payload: Json,
 }
 
-/// Claims one batch and attempts all of it at once; returns how many were attempted.
-pub async fn deliver_due(state: &AppState) -> Result<usize, Error> {
+/// Claims one batch and attempts all of it at once; returns how many were claimed. Should
+/// `stop` turn true first, the attempts still running are dropped and their claims released.
+async fn deliver_due(
+    state: &AppState,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<usize, Error> {
     let due = claim(state).await?;
     let count = due.len();
+    let mut unfinished: std::collections::HashMap<i64, (i64, DateTime<Utc>)> = due
+        .iter()
+        .map(|d| (d.id, (d.attempt, d.lease_until)))
+        .collect();
     let mut running = tokio::task::JoinSet::new();
     for delivery in due {
         let state = state.clone();
         running.spawn(async move {
             let outcome = attempt(&state, &delivery).await;
-            record(&state, &delivery, outcome).await
+            (delivery.id, record(&state, &delivery, outcome).await)
         });
     }
-    while let Some(done) = running.join_next().await {
+    loop {
+        let stopping = async { stop.wait_for(|stopping| *stopping).await.is_ok() };
+        let done = tokio::select! {
+            done = running.join_next() => Some(done),
+            _ = stopping => None,
+        };
+        let Some(done) = done else {
+            running.abort_all();
+            while running.join_next().await.is_some() {}
+            release(state, &unfinished).await?;
+            return Ok(count);
+        };
         match done {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "recording a webhook attempt failed"),
-            Err(e) => tracing::warn!(error = %e, "a webhook attempt did not finish"),
+            None => return Ok(count),
+            Some(Ok((id, recorded))) => {
+                unfinished.remove(&id);
+                if let Err(e) = recorded {
+                    tracing::warn!(error = %e, "recording a webhook attempt failed");
+                }
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, "a webhook attempt did not finish"),
         }
     }
-    Ok(count)
+}
+
+/// Gives claimed deliveries whose attempts were dropped back to the queue, due now, as if the
+/// claim had not been made. Only a claim still as it was taken (same attempt, same lease) is
+/// released, so an outcome that was recorded after all is left alone.
+async fn release(
+    state: &AppState,
+    unfinished: &std::collections::HashMap<i64, (i64, DateTime<Utc>)>,
+) -> Result<(), Error> {
+    if unfinished.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let mut tx = state.db.begin().await?;
+    for (id, (attempt, lease_until)) in unfinished {
+        tx.execute(&Raw::new(
+            "UPDATE webhook_deliveries SET next_attempt_at = ?, attempts = attempts - 1, \
+             updated_at = ? WHERE id = ? AND status = 'pending' AND attempts = ? \
+             AND next_attempt_at = ?",
+            vec![
+                now.into(),
+                now.into(),
+                (*id).into(),
+                (*attempt).into(),
+                (*lease_until).into(),
+            ],
+        ))
+        .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(
+        released = unfinished.len(),
+        "webhook claims released for shutdown"
+    );
+    Ok(())
 }
 
 /// The columns a claim reads, in order.
@@ -204,7 +270,7 @@ async fn claim(state: &AppState) -> Result<Vec<Due>, Error> {
             vec![(now + lease).into(), now.into(), (*id).into()],
         ))
         .await?;
-        if let Some(delivery) = due_of(&row, now) {
+        if let Some(delivery) = due_of(&row, now, now + lease) {
             due.push(delivery);
         }
     }
@@ -213,7 +279,7 @@ async fn claim(state: &AppState) -> Result<Vec<Due>, Error> {
 }
 
 /// A claimed row as a delivery to attempt.
-fn due_of(row: &[Value], now: DateTime<Utc>) -> Option<Due> {
+fn due_of(row: &[Value], now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Option<Due> {
     let [
         Value::Int(id),
         Value::Int(company_id),
@@ -251,6 +317,7 @@ fn due_of(row: &[Value], now: DateTime<Utc>) -> Option<Due> {
         id: *id,
         company_id: *company_id,
         attempt: attempts + 1,
+        lease_until,
         webhook_id: *webhook_id,
         url: url.clone(),
         secrets,

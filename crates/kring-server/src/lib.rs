@@ -72,8 +72,8 @@ pub async fn prepare(config: Config) -> Result<AppState, Error> {
     })
 }
 
-/// Serves on `listener` until `shutdown` completes, then finishes in-flight requests and closes
-/// the database.
+/// Serves on `listener` until `shutdown` completes, then finishes in-flight requests, stops the
+/// webhook worker (releasing the deliveries it had claimed) and closes the database.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -85,7 +85,8 @@ pub async fn serve(
         db: state.db.for_background(),
         ..state.clone()
     };
-    let deliveries = tokio::spawn(delivery::run(worker));
+    let (stop_deliveries, stop) = tokio::sync::watch::channel(false);
+    let deliveries = tokio::spawn(delivery::run(worker, stop));
     let file_sweeper = tokio::spawn(sweep_files(state.db.for_background(), state.files.clone()));
     let app = http::router(state);
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -94,8 +95,18 @@ pub async fn serve(
         .await
         .map_err(|e| Error::Internal(format!("server: {e}")));
     statistics.abort();
-    deliveries.abort();
     file_sweeper.abort();
+    stop_deliveries.send_replace(true);
+    // The worker drops its attempts and releases their claims; bounded, should the database
+    // not answer.
+    if tokio::time::timeout(std::time::Duration::from_secs(10), deliveries)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the webhook worker did not stop in time; its claims expire with their lease"
+        );
+    }
     db.close().await;
     served
 }

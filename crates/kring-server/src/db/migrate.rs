@@ -65,6 +65,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0009_webhook_responses.sql"),
         include_str!("../../migrations/postgres/0009_webhook_responses.sql"),
     ),
+    (
+        10,
+        "idempotent effects",
+        include_str!("../../migrations/sqlite/0010_idempotent_effects.sql"),
+        include_str!("../../migrations/postgres/0010_idempotent_effects.sql"),
+    ),
 ];
 
 fn migrator(postgres: bool) -> Migrator {

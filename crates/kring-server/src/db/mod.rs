@@ -384,7 +384,10 @@ impl Tx {
             .ok_or_else(|| Error::Internal("an insert returned no id".into()))
     }
 
-    pub async fn commit(self) -> Result<(), Error> {
+    /// Commits; inside an idempotent request, the request's key is written first, in this
+    /// transaction, so the key exists exactly when the effect does.
+    pub async fn commit(mut self) -> Result<(), Error> {
+        crate::idempotency::record_in(&mut self).await?;
         match self {
             Tx::Sqlite(tx) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,

@@ -7,6 +7,10 @@
 //! before its transaction commits, so every committed row has its file. Whatever is still staged
 //! when the request ends, because validation failed or the client went away, is deleted then;
 //! what a crash left staged is swept at the next start.
+//!
+//! Staging is the instance's own: `incoming/` lives in its `--files-dir`, which no other
+//! instance uses (instances share files through a bucket, never through one directory), so
+//! whatever is staged when an instance starts belongs to no running request.
 
 mod bucket;
 
@@ -55,9 +59,6 @@ pub struct StagedFile {
 /// Bytes of a file kept to tell its kind.
 const SNIFFED_BYTES: usize = 512;
 
-/// How long a staged file may sit before a sweep takes it for a crash's leftover.
-const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(3600);
-
 impl FileStore {
     pub fn new(config: &crate::Config) -> Result<FileStore, Error> {
         Ok(FileStore {
@@ -77,21 +78,17 @@ impl FileStore {
         self.deletions.notified().await;
     }
 
-    /// Deletes staged files older than an hour: what a killed server left behind (T74).
+    /// Deletes everything staged, at start, before this instance serves a request: what a
+    /// killed server left behind (T74). Only this instance stages here, and none of its
+    /// requests runs yet, so no staged file can still be wanted; waiting for it to age (as
+    /// a directory shared by live instances would need) would only keep a crash's leftovers.
     pub async fn sweep_staging(&self) {
         let Ok(mut entries) = tokio::fs::read_dir(self.root.join("incoming")).await else {
             return;
         };
         while let Ok(Some(entry)) = entries.next_entry().await {
-            let stale = entry
-                .metadata()
-                .await
-                .ok()
-                .and_then(|m| m.modified().ok())
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > STALE_STAGING);
-            if stale {
-                let _ = tokio::fs::remove_file(entry.path()).await;
+            if let Err(e) = tokio::fs::remove_file(entry.path()).await {
+                tracing::warn!(error = %e, path = %entry.path().display(), "a staged file could not be removed");
             }
         }
     }
@@ -142,10 +139,16 @@ impl FileStore {
             return Ok(());
         }
         let target = self.object(company_id, &staged.key);
-        if let Some(parent) = target.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(io_error)?;
-        }
-        tokio::fs::rename(incoming, &target).await.map_err(io_error)
+        let Some(parent) = target.parent() else {
+            return Err(Error::Internal("an object path has no directory".into()));
+        };
+        tokio::fs::create_dir_all(parent).await.map_err(io_error)?;
+        tokio::fs::rename(incoming, &target)
+            .await
+            .map_err(io_error)?;
+        // A rename is durable once its directory is synced; the row committing next must not
+        // outlive the file's name after a power loss (C2).
+        sync_dir(parent).await
     }
 
     /// Removes a kept file; one already gone is fine.
@@ -244,6 +247,11 @@ impl Drop for Staging {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+async fn sync_dir(dir: &std::path::Path) -> Result<(), Error> {
+    let dir = tokio::fs::File::open(dir).await.map_err(io_error)?;
+    dir.sync_all().await.map_err(io_error)
 }
 
 fn io_error(e: std::io::Error) -> Error {

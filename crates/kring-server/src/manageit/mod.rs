@@ -20,7 +20,7 @@ use crate::auth::{Caller, authorize, permits, readable_resources};
 use crate::db::Reader;
 use crate::error::Error;
 use crate::http::{json_response, method_not_allowed};
-use crate::idempotency;
+use crate::idempotency::{self, Attempt};
 use crate::resource::defs::customer::CUSTOMER;
 use crate::resource::defs::field::FIELD;
 use crate::resource::engine::{self, Scope};
@@ -301,20 +301,32 @@ async fn store_customer(
 ) -> Result<Response, Error> {
     let method = if existing.is_some() { "PATCH" } else { "POST" };
     let fingerprint = idempotency::fingerprint(method, &written.path, Some(&input.fingerprinted()));
-    idempotency::run(state, scope, written.key, fingerprint, || async {
-        let id = customers::write_customer(state, scope, &mut input, existing).await?;
-        let (status, detail) = match existing {
-            None => (StatusCode::CREATED, Detail::Created),
-            Some(_) => {
-                // An update shows the customer's notes to those who may read notes (T19).
-                let readable = readable_resources(state, &written.caller, scope).await?;
-                let notes = readable.contains(&"note");
-                (StatusCode::OK, Detail::Updated { notes })
-            }
-        };
-        let body = customers::shaped_one(&state.db, scope, id, &written.base, detail).await?;
-        Ok((status, Some(body)))
-    })
+    idempotency::run(
+        state,
+        scope,
+        written.key,
+        fingerprint,
+        |attempt| async move {
+            let id = match (attempt, existing) {
+                (Attempt::Run, _) => {
+                    customers::write_customer(state, scope, &mut input, existing).await?
+                }
+                (Attempt::Recover { .. }, Some(id)) => id,
+                (Attempt::Recover { .. }, None) => attempt.created()?,
+            };
+            let (status, detail) = match existing {
+                None => (StatusCode::CREATED, Detail::Created),
+                Some(_) => {
+                    // An update shows the customer's notes to those who may read notes (T19).
+                    let readable = readable_resources(state, &written.caller, scope).await?;
+                    let notes = readable.contains(&"note");
+                    (StatusCode::OK, Detail::Updated { notes })
+                }
+            };
+            let body = customers::shaped_one(&state.db, scope, id, &written.base, detail).await?;
+            Ok((status, Some(body)))
+        },
+    )
     .await
 }
 
@@ -326,11 +338,19 @@ async fn destroy(
     id: i64,
 ) -> Result<Response, Error> {
     let fingerprint = idempotency::fingerprint("DELETE", &written.path, None);
-    idempotency::run(state, scope, written.key, fingerprint, || async {
-        write::destroy(&state.db, def, scope, id).await?;
-        state.files.wake_sweeper();
-        Ok((StatusCode::NO_CONTENT, None))
-    })
+    idempotency::run(
+        state,
+        scope,
+        written.key,
+        fingerprint,
+        |attempt| async move {
+            if attempt == Attempt::Run {
+                write::destroy(&state.db, def, scope, id).await?;
+                state.files.wake_sweeper();
+            }
+            Ok((StatusCode::NO_CONTENT, None))
+        },
+    )
     .await
 }
 
@@ -362,15 +382,24 @@ async fn create_field(State(state): State<AppState>, request: Request) -> Result
     let written = Written::of(&state, &request)?;
     let input = input::read(request, &state).await?;
     let fingerprint = idempotency::fingerprint("POST", &written.path, Some(&input.values));
-    idempotency::run(&state, scope, written.key, fingerprint, || async {
-        let body = fields::field_body(&input.values, true)?;
-        let (id, _) = write::store(&state.db, &FIELD, scope, &body)
-            .await
-            .map_err(field_errors)?;
-        Ok((
-            StatusCode::CREATED,
-            Some(one_field(&state, scope, id).await?),
-        ))
+    idempotency::run(&state, scope, written.key, fingerprint, |attempt| {
+        let (state, input) = (&state, &input);
+        async move {
+            let id = match attempt {
+                Attempt::Run => {
+                    let body = fields::field_body(&input.values, true)?;
+                    write::store(&state.db, &FIELD, scope, &body)
+                        .await
+                        .map_err(field_errors)?
+                        .0
+                }
+                Attempt::Recover { .. } => attempt.created()?,
+            };
+            Ok((
+                StatusCode::CREATED,
+                Some(one_field(state, scope, id).await?),
+            ))
+        }
     })
     .await
 }
@@ -381,14 +410,19 @@ async fn update_field(State(state): State<AppState>, request: Request) -> Result
     let written = Written::of(&state, &request)?;
     let input = input::read(request, &state).await?;
     let fingerprint = idempotency::fingerprint("PATCH", &written.path, Some(&input.values));
-    idempotency::run(&state, scope, written.key, fingerprint, || async {
-        // Only customer fields are ManageIt's; another model's field is not found here.
-        one_field(&state, scope, id).await?;
-        let body = fields::field_body(&input.values, false)?;
-        write::update(&state.db, &FIELD, scope, id, &body)
-            .await
-            .map_err(field_errors)?;
-        Ok((StatusCode::OK, Some(one_field(&state, scope, id).await?)))
+    idempotency::run(&state, scope, written.key, fingerprint, |attempt| {
+        let (state, input) = (&state, &input);
+        async move {
+            if attempt == Attempt::Run {
+                // Only customer fields are ManageIt's; another model's field is not found here.
+                one_field(state, scope, id).await?;
+                let body = fields::field_body(&input.values, false)?;
+                write::update(&state.db, &FIELD, scope, id, &body)
+                    .await
+                    .map_err(field_errors)?;
+            }
+            Ok((StatusCode::OK, Some(one_field(state, scope, id).await?)))
+        }
     })
     .await
 }

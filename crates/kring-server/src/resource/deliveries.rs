@@ -25,7 +25,7 @@ use crate::db::{Db, Raw, Tx};
 use crate::error::Error;
 use crate::events::{self, number};
 use crate::http::json_response;
-use crate::idempotency;
+use crate::idempotency::{self, Attempt};
 
 /// The most deliveries one page lists, and how many by default.
 const MAX_PAGE: u64 = 1000;
@@ -252,12 +252,22 @@ pub async fn redeliver(
         .ok_or_else(|| delivery_not_found(&delivery))?;
     let key = idempotency::key_of(request.headers())?;
     let fingerprint = idempotency::fingerprint("POST", request.uri().path(), None);
-    idempotency::run(&state, scope, key, fingerprint, || async {
-        let mut tx = state.db.begin().await?;
-        let queued = queue_again(&mut tx, scope, webhook, original).await?;
-        tx.commit().await?;
-        let shown = shown_delivery(&state.db, scope, queued).await?;
-        Ok((StatusCode::ACCEPTED, Some(shown)))
+    idempotency::run(&state, scope, key, fingerprint, |attempt| {
+        let state = &state;
+        async move {
+            let queued = match attempt {
+                Attempt::Run => {
+                    let mut tx = state.db.begin().await?;
+                    let queued = queue_again(&mut tx, scope, webhook, original).await?;
+                    idempotency::note_created(queued);
+                    tx.commit().await?;
+                    queued
+                }
+                Attempt::Recover { .. } => attempt.created()?,
+            };
+            let shown = shown_delivery(&state.db, scope, queued).await?;
+            Ok((StatusCode::ACCEPTED, Some(shown)))
+        }
     })
     .await
 }
@@ -293,12 +303,22 @@ pub async fn send_test(
     let webhook = owned_webhook(&state, scope, &id).await?;
     let key = idempotency::key_of(request.headers())?;
     let fingerprint = idempotency::fingerprint("POST", request.uri().path(), None);
-    idempotency::run(&state, scope, key, fingerprint, || async {
-        let mut tx = state.db.begin().await?;
-        let queued = events::record_test(&mut tx, scope, webhook).await?;
-        tx.commit().await?;
-        let shown = shown_delivery(&state.db, scope, queued).await?;
-        Ok((StatusCode::ACCEPTED, Some(shown)))
+    idempotency::run(&state, scope, key, fingerprint, |attempt| {
+        let state = &state;
+        async move {
+            let queued = match attempt {
+                Attempt::Run => {
+                    let mut tx = state.db.begin().await?;
+                    let queued = events::record_test(&mut tx, scope, webhook).await?;
+                    idempotency::note_created(queued);
+                    tx.commit().await?;
+                    queued
+                }
+                Attempt::Recover { .. } => attempt.created()?,
+            };
+            let shown = shown_delivery(&state.db, scope, queued).await?;
+            Ok((StatusCode::ACCEPTED, Some(shown)))
+        }
     })
     .await
 }
@@ -356,41 +376,81 @@ pub async fn rotate_secret(
     let webhook = owned_webhook(&state, scope, &id).await?;
     let key = idempotency::key_of(request.headers())?;
     let fingerprint = idempotency::fingerprint("POST", request.uri().path(), None);
-    idempotency::run(&state, scope, key, fingerprint, || async {
-        let secret = new_secret()
-            .ok_or_else(|| Error::Internal("no randomness for a webhook secret".into()))?;
-        let until = Utc::now() + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
-        let mut tx = state.db.begin().await?;
-        let changed = tx
-            .execute(&Raw::new(
-                "UPDATE webhooks SET previous_secret = secret, previous_secret_until = ?, \
-                 secret = ? WHERE id = ? AND company_id = ?",
-                vec![
-                    until.into(),
-                    secret.clone().into(),
-                    webhook.into(),
-                    scope.company_id.into(),
-                ],
-            ))
-            .await?;
-        if changed != 1 {
-            return Err(engine::not_found(&WEBHOOK, webhook));
+    idempotency::run(&state, scope, key, fingerprint, |attempt| {
+        let state = &state;
+        async move {
+            let (secret, until) = match attempt {
+                Attempt::Run => rotate(state, scope, webhook).await?,
+                Attempt::Recover { .. } => current_secret(state, scope, webhook).await?,
+            };
+            let mut shown =
+                engine::show(&state.db, &WEBHOOK, scope, webhook, &Plan::default()).await?;
+            shown["secret"] = Json::String(secret);
+            shown["previous_secret_expires_at"] = Json::String(format_timestamp(&until));
+            Ok((StatusCode::OK, Some(shown)))
         }
-        let properties = json!({ "attributes": { "secret": "rotated" } });
-        activity::record(
-            &mut tx,
-            &WEBHOOK,
-            scope,
-            webhook,
-            Event::Updated,
-            properties,
-        )
-        .await?;
-        tx.commit().await?;
-        let mut shown = engine::show(&state.db, &WEBHOOK, scope, webhook, &Plan::default()).await?;
-        shown["secret"] = Json::String(secret);
-        shown["previous_secret_expires_at"] = Json::String(format_timestamp(&until));
-        Ok((StatusCode::OK, Some(shown)))
     })
     .await
+}
+
+/// Makes a new secret the webhook's, the replaced one signing beside it for a while; the new
+/// secret and until when the replaced one signs.
+async fn rotate(
+    state: &AppState,
+    scope: Scope,
+    webhook: i64,
+) -> Result<(String, chrono::DateTime<Utc>), Error> {
+    let secret =
+        new_secret().ok_or_else(|| Error::Internal("no randomness for a webhook secret".into()))?;
+    let until = Utc::now() + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
+    let mut tx = state.db.begin().await?;
+    let changed = tx
+        .execute(&Raw::new(
+            "UPDATE webhooks SET previous_secret = secret, previous_secret_until = ?, \
+                 secret = ? WHERE id = ? AND company_id = ?",
+            vec![
+                until.into(),
+                secret.clone().into(),
+                webhook.into(),
+                scope.company_id.into(),
+            ],
+        ))
+        .await?;
+    if changed != 1 {
+        return Err(engine::not_found(&WEBHOOK, webhook));
+    }
+    let properties = json!({ "attributes": { "secret": "rotated" } });
+    activity::record(
+        &mut tx,
+        &WEBHOOK,
+        scope,
+        webhook,
+        Event::Updated,
+        properties,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((secret, until))
+}
+
+/// The secret and overlap a rotation whose answer a crash lost left in place.
+async fn current_secret(
+    state: &AppState,
+    scope: Scope,
+    webhook: i64,
+) -> Result<(String, chrono::DateTime<Utc>), Error> {
+    let rows = state
+        .db
+        .fetch(
+            &Raw::new(
+                "SELECT secret, previous_secret_until FROM webhooks WHERE id = ? AND company_id = ?",
+                vec![webhook.into(), scope.company_id.into()],
+            ),
+            &[ColumnType::Text, ColumnType::Timestamp],
+        )
+        .await?;
+    match rows.first().map(Vec::as_slice) {
+        Some([Value::Text(secret), Value::Timestamp(until)]) => Ok((secret.clone(), *until)),
+        _ => Err(engine::not_found(&WEBHOOK, webhook)),
+    }
 }

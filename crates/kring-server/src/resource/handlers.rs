@@ -22,7 +22,7 @@ use crate::auth::{Caller, authorize, readable_resources};
 use crate::delivery::target;
 use crate::error::Error;
 use crate::http::{json_body, json_response, method_not_allowed};
-use crate::idempotency;
+use crate::idempotency::{self, Attempt};
 
 /// The methods each kind of path answers, for 405 responses and their `Allow`.
 const COLLECTION_METHODS: &str = "GET, HEAD, POST";
@@ -274,11 +274,22 @@ async fn store(
     let (key, path) = (idempotency::key_of(request.headers())?, path_of(&request));
     let body = json_body(request, state.config.body_limit).await?;
     let fingerprint = idempotency::fingerprint("POST", &path, Some(&body));
-    idempotency::run(&state, scope, key, fingerprint, || async {
-        vet_targets(&state, def, &body, Mode::Create).await?;
-        let (id, record) = write::store(&state.db, def, scope, &body).await?;
-        let record = with_written(&state, def, scope, id, record).await?;
-        Ok((StatusCode::CREATED, Some(record)))
+    idempotency::run(&state, scope, key, fingerprint, |attempt| {
+        let (state, body) = (&state, &body);
+        async move {
+            let record = match attempt {
+                Attempt::Run => {
+                    vet_targets(state, def, body, Mode::Create).await?;
+                    let (id, record) = write::store(&state.db, def, scope, body).await?;
+                    with_written(state, def, scope, id, record).await?
+                }
+                Attempt::Recover { .. } => {
+                    let id = attempt.created()?;
+                    engine::show(&state.db, def, scope, id, &written(def)).await?
+                }
+            };
+            Ok((StatusCode::CREATED, Some(record)))
+        }
     })
     .await
 }
@@ -316,11 +327,21 @@ async fn update(
     let body = json_body(request, state.config.body_limit).await?;
     // PUT and PATCH are one operation here, so they share a fingerprint.
     let fingerprint = idempotency::fingerprint("PATCH", &path, Some(&body));
-    idempotency::run(&state, scope, key, fingerprint, || async {
-        vet_targets(&state, def, &body, Mode::Update).await?;
-        let record = write::update(&state.db, def, scope, id, &body).await?;
-        let record = with_written(&state, def, scope, id, record).await?;
-        Ok((StatusCode::OK, Some(record)))
+    idempotency::run(&state, scope, key, fingerprint, |attempt| {
+        let (state, body) = (&state, &body);
+        async move {
+            let record = match attempt {
+                Attempt::Run => {
+                    vet_targets(state, def, body, Mode::Update).await?;
+                    let record = write::update(&state.db, def, scope, id, body).await?;
+                    with_written(state, def, scope, id, record).await?
+                }
+                Attempt::Recover { .. } => {
+                    engine::show(&state.db, def, scope, id, &written(def)).await?
+                }
+            };
+            Ok((StatusCode::OK, Some(record)))
+        }
     })
     .await
 }
@@ -334,10 +355,15 @@ async fn destroy(
     let id = record_id(def, &request)?;
     let key = idempotency::key_of(request.headers())?;
     let fingerprint = idempotency::fingerprint("DELETE", &path_of(&request), None);
-    idempotency::run(&state, scope, key, fingerprint, || async {
-        write::destroy(&state.db, def, scope, id).await?;
-        state.files.wake_sweeper();
-        Ok((StatusCode::NO_CONTENT, None))
+    idempotency::run(&state, scope, key, fingerprint, |attempt| {
+        let state = &state;
+        async move {
+            if attempt == Attempt::Run {
+                write::destroy(&state.db, def, scope, id).await?;
+                state.files.wake_sweeper();
+            }
+            Ok((StatusCode::NO_CONTENT, None))
+        }
     })
     .await
 }

@@ -113,6 +113,7 @@ pub async fn store_in(
     let generated = generate_values(def, &mut record)?;
 
     let id = insert_record(tx, def, scope, &record).await?;
+    crate::idempotency::note_created(id);
     if let Some(slot) = record.first_mut() {
         *slot = Value::Int(id);
     }

@@ -14,7 +14,8 @@ backend_tests!(
     a_repeated_create_is_replayed_not_repeated,
     a_reused_key_with_another_body_is_422,
     keys_in_progress_are_409_and_belong_to_their_owner,
-    updates_and_deletes_are_idempotent_too
+    updates_and_deletes_are_idempotent_too,
+    an_answer_lost_after_the_commit_is_rebuilt_not_rerun,
 );
 
 async fn send(
@@ -226,5 +227,80 @@ async fn updates_and_deletes_are_idempotent_too(app: TestApp) {
         (status, replayed.as_deref()),
         (StatusCode::NO_CONTENT, Some("true")),
         "not a 404"
+    );
+}
+
+/// The answer a crash lost between a write's commit and the keeping of its answer, as the
+/// key's row then is: committed with the write, no status yet.
+async fn lose_answer(app: &TestApp, key: &'static str) {
+    let mut tx = app.db.begin().await.unwrap();
+    let changed = tx
+        .execute(&kring_server::db::Raw::new(
+            "UPDATE idempotency_keys SET status = NULL, response = NULL WHERE idempotency_key = ?",
+            vec![key.into()],
+        ))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(changed, 1, "the write's transaction wrote its key");
+}
+
+/// C3 across a crash after the commit: the retry is answered from what the write left (the
+/// record it made, the delete it did) and runs nothing a second time. Before keys were written
+/// in the write's transaction, such a key blocked retries for five minutes and then ran the
+/// write again.
+async fn an_answer_lost_after_the_commit_is_rebuilt_not_rerun(app: TestApp) {
+    let token = app.owner().await;
+    let body = json!({"name": "Once", "description": "only"});
+    let (status, _, created) = send(
+        &app,
+        "POST",
+        &token,
+        "/api/customer",
+        "lost-create",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    lose_answer(&app, "lost-create").await;
+    let (status, replayed, again) = send(
+        &app,
+        "POST",
+        &token,
+        "/api/customer",
+        "lost-create",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, replayed.as_deref()),
+        (StatusCode::CREATED, Some("true"))
+    );
+    assert_eq!(again, created, "the rebuilt answer is the original");
+    assert_eq!(customers(&app).await, 1, "created once");
+    let (status, _, kept) = send(
+        &app,
+        "POST",
+        &token,
+        "/api/customer",
+        "lost-create",
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        (status, kept),
+        (StatusCode::CREATED, created.clone()),
+        "and kept"
+    );
+
+    let path = format!("/api/customer/{}", created["id"]);
+    let (status, _, _) = send(&app, "DELETE", &token, &path, "lost-delete", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    lose_answer(&app, "lost-delete").await;
+    let (status, replayed, _) = send(&app, "DELETE", &token, &path, "lost-delete", None).await;
+    assert_eq!(
+        (status, replayed.as_deref()),
+        (StatusCode::NO_CONTENT, Some("true")),
+        "not 404: the delete is not run again"
     );
 }

@@ -56,8 +56,9 @@ pub static WEBHOOK: ResourceDef = ResourceDef {
         // Where deliveries go: checked at every write and before every attempt (SSRF).
         text("url").required().max(2048).target(),
         text("event").required().one_of(EVENTS),
-        // False once a receiver answered 410 Gone or every retry failed.
-        boolean("active").default(Default::Bool(true)),
+        // False once a receiver answered 410 Gone or every retry failed; the owner turns a
+        // subscription off and on again with it.
+        boolean("active").writable().default(Default::Bool(true)),
         CREATED_AT,
         UPDATED_AT,
         // Shown once, in the create response; deliveries are signed with it.

@@ -3,7 +3,6 @@
 //! none of them: after a restart on the same database every event reaches the receiver.
 
 use std::collections::{BTreeSet, HashMap};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,8 +12,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::{Seen, app_on, deliveries_until, receiver, subscribe, verify_all};
+use crate::process::Deployment;
 use crate::resources::create;
-use crate::support::{Backend, TestApp, fresh_database};
+use crate::support::{Backend, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t72_two_instances_attempt_each_delivery_once_on_postgres() {
@@ -120,75 +120,14 @@ async fn stalling_receiver(stall: Arc<AtomicBool>) -> Stalling {
     }
 }
 
-/// `kring serve` as a child process on `database_url`; killed with SIGKILL when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    async fn start(database_url: &str) -> Server {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
-        let child = Command::new(env!("CARGO_BIN_EXE_kring"))
-            .args([
-                "serve",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--webhook-allow-private",
-                "--webhook-timeout-seconds",
-                "5",
-                "--webhook-lease-seconds",
-                "6",
-            ])
-            .env("KRING_DATABASE_URL", database_url)
-            .env("KRING_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn kring");
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let client = crate::support::client();
-        for _ in 0..300 {
-            let ready = client.get(format!("{}/ready", server.base)).send().await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("kring serve never became ready");
-    }
-
-    /// SIGKILL: no shutdown, no flush, the process is gone at once.
-    fn kill_9(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-
-    async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = crate::support::client()
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let status = response.status();
-        (status, response.json().await.expect("JSON"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// `kring serve` with deliveries to loopback, short timeouts and a short lease.
+const WEBHOOK_ARGS: &[&str] = &[
+    "--webhook-allow-private",
+    "--webhook-timeout-seconds",
+    "5",
+    "--webhook-lease-seconds",
+    "6",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t72_kill_9_mid_delivery_loses_nothing_on_sqlite() {
@@ -201,31 +140,15 @@ async fn t72_kill_9_mid_delivery_loses_nothing_on_postgres() {
 }
 
 async fn kill_9_mid_delivery(backend: Backend) {
-    let Some((url, dir)) = fresh_database(backend).await else {
+    let Some(deployment) = Deployment::new(backend).await else {
         eprintln!("KRING_TEST_POSTGRES_URL is not set: skipped");
         return;
     };
-    let db = kring_server::Db::connect(&url).await.unwrap();
-    kring_server::db::migrate(&db).await.unwrap();
-    let email = "crash@crash.test";
-    kring_server::admin::create_user(
-        &db,
-        "Crash Co",
-        "Crash",
-        email,
-        "password123",
-        "company_owner",
-    )
-    .await
-    .unwrap();
-    let token = kring_server::admin::create_token(&db, email, "crash")
-        .await
-        .unwrap();
-    db.close().await;
+    let token = deployment.token.clone();
 
     let stall = Arc::new(AtomicBool::new(true));
     let receiver = stalling_receiver(stall.clone()).await;
-    let mut server = Server::start(&url).await;
+    let mut server = deployment.serve(WEBHOOK_ARGS).await;
     let (status, webhook) = server
         .post(
             &token,
@@ -260,7 +183,7 @@ async fn kill_9_mid_delivery(backend: Backend) {
     );
 
     stall.store(false, Ordering::SeqCst);
-    let restarted = Server::start(&url).await;
+    server.restart().await;
     let delivered = || -> BTreeSet<i64> {
         receiver
             .answered
@@ -283,10 +206,6 @@ async fn kill_9_mid_delivery(backend: Backend) {
         .collect();
     if let Some(verified) = verify_all(&items) {
         assert!(verified.iter().all(|v| *v), "every delivery verifies");
-    }
-    drop(restarted);
-    if let Some(dir) = dir {
-        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
