@@ -76,8 +76,8 @@ pub fn check(field_type: &str, raw: &Json) -> Result<Option<String>, Message> {
             Json::Array(items) if items.iter().all(Json::is_string) => raw.to_string(),
             _ => return Err(Message::new("validation.array")),
         },
-        // Files arrive through multipart uploads, which store a reference; a JSON body may only
-        // keep or clear what is there.
+        // A file field holds the references the ManageIt dialect writes after an upload
+        // (`[{"name", "uuid"}]`); text of any other shape reads back as no files.
         _ => limited(raw, TEXT_MAX)?,
     };
     Ok(Some(stored))
