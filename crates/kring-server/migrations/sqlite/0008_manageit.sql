@@ -46,11 +46,19 @@ CREATE INDEX customer_permissions_company ON customer_permissions (company_id);
 -- Stored files are found by their uuid (download URLs) and by the record they belong to.
 CREATE INDEX media_company_uuid ON media (company_id, uuid);
 
--- Files whose media rows were deleted, written in the deleting transaction; a sweeper removes
--- the bytes afterwards, so a crash or an unreachable bucket delays the removal but never loses it.
+-- Files whose media rows were deleted, written by the deleting transaction itself (the trigger
+-- below, so no way of deleting a media row can forget its file); a sweeper removes the bytes
+-- afterwards, so a crash or an unreachable bucket delays the removal but never loses it.
 CREATE TABLE file_deletions (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     company_id  INTEGER NOT NULL,
     uuid        TEXT    NOT NULL,
     created_at  TEXT    NOT NULL
 );
+-- The time in Kring's fixed-width format (`2025-07-29T12:32:45.123000Z`).
+CREATE TRIGGER media_file_forgotten AFTER DELETE ON media
+BEGIN
+    INSERT INTO file_deletions (company_id, uuid, created_at)
+    VALUES (OLD.company_id, OLD.uuid,
+            strftime('%Y-%m-%dT%H:%M:', 'now') || strftime('%f', 'now') || '000Z');
+END;

@@ -359,47 +359,32 @@ pub async fn attach(
         .await
 }
 
-/// Deletes the media rows of `model`'s records `ids` (of one collection, when given) and queues
-/// their files for the sweeper, in `tx`: the bytes go once the deletion has committed.
+/// Deletes the media rows of a customer's collection (a replaced photo, a file field's files);
+/// the trigger on `media` queues their files for the sweeper, in `tx`, so the bytes go once the
+/// deletion has committed.
 pub async fn forget(
     tx: &mut Tx,
     scope: Scope,
     model: &str,
-    ids: &[i64],
-    collection: Option<&str>,
+    id: i64,
+    collection: &str,
 ) -> Result<(), Error> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let mut condition = format!(
-        "company_id = ? AND model_type = ? AND model_id IN ({})",
-        vec!["?"; ids.len()].join(", ")
-    );
-    let mut values: Vec<sea_query::Value> = vec![scope.company_id.into(), model.into()];
-    values.extend(ids.iter().map(|id| sea_query::Value::from(*id)));
-    if let Some(collection) = collection {
-        condition.push_str(" AND collection_name = ?");
-        values.push(collection.into());
-    }
-    let mut queued = vec![sea_query::Value::from(Utc::now())];
-    queued.extend(values.iter().cloned());
-    tx.execute(&Raw::owned(
-        format!(
-            "INSERT INTO file_deletions (company_id, uuid, created_at)              SELECT company_id, uuid, ? FROM media WHERE {condition}"
-        ),
-        queued,
-    ))
-    .await?;
-    tx.execute(&Raw::owned(
-        format!("DELETE FROM media WHERE {condition}"),
-        values,
+    tx.execute(&Raw::new(
+        "DELETE FROM media WHERE company_id = ? AND model_type = ? AND model_id = ? \
+         AND collection_name = ?",
+        vec![
+            scope.company_id.into(),
+            model.into(),
+            id.into(),
+            collection.into(),
+        ],
     ))
     .await?;
     Ok(())
 }
 
-/// Removes the files queued by [`forget`], a batch at a time; returns how many went. Safe to
-/// run on several instances at once: removing a file twice is harmless.
+/// Removes the files of deleted media rows (queued by the trigger on `media`), a batch at a
+/// time; returns how many went. Safe on several instances at once: removing twice is harmless.
 pub async fn sweep_deletions(db: &crate::Db, store: &FileStore) -> Result<usize, Error> {
     let queued = db
         .fetch(

@@ -472,7 +472,7 @@ async fn write_rows(
         .into_iter()
         .map(|(field_id, files)| (format!("custom_field_{field_id}"), files));
     for (collection, files) in fields.chain(photo) {
-        files::forget(tx, scope, "customer", &[id], Some(&collection)).await?;
+        files::forget(tx, scope, "customer", id, &collection).await?;
         for file in &files {
             keep(tx, &state.files, scope, input, id, &collection, file).await?;
             kept.push(file.storage_key.clone());

@@ -250,24 +250,59 @@ pub async fn redeliver(
         .ok()
         .filter(|id| *id > 0)
         .ok_or_else(|| delivery_not_found(&delivery))?;
-    let key = idempotency::key_of(request.headers())?;
+    queue_delivery(&state, &request, scope, Queued::Again { webhook, original }).await
+}
+
+/// What a `POST` that queues one delivery queues.
+#[derive(Clone, Copy)]
+enum Queued {
+    /// `original`'s event again.
+    Again { webhook: i64, original: i64 },
+    /// A `webhook.test` event.
+    Test { webhook: i64 },
+}
+
+/// Queues one delivery in its own transaction, idempotently, and answers 202 with it as the
+/// deliveries list shows it.
+/// The request is read before any await: its body cannot be held across one.
+fn queue_delivery(
+    state: &AppState,
+    request: &Request,
+    scope: Scope,
+    queued: Queued,
+) -> impl Future<Output = Result<Response, Error>> + Send {
+    let key = idempotency::key_of(request.headers());
     let fingerprint = idempotency::fingerprint("POST", request.uri().path(), None);
-    idempotency::run(&state, scope, key, fingerprint, |attempt| {
-        let state = &state;
-        async move {
-            let queued = match attempt {
-                Attempt::Run => {
-                    let mut tx = state.db.begin().await?;
-                    let queued = queue_again(&mut tx, scope, webhook, original).await?;
-                    idempotency::note_created(queued);
-                    tx.commit().await?;
-                    queued
-                }
-                Attempt::Recover { .. } => attempt.created()?,
-            };
-            let shown = shown_delivery(&state.db, scope, queued).await?;
-            Ok((StatusCode::ACCEPTED, Some(shown)))
-        }
+    async move { queued_once(state, scope, key?, fingerprint, queued).await }
+}
+
+async fn queued_once(
+    state: &AppState,
+    scope: Scope,
+    key: Option<String>,
+    fingerprint: String,
+    queued: Queued,
+) -> Result<Response, Error> {
+    idempotency::run(state, scope, key, fingerprint, |attempt| async move {
+        let id = match attempt {
+            Attempt::Run => {
+                let mut tx = state.db.begin().await?;
+                let id = match queued {
+                    Queued::Again { webhook, original } => {
+                        queue_again(&mut tx, scope, webhook, original).await?
+                    }
+                    Queued::Test { webhook } => {
+                        events::record_test(&mut tx, scope, webhook).await?
+                    }
+                };
+                idempotency::note_created(id);
+                tx.commit().await?;
+                id
+            }
+            Attempt::Recover { .. } => attempt.created()?,
+        };
+        let shown = shown_delivery(&state.db, scope, id).await?;
+        Ok((StatusCode::ACCEPTED, Some(shown)))
     })
     .await
 }
@@ -301,26 +336,7 @@ pub async fn send_test(
 ) -> Result<Response, Error> {
     let scope = permitted(&state, &request, &WEBHOOK, Action::Update).await?;
     let webhook = owned_webhook(&state, scope, &id).await?;
-    let key = idempotency::key_of(request.headers())?;
-    let fingerprint = idempotency::fingerprint("POST", request.uri().path(), None);
-    idempotency::run(&state, scope, key, fingerprint, |attempt| {
-        let state = &state;
-        async move {
-            let queued = match attempt {
-                Attempt::Run => {
-                    let mut tx = state.db.begin().await?;
-                    let queued = events::record_test(&mut tx, scope, webhook).await?;
-                    idempotency::note_created(queued);
-                    tx.commit().await?;
-                    queued
-                }
-                Attempt::Recover { .. } => attempt.created()?,
-            };
-            let shown = shown_delivery(&state.db, scope, queued).await?;
-            Ok((StatusCode::ACCEPTED, Some(shown)))
-        }
-    })
-    .await
+    queue_delivery(&state, &request, scope, Queued::Test { webhook }).await
 }
 
 /// Inserts the new delivery of `original`'s event; 404 when `original` is not one of this

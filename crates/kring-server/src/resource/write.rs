@@ -370,10 +370,6 @@ fn delete_records<'a>(
                 let Some(target) = super::find(relation.target) else {
                     continue;
                 };
-                if target.table == "media" {
-                    crate::files::forget(tx, scope, def.name, &ids, None).await?;
-                    continue;
-                }
                 let mut delete = Query::delete();
                 delete
                     .from_table(target.table)
