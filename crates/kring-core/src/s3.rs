@@ -92,15 +92,7 @@ pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934c
 
 /// S3's URI encoding of an object path: every byte but unreserved ones and `/` as `%XX`.
 pub fn encode_path(path: &str) -> String {
-    path.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    crate::form::percent_encode(path, b"/")
 }
 
 fn hex(bytes: &[u8]) -> String {

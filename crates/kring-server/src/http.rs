@@ -174,6 +174,25 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
+/// Where this server is reached, for absolute URLs in responses (OAuth metadata, download
+/// links): the configured public URL, else the request's `Host` (when it looks like a host)
+/// with `http://`, as a server behind a proxy cannot know the scheme it is served under.
+pub fn public_base(config: &crate::Config, headers: &axum::http::HeaderMap) -> String {
+    if let Some(url) = &config.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
 pub fn json_response(status: StatusCode, body: &Json) -> Response {
     (
         status,

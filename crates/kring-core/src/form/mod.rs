@@ -28,7 +28,7 @@ use crate::i18n::Message;
 pub use builder::{FormBuilder, PendingFile};
 pub use json::{FILE_MARKER, file_to_json};
 pub use tree::{FileRef, FormArray, FormTree, FormValue, Key, UploadError};
-pub use urlencoded::parse_urlencoded;
+pub use urlencoded::{parse_urlencoded, percent_encode};
 
 /// The deepest nesting any configuration may allow. Trees are walked recursively (merging,
 /// JSON, dropping), so the depth must stay far below what a thread's stack holds.

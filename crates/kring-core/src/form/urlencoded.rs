@@ -26,6 +26,20 @@ fn split_pair(piece: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// RFC 3986 percent-encoding: every byte but the unreserved ones (`A–Z a–z 0–9 - . _ ~`) and
+/// those in `keep` as `%XX` (S3 object paths keep `/`; RFC 6266 file names keep nothing).
+pub fn percent_encode(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) || keep.contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// PHP's `urldecode`: `+` is a space, `%XX` a byte, and a `%` without two hex digits stays.
 /// Query strings are decoded the same way ([`crate::query::parse_query_string`]).
 pub(crate) fn percent_decode(input: &[u8]) -> String {

@@ -179,10 +179,8 @@ impl FileStore {
             return Ok(None);
         };
         let length = file.metadata().await.map(|m| m.len()).ok();
-        let chunks = FileChunks {
-            file,
-            buffer: vec![0; 64 * 1024],
-        };
+        // In 64 KiB chunks, so a download never sits whole in memory.
+        let chunks = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
         Ok(Some((Body::from_stream(chunks), length)))
     }
 
@@ -501,41 +499,6 @@ pub fn content_disposition(name: &str) -> String {
             }
         })
         .collect();
-    let encoded: String = name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let encoded = kring_core::form::percent_encode(name, b"");
     format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
-}
-
-/// A file read as a stream of 64 KiB chunks, so a download never sits whole in memory.
-struct FileChunks {
-    file: tokio::fs::File,
-    buffer: Vec<u8>,
-}
-
-impl futures_core::Stream for FileChunks {
-    type Item = Result<Vec<u8>, std::io::Error>;
-
-    fn poll_next(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        use std::task::Poll;
-        use tokio::io::{AsyncRead, ReadBuf};
-        let this = self.get_mut();
-        let mut read = ReadBuf::new(&mut this.buffer);
-        match std::pin::Pin::new(&mut this.file).poll_read(cx, &mut read) {
-            Poll::Ready(Ok(())) if read.filled().is_empty() => Poll::Ready(None),
-            Poll::Ready(Ok(())) => Poll::Ready(Some(Ok(read.filled().to_vec()))),
-            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
 }

@@ -8,8 +8,6 @@ use kring_core::Value;
 use kring_core::manageit::{
     CustomerInput, FieldInput, Limits, UploadedFile, permission_name, validate_customer,
 };
-use kring_core::query::Plan;
-use kring_core::resource::Relation;
 use kring_core::schema::ColumnType;
 use kring_core::validate::{Mode, ValidationErrors};
 use sea_query::{Expr, ExprTrait, Func, Query};
@@ -17,14 +15,15 @@ use serde_json::{Map, Value as Json, json};
 
 use super::fields::{CustomField, column, customer_fields, text_of};
 use super::input::Input;
+use crate::AppState;
+use crate::activity::{self, Event};
 use crate::db::{Backend, Db, Raw, Reader, Tx};
 use crate::error::Error;
 use crate::files::{self, FileStore, NewMedia};
 use crate::resource::defs::customer::CUSTOMER;
 use crate::resource::engine::{self, Scope, by_id, scoped_select};
-use crate::resource::loader::Load;
-use crate::resource::{find, write};
-use crate::{AppState, activity};
+use crate::resource::handlers::embedding;
+use crate::resource::write;
 
 /// The media collection of a customer's profile photo.
 const PHOTO: &str = "profile_photo";
@@ -325,24 +324,12 @@ async fn notes_and_activity(
     id: i64,
     with_notes: bool,
 ) -> Result<(Json, Json), Error> {
-    let load = |name: &str| -> Option<Load> {
-        let relation: &'static Relation = CUSTOMER.relation(name)?;
-        Some(Load {
-            relation,
-            target: find(relation.target)?,
-            select: None,
-            children: Vec::new(),
-        })
-    };
     let relations: &[&str] = if with_notes {
         &["notes", "activity_log"]
     } else {
         &["activity_log"]
     };
-    let plan = Plan {
-        with: relations.iter().copied().filter_map(load).collect(),
-        ..Plan::default()
-    };
+    let plan = embedding(relations.iter().filter_map(|name| CUSTOMER.relation(name)));
     let shown = engine::show(db, &CUSTOMER, scope, id, &plan).await?;
     let list = |name: &str| shown.get(name).and_then(|l| l.get("data")).cloned();
     Ok((
@@ -386,11 +373,28 @@ pub async fn write_customer(
     if let Some(Json::String(email)) = checked.columns.get("email") {
         refuse_taken_email(&mut tx, scope, email, existing).await?;
     }
-    let (body, uploads) = engine_body(&checked)?;
     let mut kept = Vec::new();
-    let written = write_rows(
-        &mut tx, state, scope, input, existing, &checked, body, uploads, &mut kept,
-    )
+    let written = async {
+        let id = write_row(&mut tx, scope, existing, &checked).await?;
+        let before = match &checked.permissions {
+            Some(granted) => Some(replace_permissions(&mut tx, scope, id, granted).await?),
+            None => None,
+        };
+        let collections = collections(&checked);
+        if existing.is_some()
+            && let Some(properties) = extras_changed(&checked, before.as_deref(), &collections)
+        {
+            activity::record(&mut tx, &CUSTOMER, scope, id, Event::Updated, properties).await?;
+        }
+        for (collection, files) in &collections {
+            files::forget(&mut tx, scope, "customer", id, collection).await?;
+            for file in files {
+                keep(&mut tx, &state.files, scope, input, id, collection, file).await?;
+                kept.push(file.storage_key.clone());
+            }
+        }
+        Ok(id)
+    }
     .await;
     let committed = match written {
         Ok(id) => tx.commit().await.map(|()| id),
@@ -407,113 +411,105 @@ pub async fn write_customer(
     committed
 }
 
-/// Everything of one customer write after validation, in `tx`; `kept` collects the files put
-/// in place, for removal should the transaction not commit.
-#[allow(clippy::too_many_arguments)]
-async fn write_rows(
+/// The customer row and its field values, through the engine; the customer's id.
+async fn write_row(
     tx: &mut Tx,
-    state: &AppState,
     scope: Scope,
-    input: &mut Input,
     existing: Option<i64>,
     checked: &CustomerInput,
-    body: Map<String, Json>,
-    uploads: Vec<(i64, Vec<UploadedFile>)>,
-    kept: &mut Vec<String>,
 ) -> Result<i64, Error> {
-    let id = match existing {
-        None => write::store_in(tx, &CUSTOMER, scope, &body).await,
+    let body = engine_body(checked);
+    match existing {
+        None => write::store_in(tx, &CUSTOMER, scope, &body)
+            .await
+            .map(|(id, _)| id),
         Some(id) => write::update_in(tx, &CUSTOMER, scope, id, &body)
             .await
-            .map(|_| (id, Map::new())),
+            .map(|_| id),
     }
-    .map_err(|e| manageit_errors(e, checked))?
-    .0;
-    // What Cirqll's customer does not hold, for the activity log of an update.
+    .map_err(|e| manageit_errors(e, checked))
+}
+
+/// The media collections a request fills (a photo, a file field's files), each with the
+/// uploads it now holds; an empty list clears one.
+fn collections(checked: &CustomerInput) -> Vec<(String, Vec<UploadedFile>)> {
+    let fields = checked
+        .fields
+        .iter()
+        .filter_map(|(field_id, input)| match input {
+            FieldInput::Files(list) => Some((format!("custom_field_{field_id}"), list.clone())),
+            FieldInput::Value(_) => None,
+        });
+    let photo = checked
+        .photo
+        .iter()
+        .map(|photo| (PHOTO.to_string(), vec![photo.clone()]));
+    fields.chain(photo).collect()
+}
+
+/// The activity-log properties of what an update changed that Cirqll's customer does not
+/// hold (permissions, a photo, files), if anything.
+fn extras_changed(
+    checked: &CustomerInput,
+    permissions_before: Option<&[i64]>,
+    collections: &[(String, Vec<UploadedFile>)],
+) -> Option<Json> {
     let mut attributes = Map::new();
     let mut old = Map::new();
-    if let Some(granted) = &checked.permissions {
-        let before = replace_permissions(tx, scope, id, granted).await?;
-        if before != *granted {
-            old.insert("permissions".into(), permission_names(&before));
-            attributes.insert("permissions".into(), permission_names(granted));
-        }
+    if let (Some(granted), Some(before)) = (&checked.permissions, permissions_before)
+        && before != granted.as_slice()
+    {
+        old.insert("permissions".into(), permission_names(before));
+        attributes.insert("permissions".into(), permission_names(granted));
     }
-    if let Some(photo) = &checked.photo {
-        attributes.insert(
-            "profile_photo".into(),
-            json!(files::display_name(&photo.original_name)),
-        );
-    }
-    for (field_id, files) in &uploads {
+    for (collection, files) in collections {
         let names: Vec<String> = files
             .iter()
             .map(|f| files::display_name(&f.original_name))
             .collect();
-        attributes.insert(format!("field_values.{field_id}"), json!(names));
+        let key = match collection.strip_prefix("custom_field_") {
+            Some(field_id) => format!("field_values.{field_id}"),
+            None => "profile_photo".to_string(),
+        };
+        let shown = if key == "profile_photo" {
+            json!(names.first())
+        } else {
+            json!(names)
+        };
+        attributes.insert(key, shown);
     }
-    if existing.is_some() && !attributes.is_empty() {
-        let properties = json!({ "attributes": attributes, "old": old });
-        activity::record(
-            tx,
-            &CUSTOMER,
-            scope,
-            id,
-            activity::Event::Updated,
-            properties,
-        )
-        .await?;
-    }
-    let photo = checked
-        .photo
-        .iter()
-        .map(|p| (PHOTO.to_string(), vec![p.clone()]));
-    let fields = uploads
-        .into_iter()
-        .map(|(field_id, files)| (format!("custom_field_{field_id}"), files));
-    for (collection, files) in fields.chain(photo) {
-        files::forget(tx, scope, "customer", id, &collection).await?;
-        for file in &files {
-            keep(tx, &state.files, scope, input, id, &collection, file).await?;
-            kept.push(file.storage_key.clone());
-        }
-    }
-    Ok(id)
+    (!attributes.is_empty()).then(|| json!({ "attributes": attributes, "old": old }))
 }
 
 /// Jetstream's profile photo limit (`spec/manageit.md` §5.6): 1024 kilobytes.
 const PHOTO_KB: u64 = 1024;
 
-/// The Cirqll body of a checked request, and the uploads per file field to keep.
-#[allow(clippy::type_complexity)]
-fn engine_body(
-    checked: &CustomerInput,
-) -> Result<(Map<String, Json>, Vec<(i64, Vec<UploadedFile>)>), Error> {
+/// The Cirqll body of a checked request: its columns, and its field values in their stored form
+/// (a file field holds `[{"name", "uuid"}]` of its uploads).
+fn engine_body(checked: &CustomerInput) -> Map<String, Json> {
     let mut body = checked.columns.clone();
-    let mut values = Vec::new();
-    let mut uploads = Vec::new();
-    for (field_id, input) in &checked.fields {
-        let value = match input {
-            FieldInput::Value(value) => json!(value),
-            FieldInput::Files(list) if list.is_empty() => {
-                uploads.push((*field_id, Vec::new()));
-                Json::Null
-            }
-            FieldInput::Files(list) => {
-                uploads.push((*field_id, list.clone()));
-                let stored: Vec<Json> = list
-                    .iter()
-                    .map(|f| json!({ "name": files::display_name(&f.original_name), "uuid": f.storage_key }))
-                    .collect();
-                json!(Json::Array(stored).to_string())
-            }
-        };
-        values.push(json!({ "field_id": field_id, "value": value }));
-    }
+    let values: Vec<Json> = checked
+        .fields
+        .iter()
+        .map(|(field_id, input)| {
+            let value = match input {
+                FieldInput::Value(value) => json!(value),
+                FieldInput::Files(list) if list.is_empty() => Json::Null,
+                FieldInput::Files(list) => {
+                    let stored: Vec<Json> = list
+                        .iter()
+                        .map(|f| json!({ "name": files::display_name(&f.original_name), "uuid": f.storage_key }))
+                        .collect();
+                    json!(Json::Array(stored).to_string())
+                }
+            };
+            json!({ "field_id": field_id, "value": value })
+        })
+        .collect();
     if !values.is_empty() {
         body.insert("field_values".into(), Json::Array(values));
     }
-    Ok((body, uploads))
+    body
 }
 
 /// Records one upload as the customer's media and moves it into place.

@@ -42,8 +42,16 @@ impl Input {
             .unwrap_or(FileKind::Unknown)
     }
 
+    /// The input as an idempotency fingerprint sees it: a file by its content, not by where
+    /// this request staged it.
+    pub fn fingerprinted(&self) -> Map<String, Json> {
+        let mut values = Json::Object(self.values.clone());
+        self.replace_keys(&mut values);
+        object(values)
+    }
+
     /// Replaces each file marker's storage key by the file's SHA-256.
-    pub fn replace_keys(&self, value: &mut Json) {
+    fn replace_keys(&self, value: &mut Json) {
         match value {
             Json::Array(items) => items.iter_mut().for_each(|v| self.replace_keys(v)),
             Json::Object(map) => {

@@ -8,12 +8,12 @@ mod input;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use kring_core::i18n::Message;
 use kring_core::query::PlanKind;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 
 use crate::AppState;
 use crate::auth::{Caller, authorize, permits, readable_resources};
@@ -78,18 +78,9 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// Where download URLs start: the configured public URL, else this request's host.
+/// Where download URLs start.
 fn base_url(state: &AppState, request: &Request) -> String {
-    if let Some(url) = &state.config.public_url {
-        return url.trim_end_matches('/').to_string();
-    }
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()) && !h.contains('/'))
-        .unwrap_or("localhost");
-    format!("http://{host}")
+    crate::http::public_base(&state.config, request.headers())
 }
 
 fn data(status: StatusCode, body: Json) -> Result<Response, Error> {
@@ -200,21 +191,32 @@ async fn create_customer(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, Error> {
-    let scope = permitted(&state, &request, &CUSTOMER, Action::Create).await?;
-    let written = Written::of(&state, &request)?;
-    let input = input::read(request, &state).await?;
-    store_customer(&state, scope, written, input, None).await
+    write_customer(state, request, None).await
 }
 
 async fn update_customer(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, Error> {
-    let scope = permitted(&state, &request, &CUSTOMER, Action::Update).await?;
     let id = record_id(&CUSTOMER, &request)?;
+    write_customer(state, request, Some(id)).await
+}
+
+/// A create (`existing` is `None`) or update of a customer, permitted before the body is read.
+async fn write_customer(
+    state: AppState,
+    request: Request,
+    existing: Option<i64>,
+) -> Result<Response, Error> {
+    let action = if existing.is_some() {
+        Action::Update
+    } else {
+        Action::Create
+    };
+    let scope = permitted(&state, &request, &CUSTOMER, action).await?;
     let written = Written::of(&state, &request)?;
     let input = input::read(request, &state).await?;
-    store_customer(&state, scope, written, input, Some(id)).await
+    store_customer(&state, scope, written, input, existing).await
 }
 
 async fn delete_customer(
@@ -242,11 +244,10 @@ async fn spoofed_customer(
         .and_then(|v| v.to_str().ok())
         .map(str::to_ascii_uppercase);
     // Someone who may neither update nor delete is refused before the body is read.
-    if permits(&state, &caller, &CUSTOMER, Action::Update)
-        .await
-        .is_err()
-    {
-        permits(&state, &caller, &CUSTOMER, Action::Delete).await?;
+    let may_update = permits(&state, &caller, &CUSTOMER, Action::Update).await;
+    let may_delete = permits(&state, &caller, &CUSTOMER, Action::Delete).await;
+    if may_update.is_err() && may_delete.is_err() {
+        return Err(may_update.err().unwrap_or(Error::Forbidden));
     }
     let written = Written::of(&state, &request)?;
     let input = input::read(request, &state).await?;
@@ -257,11 +258,11 @@ async fn spoofed_customer(
         .map(str::to_ascii_uppercase);
     match header_method.or(body_method).as_deref() {
         Some("PUT" | "PATCH") => {
-            permits(&state, &caller, &CUSTOMER, Action::Update).await?;
+            may_update?;
             store_customer(&state, scope, written, input, Some(id)).await
         }
         Some("DELETE") => {
-            permits(&state, &caller, &CUSTOMER, Action::Delete).await?;
+            may_delete?;
             destroy(&state, &CUSTOMER, scope, written, id).await
         }
         _ => Err(Error::MethodNotAllowed {
@@ -378,50 +379,60 @@ async fn show_field(State(state): State<AppState>, request: Request) -> Result<R
 }
 
 async fn create_field(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
-    let scope = permitted(&state, &request, &FIELD, Action::Create).await?;
-    let written = Written::of(&state, &request)?;
-    let input = input::read(request, &state).await?;
-    let fingerprint = idempotency::fingerprint("POST", &written.path, Some(&input.values));
-    idempotency::run(&state, scope, written.key, fingerprint, |attempt| {
-        let (state, input) = (&state, &input);
-        async move {
-            let id = match attempt {
-                Attempt::Run => {
-                    let body = fields::field_body(&input.values, true)?;
-                    write::store(&state.db, &FIELD, scope, &body)
-                        .await
-                        .map_err(field_errors)?
-                        .0
-                }
-                Attempt::Recover { .. } => attempt.created()?,
-            };
-            Ok((
-                StatusCode::CREATED,
-                Some(one_field(state, scope, id).await?),
-            ))
-        }
-    })
-    .await
+    write_field(state, request, None).await
 }
 
 async fn update_field(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
-    let scope = permitted(&state, &request, &FIELD, Action::Update).await?;
     let id = record_id(&FIELD, &request)?;
+    write_field(state, request, Some(id)).await
+}
+
+/// A create (`existing` is `None`) or update of a customer field through the engine, its
+/// errors under ManageIt's names.
+async fn write_field(
+    state: AppState,
+    request: Request,
+    existing: Option<i64>,
+) -> Result<Response, Error> {
+    let action = if existing.is_some() {
+        Action::Update
+    } else {
+        Action::Create
+    };
+    let scope = permitted(&state, &request, &FIELD, action).await?;
     let written = Written::of(&state, &request)?;
     let input = input::read(request, &state).await?;
-    let fingerprint = idempotency::fingerprint("PATCH", &written.path, Some(&input.values));
+    let method = if existing.is_some() { "PATCH" } else { "POST" };
+    let fingerprint = idempotency::fingerprint(method, &written.path, Some(&input.values));
     idempotency::run(&state, scope, written.key, fingerprint, |attempt| {
         let (state, input) = (&state, &input);
         async move {
-            if attempt == Attempt::Run {
-                // Only customer fields are ManageIt's; another model's field is not found here.
-                one_field(state, scope, id).await?;
-                let body = fields::field_body(&input.values, false)?;
-                write::update(&state.db, &FIELD, scope, id, &body)
-                    .await
-                    .map_err(field_errors)?;
-            }
-            Ok((StatusCode::OK, Some(one_field(state, scope, id).await?)))
+            let id = match (attempt, existing) {
+                (Attempt::Run, None) => {
+                    let body = fields::field_body(&input.values, true)?;
+                    let (id, _) = write::store(&state.db, &FIELD, scope, &body)
+                        .await
+                        .map_err(field_errors)?;
+                    id
+                }
+                (Attempt::Run, Some(id)) => {
+                    // Only customer fields are ManageIt's; another model's field is not found.
+                    one_field(state, scope, id).await?;
+                    let body = fields::field_body(&input.values, false)?;
+                    write::update(&state.db, &FIELD, scope, id, &body)
+                        .await
+                        .map_err(field_errors)?;
+                    id
+                }
+                (Attempt::Recover { .. }, Some(id)) => id,
+                (Attempt::Recover { .. }, None) => attempt.created()?,
+            };
+            let status = if existing.is_some() {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            Ok((status, Some(one_field(state, scope, id).await?)))
         }
     })
     .await
@@ -439,18 +450,5 @@ fn field_errors(error: Error) -> Error {
     match error {
         Error::Validation(errors) => Error::Validation(errors.renamed(fields::manageit_path)),
         other => other,
-    }
-}
-
-impl input::Input {
-    /// The input as an idempotency fingerprint sees it: a file by its content, not by where
-    /// this request staged it.
-    fn fingerprinted(&self) -> Map<String, Json> {
-        let mut values = Json::Object(self.values.clone());
-        self.replace_keys(&mut values);
-        match values {
-            Json::Object(map) => map,
-            _ => Map::new(),
-        }
     }
 }

@@ -49,17 +49,12 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// RFC 8414 metadata: what this server offers, so clients can configure themselves. Issuer and
-/// endpoints follow the request's `Host`, as the server does not know its public name.
-async fn metadata(headers: axum::http::HeaderMap) -> axum::response::Response {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .unwrap_or("localhost");
-    let issuer = format!("http://{host}");
+/// endpoints follow the public URL, or the request's `Host` without one.
+async fn metadata(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let issuer = crate::http::public_base(&state.config, &headers);
     let scopes: Vec<String> = crate::auth::all_scopes()
         .into_iter()
         .map(|(id, _)| id)

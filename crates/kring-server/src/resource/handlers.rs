@@ -16,7 +16,7 @@ use serde_json::{Map, Value as Json};
 use super::children::written_relations;
 use super::engine::{self, Scope};
 use super::loader::Load;
-use super::{Action, REGISTRY, ResourceDef, Routes, find, singleton, write};
+use super::{Action, REGISTRY, Relation, ResourceDef, Routes, find, singleton, write};
 use crate::AppState;
 use crate::auth::{Caller, authorize, readable_resources};
 use crate::delivery::target;
@@ -120,7 +120,12 @@ pub(crate) fn record_id(def: &ResourceDef, request: &Request) -> Result<i64, Err
 
 /// What a write's response shows: the record and what its body can write besides the row.
 fn written(def: &'static ResourceDef) -> Plan {
-    let with = written_relations(def)
+    embedding(written_relations(def))
+}
+
+/// The plan that embeds `relations` whole (every column, no children), as `with` would.
+pub(crate) fn embedding(relations: impl Iterator<Item = &'static Relation>) -> Plan {
+    let with = relations
         .filter_map(|relation| {
             Some(Load {
                 relation,
