@@ -9,10 +9,10 @@ use serde_json::{Value as Json, json};
 
 use crate::auth::{self, PAT_PREFIX};
 use crate::db::{Db, Raw, Tx};
+use crate::engine::write::adjust_count;
 use crate::error::Error;
-use crate::resource::defs;
-use crate::resource::engine::Scope;
-use crate::resource::write::adjust_count;
+use crate::registry::defs;
+use crate::tenant::Tenant;
 
 async fn single_id(tx: &mut Tx, query: Raw) -> Result<Option<i64>, Error> {
     let rows = tx.fetch(&query, &[ColumnType::Int]).await?;
@@ -99,11 +99,11 @@ pub async fn create_user(
             ],
         ))
         .await?;
-    let scope = Scope {
+    let tenant = Tenant {
         company_id,
         user_id: id,
     };
-    adjust_count(&mut tx, &defs::user::USER, scope, 1).await?;
+    adjust_count(&mut tx, &defs::user::USER, tenant, 1).await?;
     tx.commit().await?;
     let at = format_timestamp(&now);
     Ok(json!({
@@ -132,12 +132,12 @@ pub async fn create_token_with_scopes(
         .find(|s| !known.iter().any(|(id, _)| id == s))
     {
         return Err(Error::Config(format!(
-            "unknown scope {unknown}; `GET /oauth/scopes` lists them"
+            "unknown tenant {unknown}; `GET /oauth/scopes` lists them"
         )));
     }
     let scopes = scopes.split_whitespace().collect::<Vec<_>>().join(" ");
     if scopes.is_empty() {
-        return Err(Error::Config("give at least one scope".into()));
+        return Err(Error::Config("give at least one tenant".into()));
     }
     let token = format!("{PAT_PREFIX}{}", auth::random_secret()?);
     let mut tx = db.begin().await?;

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::delivery::target::{Resolve, SystemResolver};
 use crate::error::Error;
+use crate::resolver::{Resolve, SystemResolver};
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -9,10 +9,10 @@ use kring_core::schema::ColumnType;
 use sea_query::{Expr, ExprTrait, Func, Query};
 
 use crate::db::{Db, Raw, Tx};
+use crate::engine::write::adjust_count;
 use crate::error::Error;
-use crate::resource::defs;
-use crate::resource::engine::Scope;
-use crate::resource::write::adjust_count;
+use crate::registry::defs;
+use crate::tenant::Tenant;
 
 const FIRST: [&str; 12] = [
     "Lowe", "Farrell", "Jansen", "de Vries", "Bakker", "Visser", "Smit", "Meijer", "Mulder", "Bos",
@@ -53,14 +53,14 @@ pub async fn demo(db: &Db, company: &str, count: u64) -> Result<(), Error> {
     )
     .await?
     .ok_or_else(|| Error::Config(format!("company {company} has no users")))?;
-    let scope = Scope {
+    let tenant = Tenant {
         company_id,
         user_id,
     };
     let now = Utc::now();
 
-    let customers = insert_customers(&mut tx, scope, count as usize, now).await?;
-    let contacts = insert_contacts(&mut tx, scope, &customers, now).await?;
+    let customers = insert_customers(&mut tx, tenant, count as usize, now).await?;
+    let contacts = insert_contacts(&mut tx, tenant, &customers, now).await?;
     let pivot = contacts
         .iter()
         .enumerate()
@@ -97,7 +97,7 @@ pub async fn demo(db: &Db, company: &str, count: u64) -> Result<(), Error> {
         "updated_at",
     ];
     insert_rows(&mut tx, "tasks", &task_columns, tasks).await?;
-    let tier = tier_field(&mut tx, scope, now).await?;
+    let tier = tier_field(&mut tx, tenant, now).await?;
     let values = customers.iter().enumerate().map(|(i, customer)| {
         vec![
             company_id.into(),
@@ -121,9 +121,9 @@ pub async fn demo(db: &Db, company: &str, count: u64) -> Result<(), Error> {
     insert_rows(&mut tx, "field_values", &value_columns, values).await?;
 
     let n = customers.len() as i64;
-    adjust_count(&mut tx, &defs::customer::CUSTOMER, scope, n).await?;
-    adjust_count(&mut tx, &defs::contact::CONTACT, scope, 2 * n).await?;
-    adjust_count(&mut tx, &defs::task::TASK, scope, 3 * n).await?;
+    adjust_count(&mut tx, &defs::customer::CUSTOMER, tenant, n).await?;
+    adjust_count(&mut tx, &defs::contact::CONTACT, tenant, 2 * n).await?;
+    adjust_count(&mut tx, &defs::task::TASK, tenant, 3 * n).await?;
     tx.commit().await?;
     // A bulk load changes the data's shape at once; plan the next queries with that shape.
     db.analyze(true).await
@@ -137,12 +137,12 @@ async fn one_int(tx: &mut Tx, sql: &'static str, param: &str) -> Result<Option<i
 }
 
 /// The highest id of `table` in the company, so the rows inserted next can be read back.
-async fn last_id(tx: &mut Tx, table: &str, scope: Scope) -> Result<i64, Error> {
+async fn last_id(tx: &mut Tx, table: &str, tenant: Tenant) -> Result<i64, Error> {
     let mut query = Query::select();
     query
         .expr(Func::max(Expr::col("id")))
         .from(table.to_string())
-        .and_where(Expr::col("company_id").eq(scope.company_id));
+        .and_where(Expr::col("company_id").eq(tenant.company_id));
     let rows = tx.fetch(&query, &[ColumnType::Int]).await?;
     Ok(rows
         .first()
@@ -151,12 +151,17 @@ async fn last_id(tx: &mut Tx, table: &str, scope: Scope) -> Result<i64, Error> {
         .unwrap_or(0))
 }
 
-async fn ids_after(tx: &mut Tx, table: &str, scope: Scope, after: i64) -> Result<Vec<i64>, Error> {
+async fn ids_after(
+    tx: &mut Tx,
+    table: &str,
+    tenant: Tenant,
+    after: i64,
+) -> Result<Vec<i64>, Error> {
     let mut query = Query::select();
     query
         .column("id")
         .from(table.to_string())
-        .and_where(Expr::col("company_id").eq(scope.company_id))
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
         .and_where(Expr::col("id").gt(after))
         .order_by("id", sea_query::Order::Asc);
     let rows = tx.fetch(&query, &[ColumnType::Int]).await?;
@@ -190,11 +195,11 @@ async fn insert_rows(
 
 async fn insert_customers(
     tx: &mut Tx,
-    scope: Scope,
+    tenant: Tenant,
     count: usize,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, Error> {
-    let before = last_id(tx, "customers", scope).await?;
+    let before = last_id(tx, "customers", tenant).await?;
     let rows = (0..count).map(|i| {
         let name = format!(
             "{}, {} {} {i}",
@@ -208,8 +213,8 @@ async fn insert_customers(
             .filter(char::is_ascii_alphanumeric)
             .collect();
         vec![
-            scope.company_id.into(),
-            scope.user_id.into(),
+            tenant.company_id.into(),
+            tenant.user_id.into(),
             name.clone().into(),
             format!("Customer since {}", 2000 + i % 25).into(),
             format!("{:08}", 10_000_000 + i).into(),
@@ -235,22 +240,22 @@ async fn insert_customers(
         "updated_at",
     ];
     insert_rows(tx, "customers", &columns, rows).await?;
-    ids_after(tx, "customers", scope, before).await
+    ids_after(tx, "customers", tenant, before).await
 }
 
 /// Two contacts per customer (contact `j` belongs to customer `j / 2`): one in sales, one not.
 async fn insert_contacts(
     tx: &mut Tx,
-    scope: Scope,
+    tenant: Tenant,
     customers: &[i64],
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, Error> {
-    let before = last_id(tx, "contacts", scope).await?;
+    let before = last_id(tx, "contacts", tenant).await?;
     let rows = customers.iter().enumerate().flat_map(|(i, customer)| {
         [("sales", "Verkoop"), ("info", "Administratie")].map(|(mailbox, function)| {
             vec![
-                scope.company_id.into(),
-                scope.user_id.into(),
+                tenant.company_id.into(),
+                tenant.user_id.into(),
                 (*customer).into(),
                 GIVEN[i % 8].into(),
                 format!("{} {i}", SECOND[i % 10]).into(),
@@ -273,16 +278,16 @@ async fn insert_contacts(
         "updated_at",
     ];
     insert_rows(tx, "contacts", &columns, rows).await?;
-    ids_after(tx, "contacts", scope, before).await
+    ids_after(tx, "contacts", tenant, before).await
 }
 
 /// The company's `Tier` select field on customers, made with its options if it is new.
-async fn tier_field(tx: &mut Tx, scope: Scope, now: DateTime<Utc>) -> Result<i64, Error> {
+async fn tier_field(tx: &mut Tx, tenant: Tenant, now: DateTime<Utc>) -> Result<i64, Error> {
     let existing = tx
         .fetch(
             &Raw::new(
                 "SELECT id FROM fields WHERE company_id = ? AND model = 'customer' AND name = 'Tier'",
-                vec![scope.company_id.into()],
+                vec![tenant.company_id.into()],
             ),
             &[ColumnType::Int],
         )
@@ -298,12 +303,12 @@ async fn tier_field(tx: &mut Tx, scope: Scope, now: DateTime<Utc>) -> Result<i64
         .insert(&Raw::new(
             "INSERT INTO fields (company_id, name, type, model, required, position, created_at, updated_at) \
              VALUES (?, 'Tier', 'select', 'customer', ?, 0, ?, ?) RETURNING id",
-            vec![scope.company_id.into(), false.into(), now.into(), now.into()],
+            vec![tenant.company_id.into(), false.into(), now.into(), now.into()],
         ))
         .await?;
     let options = TIERS.iter().enumerate().map(|(position, tier)| {
         vec![
-            scope.company_id.into(),
+            tenant.company_id.into(),
             id.into(),
             (*tier).into(),
             (position as i64).into(),
@@ -320,6 +325,6 @@ async fn tier_field(tx: &mut Tx, scope: Scope, now: DateTime<Utc>) -> Result<i64
         "updated_at",
     ];
     insert_rows(tx, "field_options", &columns, options).await?;
-    adjust_count(tx, &defs::field::FIELD, scope, 1).await?;
+    adjust_count(tx, &defs::field::FIELD, tenant, 1).await?;
     Ok(id)
 }

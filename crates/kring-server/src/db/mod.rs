@@ -292,7 +292,7 @@ impl Db {
             }
             // Kring's own tables only: the database may hold other schemas.
             (Db::Postgres { .. }, true) => {
-                for table in crate::resource::tables() {
+                for table in crate::registry::tables() {
                     let statement = format!("ANALYZE \"{table}\"");
                     tx.execute(&Raw::owned(statement, vec![])).await?;
                 }
@@ -387,7 +387,7 @@ impl Tx {
     /// Commits; inside an idempotent request, the request's key is written first, in this
     /// transaction, so the key exists exactly when the effect does.
     pub async fn commit(mut self) -> Result<(), Error> {
-        crate::idempotency::record_in(&mut self).await?;
+        crate::ledger::idempotency::record_in(&mut self).await?;
         match self {
             Tx::Sqlite(tx) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,

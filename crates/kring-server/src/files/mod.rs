@@ -1,6 +1,6 @@
 //! Uploaded files: kept under names Kring generates, in a local directory or an S3-compatible
 //! bucket, recorded as `media` rows in the write's transaction, and served back only to the
-//! owning company (`GET /api/files/{uuid}`).
+//! owning company (`crate::api::files`).
 //!
 //! An upload is first *staged* (streamed to the local `incoming/`), then validated; a write that
 //! keeps it moves it to `objects/<company>/` (or uploads it to `<company>/<key>` in the bucket)
@@ -18,9 +18,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kring_core::Value;
 use kring_core::manageit::FileKind;
@@ -28,12 +25,9 @@ use kring_core::schema::ColumnType;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::AppState;
-use crate::auth::{Caller, authorize, permits};
 use crate::db::{Raw, Tx};
 use crate::error::Error;
-use crate::resource::engine::Scope;
-use crate::resource::{Action, find};
+use crate::tenant::Tenant;
 
 /// Where files live: `<root>/incoming/<key>` while a request runs; once a write keeps them,
 /// `<root>/objects/<company>/<key>` or, with a bucket, its object `<company>/<key>`. Keys are
@@ -328,7 +322,7 @@ pub struct NewMedia<'a> {
 pub async fn attach(
     tx: &mut Tx,
     store: &FileStore,
-    scope: Scope,
+    tenant: Tenant,
     media: NewMedia<'_>,
 ) -> Result<(), Error> {
     let now = Utc::now();
@@ -338,7 +332,7 @@ pub async fn attach(
          file_name, mime_type, size, created_at, updated_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         vec![
-            scope.company_id.into(),
+            tenant.company_id.into(),
             media.model.into(),
             media.model_id.into(),
             media.staged.key.clone().into(),
@@ -353,7 +347,7 @@ pub async fn attach(
     ))
     .await?;
     store
-        .keep(scope.company_id, media.staged, media.mime_type)
+        .keep(tenant.company_id, media.staged, media.mime_type)
         .await
 }
 
@@ -362,7 +356,7 @@ pub async fn attach(
 /// deletion has committed.
 pub async fn forget(
     tx: &mut Tx,
-    scope: Scope,
+    tenant: Tenant,
     model: &str,
     id: i64,
     collection: &str,
@@ -371,7 +365,7 @@ pub async fn forget(
         "DELETE FROM media WHERE company_id = ? AND model_type = ? AND model_id = ? \
          AND collection_name = ?",
         vec![
-            scope.company_id.into(),
+            tenant.company_id.into(),
             model.into(),
             id.into(),
             collection.into(),
@@ -414,91 +408,4 @@ pub async fn sweep_deletions(db: &crate::Db, store: &FileStore) -> Result<usize,
         tx.commit().await?;
     }
     Ok(done.len())
-}
-
-/// `GET /api/files/{uuid}`: the file, to a caller of its company who may view the record it
-/// belongs to; 404 for anyone else, as for a file that does not exist (T44).
-pub async fn download(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
-    let caller = Caller::of(&request);
-    let uuid = request
-        .uri()
-        .path()
-        .trim_start_matches("/api/files/")
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .to_string();
-    let scope = authorize(&state, &caller, None).await?;
-    let not_found = || Error::NotFound {
-        resource: "media",
-        id: kring_core::query::truncate(&uuid, 40),
-    };
-    if uuid.len() != 32 || !uuid.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(not_found());
-    }
-    let rows = state
-        .db
-        .fetch(
-            &Raw::new(
-                "SELECT model_type, file_name, mime_type FROM media WHERE company_id = ? AND uuid = ?",
-                vec![scope.company_id.into(), uuid.clone().into()],
-            ),
-            &[ColumnType::Text, ColumnType::Text, ColumnType::Text],
-        )
-        .await?;
-    let Some([Value::Text(model), Value::Text(name), mime]) = rows
-        .into_iter()
-        .next()
-        .and_then(|r| <[Value; 3]>::try_from(r).ok())
-    else {
-        return Err(not_found());
-    };
-    let def = find(&model).ok_or_else(not_found)?;
-    permits(&state, &caller, def, Action::View).await?;
-    let (body, length) = state
-        .files
-        .open(scope.company_id, &uuid)
-        .await?
-        .ok_or_else(not_found)?;
-    let mime = match mime {
-        Value::Text(m) if !m.contains("html") => m,
-        _ => "application/octet-stream".to_string(),
-    };
-    Ok(file_response(body, length, &name, &mime))
-}
-
-fn file_response(body: Body, length: Option<u64>, name: &str, mime: &str) -> Response {
-    let mut response = (StatusCode::OK, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    if let Ok(value) = HeaderValue::from_str(&content_disposition(name)) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    if let Some(length) = length {
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    }
-    response
-}
-
-/// `attachment; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>` (RFC 6266).
-pub fn content_disposition(name: &str) -> String {
-    let fallback: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded = kring_core::form::percent_encode(name, b"");
-    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }

@@ -154,7 +154,7 @@ pub async fn create(
     else {
         return Err(Error::Config(format!("no user with email {email}")));
     };
-    let owner = crate::resource::engine::Scope {
+    let owner = crate::tenant::Tenant {
         company_id: *company_id,
         user_id: *user_id,
     };
@@ -173,7 +173,7 @@ pub async fn create(
 /// only as a hash).
 pub async fn insert(
     tx: &mut crate::db::Tx,
-    owner: crate::resource::engine::Scope,
+    owner: crate::tenant::Tenant,
     name: &str,
     redirect: &str,
     confidential: bool,

@@ -20,14 +20,14 @@ use crate::auth::{Caller, personal_owner};
 use crate::db::Raw;
 use crate::error::Error;
 use crate::http::{json_body, json_response};
-use crate::resource::engine::Scope;
+use crate::tenant::Tenant;
 
 /// The signed-in user: a personal access token of theirs with every scope. The caller is read
 /// before the await, as a request cannot be held across one.
 fn signed_in<'a>(
     state: &'a AppState,
     request: &Request,
-) -> impl Future<Output = Result<Scope, Error>> + Send + 'a {
+) -> impl Future<Output = Result<Tenant, Error>> + Send + 'a {
     let caller = Caller::of(request);
     async move { personal_owner(state, &caller).await }
 }
@@ -62,7 +62,7 @@ fn client_json(user_id: i64, row: &[Value]) -> Option<Json> {
     }
 }
 
-async fn own_client(state: &AppState, scope: Scope, id: &str) -> Result<Json, Error> {
+async fn own_client(state: &AppState, scope: Tenant, id: &str) -> Result<Json, Error> {
     let not_found = || Error::NotFound {
         resource: "client",
         id: kring_core::query::truncate(id, 40),

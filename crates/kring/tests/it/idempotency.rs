@@ -151,7 +151,7 @@ async fn keys_in_progress_are_409_and_belong_to_their_owner(app: TestApp) {
     // Ann's first request with key "busy" is still running (its answer is not yet kept).
     let body = json!({"name": "A"});
     let fingerprint =
-        kring_server::idempotency::fingerprint("POST", "/api/customer", body.as_object());
+        kring_server::ledger::idempotency::fingerprint("POST", "/api/customer", body.as_object());
     let mut tx = app.db.begin().await.unwrap();
     tx.execute(&kring_server::db::Raw::new(
         "INSERT INTO idempotency_keys (user_id, idempotency_key, fingerprint, created_at) \

@@ -1167,7 +1167,7 @@ async fn expired_codes_and_tokens_are_refused() {
 /// refused, a token with just that one is let through.
 #[tokio::test]
 async fn t08_scope_matrix_over_the_registry() {
-    use kring_server::resource::{Action, REGISTRY, Routes};
+    use kring_server::registry::{Action, REGISTRY, Routes};
     let oauth = Oauth::new().await;
     let all: Vec<String> = kring_server::auth::all_scopes()
         .into_iter()

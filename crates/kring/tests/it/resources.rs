@@ -3,7 +3,7 @@
 //! 403, a foreign tenant's 404, delete. A resource without a fixture here fails the walk, so a new resource
 //! cannot arrive untested.
 
-use kring_server::resource::{REGISTRY, Routes};
+use kring_server::registry::{REGISTRY, Routes};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use kring_core::schema::ColumnType;
 use kring_server::Config;
 use kring_server::db::Raw;
-use kring_server::delivery::target::{Lookup, Resolve};
+use kring_server::webhooks::target::{Lookup, Resolve};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

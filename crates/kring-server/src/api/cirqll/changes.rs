@@ -1,0 +1,94 @@
+//! `GET /api/changes`: the event log as a feed, in commit order, resumable from a cursor.
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use kring_core::Value;
+use kring_core::query::parse_query_string;
+use kring_core::schema::ColumnType;
+use kring_core::time::format_timestamp;
+use serde_json::{Value as Json, json};
+
+use crate::AppState;
+use crate::auth::{Caller, authorize, readable_resources};
+use crate::db::Raw;
+use crate::error::Error;
+use crate::http::json_response;
+use crate::http::query::number;
+
+/// The most events one page of the feed holds.
+const MAX_PAGE: u64 = 1000;
+
+/// `GET /api/changes?since=<cursor>&limit=N`: the company's changes in commit order, limited to
+/// the resources the caller may read, resumable from `next`.
+pub async fn feed(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
+    let caller = Caller::of(&request);
+    let tenant = authorize(&state, &caller, None).await?;
+    let pairs = parse_query_string(request.uri().query().unwrap_or(""));
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let since = number(param("since"), "since", 0, i64::MAX as u64)?;
+    let limit = number(param("limit"), "limit", 100, MAX_PAGE)?;
+    let readable = readable_resources(&state, &caller, tenant).await?;
+    if readable.is_empty() {
+        return Err(Error::Forbidden);
+    }
+    let marks = vec!["?"; readable.len()].join(", ");
+    let sql = format!(
+        "SELECT id, event, data, changed_fields, previous, created_at FROM events \
+         WHERE company_id = ? AND id > ? AND resource IN ({marks}) ORDER BY id LIMIT ?"
+    );
+    let mut values: Vec<sea_query::Value> = vec![tenant.company_id.into(), (since as i64).into()];
+    values.extend(readable.iter().map(|r| (*r).into()));
+    values.push((limit as i64).into());
+    let types = [
+        ColumnType::Int,
+        ColumnType::Text,
+        ColumnType::Text,
+        ColumnType::Text,
+        ColumnType::Text,
+        ColumnType::Timestamp,
+    ];
+    let rows = state.db.fetch(&Raw::owned(sql, values), &types).await?;
+    let mut next = since as i64;
+    let data: Vec<Json> = rows
+        .iter()
+        .filter_map(|row| {
+            let [
+                Value::Int(id),
+                Value::Text(event),
+                Value::Text(data),
+                changed,
+                previous,
+                Value::Timestamp(at),
+            ] = row.as_slice()
+            else {
+                return None;
+            };
+            next = *id;
+            let parse = |v: &Value| match v {
+                Value::Text(t) => serde_json::from_str(t).ok(),
+                _ => None,
+            };
+            let mut item = json!({
+                "id": id.to_string(),
+                "event": event,
+                "created_at": format_timestamp(at),
+                "data": serde_json::from_str::<Json>(data).unwrap_or(Json::Null),
+            });
+            if let (Some(changed), Some(previous)) = (parse(changed), parse(previous)) {
+                item["changed_fields"] = changed;
+                item["previous"] = previous;
+            }
+            Some(item)
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "data": data, "next": next.to_string() }),
+    ))
+}

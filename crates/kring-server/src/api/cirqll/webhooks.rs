@@ -1,0 +1,485 @@
+//! A subscription's deliveries (issue 7, item 4): `GET /api/webhook/{id}/deliveries` lists them,
+//! newest first, each with its attempts (response code, duration, error);
+//! `POST /api/webhook/{id}/deliveries/{delivery}/redeliver` queues a finished one again;
+//! `POST /api/webhook/{id}/rotate-secret` replaces the signing secret; and
+//! `POST /api/webhook/{id}/test` queues a `webhook.test` event.
+
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::Utc;
+use kring_core::Value;
+use kring_core::i18n::Message;
+use kring_core::query::{Plan, parse_query_string};
+use kring_core::schema::ColumnType;
+use kring_core::time::format_timestamp;
+use serde_json::{Map, Value as Json, json};
+
+use super::resources::permitted;
+use crate::AppState;
+use crate::db::{Db, Raw, Tx};
+use crate::engine::{self, by_id};
+use crate::error::Error;
+use crate::http::json_response;
+use crate::http::query::number;
+use crate::ledger::activity::{self, Event};
+use crate::ledger::events;
+use crate::ledger::idempotency::{self, Attempt};
+use crate::registry::Action;
+use crate::registry::defs::webhook::{WEBHOOK, new_secret};
+use crate::tenant::Tenant;
+
+/// The most deliveries one page lists, and how many by default.
+const MAX_PAGE: u64 = 1000;
+const DEFAULT_PAGE: u64 = 100;
+/// How long a replaced secret keeps signing beside the new one.
+const ROTATION_OVERLAP_HOURS: i64 = 24;
+
+/// The columns a delivery is shown with, in order.
+const SHOWN: &str = "d.id, d.event_id, e.event, d.status, d.attempts, d.response_status, \
+                     d.error, d.redelivery_of, d.next_attempt_at, d.created_at, d.updated_at";
+const SHOWN_TYPES: [ColumnType; 11] = [
+    ColumnType::Int,
+    ColumnType::Int,
+    ColumnType::Text,
+    ColumnType::Text,
+    ColumnType::Int,
+    ColumnType::Int,
+    ColumnType::Text,
+    ColumnType::Int,
+    ColumnType::Timestamp,
+    ColumnType::Timestamp,
+    ColumnType::Timestamp,
+];
+
+/// The caller's webhook named by the path, or 404 (also for another company's).
+async fn owned_webhook(state: &AppState, tenant: Tenant, raw: &str) -> Result<i64, Error> {
+    let id = raw
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| Error::NotFound {
+            resource: WEBHOOK.name,
+            id: kring_core::query::truncate(raw, 40),
+        })?;
+    let found = state
+        .db
+        .fetch(&by_id(&WEBHOOK, tenant, id), &WEBHOOK.types())
+        .await?;
+    if found.is_empty() {
+        return Err(engine::not_found(&WEBHOOK, id));
+    }
+    Ok(id)
+}
+
+fn delivery_not_found(raw: &str) -> Error {
+    Error::NotFound {
+        resource: "webhook_delivery",
+        id: kring_core::query::truncate(raw, 40),
+    }
+}
+
+/// `GET /api/webhook/{id}/deliveries?limit=N&offset=N`:
+/// `{"data":[…],"limit":N,"total":N,"offset":N}`, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, Error> {
+    let tenant = permitted(&state, &request, &WEBHOOK, Action::View).await?;
+    let webhook = owned_webhook(&state, tenant, &id).await?;
+    let pairs = parse_query_string(request.uri().query().unwrap_or(""));
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let limit = number(
+        param("limit").or(param("per_page")),
+        "limit",
+        DEFAULT_PAGE,
+        MAX_PAGE,
+    )?;
+    let offset = number(param("offset"), "offset", 0, i64::MAX as u64)?;
+    let sql = format!(
+        "SELECT {SHOWN} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
+         WHERE d.webhook_id = ? AND d.company_id = ? ORDER BY d.id DESC LIMIT ? OFFSET ?"
+    );
+    let values = vec![
+        webhook.into(),
+        tenant.company_id.into(),
+        (limit as i64).into(),
+        (offset as i64).into(),
+    ];
+    let rows = state
+        .db
+        .fetch(&Raw::owned(sql, values), &SHOWN_TYPES)
+        .await?;
+    let total = state
+        .db
+        .fetch(
+            &Raw::new(
+                "SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = ? AND company_id = ?",
+                vec![webhook.into(), tenant.company_id.into()],
+            ),
+            &[ColumnType::Int],
+        )
+        .await?;
+    let total = total.first().and_then(|r| r.first()).map(Value::to_json);
+    let data = with_attempts(&state.db, tenant, &rows).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "data": data, "limit": limit, "total": total, "offset": offset }),
+    ))
+}
+
+/// The deliveries of `rows` as JSON, each with its attempts, oldest first (one query for all).
+async fn with_attempts(db: &Db, tenant: Tenant, rows: &[Vec<Value>]) -> Result<Vec<Json>, Error> {
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| match r.first() {
+            Some(Value::Int(id)) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let mut attempts: std::collections::HashMap<i64, Vec<Json>> = Default::default();
+    if !ids.is_empty() {
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            "SELECT delivery_id, attempt, response_status, duration_ms, error, attempted_at, \
+             response_body FROM webhook_attempts WHERE company_id = ? AND delivery_id IN ({marks}) \
+             ORDER BY delivery_id, attempt, id"
+        );
+        let mut values: Vec<sea_query::Value> = vec![tenant.company_id.into()];
+        values.extend(ids.iter().map(|id| (*id).into()));
+        let types = [
+            ColumnType::Int,
+            ColumnType::Int,
+            ColumnType::Int,
+            ColumnType::Int,
+            ColumnType::Text,
+            ColumnType::Timestamp,
+            ColumnType::Text,
+        ];
+        for row in db.fetch(&Raw::owned(sql, values), &types).await? {
+            if let [
+                Value::Int(delivery),
+                attempt,
+                status,
+                duration,
+                error,
+                at,
+                body,
+            ] = row.as_slice()
+            {
+                attempts.entry(*delivery).or_default().push(json!({
+                    "attempt": attempt.to_json(), "response_status": status.to_json(),
+                    "duration_ms": duration.to_json(), "error": error.to_json(),
+                    "attempted_at": time(at), "response_body": body.to_json(),
+                }));
+            }
+        }
+    }
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let mut shown = delivery_json(row)?;
+            let id = shown.get("id").and_then(Json::as_i64)?;
+            let history = attempts.remove(&id).unwrap_or_default();
+            let last = history.last();
+            let duration = last.map(|a| a["duration_ms"].clone()).unwrap_or(Json::Null);
+            shown.insert("duration_ms".into(), duration);
+            shown.insert("history".into(), Json::Array(history));
+            Some(Json::Object(shown))
+        })
+        .collect())
+}
+
+fn time(v: &Value) -> Json {
+    match v {
+        Value::Timestamp(t) => Json::String(format_timestamp(t)),
+        _ => Json::Null,
+    }
+}
+
+/// One delivery row (`SHOWN`) as JSON.
+fn delivery_json(row: &[Value]) -> Option<Map<String, Json>> {
+    let [
+        Value::Int(id),
+        event_id,
+        event,
+        status,
+        attempts,
+        response,
+        error,
+        redelivery_of,
+        next,
+        created,
+        updated,
+    ] = row
+    else {
+        return None;
+    };
+    let first = match redelivery_of {
+        Value::Int(first) => *first,
+        _ => *id,
+    };
+    let json = json!({
+        "id": id, "event_id": event_id.to_json(), "event": event.to_json(),
+        "message_id": format!("msg_{first}"), "redelivery_of": redelivery_of.to_json(),
+        "status": status.to_json(), "attempts": attempts.to_json(),
+        "response_status": response.to_json(), "error": error.to_json(),
+        "next_attempt_at": time(next), "created_at": time(created), "updated_at": time(updated),
+    });
+    match json {
+        Json::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+/// `POST /api/webhook/{id}/deliveries/{delivery}/redeliver` → 202 with the new delivery: the
+/// same event, due now, with the first delivery's message id.
+pub async fn redeliver(
+    State(state): State<AppState>,
+    Path((id, delivery)): Path<(String, String)>,
+    request: Request,
+) -> Result<Response, Error> {
+    let tenant = permitted(&state, &request, &WEBHOOK, Action::Update).await?;
+    let webhook = owned_webhook(&state, tenant, &id).await?;
+    let original = delivery
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| delivery_not_found(&delivery))?;
+    queue_delivery(
+        &state,
+        &request,
+        tenant,
+        Queued::Again { webhook, original },
+    )
+    .await
+}
+
+/// What a `POST` that queues one delivery queues.
+#[derive(Clone, Copy)]
+enum Queued {
+    /// `original`'s event again.
+    Again { webhook: i64, original: i64 },
+    /// A `webhook.test` event.
+    Test { webhook: i64 },
+}
+
+/// Queues one delivery in its own transaction, idempotently, and answers 202 with it as the
+/// deliveries list shows it.
+/// The request is read before any await: its body cannot be held across one.
+fn queue_delivery(
+    state: &AppState,
+    request: &Request,
+    tenant: Tenant,
+    queued: Queued,
+) -> impl Future<Output = Result<Response, Error>> + Send {
+    let key = idempotency::key_of(request.headers());
+    let fingerprint = idempotency::fingerprint("POST", request.uri().path(), None);
+    async move { queued_once(state, tenant, key?, fingerprint, queued).await }
+}
+
+async fn queued_once(
+    state: &AppState,
+    tenant: Tenant,
+    key: Option<String>,
+    fingerprint: String,
+    queued: Queued,
+) -> Result<Response, Error> {
+    idempotency::run(state, tenant, key, fingerprint, |attempt| async move {
+        let id = match attempt {
+            Attempt::Run => {
+                let mut tx = state.db.begin().await?;
+                let id = match queued {
+                    Queued::Again { webhook, original } => {
+                        queue_again(&mut tx, tenant, webhook, original).await?
+                    }
+                    Queued::Test { webhook } => {
+                        events::record_test(&mut tx, tenant, webhook).await?
+                    }
+                };
+                idempotency::note_created(id);
+                tx.commit().await?;
+                id
+            }
+            Attempt::Recover { .. } => attempt.created()?,
+        };
+        let shown = shown_delivery(&state.db, tenant, id).await?;
+        Ok((StatusCode::ACCEPTED, Some(shown)))
+    })
+    .await
+}
+
+/// One delivery as the deliveries list shows it.
+async fn shown_delivery(db: &Db, tenant: Tenant, id: i64) -> Result<Json, Error> {
+    let sql = format!(
+        "SELECT {SHOWN} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
+         WHERE d.id = ? AND d.company_id = ?"
+    );
+    let rows = db
+        .fetch(
+            &Raw::owned(sql, vec![id.into(), tenant.company_id.into()]),
+            &SHOWN_TYPES,
+        )
+        .await?;
+    let shown = with_attempts(db, tenant, &rows).await?;
+    shown
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Internal(format!("delivery {id} vanished after its commit")))
+}
+
+/// `POST /api/webhook/{id}/test` → 202 with the queued delivery of a `webhook.test` event
+/// (`{"id","event":"webhook.test","created_at","data":{"webhook_id":…}}`), delivered like any
+/// other: signed, through the outbox, checked against the target rules before it is sent.
+pub async fn send_test(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, Error> {
+    let tenant = permitted(&state, &request, &WEBHOOK, Action::Update).await?;
+    let webhook = owned_webhook(&state, tenant, &id).await?;
+    queue_delivery(&state, &request, tenant, Queued::Test { webhook }).await
+}
+
+/// Inserts the new delivery of `original`'s event; 404 when `original` is not one of this
+/// webhook's, 409 while it is still being attempted.
+async fn queue_again(
+    tx: &mut Tx,
+    tenant: Tenant,
+    webhook: i64,
+    original: i64,
+) -> Result<i64, Error> {
+    let rows = tx
+        .fetch(
+            &Raw::new(
+                "SELECT status, event_id, redelivery_of FROM webhook_deliveries \
+                 WHERE id = ? AND webhook_id = ? AND company_id = ?",
+                vec![original.into(), webhook.into(), tenant.company_id.into()],
+            ),
+            &[ColumnType::Text, ColumnType::Int, ColumnType::Int],
+        )
+        .await?;
+    let Some([Value::Text(status), Value::Int(event), first]) = rows.first().map(Vec::as_slice)
+    else {
+        return Err(delivery_not_found(&original.to_string()));
+    };
+    if status == "pending" {
+        return Err(Error::Conflict(Message::new("http.delivery_pending")));
+    }
+    let first = match first {
+        Value::Int(first) => *first,
+        _ => original,
+    };
+    let now = Utc::now();
+    tx.insert(&Raw::new(
+        "INSERT INTO webhook_deliveries (company_id, webhook_id, event_id, status, attempts, \
+         next_attempt_at, redelivery_of, created_at, updated_at) \
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?) RETURNING id",
+        vec![
+            tenant.company_id.into(),
+            webhook.into(),
+            (*event).into(),
+            now.into(),
+            first.into(),
+            now.into(),
+            now.into(),
+        ],
+    ))
+    .await
+}
+
+/// `POST /api/webhook/{id}/rotate-secret` → 200 with the webhook and its new `secret`, shown
+/// this once. The replaced secret keeps signing beside it for 24 hours.
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, Error> {
+    let tenant = permitted(&state, &request, &WEBHOOK, Action::Update).await?;
+    let webhook = owned_webhook(&state, tenant, &id).await?;
+    let key = idempotency::key_of(request.headers())?;
+    let fingerprint = idempotency::fingerprint("POST", request.uri().path(), None);
+    idempotency::run(&state, tenant, key, fingerprint, |attempt| {
+        let state = &state;
+        async move {
+            let (secret, until) = match attempt {
+                Attempt::Run => rotate(state, tenant, webhook).await?,
+                Attempt::Recover { .. } => current_secret(state, tenant, webhook).await?,
+            };
+            let mut shown =
+                engine::show(&state.db, &WEBHOOK, tenant, webhook, &Plan::default()).await?;
+            shown["secret"] = Json::String(secret);
+            shown["previous_secret_expires_at"] = Json::String(format_timestamp(&until));
+            Ok((StatusCode::OK, Some(shown)))
+        }
+    })
+    .await
+}
+
+/// Makes a new secret the webhook's, the replaced one signing beside it for a while; the new
+/// secret and until when the replaced one signs.
+async fn rotate(
+    state: &AppState,
+    tenant: Tenant,
+    webhook: i64,
+) -> Result<(String, chrono::DateTime<Utc>), Error> {
+    let secret =
+        new_secret().ok_or_else(|| Error::Internal("no randomness for a webhook secret".into()))?;
+    let until = Utc::now() + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
+    let mut tx = state.db.begin().await?;
+    let changed = tx
+        .execute(&Raw::new(
+            "UPDATE webhooks SET previous_secret = secret, previous_secret_until = ?, \
+                 secret = ? WHERE id = ? AND company_id = ?",
+            vec![
+                until.into(),
+                secret.clone().into(),
+                webhook.into(),
+                tenant.company_id.into(),
+            ],
+        ))
+        .await?;
+    if changed != 1 {
+        return Err(engine::not_found(&WEBHOOK, webhook));
+    }
+    let properties = json!({ "attributes": { "secret": "rotated" } });
+    activity::record(
+        &mut tx,
+        &WEBHOOK,
+        tenant,
+        webhook,
+        Event::Updated,
+        properties,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((secret, until))
+}
+
+/// The secret and overlap a rotation whose answer a crash lost left in place.
+async fn current_secret(
+    state: &AppState,
+    tenant: Tenant,
+    webhook: i64,
+) -> Result<(String, chrono::DateTime<Utc>), Error> {
+    let rows = state
+        .db
+        .fetch(
+            &Raw::new(
+                "SELECT secret, previous_secret_until FROM webhooks WHERE id = ? AND company_id = ?",
+                vec![webhook.into(), tenant.company_id.into()],
+            ),
+            &[ColumnType::Text, ColumnType::Timestamp],
+        )
+        .await?;
+    match rows.first().map(Vec::as_slice) {
+        Some([Value::Text(secret), Value::Timestamp(until)]) => Ok((secret.clone(), *until)),
+        _ => Err(engine::not_found(&WEBHOOK, webhook)),
+    }
+}

@@ -1,0 +1,673 @@
+//! ManageIt customers: the seed's shape read from Kring's customers, and writes that keep every
+//! row of a request (the customer, its field values, files and permissions) in one transaction.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use kring_core::Value;
+use kring_core::manageit::{
+    CustomerInput, FieldInput, Limits, UploadedFile, permission_name, validate_customer,
+};
+use kring_core::schema::ColumnType;
+use kring_core::validate::{Mode, ValidationErrors};
+use sea_query::{Expr, ExprTrait, Func, Query};
+use serde_json::{Map, Value as Json, json};
+
+use super::fields::{CustomField, column, customer_fields, text_of};
+use super::input::Input;
+use crate::AppState;
+use crate::api::cirqll::resources::embedding;
+use crate::db::{Backend, Db, Raw, Reader, Tx};
+use crate::engine::write;
+use crate::engine::{self, by_id, scoped_select};
+use crate::error::Error;
+use crate::files::{self, FileStore, NewMedia};
+use crate::ledger::activity::{self, Event};
+use crate::registry::defs::customer::CUSTOMER;
+use crate::tenant::Tenant;
+
+/// The media collection of a customer's profile photo.
+const PHOTO: &str = "profile_photo";
+
+/// `business_information`'s keys and the customer columns behind them.
+const BUSINESS: &[(&str, &str)] = &[
+    ("company_name", "name"),
+    ("company_phone", "company_phone"),
+    ("company_email", "company_email"),
+    ("company_website", "company_website"),
+    ("address_1", "address_1"),
+    ("address_2", "address_2"),
+    ("country", "country"),
+    ("city", "city"),
+    ("state", "state"),
+    ("zip_code", "zip_code"),
+    ("fax", "fax"),
+];
+
+/// What a response shows besides the record itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Lists and shows (`spec/manageit.md` §2.3: `permissions` right after `custom_fields`).
+    Plain,
+    /// A create: `notes` and `activity_log`, empty as the seed shows.
+    Created,
+    /// An update: the customer's activity log as it is now, and its notes when `notes` says
+    /// the caller may read them.
+    Updated { notes: bool },
+}
+
+/// The customers of `ids`, in that order, shaped as the seed shows them: six statements
+/// whatever their number (rows, fields, options, values, permissions, photos).
+pub async fn shaped(
+    db: &Db,
+    tenant: Tenant,
+    ids: &[i64],
+    base_url: &str,
+) -> Result<Vec<Map<String, Json>>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = scoped_select(&CUSTOMER, tenant);
+    query.and_where(Expr::col((CUSTOMER.table, "id")).is_in(ids.to_vec()));
+    let mut records: HashMap<i64, Vec<Value>> = db
+        .fetch(&query, &CUSTOMER.types())
+        .await?
+        .into_iter()
+        .filter_map(|r| Some((r.first()?.as_int()?, r)))
+        .collect();
+    let fields = customer_fields(&mut Reader::Db(db), tenant, None).await?;
+    let mut values = field_values(db, tenant, ids).await?;
+    let mut permissions = permissions(db, tenant, ids).await?;
+    let photos = photos(db, tenant, ids).await?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| {
+            let record = records.remove(id)?;
+            let parts = Parts {
+                values: values.remove(id).unwrap_or_default(),
+                permissions: permissions.remove(id).unwrap_or_default(),
+                photo: photos.get(id).cloned(),
+            };
+            Some(customer_json(&record, &fields, parts, base_url))
+        })
+        .collect())
+}
+
+/// One customer as a write answers it.
+pub async fn shaped_one(
+    db: &Db,
+    tenant: Tenant,
+    id: i64,
+    base_url: &str,
+    detail: Detail,
+) -> Result<Json, Error> {
+    let mut found = shaped(db, tenant, &[id], base_url).await?;
+    let mut customer = found
+        .pop()
+        .ok_or_else(|| engine::not_found(&CUSTOMER, id))?;
+    if detail != Detail::Plain {
+        let (notes, activity) = match detail {
+            Detail::Updated { notes } => notes_and_activity(db, tenant, id, notes).await?,
+            _ => (json!([]), json!([])),
+        };
+        let permissions = customer.remove("permissions").unwrap_or(json!({}));
+        customer.insert("notes".into(), notes);
+        customer.insert("activity_log".into(), activity);
+        customer.insert("permissions".into(), permissions);
+    }
+    Ok(json!({ "data": customer }))
+}
+
+/// What belongs to one customer besides its row.
+struct Parts {
+    values: Vec<Vec<Value>>,
+    permissions: Vec<i64>,
+    photo: Option<String>,
+}
+
+fn customer_json(
+    record: &[Value],
+    fields: &[CustomField],
+    parts: Parts,
+    base_url: &str,
+) -> Map<String, Json> {
+    let get = |name: &str| column(&CUSTOMER, record, name).to_json();
+    let id = column(&CUSTOMER, record, "id").as_int().unwrap_or(0);
+    let owner = get("user_id");
+    let business: Map<String, Json> = BUSINESS
+        .iter()
+        .map(|(key, column)| (key.to_string(), get(column)))
+        .collect();
+    let custom_fields: Vec<Json> = fields
+        .iter()
+        .filter_map(|field| {
+            let mine: Vec<Json> = parts
+                .values
+                .iter()
+                .filter(|v| v.get(2).and_then(Value::as_int) == Some(field.id()))
+                .map(|v| value_json(v, field, id, &owner, base_url))
+                .collect();
+            if mine.is_empty() {
+                return None;
+            }
+            let mut shown = field.to_json(false);
+            shown.insert("custom_field_values".into(), Json::Array(mine));
+            Some(Json::Object(shown))
+        })
+        .collect();
+    let permissions: Map<String, Json> = parts
+        .permissions
+        .iter()
+        .filter_map(|p| Some((p.to_string(), json!(permission_name(*p)?))))
+        .collect();
+    let mut out = Map::new();
+    out.insert("id".into(), json!(id));
+    out.insert("name".into(), get("first_name"));
+    out.insert("last_name".into(), get("last_name"));
+    out.insert("phone".into(), get("phone"));
+    out.insert(
+        "profile_photo_path".into(),
+        parts
+            .photo
+            .map(|uuid| json!(download_url(base_url, &uuid)))
+            .unwrap_or(Json::Null),
+    );
+    out.insert("email".into(), get("email"));
+    out.insert("stripe_customer_flag".into(), get("stripe_customer_flag"));
+    out.insert("business_information".into(), Json::Object(business));
+    out.insert("custom_fields".into(), Json::Array(custom_fields));
+    out.insert("permissions".into(), Json::Object(permissions));
+    out
+}
+
+pub fn download_url(base_url: &str, uuid: &str) -> String {
+    format!("{base_url}/api/files/{uuid}")
+}
+
+/// `(id, model_id, field_id, value, created_at, updated_at)` of a value row.
+fn value_json(
+    row: &[Value],
+    field: &CustomField,
+    customer: i64,
+    owner: &Json,
+    base_url: &str,
+) -> Json {
+    let cell = |i: usize| row.get(i).map(Value::to_json).unwrap_or(Json::Null);
+    let stored = row.get(3).and_then(text_of);
+    let value = match (field.config().ty.as_str(), stored) {
+        (_, None) => Json::Null,
+        ("file", Some(text)) => stored_files(&text)
+            .into_iter()
+            .map(|(name, uuid)| json!({ "name": name, "path": download_url(base_url, &uuid) }))
+            .collect(),
+        ("multiselect", Some(text)) => serde_json::from_str(&text).unwrap_or(Json::String(text)),
+        (_, Some(text)) => Json::String(text),
+    };
+    json!({
+        "id": cell(0),
+        "owner_id": owner,
+        "user_id": customer,
+        "custom_field_id": field.id(),
+        "value": value,
+        "created_at": cell(4),
+        "updated_at": cell(5),
+    })
+}
+
+/// A file field's stored value, `[{"name": …, "uuid": …}]`, as (name, uuid) pairs.
+fn stored_files(text: &str) -> Vec<(String, String)> {
+    let Ok(Json::Array(items)) = serde_json::from_str::<Json>(text) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            Some((
+                item.get("name")?.as_str()?.to_string(),
+                item.get("uuid")?.as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+async fn field_values(
+    db: &Db,
+    tenant: Tenant,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<Vec<Value>>>, Error> {
+    let mut query = Query::select();
+    query
+        .columns([
+            "id",
+            "model_id",
+            "field_id",
+            "value",
+            "created_at",
+            "updated_at",
+        ])
+        .from("field_values")
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
+        .and_where(Expr::col("model_type").eq("customer"))
+        .and_where(Expr::col("model_id").is_in(ids.to_vec()))
+        .order_by("id", sea_query::Order::Asc);
+    let types = [
+        ColumnType::Int,
+        ColumnType::Int,
+        ColumnType::Int,
+        ColumnType::Text,
+        ColumnType::Timestamp,
+        ColumnType::Timestamp,
+    ];
+    let mut by_customer: HashMap<i64, Vec<Vec<Value>>> = HashMap::new();
+    for row in db.fetch(&query, &types).await? {
+        if let Some(customer) = row.get(1).and_then(Value::as_int) {
+            by_customer.entry(customer).or_default().push(row);
+        }
+    }
+    Ok(by_customer)
+}
+
+async fn permissions(
+    db: &Db,
+    tenant: Tenant,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<i64>>, Error> {
+    let mut query = Query::select();
+    query
+        .columns(["customer_id", "permission_id"])
+        .from("customer_permissions")
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
+        .and_where(Expr::col("customer_id").is_in(ids.to_vec()))
+        .order_by("permission_id", sea_query::Order::Asc);
+    let mut by_customer: HashMap<i64, Vec<i64>> = HashMap::new();
+    for row in db
+        .fetch(&query, &[ColumnType::Int, ColumnType::Int])
+        .await?
+    {
+        if let [Value::Int(customer), Value::Int(permission)] = row.as_slice() {
+            by_customer.entry(*customer).or_default().push(*permission);
+        }
+    }
+    Ok(by_customer)
+}
+
+/// The newest profile photo's uuid per customer.
+async fn photos(db: &Db, tenant: Tenant, ids: &[i64]) -> Result<HashMap<i64, String>, Error> {
+    let rows = db
+        .fetch(
+            &photo_query(tenant, ids),
+            &[ColumnType::Int, ColumnType::Text],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| match row.as_slice() {
+            [Value::Int(customer), Value::Text(uuid)] => Some((*customer, uuid.clone())),
+            _ => None,
+        })
+        .collect())
+}
+
+fn photo_query(tenant: Tenant, ids: &[i64]) -> sea_query::SelectStatement {
+    let mut query = Query::select();
+    query
+        .columns(["model_id", "uuid"])
+        .from("media")
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
+        .and_where(Expr::col("model_type").eq("customer"))
+        .and_where(Expr::col("collection_name").eq(PHOTO))
+        .and_where(Expr::col("model_id").is_in(ids.to_vec()))
+        .order_by("id", sea_query::Order::Asc);
+    query
+}
+
+/// The customer's notes (when `with_notes`) and activity log as Cirqll shows them
+/// (`with=notes,activity_log`).
+async fn notes_and_activity(
+    db: &Db,
+    tenant: Tenant,
+    id: i64,
+    with_notes: bool,
+) -> Result<(Json, Json), Error> {
+    let relations: &[&str] = if with_notes {
+        &["notes", "activity_log"]
+    } else {
+        &["activity_log"]
+    };
+    let plan = embedding(relations.iter().filter_map(|name| CUSTOMER.relation(name)));
+    let shown = engine::show(db, &CUSTOMER, tenant, id, &plan).await?;
+    let list = |name: &str| shown.get(name).and_then(|l| l.get("data")).cloned();
+    Ok((
+        list("notes").unwrap_or(json!([])),
+        list("activity_log").unwrap_or(json!([])),
+    ))
+}
+
+/// Validates the input and writes the customer (new when `existing` is `None`) with its field
+/// values, files and permissions, in one transaction; returns its id.
+pub async fn write_customer(
+    state: &AppState,
+    tenant: Tenant,
+    input: &mut Input,
+    existing: Option<i64>,
+) -> Result<i64, Error> {
+    let mut tx = state.db.begin().await?;
+    if let Some(id) = existing {
+        let mut query = by_id(&CUSTOMER, tenant, id);
+        query.lock(sea_query::LockType::Update);
+        if tx.fetch(&query, &[ColumnType::Int]).await?.is_empty() {
+            return Err(engine::not_found(&CUSTOMER, id));
+        }
+    }
+    let fields = customer_fields(&mut Reader::Tx(&mut tx), tenant, None).await?;
+    let configs: Vec<_> = fields.iter().map(CustomField::config).collect();
+    let mode = if existing.is_some() {
+        Mode::Update
+    } else {
+        Mode::Create
+    };
+    let limits = Limits {
+        file_kb: state.config.upload_file_limit.div_ceil(1024),
+        photo_kb: PHOTO_KB,
+        max_files: kring_core::form::Limits::default().max_files,
+    };
+    let checked = validate_customer(&input.values, &configs, mode, &limits, &|key| {
+        input.kind(key)
+    })
+    .map_err(Error::Validation)?;
+    if let Some(Json::String(email)) = checked.columns.get("email") {
+        refuse_taken_email(&mut tx, tenant, email, existing).await?;
+    }
+    let mut kept = Vec::new();
+    let written = async {
+        let id = write_row(&mut tx, tenant, existing, &checked).await?;
+        let before = match &checked.permissions {
+            Some(granted) => Some(replace_permissions(&mut tx, tenant, id, granted).await?),
+            None => None,
+        };
+        let collections = collections(&checked);
+        if existing.is_some()
+            && let Some(properties) = extras_changed(&checked, before.as_deref(), &collections)
+        {
+            activity::record(&mut tx, &CUSTOMER, tenant, id, Event::Updated, properties).await?;
+        }
+        for (collection, files) in &collections {
+            files::forget(&mut tx, tenant, "customer", id, collection).await?;
+            for file in files {
+                keep(&mut tx, &state.files, tenant, input, id, collection, file).await?;
+                kept.push(file.storage_key.clone());
+            }
+        }
+        Ok(id)
+    }
+    .await;
+    let committed = match written {
+        Ok(id) => tx.commit().await.map(|()| id),
+        Err(e) => Err(e),
+    };
+    if committed.is_ok() {
+        state.files.wake_sweeper();
+    } else {
+        // The rows are gone with the transaction; so must the files it had put in place.
+        for key in &kept {
+            let _ = state.files.remove(tenant.company_id, key).await;
+        }
+    }
+    committed
+}
+
+/// The customer row and its field values, through the engine; the customer's id.
+async fn write_row(
+    tx: &mut Tx,
+    tenant: Tenant,
+    existing: Option<i64>,
+    checked: &CustomerInput,
+) -> Result<i64, Error> {
+    let body = engine_body(checked);
+    match existing {
+        None => write::store_in(tx, &CUSTOMER, tenant, &body)
+            .await
+            .map(|(id, _)| id),
+        Some(id) => write::update_in(tx, &CUSTOMER, tenant, id, &body)
+            .await
+            .map(|_| id),
+    }
+    .map_err(|e| manageit_errors(e, checked))
+}
+
+/// The media collections a request fills (a photo, a file field's files), each with the
+/// uploads it now holds; an empty list clears one.
+fn collections(checked: &CustomerInput) -> Vec<(String, Vec<UploadedFile>)> {
+    let fields = checked
+        .fields
+        .iter()
+        .filter_map(|(field_id, input)| match input {
+            FieldInput::Files(list) => Some((format!("custom_field_{field_id}"), list.clone())),
+            FieldInput::Value(_) => None,
+        });
+    let photo = checked
+        .photo
+        .iter()
+        .map(|photo| (PHOTO.to_string(), vec![photo.clone()]));
+    fields.chain(photo).collect()
+}
+
+/// The activity-log properties of what an update changed that Cirqll's customer does not
+/// hold (permissions, a photo, files), if anything.
+fn extras_changed(
+    checked: &CustomerInput,
+    permissions_before: Option<&[i64]>,
+    collections: &[(String, Vec<UploadedFile>)],
+) -> Option<Json> {
+    let mut attributes = Map::new();
+    let mut old = Map::new();
+    if let (Some(granted), Some(before)) = (&checked.permissions, permissions_before)
+        && before != granted.as_slice()
+    {
+        old.insert("permissions".into(), permission_names(before));
+        attributes.insert("permissions".into(), permission_names(granted));
+    }
+    for (collection, files) in collections {
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| files::display_name(&f.original_name))
+            .collect();
+        let key = match collection.strip_prefix("custom_field_") {
+            Some(field_id) => format!("field_values.{field_id}"),
+            None => "profile_photo".to_string(),
+        };
+        let shown = if key == "profile_photo" {
+            json!(names.first())
+        } else {
+            json!(names)
+        };
+        attributes.insert(key, shown);
+    }
+    (!attributes.is_empty()).then(|| json!({ "attributes": attributes, "old": old }))
+}
+
+/// Jetstream's profile photo limit (`spec/manageit.md` §5.6): 1024 kilobytes.
+const PHOTO_KB: u64 = 1024;
+
+/// The Cirqll body of a checked request: its columns, and its field values in their stored form
+/// (a file field holds `[{"name", "uuid"}]` of its uploads).
+fn engine_body(checked: &CustomerInput) -> Map<String, Json> {
+    let mut body = checked.columns.clone();
+    let values: Vec<Json> = checked
+        .fields
+        .iter()
+        .map(|(field_id, input)| {
+            let value = match input {
+                FieldInput::Value(value) => json!(value),
+                FieldInput::Files(list) if list.is_empty() => Json::Null,
+                FieldInput::Files(list) => {
+                    let stored: Vec<Json> = list
+                        .iter()
+                        .map(|f| json!({ "name": files::display_name(&f.original_name), "uuid": f.storage_key }))
+                        .collect();
+                    json!(Json::Array(stored).to_string())
+                }
+            };
+            json!({ "field_id": field_id, "value": value })
+        })
+        .collect();
+    if !values.is_empty() {
+        body.insert("field_values".into(), Json::Array(values));
+    }
+    body
+}
+
+/// Records one upload as the customer's media and moves it into place.
+async fn keep(
+    tx: &mut Tx,
+    store: &FileStore,
+    tenant: Tenant,
+    input: &mut Input,
+    customer: i64,
+    collection: &str,
+    file: &UploadedFile,
+) -> Result<(), Error> {
+    let staged = input
+        .staged(&file.storage_key)
+        .ok_or_else(|| Error::Internal("an upload was kept twice".into()))?;
+    let name = files::display_name(&file.original_name);
+    let extension = kring_core::manageit::extension_of(&name);
+    let media = NewMedia {
+        model: "customer",
+        model_id: customer,
+        collection,
+        name: &name,
+        staged,
+        mime_type: files::content_type(staged.kind, extension.as_deref()),
+    };
+    files::attach(tx, store, tenant, media).await?;
+    // In place now: no longer the request's to discard.
+    input.take(&file.storage_key);
+    Ok(())
+}
+
+/// Replaces the customer's permissions; returns the ones it had.
+async fn replace_permissions(
+    tx: &mut Tx,
+    tenant: Tenant,
+    customer: i64,
+    granted: &[i64],
+) -> Result<Vec<i64>, Error> {
+    let mut query = Query::select();
+    query
+        .column("permission_id")
+        .from("customer_permissions")
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
+        .and_where(Expr::col("customer_id").eq(customer))
+        .order_by("permission_id", sea_query::Order::Asc);
+    let before: Vec<i64> = tx
+        .fetch(&query, &[ColumnType::Int])
+        .await?
+        .iter()
+        .filter_map(|r| r.first().and_then(Value::as_int))
+        .collect();
+    if before == granted {
+        return Ok(before);
+    }
+    let mut delete = Query::delete();
+    delete
+        .from_table("customer_permissions")
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
+        .and_where(Expr::col("customer_id").eq(customer));
+    tx.execute(&delete).await?;
+    if granted.is_empty() {
+        return Ok(before);
+    }
+    let now = Utc::now();
+    let mut insert = Query::insert();
+    insert.into_table("customer_permissions").columns([
+        "company_id",
+        "customer_id",
+        "permission_id",
+        "created_at",
+    ]);
+    for permission in granted {
+        insert
+            .values([
+                tenant.company_id.into(),
+                customer.into(),
+                (*permission).into(),
+                now.into(),
+            ])
+            .map_err(|e| Error::Internal(format!("insert statement: {e}")))?;
+    }
+    tx.execute(&insert).await?;
+    Ok(before)
+}
+
+fn permission_names(ids: &[i64]) -> Json {
+    ids.iter().filter_map(|id| permission_name(*id)).collect()
+}
+
+/// ManageIt customers are users with a unique email (`spec/manageit.md` §5.6): "The email has
+/// already been taken." Case is ignored. On PostgreSQL a transaction lock per company keeps two
+/// concurrent writes from both passing the check (SQLite runs one write at a time).
+async fn refuse_taken_email(
+    tx: &mut Tx,
+    tenant: Tenant,
+    email: &str,
+    existing: Option<i64>,
+) -> Result<(), Error> {
+    if tx.backend() == Backend::Postgres {
+        tx.execute(&Raw::new(
+            "SELECT pg_advisory_xact_lock(?)",
+            vec![(EMAIL_LOCK ^ tenant.company_id).into()],
+        ))
+        .await?;
+    }
+    let mut query = Query::select();
+    query
+        .column("id")
+        .from("customers")
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
+        .and_where(
+            Expr::expr(Func::lower(Expr::col("email")))
+                .eq(Func::lower(Expr::val(email.to_string()))),
+        )
+        .limit(1);
+    if let Some(id) = existing {
+        query.and_where(Expr::col("id").ne(id));
+    }
+    if tx.fetch(&query, &[ColumnType::Int]).await?.is_empty() {
+        return Ok(());
+    }
+    let mut errors = ValidationErrors::default();
+    errors.add("email", kring_core::i18n::Message::new("validation.unique"));
+    Err(Error::Validation(errors))
+}
+
+/// The advisory lock (with the company id mixed in) that serialises email checks in a company.
+const EMAIL_LOCK: i64 = 0x656d_6169_6c00_0000;
+
+/// The engine's validation errors under ManageIt's names (what the ManageIt rules did not
+/// already refuse, such as a value the engine's stricter type check rejects).
+fn manageit_errors(error: Error, checked: &CustomerInput) -> Error {
+    let Error::Validation(errors) = error else {
+        return error;
+    };
+    Error::Validation(errors.renamed(|path| {
+        if let Some(rest) = path.strip_prefix("field_values.") {
+            let (index, tail) = rest.split_once('.').unwrap_or((rest, "value"));
+            let field = index
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| checked.fields.get(i))
+                .map(|(id, _)| id.to_string())
+                .unwrap_or_else(|| index.to_string());
+            return format!("custom_fields.{field}.{tail}");
+        }
+        match path {
+            "name" => "business_information.company_name".into(),
+            "first_name" => "name".into(),
+            other if BUSINESS.iter().any(|(key, _)| *key == other) => {
+                format!("business_information.{other}")
+            }
+            other => other.into(),
+        }
+    }))
+}

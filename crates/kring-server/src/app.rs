@@ -1,0 +1,159 @@
+//! Starting Kring: preparing the state, serving, the background loops and shutting down.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::auth::rate_limit;
+use crate::config::Config;
+use crate::db::{self, Db};
+use crate::error::Error;
+use crate::files;
+use crate::state::AppState;
+use crate::{routes, webhooks};
+
+/// Makes _ring_ the process's TLS crypto provider, which every `reqwest` client needs before it
+/// is built (Kring's build has no other provider). `prepare` calls it; code that builds a client
+/// without preparing a server (tests, tools) calls it first. Calling it again does nothing.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Connects, migrates and returns the application state.
+pub async fn prepare(config: Config) -> Result<AppState, Error> {
+    config.check()?;
+    install_tls_provider();
+    let egress = Arc::new(webhooks::Egress::new(&config)?);
+    let db = Db::connect(&config.database_url).await?;
+    db::migrate(&db).await?;
+    db.analyze(false).await?;
+    let limiter = match &config.redis_url {
+        Some(url) => {
+            rate_limit::Limiter::redis(url, &config.redis_prefix, config.rate_limit).await?
+        }
+        None => rate_limit::Limiter::memory(config.rate_limit),
+    };
+    let concurrency_limit = config.concurrency_limit;
+    let files = files::FileStore::new(&config)?;
+    files.sweep_staging().await;
+    Ok(AppState {
+        db,
+        config: Arc::new(config),
+        limiter: Arc::new(limiter),
+        concurrency: Arc::new(rate_limit::Concurrency::new(concurrency_limit)),
+        egress,
+        files: Arc::new(files),
+    })
+}
+
+/// Serves on `listener` until `shutdown` completes, then finishes in-flight requests, stops the
+/// webhook worker (releasing the deliveries it had claimed) and closes the database.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let db = state.db.clone();
+    let statistics = tokio::spawn(keep_statistics_fresh(db.clone()));
+    let worker = AppState {
+        db: state.db.for_background(),
+        ..state.clone()
+    };
+    let (stop_deliveries, stop) = tokio::sync::watch::channel(false);
+    let deliveries = tokio::spawn(webhooks::run(worker, stop));
+    let file_sweeper = tokio::spawn(sweep_files(state.db.for_background(), state.files.clone()));
+    let app = routes::router(state);
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| Error::Internal(format!("server: {e}")));
+    statistics.abort();
+    file_sweeper.abort();
+    stop_deliveries.send_replace(true);
+    // The worker drops its attempts and releases their claims; bounded, should the database
+    // not answer.
+    if tokio::time::timeout(std::time::Duration::from_secs(10), deliveries)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the webhook worker did not stop in time; its claims expire with their lease"
+        );
+    }
+    db.close().await;
+    served
+}
+
+/// Refreshes the query planner's statistics every hour, as SQLite recommends for long-lived
+/// connections; cheap when little has changed.
+async fn keep_statistics_fresh(db: Db) {
+    let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+    hourly.tick().await;
+    loop {
+        hourly.tick().await;
+        if let Err(e) = db.analyze(false).await {
+            tracing::warn!(error = %e, "refreshing planner statistics failed");
+        }
+    }
+}
+
+/// Removes the files of deleted media every half minute (right away while a backlog lasts).
+async fn sweep_files(db: Db, store: Arc<files::FileStore>) {
+    loop {
+        match files::sweep_deletions(&db, &store).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweeping deleted files failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+            _ = store.deleted() => {}
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Logs to stderr; `RUST_LOG` (or `KRING_LOG`) filters, `info` by default.
+pub fn init_logging() {
+    let filter = std::env::var("KRING_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Logging for tests: warnings and errors (a 500's detail) into the test's captured output.
+pub fn init_test_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        ))
+        .with_test_writer()
+        .try_init();
+}

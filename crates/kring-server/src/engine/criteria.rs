@@ -1,0 +1,406 @@
+//! A checked query [`Plan`] as SQL: `filter` as a condition (relation paths as `EXISTS`
+//! subqueries), `count` as correlated subqueries folded into the list statement, `order_by`
+//! with one null and text ordering on both engines.
+//!
+//! Both engines must answer alike (the differential test holds them to it), so the few places
+//! they differ are settled here: text compares and sorts by code point (`COLLATE "C"` on
+//! PostgreSQL, SQLite's default `BINARY`); nulls sort first ascending and last descending
+//! (SQLite's default, spelled out for PostgreSQL); `like`-family operators are case-insensitive
+//! (`ILIKE` on PostgreSQL; `LIKE` on SQLite, which folds ASCII letters only).
+
+use std::collections::HashMap;
+
+use kring_core::Value;
+use kring_core::custom_field;
+use kring_core::i18n::Message;
+use kring_core::query::{
+    Comparison, Condition, Count, Direction, Filter, Operand, Order as OrderItem, Pattern,
+    QueryError, Step, Test,
+};
+use kring_core::resource::RelationKind;
+use kring_core::schema::{Column, ColumnType};
+use sea_query::extension::postgres::PgExpr;
+use sea_query::{
+    Alias, Cond, Expr, ExprTrait, Func, JoinType, LikeExpr, NullOrdering, Order, Query,
+    SelectStatement,
+};
+use serde_json::Value as Json;
+
+use crate::db::{Backend, Db, bind};
+use crate::error::Error;
+use crate::registry::ResourceDef;
+use crate::tenant::Tenant;
+
+/// What building SQL for one request needs besides the plan.
+pub struct Context {
+    pub backend: Backend,
+    pub tenant: Tenant,
+    /// The type of every custom field a filter names, by field id.
+    pub field_types: HashMap<i64, String>,
+}
+
+impl Context {
+    /// Looks up the custom fields `filter` names; an id that is not a field of the caller's
+    /// company is a 400, like any unknown field.
+    pub async fn new(db: &Db, tenant: Tenant, filter: Option<&Filter>) -> Result<Context, Error> {
+        let mut ids = Vec::new();
+        if let Some(filter) = filter {
+            field_ids(filter, &mut ids);
+        }
+        let mut field_types = HashMap::new();
+        if !ids.is_empty() {
+            let mut query = Query::select();
+            query
+                .columns(["id", "type"])
+                .from("fields")
+                .and_where(Expr::col("company_id").eq(tenant.company_id))
+                .and_where(Expr::col("id").is_in(ids.iter().copied()));
+            for row in db
+                .fetch(&query, &[ColumnType::Int, ColumnType::Text])
+                .await?
+            {
+                if let [Value::Int(id), Value::Text(ty)] = row.as_slice() {
+                    field_types.insert(*id, ty.clone());
+                }
+            }
+            if let Some(unknown) = ids.iter().find(|id| !field_types.contains_key(id)) {
+                return Err(Error::BadQuery(QueryError(
+                    Message::new("query.filter_unknown_custom_field")
+                        .with("param", "filter")
+                        .with("field", format!("field_values.{unknown}")),
+                )));
+            }
+        }
+        Ok(Context {
+            backend: db.backend(),
+            tenant,
+            field_types,
+        })
+    }
+}
+
+fn field_ids(filter: &Filter, ids: &mut Vec<i64>) {
+    match filter {
+        Filter::All(items) | Filter::Any(items) => items.iter().for_each(|f| field_ids(f, ids)),
+        Filter::Cond(condition) => {
+            if let Operand::FieldValue(id) = condition.operand
+                && !ids.contains(&id)
+            {
+                ids.push(id);
+            }
+        }
+    }
+}
+
+/// `"table"."column"`; both come from the static resource descriptions, never from input.
+pub fn quoted(table: &str, column: &str) -> String {
+    format!("\"{table}\".\"{column}\"")
+}
+
+/// A column reference that compares and sorts by code point on both engines.
+fn ordered_text(ctx: &Context, table: &str, column: &Column) -> Expr {
+    match (ctx.backend, column.ty) {
+        (Backend::Postgres, ColumnType::Text) => {
+            Expr::cust(format!("{} COLLATE \"C\"", quoted(table, column.name)))
+        }
+        _ => Expr::col((Alias::new(table), Alias::new(column.name))),
+    }
+}
+
+/// The whole filter as one condition on `def`'s table, which the statement names `root`.
+pub fn condition(
+    ctx: &Context,
+    def: &'static ResourceDef,
+    root: &str,
+    filter: &Filter,
+) -> Result<Cond, Error> {
+    let nested = |cond: Cond, f: &Filter| Ok::<_, Error>(cond.add(condition(ctx, def, root, f)?));
+    Ok(match filter {
+        Filter::All(items) => items.iter().try_fold(Cond::all(), nested)?,
+        Filter::Any(items) => items.iter().try_fold(Cond::any(), nested)?,
+        Filter::Cond(c) => Cond::all().add(condition_expr(ctx, def, root, c)?),
+    })
+}
+
+/// One condition: the test on the last resource of its path, wrapped in one semi-join per hop
+/// (innermost first). Hop tables are aliased `h1`, `h2`, … so a path may pass a table twice.
+fn condition_expr(
+    ctx: &Context,
+    def: &'static ResourceDef,
+    root: &str,
+    c: &Condition,
+) -> Result<Expr, Error> {
+    let leaf_alias = if c.hops.is_empty() {
+        root.to_string()
+    } else {
+        format!("h{}", c.hops.len())
+    };
+    let leaf_def = c.hops.last().map_or(def, |step| step.target);
+    let mut expr = match c.operand {
+        Operand::Column(column) => column_test(ctx, &leaf_alias, column, &c.test, c.negated),
+        Operand::FieldValue(field) => {
+            field_value_test(ctx, leaf_def, &leaf_alias, field, &c.test, c.negated)?
+        }
+    };
+    for (i, step) in c.hops.iter().enumerate().rev() {
+        let (parent_def, parent_alias) = match i {
+            0 => (def, root.to_string()),
+            _ => (c.hops[i - 1].target, format!("h{i}")),
+        };
+        let alias = format!("h{}", i + 1);
+        expr = hop_in(ctx, parent_def, &parent_alias, step, &alias, expr);
+    }
+    Ok(expr)
+}
+
+/// The rows one relation step reaches, as a statement without a select list: `FROM` the
+/// target (aliased) and, for a many-to-many, its pivot; the tenant condition. Returns it with
+/// the parent's column and the expression in the statement that must equal it.
+fn related(
+    ctx: &Context,
+    parent: &ResourceDef,
+    step: &Step,
+    alias: &str,
+) -> (SelectStatement, &'static str, Expr) {
+    let target = step.target;
+    let a = Alias::new(alias);
+    let col = |c: &'static str| Expr::col((a.clone(), Alias::new(c)));
+    let mut query = Query::select();
+    query.from_as(target.table, a.clone());
+    let (parent_column, key) = match step.relation.kind {
+        RelationKind::BelongsTo { key } => (key, col("id")),
+        RelationKind::HasMany { key } => ("id", col(key)),
+        RelationKind::ManyToMany {
+            pivot,
+            own_key,
+            other_key,
+        } => {
+            let p = Alias::new(format!("{alias}p"));
+            query.join_as(
+                JoinType::InnerJoin,
+                pivot,
+                p.clone(),
+                Expr::col((p.clone(), Alias::new(other_key))).equals((a.clone(), Alias::new("id"))),
+            );
+            ("id", Expr::col((p, Alias::new(own_key))))
+        }
+        RelationKind::Morph {
+            type_column,
+            id_column,
+        } => {
+            query.and_where(col(type_column).eq(parent.name));
+            ("id", col(id_column))
+        }
+    };
+    if target.tenant {
+        query.and_where(col("company_id").eq(ctx.tenant.company_id));
+    }
+    (query, parent_column, key)
+}
+
+/// `<parent key> IN (SELECT <key> FROM <target> WHERE <inner>)`: the parent has a related row
+/// passing `inner`.
+///
+/// A semi-join written as `IN` with an uncorrelated subquery rather than a correlated
+/// `EXISTS`: SQLite 3.51 turns such an `EXISTS` into a join that repeats the parent once per
+/// matching row when the statement has `LIMIT`/`OFFSET`, so pages came out wrong.
+fn hop_in(
+    ctx: &Context,
+    parent: &ResourceDef,
+    parent_alias: &str,
+    step: &Step,
+    alias: &str,
+    inner: Expr,
+) -> Expr {
+    let (mut query, parent_column, key) = related(ctx, parent, step, alias);
+    query.expr(key).and_where(inner);
+    Expr::col((Alias::new(parent_alias), Alias::new(parent_column))).in_subquery(query)
+}
+
+fn column_test(ctx: &Context, table: &str, column: &Column, test: &Test, negated: bool) -> Expr {
+    let plain = Expr::col((Alias::new(table), Alias::new(column.name)));
+    let expr = match test {
+        Test::IsNull if negated => return plain.is_not_null(),
+        Test::IsNull => return plain.is_null(),
+        Test::Compare(comparison, value) => compare(
+            ordered_text(ctx, table, column),
+            *comparison,
+            Expr::val(bind(value, column.ty)),
+        ),
+        Test::Match(pattern, text) => matches(ctx, plain, *pattern, text),
+        Test::In(values) => plain.is_in(values.iter().map(|v| bind(v, column.ty))),
+    };
+    if negated { expr.not() } else { expr }
+}
+
+fn compare(left: Expr, comparison: Comparison, right: Expr) -> Expr {
+    match comparison {
+        Comparison::Eq => left.eq(right),
+        Comparison::Gt => left.gt(right),
+        Comparison::Lt => left.lt(right),
+        Comparison::Gte => left.gte(right),
+        Comparison::Lte => left.lte(right),
+    }
+}
+
+/// A case-insensitive pattern match; `%`, `_` and `\` in the client's text match themselves.
+fn matches(ctx: &Context, target: Expr, pattern: Pattern, text: &str) -> Expr {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = match pattern {
+        Pattern::Contains => format!("%{escaped}%"),
+        Pattern::StartsWith => format!("{escaped}%"),
+        Pattern::EndsWith => format!("%{escaped}"),
+    };
+    match ctx.backend {
+        // Backslash is PostgreSQL's default LIKE escape (an explicit ESCAPE does not render
+        // with ILIKE).
+        Backend::Postgres => target.ilike(LikeExpr::new(pattern)),
+        Backend::Sqlite => target.like(LikeExpr::new(pattern).escape('\\')),
+    }
+}
+
+/// A test on a custom field's value, compared as the field's type: numbers as numbers,
+/// dates and datetimes through their canonical (sortable) text, checkboxes as `1`/`0`.
+fn field_value_test(
+    ctx: &Context,
+    def: &ResourceDef,
+    alias: &str,
+    field: i64,
+    test: &Test,
+    negated: bool,
+) -> Result<Expr, Error> {
+    let ty = ctx
+        .field_types
+        .get(&field)
+        .map(String::as_str)
+        .unwrap_or("text");
+    let fv = Alias::new("fv");
+    let value = Expr::col((fv.clone(), Alias::new("value")));
+    let record = Expr::col((Alias::new(alias), Alias::new("id")));
+    // The records with a value for the field, as a semi-join (see `hop_in`).
+    let mut query = Query::select();
+    query
+        .expr(Expr::col((fv.clone(), Alias::new("model_id"))))
+        .from_as("field_values", fv.clone())
+        .and_where(Expr::col((fv.clone(), Alias::new("model_type"))).eq(def.name))
+        .and_where(Expr::col((fv.clone(), Alias::new("field_id"))).eq(field))
+        .and_where(Expr::col((fv, Alias::new("company_id"))).eq(ctx.tenant.company_id));
+    let inner = match test {
+        Test::IsNull => {
+            query.and_where(value.is_not_null());
+            return Ok(if negated {
+                record.in_subquery(query)
+            } else {
+                record.not_in_subquery(query)
+            });
+        }
+        Test::Compare(comparison, given) => {
+            let (left, right) = typed_operands(ctx, ty, value, given, field)?;
+            compare(left, *comparison, right)
+        }
+        Test::Match(pattern, text) => matches(ctx, value, *pattern, text),
+        Test::In(given) => {
+            // One `IN (…)`: an OR chain grows one nesting level per value in SQLite.
+            let mut left = None;
+            let mut rights = Vec::with_capacity(given.len());
+            for one in given {
+                let (l, r) = typed_operands(ctx, ty, value.clone(), one, field)?;
+                left.get_or_insert(l);
+                rights.push(r);
+            }
+            match left {
+                Some(left) => left.is_in(rights),
+                None => Expr::val(false),
+            }
+        }
+    };
+    query.and_where(if negated { inner.not() } else { inner });
+    Ok(record.in_subquery(query))
+}
+
+/// The stored value and the client's value, made comparable for field type `ty`.
+fn typed_operands(
+    ctx: &Context,
+    ty: &str,
+    stored: Expr,
+    given: &Value,
+    field: i64,
+) -> Result<(Expr, Expr), Error> {
+    let text = match given {
+        Value::Text(text) => text.clone(),
+        other => other.to_json().to_string(),
+    };
+    let bad = |key: &'static str| {
+        Error::BadQuery(QueryError(
+            Message::new(key)
+                .with("param", "filter")
+                .with("value", kring_core::query::truncate(&text, 60))
+                .with("field", format!("field_values.{field}")),
+        ))
+    };
+    if ty == "number" {
+        let number: f64 = text
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n: &f64| n.is_finite())
+            .ok_or_else(|| bad("query.filter_value.float"))?;
+        let sql_type = match ctx.backend {
+            Backend::Postgres => "DOUBLE PRECISION",
+            Backend::Sqlite => "REAL",
+        };
+        return Ok((
+            Func::cast_as(stored, Alias::new(sql_type)).into(),
+            Expr::val(number),
+        ));
+    }
+    let canonical = match ty {
+        "date" | "datetime" | "checkbox" => custom_field::check(ty, &Json::String(text.clone()))
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                bad(match ty {
+                    "checkbox" => "query.filter_value.bool",
+                    "date" => "query.filter_value.date",
+                    _ => "query.filter_value.timestamp",
+                })
+            })?,
+        _ => text,
+    };
+    let left = match ctx.backend {
+        Backend::Postgres => Expr::cust("\"fv\".\"value\" COLLATE \"C\""),
+        Backend::Sqlite => stored,
+    };
+    Ok((left, Expr::val(canonical)))
+}
+
+/// `count` items as correlated `(SELECT COUNT(*) …)` columns of the list statement.
+pub fn count_expr(ctx: &Context, def: &ResourceDef, count: &Count) -> Expr {
+    let step = Step {
+        relation: count.relation,
+        target: count.target,
+    };
+    let (mut query, parent_column, key) = related(ctx, def, &step, "c1");
+    query
+        .expr(Func::count(Expr::val(1)))
+        .and_where(key.equals((Alias::new(def.table), Alias::new(parent_column))));
+    Expr::from(query)
+}
+
+/// `ORDER BY` the client's columns of `def` (named `root` in the statement), then `id` so
+/// pages never overlap.
+pub fn order(ctx: &Context, root: &str, query: &mut SelectStatement, items: &[OrderItem]) {
+    for item in items {
+        let (order, nulls) = match item.direction {
+            Direction::Asc => (Order::Asc, NullOrdering::First),
+            Direction::Desc => (Order::Desc, NullOrdering::Last),
+        };
+        query.order_by_expr_with_nulls(ordered_text(ctx, root, item.column), order, nulls);
+    }
+    if !items.iter().any(|item| item.column.name == "id") {
+        query.order_by((Alias::new(root), Alias::new("id")), Order::Asc);
+    }
+}

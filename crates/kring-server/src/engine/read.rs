@@ -1,0 +1,213 @@
+//! The generic engine's read side: index and show for any [`ResourceDef`] (writes are in
+//! [`super::write`]).
+//!
+//! Tenant scoping lives here, below the handlers: every statement starts from
+//! [`scoped_select`], which carries `company_id = <caller's company>`, so a record of another
+//! company is indistinguishable from one that does not exist (404).
+
+use kring_core::Value;
+use kring_core::query::Plan;
+use kring_core::schema::ColumnType;
+use sea_query::{Alias, Expr, ExprTrait, Func, Query, SelectStatement};
+use serde_json::{Map, Value as Json};
+
+use super::criteria::{self, Context};
+use super::loader::{Row, attach};
+use crate::db::{Db, Raw};
+use crate::error::Error;
+use crate::registry::ResourceDef;
+use crate::tenant::Tenant;
+
+/// `SELECT <every column> FROM <table>`, limited to the caller's company. Every read of a
+/// resource starts here, which is what keeps tenants apart.
+pub fn scoped_select(def: &ResourceDef, tenant: Tenant) -> SelectStatement {
+    let mut query = Query::select();
+    query
+        .columns(def.columns.iter().map(|c| (def.table, c.name)))
+        .from(def.table);
+    if def.tenant {
+        query.and_where(Expr::col((def.table, "company_id")).eq(tenant.company_id));
+    }
+    query
+}
+
+pub fn by_id(def: &ResourceDef, tenant: Tenant, id: i64) -> SelectStatement {
+    let mut query = scoped_select(def, tenant);
+    query.and_where(Expr::col((def.table, "id")).eq(id));
+    query
+}
+
+/// The JSON form of a record: every column but the hidden ones, in column order.
+pub fn to_json(def: &ResourceDef, record: &[Value]) -> Map<String, Json> {
+    def.columns
+        .iter()
+        .zip(record)
+        .filter(|(column, _)| !column.hidden)
+        .map(|(column, value)| {
+            let json = match (column.ty, value) {
+                (ColumnType::Json, Value::Text(text)) => {
+                    serde_json::from_str(text).unwrap_or(Json::Null)
+                }
+                _ => value.to_json(),
+            };
+            (column.name.to_string(), json)
+        })
+        .collect()
+}
+
+pub fn not_found(def: &ResourceDef, id: i64) -> Error {
+    Error::NotFound {
+        resource: def.name,
+        id: id.to_string(),
+    }
+}
+
+/// `{"data": […], "limit": N, "total": N, "offset": N}` for a checked plan.
+///
+/// Without a filter, the page's ids are found on the `(company_id, id)` index inside the
+/// statement that reads the rows ("deferred join": a deep `OFFSET` skips index entries, not
+/// rows) and `total` is the counter every insert and delete keeps. With a filter, one statement
+/// finds the page's ids and counts every match in the same pass (`COUNT(*) OVER ()`), and a
+/// second reads those rows: the filter is evaluated once per request, not twice.
+pub async fn index(
+    db: &Db,
+    def: &'static ResourceDef,
+    tenant: Tenant,
+    plan: &Plan,
+) -> Result<Json, Error> {
+    let page = plan.page.unwrap_or_default();
+    let ctx = Context::new(db, tenant, plan.filter.as_ref()).await?;
+    // The page's ids come from the table under its own alias, so nothing in the filter can be
+    // read as referring to the outer statement's rows.
+    let mut ids = Query::select();
+    ids.column((PAGE, "id"))
+        .from_as(def.table, PAGE)
+        .and_where(Expr::col((PAGE, "company_id")).eq(tenant.company_id));
+    criteria::order(&ctx, PAGE, &mut ids, &plan.order_by);
+    ids.limit(page.limit).offset(page.offset);
+    let mut query = planned_select(&ctx, def, plan);
+    criteria::order(&ctx, def.table, &mut query, &plan.order_by);
+
+    let (rows, total) = match &plan.filter {
+        None => {
+            query.and_where(Expr::col((def.table, "id")).in_subquery(ids));
+            let rows = fetch_rows(db, def, tenant, &query, plan).await?;
+            (rows, counted_total(db, def, tenant).await?)
+        }
+        Some(filter) => {
+            ids.cond_where(criteria::condition(&ctx, def, PAGE, filter)?)
+                .expr(Expr::cust("COUNT(*) OVER ()"));
+            let found = db.fetch(&ids, &[ColumnType::Int, ColumnType::Int]).await?;
+            let total = match found.first().and_then(|r| r.get(1)).and_then(Value::as_int) {
+                Some(total) => total,
+                // A page past the end has no row to carry the count.
+                None => filtered_total(&ctx, db, def, filter).await?,
+            };
+            let page_ids: Vec<i64> = found
+                .iter()
+                .filter_map(|r| r.first().and_then(Value::as_int))
+                .collect();
+            let rows = if page_ids.is_empty() {
+                Vec::new()
+            } else {
+                query.and_where(Expr::col((def.table, "id")).is_in(page_ids));
+                fetch_rows(db, def, tenant, &query, plan).await?
+            };
+            (rows, total)
+        }
+    };
+    let data: Vec<Json> = rows.into_iter().map(|r| Json::Object(r.json)).collect();
+    Ok(
+        serde_json::json!({ "data": data, "limit": page.limit, "total": total, "offset": page.offset }),
+    )
+}
+
+/// The alias of the table in the subquery that picks a page's ids.
+const PAGE: &str = "page";
+
+/// The resource's columns and the plan's counts.
+fn planned_select(ctx: &Context, def: &ResourceDef, plan: &Plan) -> SelectStatement {
+    let mut query = scoped_select(def, ctx.tenant);
+    for count in &plan.count {
+        query.expr_as(
+            criteria::count_expr(ctx, def, count),
+            Alias::new(count.key()),
+        );
+    }
+    query
+}
+
+/// Runs a [`planned_select`] and loads the plan's relations: the rows as served.
+async fn fetch_rows(
+    db: &Db,
+    def: &'static ResourceDef,
+    tenant: Tenant,
+    query: &SelectStatement,
+    plan: &Plan,
+) -> Result<Vec<Row>, Error> {
+    let mut types = def.types();
+    types.extend(plan.count.iter().map(|_| ColumnType::Int));
+    let width = def.columns.len();
+    let mut rows = Vec::new();
+    for mut record in db.fetch(query, &types).await? {
+        let counts = record.split_off(width.min(record.len()));
+        let mut row = Row::new(def, record, plan.select.as_deref());
+        for (count, value) in plan.count.iter().zip(counts) {
+            row.json.insert(count.key(), value.to_json());
+        }
+        rows.push(row);
+    }
+    attach(db, def, tenant, &mut rows, &plan.with).await?;
+    Ok(rows)
+}
+
+/// The unfiltered total, from the counter kept by every insert and delete.
+pub async fn counted_total(db: &Db, def: &ResourceDef, tenant: Tenant) -> Result<i64, Error> {
+    let query = Raw::new(
+        "SELECT total FROM resource_counts WHERE company_id = ? AND resource = ?",
+        vec![tenant.company_id.into(), def.name.into()],
+    );
+    let rows = db.fetch(&query, &[ColumnType::Int]).await?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(Value::as_int)
+        .unwrap_or(0))
+}
+
+async fn filtered_total(
+    ctx: &Context,
+    db: &Db,
+    def: &'static ResourceDef,
+    filter: &kring_core::query::Filter,
+) -> Result<i64, Error> {
+    let mut query = Query::select();
+    query
+        .expr(Func::count(Expr::col((PAGE, "id"))))
+        .from_as(def.table, PAGE)
+        .and_where(Expr::col((PAGE, "company_id")).eq(ctx.tenant.company_id))
+        .cond_where(criteria::condition(ctx, def, PAGE, filter)?);
+    let rows = db.fetch(&query, &[ColumnType::Int]).await?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(Value::as_int)
+        .unwrap_or(0))
+}
+
+/// One record as a plan asks for it. A show reads `with`, `show` and `count`; `filter` and
+/// `order_by` are checked but have nothing to act on.
+pub async fn show(
+    db: &Db,
+    def: &'static ResourceDef,
+    tenant: Tenant,
+    id: i64,
+    plan: &Plan,
+) -> Result<Json, Error> {
+    let ctx = Context::new(db, tenant, None).await?;
+    let mut query = planned_select(&ctx, def, plan);
+    query.and_where(Expr::col((def.table, "id")).eq(id));
+    let mut rows = fetch_rows(db, def, tenant, &query, plan).await?;
+    let row = rows.pop().ok_or_else(|| not_found(def, id))?;
+    Ok(Json::Object(row.json))
+}

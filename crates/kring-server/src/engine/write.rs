@@ -1,0 +1,603 @@
+//! The generic engine's write side: store, update and destroy for any [`ResourceDef`].
+//!
+//! Every write is one transaction: the row, its custom field values, its nested children and
+//! links, the row counter, the activity-log entry, and on delete everything that depended on the
+//! record. Validation runs inside the transaction, so the checks that need the database
+//! (references, uniqueness, field definitions) see the same state the write will.
+
+use chrono::Utc;
+use kring_core::Value;
+use kring_core::i18n::Message;
+use kring_core::schema::{Column, ColumnType, Default, OnDelete, Unique};
+use kring_core::validate::{Mode, Validated, ValidationErrors, validate};
+use sea_query::{Expr, ExprTrait, LockType, Query};
+use serde_json::{Map, Value as Json};
+
+use super::children::{self, Prepared};
+use super::field_values::{self, FieldValueChange};
+use super::read::{by_id, not_found, to_json};
+use crate::auth::hash_password;
+use crate::db::{Db, Raw, Tx, bind};
+use crate::error::Error;
+use crate::ledger::activity::{self, Event};
+use crate::ledger::events::{self, Change};
+use crate::registry::{REGISTRY, ResourceDef};
+use crate::tenant::Tenant;
+
+/// One record, its values in the order of the resource's columns.
+type Record = Vec<Value>;
+
+/// Everything a body asks for, checked: the row's values, field values, children and links.
+struct Checked {
+    validated: Validated,
+    field_values: Vec<field_values::FieldValueInput>,
+    children: Prepared,
+}
+
+/// `existing` is the record an update changes (its id and values).
+async fn check(
+    tx: &mut Tx,
+    def: &'static ResourceDef,
+    tenant: Tenant,
+    body: &Map<String, Json>,
+    existing: Option<(i64, &[Value])>,
+) -> Result<Checked, Error> {
+    let mode = if existing.is_some() {
+        Mode::Update
+    } else {
+        Mode::Create
+    };
+    let (validated, mut errors) = validate(def.columns, body, mode);
+    if let Some((_, record)) = existing {
+        check_fixed(def, record, &validated, &mut errors);
+    }
+    let existing = existing.map(|(id, _)| id);
+    check_references(tx, def, tenant, &validated, &mut errors).await?;
+    check_unique(tx, def, tenant, &validated, existing, &mut errors).await?;
+    let field_values = field_values::validate(tx, def, tenant, body, mode, &mut errors).await?;
+    let children = children::validate(tx, def, tenant, body, existing, &mut errors).await?;
+    if errors.is_empty() {
+        Ok(Checked {
+            validated,
+            field_values,
+            children,
+        })
+    } else {
+        Err(Error::Validation(errors))
+    }
+}
+
+/// Validates `body` and inserts the record with everything that belongs to it; returns its id
+/// and the record as served.
+pub async fn store(
+    db: &Db,
+    def: &'static ResourceDef,
+    tenant: Tenant,
+    body: &Map<String, Json>,
+) -> Result<(i64, Map<String, Json>), Error> {
+    let mut tx = db.begin().await?;
+    let stored = store_in(&mut tx, def, tenant, body).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// [`store`] inside a transaction the caller commits, for a write that adds rows of its own
+/// (the ManageIt dialect's permissions and files).
+pub async fn store_in(
+    tx: &mut Tx,
+    def: &'static ResourceDef,
+    tenant: Tenant,
+    body: &Map<String, Json>,
+) -> Result<(i64, Map<String, Json>), Error> {
+    let checked = check(tx, def, tenant, body, None).await?;
+    let now = Value::Timestamp(Utc::now());
+    let mut record: Record = def
+        .columns
+        .iter()
+        .map(|column| match column.name {
+            "created_at" | "updated_at" => now.clone(),
+            "company_id" => Value::Int(tenant.company_id),
+            name if Some(name) == def.owner && checked.validated.get(name).is_none() => {
+                Value::Int(tenant.user_id)
+            }
+            name => checked
+                .validated
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| default_for(column)),
+        })
+        .collect();
+    hash_passwords(def, &mut record)?;
+    if let Some(derive) = def.derive {
+        derive(def, &mut record);
+    }
+    let generated = generate_values(def, &mut record)?;
+
+    let id = insert_record(tx, def, tenant, &record).await?;
+    crate::ledger::idempotency::note_created(id);
+    if let Some(slot) = record.first_mut() {
+        *slot = Value::Int(id);
+    }
+    let changes = field_values::write(tx, def, tenant, id, &checked.field_values).await?;
+    children::write(tx, tenant, id, &checked.children).await?;
+    adjust_count(tx, def, tenant, 1).await?;
+    let served = to_json(def, &record);
+    let attributes = with_field_changes(served.clone(), &changes, false);
+    // A generated secret is in this one response and nowhere else (not the log, not events).
+    let mut shown = served.clone();
+    shown.extend(generated);
+    let properties = serde_json::json!({ "attributes": attributes });
+    activity::record(tx, def, tenant, id, Event::Created, properties).await?;
+    let created = Change {
+        def,
+        id,
+        event: Event::Created,
+        data: &served,
+        previous: None,
+    };
+    events::record(tx, tenant, created).await?;
+    Ok((id, shown))
+}
+
+/// Inserts one record (all columns but `id`; the tenant from the scope) and returns its id.
+pub async fn insert_record(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    tenant: Tenant,
+    record: &[Value],
+) -> Result<i64, Error> {
+    let stored: Vec<(&Column, &Value)> = def
+        .columns
+        .iter()
+        .zip(record)
+        .filter(|(c, _)| c.name != "id" && c.name != "company_id")
+        .collect();
+    let tenant = def.tenant.then_some(("company_id", tenant.company_id));
+    let mut insert = Query::insert();
+    insert
+        .into_table(def.table)
+        .columns(
+            tenant
+                .map(|(name, _)| name)
+                .into_iter()
+                .chain(stored.iter().map(|(c, _)| c.name)),
+        )
+        .values(
+            tenant
+                .map(|(_, id)| Expr::val(id))
+                .into_iter()
+                .chain(stored.iter().map(|(c, v)| Expr::val(bind(v, c.ty)))),
+        )
+        .map_err(|e| Error::Internal(format!("insert statement: {e}")))?
+        .returning_col("id");
+    tx.insert(&insert).await
+}
+
+/// A partial update: only the keys present in `body` change. Returns the record as served.
+pub async fn update(
+    db: &Db,
+    def: &'static ResourceDef,
+    tenant: Tenant,
+    id: i64,
+    body: &Map<String, Json>,
+) -> Result<Map<String, Json>, Error> {
+    let mut tx = db.begin().await?;
+    let updated = update_in(&mut tx, def, tenant, id, body).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// [`update`] inside a transaction the caller commits.
+pub async fn update_in(
+    tx: &mut Tx,
+    def: &'static ResourceDef,
+    tenant: Tenant,
+    id: i64,
+    body: &Map<String, Json>,
+) -> Result<Map<String, Json>, Error> {
+    let mut query = by_id(def, tenant, id);
+    query.lock(LockType::Update);
+    let rows = tx.fetch(&query, &def.types()).await?;
+    let mut record = rows.into_iter().next().ok_or_else(|| not_found(def, id))?;
+    let checked = check(tx, def, tenant, body, Some((id, &record))).await?;
+
+    let before = record.clone();
+    for (column, slot) in def.columns.iter().zip(record.iter_mut()) {
+        if let Some(new) = checked.validated.get(column.name) {
+            *slot = new.clone();
+        }
+    }
+    hash_passwords(def, &mut record)?;
+    if let Some(derive) = def.derive {
+        derive(def, &mut record);
+    }
+    let mut changed: Vec<&'static Column> = def
+        .columns
+        .iter()
+        .zip(record.iter().zip(&before))
+        .filter(|(column, (new, old))| {
+            new != old || (column.password && checked.validated.get(column.name).is_some())
+        })
+        .map(|(column, _)| column)
+        .collect();
+    let field_changes = field_values::write(tx, def, tenant, id, &checked.field_values).await?;
+    let children_changed = children::write(tx, tenant, id, &checked.children).await?;
+    if changed.is_empty() && field_changes.is_empty() && !children_changed {
+        return Ok(to_json(def, &record));
+    }
+
+    if let Some(position) = def.position("updated_at") {
+        if let Some(slot) = record.get_mut(position) {
+            *slot = Value::Timestamp(Utc::now());
+        }
+        changed.extend(def.columns.get(position));
+    }
+    if !changed.is_empty() {
+        let mut statement = Query::update();
+        statement
+            .table(def.table)
+            .values(changed.iter().filter_map(|c| {
+                let value = def.position(c.name).and_then(|i| record.get(i))?;
+                Some((c.name, Expr::val(bind(value, c.ty))))
+            }))
+            .and_where(Expr::col("id").eq(id));
+        if def.tenant {
+            statement.and_where(Expr::col("company_id").eq(tenant.company_id));
+        }
+        tx.execute(&statement).await?;
+    }
+
+    let (after, before) = (to_json(def, &record), to_json(def, &before));
+    let pick = |map: &Map<String, Json>| -> Map<String, Json> {
+        changed
+            .iter()
+            .filter(|c| c.name != "updated_at")
+            .filter_map(|c| map.get(c.name).map(|v| (c.name.to_string(), v.clone())))
+            .collect()
+    };
+    let previous = with_field_changes(pick(&before), &field_changes, true);
+    let properties = serde_json::json!({
+        "attributes": with_field_changes(pick(&after), &field_changes, false),
+        "old": previous,
+    });
+    activity::record(tx, def, tenant, id, Event::Updated, properties).await?;
+    let updated = Change {
+        def,
+        id,
+        event: Event::Updated,
+        data: &after,
+        previous: Some(&previous),
+    };
+    events::record(tx, tenant, updated).await?;
+    Ok(after)
+}
+
+/// Deletes the record and, as its references say, deletes or detaches what depends on it.
+pub async fn destroy(
+    db: &Db,
+    def: &'static ResourceDef,
+    tenant: Tenant,
+    id: i64,
+) -> Result<(), Error> {
+    let mut tx = db.begin().await?;
+    let mut query = by_id(def, tenant, id);
+    query.lock(LockType::Update);
+    let rows = tx.fetch(&query, &def.types()).await?;
+    let record = rows.first().ok_or_else(|| not_found(def, id))?;
+    let old = to_json(def, record);
+    delete_records(&mut tx, def, tenant, vec![id]).await?;
+    let properties = serde_json::json!({ "old": old });
+    activity::record(&mut tx, def, tenant, id, Event::Deleted, properties).await?;
+    tx.commit().await
+}
+
+/// Every column of every resource that references `def`'s table.
+fn dependents(def: &ResourceDef) -> impl Iterator<Item = (&'static ResourceDef, &'static Column)> {
+    REGISTRY.iter().flat_map(move |other| {
+        other
+            .columns
+            .iter()
+            .filter(move |c| c.references == Some(def.table))
+            .map(move |c| (*other, c))
+    })
+}
+
+/// Deletes `ids` of `def` after dealing with their dependants: a restricting reference refuses
+/// the delete (409), a cascading one deletes its records the same way, a detaching one is set to
+/// null. Bounded by the depth of the resource graph, which has no cascade cycles.
+fn delete_records<'a>(
+    tx: &'a mut Tx,
+    def: &'static ResourceDef,
+    tenant: Tenant,
+    ids: Vec<i64>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send + 'a>> {
+    Box::pin(async move {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let doomed = records(tx, def, tenant, column_in("id", &ids)).await?;
+        for (dependent, column) in dependents(def) {
+            let mut matching = Query::select();
+            matching
+                .column("id")
+                .from(dependent.table)
+                .and_where(Expr::col(column.name).is_in(ids.clone()));
+            if dependent.tenant {
+                matching.and_where(Expr::col("company_id").eq(tenant.company_id));
+            }
+            match column.on_delete {
+                OnDelete::Restrict => {
+                    let found = tx.fetch(&matching, &[ColumnType::Int]).await?;
+                    if !found.is_empty() {
+                        return Err(Error::Conflict(
+                            Message::new("http.delete_restricted")
+                                .with("resource", def.name)
+                                .with("count", found.len().to_string())
+                                .with("dependents", dependent.table),
+                        ));
+                    }
+                }
+                OnDelete::Cascade => {
+                    let found = tx.fetch(&matching, &[ColumnType::Int]).await?;
+                    let child_ids = found
+                        .iter()
+                        .filter_map(|r| r.first().and_then(Value::as_int))
+                        .collect();
+                    delete_records(tx, dependent, tenant, child_ids).await?;
+                }
+                OnDelete::Detach => {
+                    let detached =
+                        records(tx, dependent, tenant, column_in(column.name, &ids)).await?;
+                    let mut detach = Query::update();
+                    detach
+                        .table(dependent.table)
+                        .value(column.name, bind(&Value::Null, column.ty))
+                        .and_where(Expr::col(column.name).is_in(ids.clone()));
+                    if dependent.tenant {
+                        detach.and_where(Expr::col("company_id").eq(tenant.company_id));
+                    }
+                    tx.execute(&detach).await?;
+                    announce_detached(tx, dependent, tenant, column, &detached).await?;
+                }
+            }
+        }
+        for relation in def.relations {
+            if let kring_core::resource::RelationKind::Morph {
+                type_column,
+                id_column,
+            } = relation.kind
+                && relation.target != "activity_log"
+            {
+                let Some(target) = crate::registry::find(relation.target) else {
+                    continue;
+                };
+                let mut delete = Query::delete();
+                delete
+                    .from_table(target.table)
+                    .and_where(Expr::col(type_column).eq(def.name))
+                    .and_where(Expr::col(id_column).is_in(ids.clone()))
+                    .and_where(Expr::col("company_id").eq(tenant.company_id));
+                tx.execute(&delete).await?;
+            }
+        }
+        let mut delete = Query::delete();
+        delete
+            .from_table(def.table)
+            .and_where(Expr::col("id").is_in(ids.clone()))
+            .and_where(Expr::col("company_id").eq(tenant.company_id));
+        let deleted = tx.execute(&delete).await?;
+        adjust_count(tx, def, tenant, -(deleted as i64)).await?;
+        for record in &doomed {
+            let data = to_json(def, record);
+            let id = record.first().and_then(Value::as_int).unwrap_or(0);
+            let tombstone = Change {
+                def,
+                id,
+                event: Event::Deleted,
+                data: &data,
+                previous: None,
+            };
+            events::record(tx, tenant, tombstone).await?;
+        }
+        Ok(())
+    })
+}
+
+fn column_in(column: &'static str, ids: &[i64]) -> sea_query::SimpleExpr {
+    Expr::col(column).is_in(ids.iter().copied())
+}
+
+/// The records of `def` matching `condition`, within the caller's company.
+async fn records(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    tenant: Tenant,
+    condition: sea_query::SimpleExpr,
+) -> Result<Vec<Record>, Error> {
+    let mut query = super::read::scoped_select(def, tenant);
+    query.and_where(condition);
+    tx.fetch(&query, &def.types()).await
+}
+
+/// Reports records whose `column` a delete set to null as updated.
+async fn announce_detached(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    tenant: Tenant,
+    column: &Column,
+    detached: &[Record],
+) -> Result<(), Error> {
+    for record in detached {
+        let before = to_json(def, record);
+        let mut after = before.clone();
+        after.insert(column.name.to_string(), Json::Null);
+        let previous: Map<String, Json> = before
+            .get(column.name)
+            .map(|old| (column.name.to_string(), old.clone()))
+            .into_iter()
+            .collect();
+        let id = record.first().and_then(Value::as_int).unwrap_or(0);
+        let change = Change {
+            def,
+            id,
+            event: Event::Updated,
+            data: &after,
+            previous: Some(&previous),
+        };
+        events::record(tx, tenant, change).await?;
+    }
+    Ok(())
+}
+
+/// The value a column gets when a create leaves it out.
+pub fn default_for(column: &Column) -> Value {
+    match column.default {
+        Some(Default::Int(i)) => return Value::Int(i),
+        Some(Default::Text(t)) => return Value::Text(t.to_string()),
+        Some(Default::Bool(b)) => return Value::Bool(b),
+        None => {}
+    }
+    if column.nullable {
+        return Value::Null;
+    }
+    match column.ty {
+        ColumnType::Bool => Value::Bool(false),
+        ColumnType::Int => Value::Int(0),
+        ColumnType::Float => Value::Float(0.0),
+        _ => Value::Text(String::new()),
+    }
+}
+
+/// Fills generated columns; returns the hidden ones, to be shown once.
+fn generate_values(def: &ResourceDef, record: &mut [Value]) -> Result<Map<String, Json>, Error> {
+    let mut shown = Map::new();
+    for (column, slot) in def.columns.iter().zip(record.iter_mut()) {
+        if let Some(generator) = column.generate {
+            let value = generator()
+                .ok_or_else(|| Error::Internal(format!("cannot generate {}", column.name)))?;
+            if column.hidden {
+                shown.insert(column.name.to_string(), Json::String(value.clone()));
+            }
+            *slot = Value::Text(value);
+        }
+    }
+    Ok(shown)
+}
+
+/// Replaces plain passwords by their argon2id hash. Hashes are never compared to a new value,
+/// so a given password always counts as a change.
+fn hash_passwords(def: &ResourceDef, record: &mut [Value]) -> Result<(), Error> {
+    for (column, slot) in def.columns.iter().zip(record.iter_mut()) {
+        if let (true, Value::Text(plain)) = (column.password, &slot)
+            && !plain.starts_with("$argon2")
+        {
+            *slot = Value::Text(hash_password(plain)?);
+        }
+    }
+    Ok(())
+}
+
+/// A fixed column may be sent again with its value, never with another.
+fn check_fixed(
+    def: &ResourceDef,
+    record: &[Value],
+    validated: &Validated,
+    errors: &mut ValidationErrors,
+) {
+    for (column, current) in def.columns.iter().zip(record) {
+        if column.fixed
+            && let Some(given) = validated.get(column.name)
+            && given != current
+        {
+            errors.add(column.name, Message::new("validation.fixed"));
+        }
+    }
+}
+
+/// `user_id` and other references must name a record of the caller's own company; a foreign or
+/// unknown id reads as "The selected … is invalid." like any other bad value.
+async fn check_references(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    tenant: Tenant,
+    validated: &Validated,
+    errors: &mut ValidationErrors,
+) -> Result<(), Error> {
+    for column in def.columns {
+        let (Some(table), Some(Value::Int(id))) = (column.references, validated.get(column.name))
+        else {
+            continue;
+        };
+        let mut query = Query::select();
+        query
+            .column("id")
+            .from(table)
+            .and_where(Expr::col("id").eq(*id))
+            .and_where(Expr::col("company_id").eq(tenant.company_id));
+        if tx.fetch(&query, &[ColumnType::Int]).await?.is_empty() {
+            errors.add(column.name, Message::new("validation.exists"));
+        }
+    }
+    Ok(())
+}
+
+async fn check_unique(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    tenant: Tenant,
+    validated: &Validated,
+    existing: Option<i64>,
+    errors: &mut ValidationErrors,
+) -> Result<(), Error> {
+    for column in def.columns {
+        let (Some(unique), Some(value)) = (column.unique, validated.get(column.name)) else {
+            continue;
+        };
+        let mut query = Query::select();
+        query
+            .column("id")
+            .from(def.table)
+            .and_where(Expr::col(column.name).eq(bind(value, column.ty)));
+        if unique == Unique::PerCompany {
+            query.and_where(Expr::col("company_id").eq(tenant.company_id));
+        }
+        if let Some(id) = existing {
+            query.and_where(Expr::col("id").ne(id));
+        }
+        if !tx.fetch(&query, &[ColumnType::Int]).await?.is_empty() {
+            errors.add(column.name, Message::new("validation.unique"));
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the per-company row count that unfiltered lists report as `total`.
+pub async fn adjust_count(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    tenant: Tenant,
+    delta: i64,
+) -> Result<(), Error> {
+    let statement = Raw::new(
+        "INSERT INTO resource_counts (company_id, resource, total) VALUES (?, ?, ?) \
+         ON CONFLICT (company_id, resource) DO UPDATE SET total = resource_counts.total + excluded.total",
+        vec![tenant.company_id.into(), def.name.into(), delta.into()],
+    );
+    tx.execute(&statement).await.map(|_| ())
+}
+
+/// Adds `field_values.<field_id>` entries to an activity-log attribute map.
+fn with_field_changes(
+    mut map: Map<String, Json>,
+    changes: &[FieldValueChange],
+    old: bool,
+) -> Map<String, Json> {
+    for change in changes {
+        let value = if old { &change.old } else { &change.new };
+        map.insert(
+            format!("field_values.{}", change.field_id),
+            value.clone().map(Json::String).unwrap_or(Json::Null),
+        );
+    }
+    map
+}

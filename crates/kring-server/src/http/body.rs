@@ -1,0 +1,132 @@
+//! Request bodies: JSON and form bodies read with a size limit, and the bounded draining of an
+//! oversized one.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header;
+use kring_core::i18n::Message;
+use serde_json::{Map, Value as Json};
+
+use crate::error::Error;
+
+/// Reads a JSON object body (or a flat form body) up to `limit` bytes.
+///
+/// No body, or an empty one, is an empty object: a PATCH that changes nothing is valid, and a
+/// create without a body reports its required fields like Laravel does.
+pub async fn json_body(request: Request, limit: usize) -> Result<Map<String, Json>, Error> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let declared_length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let body = request.into_body();
+    if declared_length.is_some_and(|n| n > limit) {
+        drain(body, DRAIN_CAP).await;
+        return Err(Error::PayloadTooLarge { limit });
+    }
+    let bytes = read_limited(body, limit).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    let map = match media_type {
+        "" | "application/json" => parse_json_object(&bytes),
+        t if t.starts_with("application/") && t.ends_with("+json") => parse_json_object(&bytes),
+        "application/x-www-form-urlencoded" => parse_form(&bytes),
+        other => Err(Error::UnsupportedMediaType {
+            content_type: kring_core::query::truncate(other, 60),
+            expected: "application/json or application/x-www-form-urlencoded",
+        }),
+    }?;
+    if map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)) {
+        return Err(Error::BadBody(Message::new("http.nul_character")));
+    }
+    Ok(map)
+}
+
+/// Text with a NUL character: PostgreSQL cannot store it, and no CRM field needs it.
+fn holds_nul(value: &Json) -> bool {
+    match value {
+        Json::String(s) => s.contains('\0'),
+        Json::Array(items) => items.iter().any(holds_nul),
+        Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+/// How much of an oversized body is read and thrown away before answering 413. A client that
+/// is still sending when the server closes the connection sees a reset instead of the answer;
+/// reading a bounded amount lets ordinary clients get the 413.
+pub const DRAIN_CAP: usize = 16 * 1024 * 1024;
+
+async fn next_chunk(body: &mut Body) -> Option<Result<axum::body::Bytes, axum::Error>> {
+    use axum::body::HttpBody;
+    loop {
+        let frame =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await?;
+        match frame.map(|f| f.into_data()) {
+            Ok(Ok(data)) => return Some(Ok(data)),
+            Ok(Err(_trailers)) => continue,
+            Err(e) => return Some(Err(e)),
+        }
+    }
+}
+
+pub async fn drain(mut body: Body, cap: usize) {
+    let mut seen = 0usize;
+    while let Some(Ok(chunk)) = next_chunk(&mut body).await {
+        seen += chunk.len();
+        if seen > cap {
+            break;
+        }
+    }
+}
+
+/// Reads at most `limit` bytes; past that, drains a bounded amount and answers 413.
+pub async fn read_limited(mut body: Body, limit: usize) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = next_chunk(&mut body).await {
+        let chunk = chunk.map_err(|e| {
+            Error::BadBody(Message::new("http.invalid_json").with("detail", e.to_string()))
+        })?;
+        if bytes.len() + chunk.len() > limit {
+            drain(body, DRAIN_CAP).await;
+            return Err(Error::PayloadTooLarge { limit });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+pub fn parse_json_object(bytes: &[u8]) -> Result<Map<String, Json>, Error> {
+    match serde_json::from_slice::<Json>(bytes) {
+        Ok(Json::Object(map)) => Ok(map),
+        Ok(_) => Err(Error::BadBody(Message::new("http.body_not_object"))),
+        Err(e) => Err(Error::BadBody(
+            Message::new("http.invalid_json").with("detail", e.to_string()),
+        )),
+    }
+}
+
+/// A form body in PHP's bracket notation (`field_values[0][value]=gold`), as Laravel reads it:
+/// values are strings, coerced later by each column's type.
+fn parse_form(bytes: &[u8]) -> Result<Map<String, Json>, Error> {
+    let tree = kring_core::form::parse_urlencoded(bytes, &kring_core::form::Limits::default())
+        .map_err(|e| Error::BadBody(e.message()))?;
+    match tree.to_json() {
+        Json::Object(map) => Ok(map),
+        // PHP's `json_encode` makes an array of keys 0..n; a body is still an object of fields.
+        Json::Array(items) => Ok(items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect()),
+        _ => Ok(Map::new()),
+    }
+}

@@ -1,0 +1,9 @@
+//! HTTP plumbing below the handlers: bodies, responses and the middleware around every route.
+
+pub mod body;
+pub mod middleware;
+pub mod query;
+pub mod response;
+
+pub use body::{DRAIN_CAP, drain, json_body, parse_json_object, read_limited};
+pub use response::{json_response, method_not_allowed, public_base};

@@ -1,0 +1,132 @@
+//! The event log: `<resource>.created|updated|deleted` for every routed resource, written in the
+//! change's own transaction; the change feed
+//! (`crate::api::cirqll::changes`) reads it.
+//!
+//! An event carries the record as a show returns it (`data`); updates add `changed_fields` and
+//! the `previous` values; a deletion keeps the last state as a tombstone.
+
+use chrono::Utc;
+use kring_core::resource::{Action, ResourceDef, Routes};
+use serde_json::{Map, Value as Json, json};
+
+use crate::db::{Backend, Raw, Tx};
+use crate::error::Error;
+use crate::ledger::activity::Event;
+use crate::tenant::Tenant;
+
+/// The key of the advisory lock that orders event ids by commit on PostgreSQL.
+const ORDER_LOCK: i64 = 0x6b72_696e_6765;
+
+/// The change of one record.
+pub struct Change<'a> {
+    pub def: &'a ResourceDef,
+    pub id: i64,
+    pub event: Event,
+    pub data: &'a Map<String, Json>,
+    /// For updates: the fields that changed and their previous values.
+    pub previous: Option<&'a Map<String, Json>>,
+}
+
+/// Writes one event in `tx`. Resources without routes (subtasks and the like) change through
+/// their parent, whose own event reports it.
+pub async fn record(tx: &mut Tx, tenant: Tenant, change: Change<'_>) -> Result<(), Error> {
+    if change.def.routes == Routes::None {
+        return Ok(());
+    }
+    if tx.backend() == Backend::Postgres {
+        // Held to commit: ids are then taken in commit order, so a feed reader that resumes
+        // after an id can never miss an event committed later with a smaller one.
+        tx.execute(&Raw::new(
+            "SELECT pg_advisory_xact_lock(?)",
+            vec![ORDER_LOCK.into()],
+        ))
+        .await?;
+    }
+    let changed = change
+        .previous
+        .map(|p| Json::Array(p.keys().map(|k| Json::String(k.clone())).collect()).to_string());
+    let name = format!("{}.{}", change.def.name, change.event.name());
+    let now = Utc::now();
+    let event_id = tx
+        .insert(&Raw::new(
+            "INSERT INTO events (company_id, resource, record_id, event, data, changed_fields, \
+         previous, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            vec![
+                tenant.company_id.into(),
+                change.def.name.into(),
+                change.id.into(),
+                name.clone().into(),
+                Json::Object(change.data.clone()).to_string().into(),
+                changed.into(),
+                change
+                    .previous
+                    .map(|p| Json::Object(p.clone()).to_string())
+                    .into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    // The outbox, in the same transaction: one delivery per subscription to this event whose
+    // owner's role may read the resource (a payload holds only what its owner may read).
+    tx.execute(&Raw::new(
+        "INSERT INTO webhook_deliveries (company_id, webhook_id, event_id, status, attempts, \
+         next_attempt_at, created_at, updated_at) \
+         SELECT w.company_id, w.id, ?, 'pending', 0, ?, ?, ? FROM webhooks w \
+         WHERE w.company_id = ? AND w.event = ? AND w.active = ? AND EXISTS (\
+         SELECT 1 FROM users u JOIN role_permissions rp ON rp.role_id = u.role_id \
+         JOIN permissions p ON p.id = rp.permission_id \
+         WHERE u.id = w.user_id AND u.company_id = w.company_id AND p.name = ?)",
+        vec![
+            event_id.into(),
+            now.into(),
+            now.into(),
+            now.into(),
+            tenant.company_id.into(),
+            name.into(),
+            true.into(),
+            change.def.permission(Action::View).into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The event name of a subscription's test delivery.
+pub const TEST_EVENT: &str = "webhook.test";
+
+/// Queues a `webhook.test` event for one subscription, in `tx`: an event row (under a resource
+/// name no resource has, so the change feed never lists it) and its one delivery, due now, so
+/// it goes through the same outbox, signing and target checks as every delivery. Returns the
+/// delivery's id.
+pub async fn record_test(tx: &mut Tx, tenant: Tenant, webhook: i64) -> Result<i64, Error> {
+    let now = Utc::now();
+    let data = json!({ "webhook_id": webhook }).to_string();
+    let event_id = tx
+        .insert(&Raw::new(
+            "INSERT INTO events (company_id, resource, record_id, event, data, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            vec![
+                tenant.company_id.into(),
+                TEST_EVENT.into(),
+                webhook.into(),
+                TEST_EVENT.into(),
+                data.into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    tx.insert(&Raw::new(
+        "INSERT INTO webhook_deliveries (company_id, webhook_id, event_id, status, attempts, \
+         next_attempt_at, created_at, updated_at) \
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING id",
+        vec![
+            tenant.company_id.into(),
+            webhook.into(),
+            event_id.into(),
+            now.into(),
+            now.into(),
+            now.into(),
+        ],
+    ))
+    .await
+}

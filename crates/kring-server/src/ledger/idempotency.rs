@@ -1,0 +1,345 @@
+//! `Idempotency-Key` on POST, PATCH, PUT and DELETE (DESIGN §2): the first response to a key is
+//! kept for 24 hours and replayed to the same request; the same key with another request is 422;
+//! two requests with one key at once make one effect, and the other is 409. Keys belong to the
+//! token's owner, so two users never share one.
+//!
+//! The key's row is written by the write's own transaction ([`record_in`], called by
+//! [`Tx::commit`]), so a crash leaves either the effect and its key or neither (C3): a key
+//! without its effect would hold retries off, an effect without its key would run twice. The
+//! answer is kept right after the commit; should a crash fall in between, the next retry finds
+//! the key committed without an answer and the operation rebuilds its answer without writing
+//! again ([`Attempt::Recover`]).
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{Duration, Utc};
+use kring_core::Value;
+use kring_core::i18n::{Locale, Message};
+use kring_core::schema::ColumnType;
+use serde_json::{Map, Value as Json};
+
+use crate::AppState;
+use crate::auth::sha256_hex;
+use crate::db::{Raw, Tx};
+use crate::error::Error;
+use crate::http::json_response;
+use crate::tenant::Tenant;
+
+pub const HEADER: &str = "idempotency-key";
+/// How long a key's first response is kept.
+const KEPT_HOURS: i64 = 24;
+/// A key claimed by a version before keys were written with their effect and still "running"
+/// after this long belongs to a request that died; it may be retried.
+const ABANDONED_MINUTES: i64 = 5;
+
+/// The request's key, if it sent one: 1 to 255 visible ASCII characters.
+pub fn key_of(headers: &HeaderMap) -> Result<Option<String>, Error> {
+    let Some(value) = headers.get(HEADER) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(key.to_string()))
+        }
+        _ => Err(Error::BadBody(Message::new("http.idempotency_key"))),
+    }
+}
+
+/// What identifies "the same request": method, path and body.
+pub fn fingerprint(method: &str, path: &str, body: Option<&Map<String, Json>>) -> String {
+    let body = body
+        .map(|b| Json::Object(b.clone()).to_string())
+        .unwrap_or_default();
+    sha256_hex(&format!("{method} {path} {body}"))
+}
+
+/// What an operation answers: a status and, unless it is 204, a JSON body.
+pub type Outcome = Result<(StatusCode, Option<Json>), Error>;
+
+/// What an idempotent operation is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Write, then answer.
+    Run,
+    /// The write committed but a crash lost its answer: answer again without writing.
+    /// `created` is the record a create made.
+    Recover { created: Option<i64> },
+}
+
+impl Attempt {
+    /// The record a recovered create made.
+    pub fn created(self) -> Result<i64, Error> {
+        match self {
+            Attempt::Recover { created: Some(id) } => Ok(id),
+            _ => Err(Error::Internal(
+                "a recovered create kept no record id".into(),
+            )),
+        }
+    }
+}
+
+/// The key of the request running in this task, until a commit writes it.
+#[derive(Debug, Clone)]
+struct Pending {
+    user_id: i64,
+    key: String,
+    fingerprint: String,
+    created: Option<i64>,
+    /// Written by a commit (or, when recovering, already there).
+    recorded: bool,
+}
+
+tokio::task_local! {
+    static PENDING: std::cell::RefCell<Pending>;
+}
+
+/// Notes the record a create made, so that a lost answer can be rebuilt from it. The first
+/// note wins: it is the created record itself, inserted before its children.
+pub fn note_created(id: i64) {
+    let _ = PENDING.try_with(|pending| {
+        let mut pending = pending.borrow_mut();
+        if pending.created.is_none() {
+            pending.created = Some(id);
+        }
+    });
+}
+
+/// Writes the running request's key into `tx`, before it commits; outside an idempotent
+/// request, or once written, nothing. Another request with the same key that committed first
+/// makes this one 409, and its transaction rolls back.
+pub async fn record_in(tx: &mut Tx) -> Result<(), Error> {
+    let pending = PENDING
+        .try_with(|p| {
+            let p = p.borrow();
+            (!p.recorded).then(|| p.clone())
+        })
+        .ok()
+        .flatten();
+    let Some(pending) = pending else {
+        return Ok(());
+    };
+    let inserted = tx
+        .execute(&Raw::new(
+            "INSERT INTO idempotency_keys (user_id, idempotency_key, fingerprint, created_at, \
+             committed, effect_id) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (user_id, idempotency_key) DO NOTHING",
+            vec![
+                pending.user_id.into(),
+                pending.key.into(),
+                pending.fingerprint.into(),
+                Utc::now().into(),
+                true.into(),
+                pending.created.into(),
+            ],
+        ))
+        .await?;
+    if inserted != 1 {
+        return Err(Error::Conflict(Message::new("http.idempotency_running")));
+    }
+    let _ = PENDING.try_with(|p| p.borrow_mut().recorded = true);
+    Ok(())
+}
+
+/// Runs `operation` once per key; replays its answer to a repeat of the same request.
+pub async fn run<F, Fut>(
+    state: &AppState,
+    tenant: Tenant,
+    key: Option<String>,
+    fingerprint: String,
+    operation: F,
+) -> Result<Response, Error>
+where
+    F: FnOnce(Attempt) -> Fut,
+    Fut: std::future::Future<Output = Outcome>,
+{
+    let Some(key) = key else {
+        return operation(Attempt::Run).await.map(respond);
+    };
+    let attempt = match look_up(state, tenant, &key, &fingerprint).await? {
+        Found::Answer(replay) => return Ok(replay),
+        Found::Nothing => Attempt::Run,
+        Found::Committed { created } => Attempt::Recover { created },
+    };
+    let pending = Pending {
+        user_id: tenant.user_id,
+        key: key.clone(),
+        fingerprint: fingerprint.clone(),
+        created: None,
+        recorded: attempt != Attempt::Run,
+    };
+    let (outcome, committed) = PENDING
+        .scope(std::cell::RefCell::new(pending), async {
+            let outcome = operation(attempt).await;
+            let committed = PENDING.with(|p| p.borrow().recorded);
+            (outcome, committed)
+        })
+        .await;
+    keep_answer(state, tenant, &key, &fingerprint, committed, &outcome).await?;
+    let mut response = outcome.map(respond)?;
+    if attempt != Attempt::Run {
+        // Rebuilt, not run: the effect is the first request's, as with any replay.
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+fn respond((status, body): (StatusCode, Option<Json>)) -> Response {
+    match body {
+        Some(body) => json_response(status, &body),
+        None => status.into_response(),
+    }
+}
+
+/// What a key already holds.
+enum Found {
+    Nothing,
+    /// The kept answer, to replay.
+    Answer(Response),
+    /// The effect committed, the answer was lost.
+    Committed {
+        created: Option<i64>,
+    },
+}
+
+/// Reads the key: nothing yet (or expired), an answer to replay, or an effect whose answer a
+/// crash lost. The same key with another request is 422; a key claimed the old way and still
+/// running is 409.
+async fn look_up(
+    state: &AppState,
+    tenant: Tenant,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Found, Error> {
+    let now = Utc::now();
+    let rows = state
+        .db
+        .fetch(
+            &Raw::new(
+                "SELECT fingerprint, status, response, created_at, committed, effect_id \
+                 FROM idempotency_keys WHERE user_id = ? AND idempotency_key = ?",
+                vec![tenant.user_id.into(), key.into()],
+            ),
+            &[
+                ColumnType::Text,
+                ColumnType::Int,
+                ColumnType::Text,
+                ColumnType::Timestamp,
+                ColumnType::Bool,
+                ColumnType::Int,
+            ],
+        )
+        .await?;
+    let Some(
+        [
+            Value::Text(stored),
+            status,
+            response,
+            Value::Timestamp(created),
+            committed,
+            effect,
+        ],
+    ) = rows.first().map(Vec::as_slice)
+    else {
+        return Ok(Found::Nothing);
+    };
+    let committed = *committed == Value::Bool(true);
+    let abandoned = matches!(status, Value::Null)
+        && !committed
+        && *created < now - Duration::minutes(ABANDONED_MINUTES);
+    if *created < now - Duration::hours(KEPT_HOURS) || abandoned {
+        forget(state, tenant, key).await?;
+        return Ok(Found::Nothing);
+    }
+    if stored != fingerprint {
+        return Err(Error::Unprocessable(Message::new(
+            "http.idempotency_reused",
+        )));
+    }
+    match (status, committed) {
+        (Value::Int(status), _) => Ok(Found::Answer(replay(*status, response))),
+        (_, true) => Ok(Found::Committed {
+            created: effect.as_int(),
+        }),
+        _ => Err(Error::Conflict(Message::new("http.idempotency_running"))),
+    }
+}
+
+fn replay(status: i64, response: &Value) -> Response {
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let body = match response {
+        Value::Text(text) => serde_json::from_str(text).ok(),
+        _ => None,
+    };
+    let mut response = respond((status, body));
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+/// Keeps the answer under the key. After a committed write, the answer joins the key its
+/// transaction wrote (the first answer wins, should a recovery race the original). Without a
+/// commit, a refusal (under 500) is kept as the key's answer, unless a request with the same key
+/// committed meanwhile; a server error keeps nothing, so a retry runs again.
+async fn keep_answer(
+    state: &AppState,
+    tenant: Tenant,
+    key: &str,
+    fingerprint: &str,
+    committed: bool,
+    outcome: &Outcome,
+) -> Result<(), Error> {
+    let (status, body) = match outcome {
+        Ok((status, body)) => (*status, body.clone()),
+        Err(e) if !e.status().is_server_error() => (e.status(), Some(e.body(Locale::En))),
+        // Committed or not, nothing to keep: a committed key is recovered on the next retry.
+        Err(_) => return Ok(()),
+    };
+    let status = i64::from(status.as_u16());
+    let body = body.map(|b| b.to_string());
+    let now = Utc::now();
+    let statement = if committed {
+        Raw::new(
+            "UPDATE idempotency_keys SET status = ?, response = ? \
+             WHERE user_id = ? AND idempotency_key = ? AND status IS NULL",
+            vec![
+                status.into(),
+                body.into(),
+                tenant.user_id.into(),
+                key.into(),
+            ],
+        )
+    } else {
+        Raw::new(
+            "INSERT INTO idempotency_keys (user_id, idempotency_key, fingerprint, status, \
+             response, created_at) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (user_id, idempotency_key) DO NOTHING",
+            vec![
+                tenant.user_id.into(),
+                key.into(),
+                fingerprint.into(),
+                status.into(),
+                body.into(),
+                now.into(),
+            ],
+        )
+    };
+    let mut tx = state.db.begin().await?;
+    tx.execute(&statement).await?;
+    tx.commit().await
+}
+
+async fn forget(state: &AppState, tenant: Tenant, key: &str) -> Result<(), Error> {
+    let mut tx = state.db.begin().await?;
+    tx.execute(&Raw::new(
+        "DELETE FROM idempotency_keys WHERE user_id = ? AND idempotency_key = ?",
+        vec![tenant.user_id.into(), key.into()],
+    ))
+    .await?;
+    tx.commit().await
+}

@@ -1,0 +1,63 @@
+//! Field: a custom field definition (`spec/cirqll.md` §6.11). `model` names the resource whose
+//! records carry it; `type` is one of [`FIELD_TYPES`]; select types have `options`, written
+//! through the field's body.
+
+use kring_core::custom_field::FIELD_TYPES;
+use kring_core::schema::{Column, ColumnType, Default, boolean, int, long_text, text};
+
+use super::{CREATED_AT, UPDATED_AT};
+use crate::registry::{Relation, ResourceDef, Routes};
+
+/// Resources whose records can carry custom field values (`spec/cirqll.md` §5).
+pub const MODELS_WITH_FIELDS: &[&str] = &[
+    "customer",
+    "contact",
+    "task",
+    "appointment",
+    "chance",
+    "assignment",
+    "contract",
+];
+
+pub static FIELD: ResourceDef = ResourceDef {
+    name: "field",
+    table: "fields",
+    columns: &[
+        Column::id(),
+        text("name").required(),
+        // Fixed: the values already stored were checked against them.
+        text("type").required().one_of(FIELD_TYPES).fixed(),
+        text("model").required().one_of(MODELS_WITH_FIELDS).fixed(),
+        boolean("required").writable(),
+        int("position").writable().not_null(),
+        CREATED_AT,
+        UPDATED_AT,
+        // What ManageIt's configuration adds (`spec/manageit.md` §2.6, §6.2); Cirqll does not
+        // show these keys.
+        int("user_id").references("users").hidden(),
+        text("field_key").writable().hidden(),
+        long_text("description").writable().hidden(),
+        text("placeholder").writable().hidden(),
+        int("location")
+            .writable()
+            .not_null()
+            .default(Default::Int(3))
+            .hidden(),
+        text("field_group").writable().hidden(),
+        // The accepted format labels, a JSON list as the client wrote them.
+        Column::new("accept_file", ColumnType::Json)
+            .writable()
+            .hidden(),
+        boolean("allow_multiple").writable().hidden(),
+        int("max_files").writable().not_null().hidden(),
+    ],
+    relations: &[Relation::has_many("options", "field_option", "field_id")],
+    owner: Some("user_id"),
+    custom_fields: false,
+    routes: Routes::Crud,
+    tenant: true,
+    nested: &["options"],
+    links: &[],
+    derive: None,
+    create_quota: None,
+};

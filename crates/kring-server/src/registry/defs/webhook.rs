@@ -1,0 +1,76 @@
+//! Webhook (`spec/cirqll.md` §6.16): a subscription of a URL to one event. This is also the
+//! Zapier REST-hook subscribe (POST) and unsubscribe (DELETE).
+
+use kring_core::schema::{Column, Default, boolean, text};
+
+use super::{CREATED_AT, UPDATED_AT, owner};
+use crate::registry::{Relation, ResourceDef, Routes};
+
+/// `<resource>.<action>` for every resource whose changes are announced.
+pub const EVENTS: &[&str] = &[
+    "customer.created",
+    "customer.updated",
+    "customer.deleted",
+    "contact.created",
+    "contact.updated",
+    "contact.deleted",
+    "task.created",
+    "task.updated",
+    "task.deleted",
+    "appointment.created",
+    "appointment.updated",
+    "appointment.deleted",
+    "chance.created",
+    "chance.updated",
+    "chance.deleted",
+    "assignment.created",
+    "assignment.updated",
+    "assignment.deleted",
+    "contract.created",
+    "contract.updated",
+    "contract.deleted",
+    "note.created",
+    "note.updated",
+    "note.deleted",
+    "email.created",
+    "email.updated",
+    "email.deleted",
+    "todo.created",
+    "todo.updated",
+    "todo.deleted",
+];
+
+/// A Standard Webhooks secret from 24 random bytes of the operating system.
+pub fn new_secret() -> Option<String> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(kring_core::webhook::secret_from(&bytes))
+}
+
+pub static WEBHOOK: ResourceDef = ResourceDef {
+    name: "webhook",
+    table: "webhooks",
+    columns: &[
+        Column::id(),
+        owner(),
+        // Where deliveries go: checked at every write and before every attempt (SSRF).
+        text("url").required().max(2048).target(),
+        text("event").required().one_of(EVENTS),
+        // False once a receiver answered 410 Gone or every retry failed; the owner turns a
+        // subscription off and on again with it.
+        boolean("active").writable().default(Default::Bool(true)),
+        CREATED_AT,
+        UPDATED_AT,
+        // Shown once, in the create response; deliveries are signed with it.
+        text("secret").hidden().generated(new_secret),
+    ],
+    relations: &[Relation::belongs_to("user", "user", "user_id")],
+    owner: Some("user_id"),
+    custom_fields: false,
+    routes: Routes::Crud,
+    tenant: true,
+    nested: &[],
+    links: &[],
+    derive: None,
+    create_quota: None,
+};

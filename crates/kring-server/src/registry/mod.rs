@@ -1,0 +1,156 @@
+//! The resource registry: every resource described once, as data (DESIGN §5). The engine,
+//! the routes, permissions, scopes and the registry-walking tests all read it.
+
+pub mod defs;
+
+pub use kring_core::resource::{Action, Link, Relation, ResourceDef, Routes};
+
+/// Every resource Kring serves through the generic engine. Routes, permissions and the
+/// registry-walking tests all read this list.
+pub static REGISTRY: &[&ResourceDef] = &[
+    &defs::user::USER,
+    &defs::role::ROLE,
+    &defs::customer::CUSTOMER,
+    &defs::contact::CONTACT,
+    &defs::task::TASK,
+    &defs::appointment::APPOINTMENT,
+    &defs::chance::CHANCE,
+    &defs::assignment::ASSIGNMENT,
+    &defs::contract::CONTRACT,
+    &defs::email::EMAIL,
+    &defs::field::FIELD,
+    &defs::note::NOTE,
+    &defs::todo::TODO,
+    &defs::template::TEMPLATE,
+    &defs::setting::SETTING,
+    &defs::webhook::WEBHOOK,
+    // Reachable through relations and parents' bodies only.
+    &defs::company::COMPANY,
+    &defs::address::ADDRESS,
+    &defs::origin::ORIGIN,
+    &defs::media::MEDIA,
+    &defs::activity_log::ACTIVITY_LOG,
+    &defs::permission::PERMISSION,
+    &defs::field_value::FIELD_VALUE,
+    &defs::field_option::FIELD_OPTION,
+    &defs::subtask::SUBTASK,
+    &defs::template_item::TEMPLATE_ITEM,
+];
+
+/// Every table the registry's resources and relations use (pivots included), once each.
+pub fn tables() -> Vec<&'static str> {
+    let mut tables: Vec<&'static str> = Vec::new();
+    for def in REGISTRY {
+        let pivots = def.relations.iter().filter_map(|r| match r.kind {
+            kring_core::resource::RelationKind::ManyToMany { pivot, .. } => Some(pivot),
+            _ => None,
+        });
+        for table in std::iter::once(def.table).chain(pivots) {
+            if !tables.contains(&table) {
+                tables.push(table);
+            }
+        }
+    }
+    tables
+}
+
+pub fn find(name: &str) -> Option<&'static ResourceDef> {
+    REGISTRY.iter().copied().find(|def| def.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_models_are_the_resources_with_custom_fields() {
+        let with_fields: Vec<&str> = REGISTRY
+            .iter()
+            .filter(|d| d.custom_fields)
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(with_fields, defs::field::MODELS_WITH_FIELDS);
+    }
+
+    #[test]
+    fn every_resource_has_id_and_timestamps_and_a_unique_name() {
+        for def in REGISTRY {
+            let managed: &[&str] = if def.routes == Routes::None {
+                &["id"]
+            } else {
+                &["id", "created_at", "updated_at"]
+            };
+            for column in managed {
+                assert!(
+                    def.column(column).is_some_and(|c| !c.writable),
+                    "{}.{column}",
+                    def.name
+                );
+            }
+            assert_eq!(
+                def.columns.first().map(|c| c.name),
+                Some("id"),
+                "{}",
+                def.name
+            );
+            assert_eq!(REGISTRY.iter().filter(|d| d.name == def.name).count(), 1);
+        }
+    }
+
+    /// Every relation, nested list, link and reference names something that exists, so a typo
+    /// in a description fails here rather than as a 500.
+    #[test]
+    fn descriptions_are_consistent() {
+        use kring_core::resource::RelationKind;
+        for def in REGISTRY {
+            for relation in def.relations {
+                let target = find(relation.target).unwrap_or_else(|| {
+                    panic!("{}.{} → {}", def.name, relation.name, relation.target)
+                });
+                match relation.kind {
+                    RelationKind::BelongsTo { key } => {
+                        assert!(def.column(key).is_some(), "{}.{key}", def.name)
+                    }
+                    RelationKind::HasMany { key } => {
+                        assert!(target.column(key).is_some(), "{}.{key}", target.name)
+                    }
+                    RelationKind::Morph {
+                        type_column,
+                        id_column,
+                    } => {
+                        assert!(target.column(type_column).is_some(), "{}", target.name);
+                        assert!(target.column(id_column).is_some(), "{}", target.name);
+                    }
+                    RelationKind::ManyToMany { .. } => {}
+                }
+            }
+            for name in def.nested {
+                let relation = def.relation(name).expect("nested relation");
+                assert!(
+                    matches!(relation.kind, RelationKind::HasMany { .. }),
+                    "{}.{name}",
+                    def.name
+                );
+            }
+            for link in def.links {
+                let relation = def.relation(link.relation).expect("link relation");
+                assert!(
+                    matches!(relation.kind, RelationKind::ManyToMany { .. }),
+                    "{}.{}",
+                    def.name,
+                    link.key
+                );
+            }
+            for column in def.columns {
+                if let Some(table) = column.references {
+                    assert!(
+                        REGISTRY.iter().any(|d| d.table == table && d.tenant),
+                        "{}.{} → {table}",
+                        def.name,
+                        column.name
+                    );
+                }
+            }
+        }
+    }
+}

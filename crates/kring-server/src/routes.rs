@@ -1,0 +1,93 @@
+//! The one route table: health, both dialects, webhook operations, the change feed, OAuth and
+//! files, wrapped in the middleware every request passes.
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use crate::AppState;
+use crate::api::cirqll::{resources as handlers, webhooks as deliveries};
+use crate::error::Error;
+use crate::http::{self, json_response, method_not_allowed};
+use crate::registry::REGISTRY;
+
+/// Every route Kring serves, for both dialects.
+pub fn router(state: AppState) -> Router {
+    let limits = state.clone();
+    let mut api = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/oauth/scopes", get(scopes))
+        .route("/api/changes", get(crate::api::cirqll::changes::feed))
+        .route(
+            "/api/webhook/{id}/deliveries",
+            get(deliveries::list).fallback(|request: Request| async move {
+                method_not_allowed(&request, "GET, HEAD")
+            }),
+        )
+        .route(
+            "/api/webhook/{id}/deliveries/{delivery}/redeliver",
+            post(deliveries::redeliver)
+                .fallback(|request: Request| async move { method_not_allowed(&request, "POST") }),
+        )
+        .route(
+            "/api/webhook/{id}/test",
+            post(deliveries::send_test)
+                .fallback(|request: Request| async move { method_not_allowed(&request, "POST") }),
+        )
+        .route(
+            "/api/webhook/{id}/rotate-secret",
+            post(deliveries::rotate_secret)
+                .fallback(|request: Request| async move { method_not_allowed(&request, "POST") }),
+        )
+        .merge(crate::oauth::routes())
+        .merge(crate::api::manageit::routes());
+    for def in REGISTRY {
+        api = api.merge(handlers::routes(def));
+    }
+    let api = api
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(|request: Request| async move {
+            method_not_allowed(&request, "GET, HEAD")
+        })
+        .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            limits,
+            crate::auth::rate_limit::middleware,
+        ));
+    http::middleware::around(api)
+}
+
+async fn health() -> Response {
+    json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
+}
+
+async fn ready(State(state): State<AppState>) -> Result<Response, Error> {
+    state
+        .db
+        .ping()
+        .await
+        .map_err(|e| Error::Unavailable(format!("database not reachable: {e}")))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "status": "ready" }),
+    ))
+}
+
+/// Passport's scope list: `[{"id": "customers:read", "description": "…"}, …]`.
+async fn scopes() -> Response {
+    let scopes: Vec<serde_json::Value> = crate::auth::all_scopes()
+        .into_iter()
+        .map(|(id, description)| serde_json::json!({ "id": id, "description": description }))
+        .collect();
+    json_response(StatusCode::OK, &serde_json::Value::Array(scopes))
+}
+
+async fn route_not_found(request: Request) -> Error {
+    Error::RouteNotFound {
+        path: request.uri().path().trim_start_matches('/').to_string(),
+    }
+}

@@ -1,0 +1,22 @@
+//! What every handler and background task can reach.
+
+use std::sync::Arc;
+
+use crate::auth::rate_limit;
+use crate::config::Config;
+use crate::db::Db;
+use crate::files;
+use crate::webhooks;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub limiter: Arc<rate_limit::Limiter>,
+    pub concurrency: Arc<rate_limit::Concurrency>,
+    /// What webhook deliveries share (their TLS configuration).
+    pub egress: Arc<webhooks::Egress>,
+    /// Where uploaded files are kept.
+    pub files: Arc<files::FileStore>,
+}
