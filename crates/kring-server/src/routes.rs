@@ -11,17 +11,15 @@ use axum::routing::{get, post};
 use crate::AppState;
 use crate::api::cirqll::{resources as handlers, webhooks as deliveries};
 use crate::error::Error;
+use crate::http::extract::RouteResource;
 use crate::http::{self, json_response, method_not_allowed};
 use crate::registry::REGISTRY;
+use crate::registry::defs::webhook::WEBHOOK;
 
 /// Every route Kring serves, for both dialects.
 pub fn router(state: AppState) -> Router {
     let limits = state.clone();
-    let mut api = Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/oauth/scopes", get(scopes))
-        .route("/api/changes", get(crate::api::cirqll::changes::feed))
+    let webhook_operations = Router::new()
         .route(
             "/api/webhook/{id}/deliveries",
             get(deliveries::list).fallback(|request: Request| async move {
@@ -43,6 +41,13 @@ pub fn router(state: AppState) -> Router {
             post(deliveries::rotate_secret)
                 .fallback(|request: Request| async move { method_not_allowed(&request, "POST") }),
         )
+        .route_layer(RouteResource::layer(&WEBHOOK));
+    let mut api = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/oauth/scopes", get(scopes))
+        .route("/api/changes", get(crate::api::cirqll::changes::feed))
+        .merge(webhook_operations)
         .merge(crate::oauth::routes())
         .merge(crate::api::manageit::routes());
     for def in REGISTRY {

@@ -1,31 +1,26 @@
 //! `GET /api/files/{uuid}`: downloads, for the owning company only.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kring_core::Value;
 use kring_core::schema::ColumnType;
 
 use crate::AppState;
-use crate::auth::{Caller, authorize, permits};
+use crate::auth::Principal;
 use crate::db::Raw;
 use crate::error::Error;
 use crate::registry::{Action, find};
 
 /// `GET /api/files/{uuid}`: the file, to a caller of its company who may view the record it
 /// belongs to; 404 for anyone else, as for a file that does not exist (T44).
-pub async fn download(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
-    let caller = Caller::of(&request);
-    let uuid = request
-        .uri()
-        .path()
-        .trim_start_matches("/api/files/")
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .to_string();
-    let tenant = authorize(&state, &caller, None).await?;
+pub async fn download(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(uuid): Path<String>,
+) -> Result<Response, Error> {
+    let tenant = principal.tenant;
     let not_found = || Error::NotFound {
         resource: "media",
         id: kring_core::query::truncate(&uuid, 40),
@@ -51,7 +46,7 @@ pub async fn download(State(state): State<AppState>, request: Request) -> Result
         return Err(not_found());
     };
     let def = find(&model).ok_or_else(not_found)?;
-    permits(&state, &caller, def, Action::View).await?;
+    principal.may(def, Action::View)?;
     let (body, length) = state
         .files
         .open(tenant.company_id, &uuid)

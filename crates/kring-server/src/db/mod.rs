@@ -2,6 +2,7 @@
 //! knows there are two engines; everything above it builds statements once with sea-query (or
 //! writes portable SQL with `?` placeholders) and decodes rows by the column types it asks for.
 
+pub mod dialect;
 mod migrate;
 
 use std::str::FromStr;
@@ -384,10 +385,7 @@ impl Tx {
             .ok_or_else(|| Error::Internal("an insert returned no id".into()))
     }
 
-    /// Commits; inside an idempotent request, the request's key is written first, in this
-    /// transaction, so the key exists exactly when the effect does.
-    pub async fn commit(mut self) -> Result<(), Error> {
-        crate::ledger::idempotency::record_in(&mut self).await?;
+    pub async fn commit(self) -> Result<(), Error> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,

@@ -17,7 +17,7 @@ use super::children::{self, Prepared};
 use super::field_values::{self, FieldValueChange};
 use super::read::{by_id, not_found, to_json};
 use crate::auth::hash_password;
-use crate::db::{Db, Raw, Tx, bind};
+use crate::db::{Raw, Tx, bind};
 use crate::error::Error;
 use crate::ledger::activity::{self, Event};
 use crate::ledger::events::{self, Change};
@@ -67,23 +67,9 @@ async fn check(
     }
 }
 
-/// Validates `body` and inserts the record with everything that belongs to it; returns its id
-/// and the record as served.
+/// Validates `body` and inserts the record with everything that belongs to it, in `tx`, which
+/// the caller commits; returns its id and the record as served.
 pub async fn store(
-    db: &Db,
-    def: &'static ResourceDef,
-    tenant: Tenant,
-    body: &Map<String, Json>,
-) -> Result<(i64, Map<String, Json>), Error> {
-    let mut tx = db.begin().await?;
-    let stored = store_in(&mut tx, def, tenant, body).await?;
-    tx.commit().await?;
-    Ok(stored)
-}
-
-/// [`store`] inside a transaction the caller commits, for a write that adds rows of its own
-/// (the ManageIt dialect's permissions and files).
-pub async fn store_in(
     tx: &mut Tx,
     def: &'static ResourceDef,
     tenant: Tenant,
@@ -114,7 +100,6 @@ pub async fn store_in(
     let generated = generate_values(def, &mut record)?;
 
     let id = insert_record(tx, def, tenant, &record).await?;
-    crate::ledger::idempotency::note_created(id);
     if let Some(slot) = record.first_mut() {
         *slot = Value::Int(id);
     }
@@ -173,22 +158,9 @@ pub async fn insert_record(
     tx.insert(&insert).await
 }
 
-/// A partial update: only the keys present in `body` change. Returns the record as served.
+/// A partial update, in `tx`, which the caller commits: only the keys present in `body`
+/// change. Returns the record as served.
 pub async fn update(
-    db: &Db,
-    def: &'static ResourceDef,
-    tenant: Tenant,
-    id: i64,
-    body: &Map<String, Json>,
-) -> Result<Map<String, Json>, Error> {
-    let mut tx = db.begin().await?;
-    let updated = update_in(&mut tx, def, tenant, id, body).await?;
-    tx.commit().await?;
-    Ok(updated)
-}
-
-/// [`update`] inside a transaction the caller commits.
-pub async fn update_in(
     tx: &mut Tx,
     def: &'static ResourceDef,
     tenant: Tenant,
@@ -272,23 +244,22 @@ pub async fn update_in(
     Ok(after)
 }
 
-/// Deletes the record and, as its references say, deletes or detaches what depends on it.
+/// Deletes the record and, as its references say, deletes or detaches what depends on it, in
+/// `tx`, which the caller commits.
 pub async fn destroy(
-    db: &Db,
+    tx: &mut Tx,
     def: &'static ResourceDef,
     tenant: Tenant,
     id: i64,
 ) -> Result<(), Error> {
-    let mut tx = db.begin().await?;
     let mut query = by_id(def, tenant, id);
     query.lock(LockType::Update);
     let rows = tx.fetch(&query, &def.types()).await?;
     let record = rows.first().ok_or_else(|| not_found(def, id))?;
     let old = to_json(def, record);
-    delete_records(&mut tx, def, tenant, vec![id]).await?;
+    delete_records(tx, def, tenant, vec![id]).await?;
     let properties = serde_json::json!({ "old": old });
-    activity::record(&mut tx, def, tenant, id, Event::Deleted, properties).await?;
-    tx.commit().await
+    activity::record(tx, def, tenant, id, Event::Deleted, properties).await
 }
 
 /// Every column of every resource that references `def`'s table.

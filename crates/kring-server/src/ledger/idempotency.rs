@@ -3,26 +3,23 @@
 //! two requests with one key at once make one effect, and the other is 409. Keys belong to the
 //! token's owner, so two users never share one.
 //!
-//! The key's row is written by the write's own transaction ([`record_in`], called by
-//! [`Tx::commit`]), so a crash leaves either the effect and its key or neither (C3): a key
-//! without its effect would hold retries off, an effect without its key would run twice. The
-//! answer is kept right after the commit; should a crash fall in between, the next retry finds
-//! the key committed without an answer and the operation rebuilds its answer without writing
-//! again ([`Attempt::Recover`]).
+//! These are the key's rows; the unit of work (`crate::http::unit_of_work`) decides when each is
+//! written. The key's row is written by the write's own transaction ([`record`]), so a crash
+//! leaves either the effect and its key or neither (C3): a key without its effect would hold
+//! retries off, an effect without its key would run twice. The answer is kept right after the
+//! commit; should a crash fall in between, the next retry finds the key committed without an
+//! answer and the operation rebuilds its answer without writing again ([`Attempt::Recover`]).
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
 use chrono::{Duration, Utc};
 use kring_core::Value;
 use kring_core::i18n::{Locale, Message};
 use kring_core::schema::ColumnType;
 use serde_json::{Map, Value as Json};
 
-use crate::AppState;
-use crate::auth::sha256_hex;
-use crate::db::{Raw, Tx};
+use crate::crypto::sha256_hex;
+use crate::db::{Db, Raw, Tx};
 use crate::error::Error;
-use crate::http::json_response;
 use crate::tenant::Tenant;
 
 pub const HEADER: &str = "idempotency-key";
@@ -78,125 +75,44 @@ impl Attempt {
     }
 }
 
-/// The key of the request running in this task, until a commit writes it.
+/// A key a request holds while its operation runs: what its row is written with.
 #[derive(Debug, Clone)]
-struct Pending {
-    user_id: i64,
-    key: String,
-    fingerprint: String,
-    created: Option<i64>,
-    /// Written by a commit (or, when recovering, already there).
-    recorded: bool,
+pub struct Claim {
+    pub user_id: i64,
+    pub key: String,
+    pub fingerprint: String,
 }
 
-tokio::task_local! {
-    static PENDING: std::cell::RefCell<Pending>;
-}
-
-/// Notes the record a create made, so that a lost answer can be rebuilt from it. The first
-/// note wins: it is the created record itself, inserted before its children.
-pub fn note_created(id: i64) {
-    let _ = PENDING.try_with(|pending| {
-        let mut pending = pending.borrow_mut();
-        if pending.created.is_none() {
-            pending.created = Some(id);
-        }
-    });
-}
-
-/// Writes the running request's key into `tx`, before it commits; outside an idempotent
-/// request, or once written, nothing. Another request with the same key that committed first
-/// makes this one 409, and its transaction rolls back.
-pub async fn record_in(tx: &mut Tx) -> Result<(), Error> {
-    let pending = PENDING
-        .try_with(|p| {
-            let p = p.borrow();
-            (!p.recorded).then(|| p.clone())
-        })
-        .ok()
-        .flatten();
-    let Some(pending) = pending else {
-        return Ok(());
-    };
+/// Writes the claimed key into `tx`, the write's own transaction, before it commits; `effect`
+/// is the record a create made, so that a lost answer can be rebuilt from it. Another request
+/// with the same key that committed first makes this one 409, and its transaction rolls back.
+pub async fn record(tx: &mut Tx, claim: &Claim, effect: Option<i64>) -> Result<(), Error> {
     let inserted = tx
         .execute(&Raw::new(
             "INSERT INTO idempotency_keys (user_id, idempotency_key, fingerprint, created_at, \
              committed, effect_id) VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (user_id, idempotency_key) DO NOTHING",
             vec![
-                pending.user_id.into(),
-                pending.key.into(),
-                pending.fingerprint.into(),
+                claim.user_id.into(),
+                claim.key.clone().into(),
+                claim.fingerprint.clone().into(),
                 Utc::now().into(),
                 true.into(),
-                pending.created.into(),
+                effect.into(),
             ],
         ))
         .await?;
     if inserted != 1 {
         return Err(Error::Conflict(Message::new("http.idempotency_running")));
     }
-    let _ = PENDING.try_with(|p| p.borrow_mut().recorded = true);
     Ok(())
 }
 
-/// Runs `operation` once per key; replays its answer to a repeat of the same request.
-pub async fn run<F, Fut>(
-    state: &AppState,
-    tenant: Tenant,
-    key: Option<String>,
-    fingerprint: String,
-    operation: F,
-) -> Result<Response, Error>
-where
-    F: FnOnce(Attempt) -> Fut,
-    Fut: std::future::Future<Output = Outcome>,
-{
-    let Some(key) = key else {
-        return operation(Attempt::Run).await.map(respond);
-    };
-    let attempt = match look_up(state, tenant, &key, &fingerprint).await? {
-        Found::Answer(replay) => return Ok(replay),
-        Found::Nothing => Attempt::Run,
-        Found::Committed { created } => Attempt::Recover { created },
-    };
-    let pending = Pending {
-        user_id: tenant.user_id,
-        key: key.clone(),
-        fingerprint: fingerprint.clone(),
-        created: None,
-        recorded: attempt != Attempt::Run,
-    };
-    let (outcome, committed) = PENDING
-        .scope(std::cell::RefCell::new(pending), async {
-            let outcome = operation(attempt).await;
-            let committed = PENDING.with(|p| p.borrow().recorded);
-            (outcome, committed)
-        })
-        .await;
-    keep_answer(state, tenant, &key, &fingerprint, committed, &outcome).await?;
-    let mut response = outcome.map(respond)?;
-    if attempt != Attempt::Run {
-        // Rebuilt, not run: the effect is the first request's, as with any replay.
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    Ok(response)
-}
-
-fn respond((status, body): (StatusCode, Option<Json>)) -> Response {
-    match body {
-        Some(body) => json_response(status, &body),
-        None => status.into_response(),
-    }
-}
-
 /// What a key already holds.
-enum Found {
+pub enum Found {
     Nothing,
     /// The kept answer, to replay.
-    Answer(Response),
+    Answer(StatusCode, Option<Json>),
     /// The effect committed, the answer was lost.
     Committed {
         created: Option<i64>,
@@ -206,15 +122,14 @@ enum Found {
 /// Reads the key: nothing yet (or expired), an answer to replay, or an effect whose answer a
 /// crash lost. The same key with another request is 422; a key claimed the old way and still
 /// running is 409.
-async fn look_up(
-    state: &AppState,
+pub async fn look_up(
+    db: &Db,
     tenant: Tenant,
     key: &str,
     fingerprint: &str,
 ) -> Result<Found, Error> {
     let now = Utc::now();
-    let rows = state
-        .db
+    let rows = db
         .fetch(
             &Raw::new(
                 "SELECT fingerprint, status, response, created_at, committed, effect_id \
@@ -249,7 +164,7 @@ async fn look_up(
         && !committed
         && *created < now - Duration::minutes(ABANDONED_MINUTES);
     if *created < now - Duration::hours(KEPT_HOURS) || abandoned {
-        forget(state, tenant, key).await?;
+        forget(db, tenant, key).await?;
         return Ok(Found::Nothing);
     }
     if stored != fingerprint {
@@ -258,7 +173,7 @@ async fn look_up(
         )));
     }
     match (status, committed) {
-        (Value::Int(status), _) => Ok(Found::Answer(replay(*status, response))),
+        (Value::Int(status), _) => Ok(replay(*status, response)),
         (_, true) => Ok(Found::Committed {
             created: effect.as_int(),
         }),
@@ -266,7 +181,7 @@ async fn look_up(
     }
 }
 
-fn replay(status: i64, response: &Value) -> Response {
+fn replay(status: i64, response: &Value) -> Found {
     let status = u16::try_from(status)
         .ok()
         .and_then(|s| StatusCode::from_u16(s).ok())
@@ -275,19 +190,15 @@ fn replay(status: i64, response: &Value) -> Response {
         Value::Text(text) => serde_json::from_str(text).ok(),
         _ => None,
     };
-    let mut response = respond((status, body));
-    response
-        .headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    response
+    Found::Answer(status, body)
 }
 
 /// Keeps the answer under the key. After a committed write, the answer joins the key its
 /// transaction wrote (the first answer wins, should a recovery race the original). Without a
 /// commit, a refusal (under 500) is kept as the key's answer, unless a request with the same key
 /// committed meanwhile; a server error keeps nothing, so a retry runs again.
-async fn keep_answer(
-    state: &AppState,
+pub async fn keep_answer(
+    db: &Db,
     tenant: Tenant,
     key: &str,
     fingerprint: &str,
@@ -329,13 +240,13 @@ async fn keep_answer(
             ],
         )
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     tx.execute(&statement).await?;
     tx.commit().await
 }
 
-async fn forget(state: &AppState, tenant: Tenant, key: &str) -> Result<(), Error> {
-    let mut tx = state.db.begin().await?;
+async fn forget(db: &Db, tenant: Tenant, key: &str) -> Result<(), Error> {
+    let mut tx = db.begin().await?;
     tx.execute(&Raw::new(
         "DELETE FROM idempotency_keys WHERE user_id = ? AND idempotency_key = ?",
         vec![tenant.user_id.into(), key.into()],

@@ -16,21 +16,11 @@ use serde_json::{Map, Value as Json, json};
 use super::clients::valid_redirect;
 use super::grants::revoke_family;
 use crate::AppState;
-use crate::auth::{Caller, personal_owner};
+use crate::auth::Principal;
 use crate::db::Raw;
 use crate::error::Error;
 use crate::http::{json_body, json_response};
 use crate::tenant::Tenant;
-
-/// The signed-in user: a personal access token of theirs with every scope. The caller is read
-/// before the await, as a request cannot be held across one.
-fn signed_in<'a>(
-    state: &'a AppState,
-    request: &Request,
-) -> impl Future<Output = Result<Tenant, Error>> + Send + 'a {
-    let caller = Caller::of(request);
-    async move { personal_owner(state, &caller).await }
-}
 
 const CLIENT_TYPES: [ColumnType; 7] = [
     ColumnType::Int,
@@ -62,7 +52,7 @@ fn client_json(user_id: i64, row: &[Value]) -> Option<Json> {
     }
 }
 
-async fn own_client(state: &AppState, scope: Tenant, id: &str) -> Result<Json, Error> {
+async fn own_client(state: &AppState, owner: Tenant, id: &str) -> Result<Json, Error> {
     let not_found = || Error::NotFound {
         resource: "client",
         id: kring_core::query::truncate(id, 40),
@@ -74,35 +64,35 @@ async fn own_client(state: &AppState, scope: Tenant, id: &str) -> Result<Json, E
             &Raw::new(
                 "SELECT id, name, redirect, confidential, revoked, created_at, updated_at \
                  FROM oauth_clients WHERE id = ? AND user_id = ? AND revoked = ?",
-                vec![id.into(), scope.user_id.into(), false.into()],
+                vec![id.into(), owner.user_id.into(), false.into()],
             ),
             &CLIENT_TYPES,
         )
         .await?;
     rows.first()
-        .and_then(|r| client_json(scope.user_id, r))
+        .and_then(|r| client_json(owner.user_id, r))
         .ok_or_else(not_found)
 }
 
 pub async fn list_clients(
     State(state): State<AppState>,
-    request: Request,
+    principal: Principal,
 ) -> Result<Response, Error> {
-    let scope = signed_in(&state, &request).await?;
+    let owner = principal.personal_owner()?;
     let rows = state
         .db
         .fetch(
             &Raw::new(
                 "SELECT id, name, redirect, confidential, revoked, created_at, updated_at \
                  FROM oauth_clients WHERE user_id = ? AND revoked = ? ORDER BY id",
-                vec![scope.user_id.into(), false.into()],
+                vec![owner.user_id.into(), false.into()],
             ),
             &CLIENT_TYPES,
         )
         .await?;
     let clients: Vec<Json> = rows
         .iter()
-        .filter_map(|r| client_json(scope.user_id, r))
+        .filter_map(|r| client_json(owner.user_id, r))
         .collect();
     Ok(json_response(StatusCode::OK, &Json::Array(clients)))
 }
@@ -143,9 +133,10 @@ fn client_fields(body: &Map<String, Json>) -> Result<(String, String), Error> {
 
 pub async fn create_client(
     State(state): State<AppState>,
+    principal: Principal,
     request: Request,
 ) -> Result<Response, Error> {
-    let scope = signed_in(&state, &request).await?;
+    let owner = principal.personal_owner()?;
     let body = json_body(request, state.config.body_limit).await?;
     let (name, redirect) = client_fields(&body)?;
     let confidential = body
@@ -154,20 +145,21 @@ pub async fn create_client(
         .unwrap_or(true);
     let mut tx = state.db.begin().await?;
     let (id, secret) =
-        super::clients::insert(&mut tx, scope, &name, &redirect, confidential).await?;
+        super::clients::insert(&mut tx, owner, &name, &redirect, confidential).await?;
     tx.commit().await?;
-    let mut client = own_client(&state, scope, &id.to_string()).await?;
+    let mut client = own_client(&state, owner, &id.to_string()).await?;
     client["secret"] = json!(secret);
     Ok(json_response(StatusCode::CREATED, &client))
 }
 
 pub async fn update_client(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Response, Error> {
-    let scope = signed_in(&state, &request).await?;
-    own_client(&state, scope, &id).await?;
+    let owner = principal.personal_owner()?;
+    own_client(&state, owner, &id).await?;
     let body = json_body(request, state.config.body_limit).await?;
     let (name, redirect) = client_fields(&body)?;
     let mut tx = state.db.begin().await?;
@@ -178,25 +170,25 @@ pub async fn update_client(
             redirect.into(),
             Utc::now().into(),
             id.parse::<i64>().unwrap_or(0).into(),
-            scope.user_id.into(),
+            owner.user_id.into(),
         ],
     ))
     .await?;
     tx.commit().await?;
     Ok(json_response(
         StatusCode::OK,
-        &own_client(&state, scope, &id).await?,
+        &own_client(&state, owner, &id).await?,
     ))
 }
 
 /// Deleting a client revokes it and every token it was given.
 pub async fn delete_client(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
-    request: Request,
 ) -> Result<Response, Error> {
-    let scope = signed_in(&state, &request).await?;
-    own_client(&state, scope, &id).await?;
+    let owner = principal.personal_owner()?;
+    own_client(&state, owner, &id).await?;
     let id = id.parse::<i64>().unwrap_or(0);
     let mut tx = state.db.begin().await?;
     for sql in [
@@ -214,9 +206,9 @@ pub async fn delete_client(
 /// The user's live OAuth access tokens, with the client each was issued to.
 pub async fn list_tokens(
     State(state): State<AppState>,
-    request: Request,
+    principal: Principal,
 ) -> Result<Response, Error> {
-    let scope = signed_in(&state, &request).await?;
+    let owner = principal.personal_owner()?;
     let rows = state
         .db
         .fetch(
@@ -224,7 +216,7 @@ pub async fn list_tokens(
                 "SELECT t.id, t.client_id, c.name, t.scopes, t.expires_at, t.created_at \
                  FROM personal_access_tokens t JOIN oauth_clients c ON c.id = t.client_id \
                  WHERE t.user_id = ? AND t.revoked = ? AND t.expires_at > ? ORDER BY t.id",
-                vec![scope.user_id.into(), false.into(), Utc::now().into()],
+                vec![owner.user_id.into(), false.into(), Utc::now().into()],
             ),
             &[
                 ColumnType::Int,
@@ -247,7 +239,7 @@ pub async fn list_tokens(
                 Value::Timestamp(expires),
                 Value::Timestamp(created),
             ] => Some(json!({
-                "id": id.to_string(), "user_id": scope.user_id, "client_id": client_id.to_string(),
+                "id": id.to_string(), "user_id": owner.user_id, "client_id": client_id.to_string(),
                 "scopes": scopes.split_whitespace().collect::<Vec<_>>(), "revoked": false,
                 "expires_at": format_timestamp(expires), "created_at": format_timestamp(created),
                 "client": {"id": client_id.to_string(), "name": client},
@@ -261,10 +253,10 @@ pub async fn list_tokens(
 /// Revokes one of the user's OAuth tokens and the rest of its grant.
 pub async fn delete_token(
     State(state): State<AppState>,
+    principal: Principal,
     Path(id): Path<String>,
-    request: Request,
 ) -> Result<Response, Error> {
-    let scope = signed_in(&state, &request).await?;
+    let owner = principal.personal_owner()?;
     let not_found = || Error::NotFound {
         resource: "token",
         id: kring_core::query::truncate(&id, 40),
@@ -276,7 +268,7 @@ pub async fn delete_token(
             &Raw::new(
                 "SELECT family FROM personal_access_tokens \
                  WHERE id = ? AND user_id = ? AND client_id IS NOT NULL",
-                vec![token_id.into(), scope.user_id.into()],
+                vec![token_id.into(), owner.user_id.into()],
             ),
             &[ColumnType::Text],
         )

@@ -16,6 +16,7 @@ backend_tests!(
     keys_in_progress_are_409_and_belong_to_their_owner,
     updates_and_deletes_are_idempotent_too,
     an_answer_lost_after_the_commit_is_rebuilt_not_rerun,
+    settings_honour_the_key,
 );
 
 async fn send(
@@ -303,4 +304,38 @@ async fn an_answer_lost_after_the_commit_is_rebuilt_not_rerun(app: TestApp) {
         (StatusCode::NO_CONTENT, Some("true")),
         "not 404: the delete is not run again"
     );
+}
+
+/// `PATCH /api/setting` is a write like any other (DESIGN §2): the key replays its first
+/// answer even after the settings changed again, and refuses another body.
+async fn settings_honour_the_key(app: TestApp) {
+    let token = app.owner().await;
+    let euro = json!({"currency": "USD"});
+    let (status, replayed, first) =
+        send(&app, "PATCH", &token, "/api/setting", "s-1", Some(euro.clone())).await;
+    assert_eq!((status, replayed), (StatusCode::OK, None), "{first}");
+    assert_eq!(first["currency"], "USD");
+    let (status, changed) = app
+        .patch(&token, "/api/setting", json!({"currency": "GBP"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let (status, replayed, again) =
+        send(&app, "PATCH", &token, "/api/setting", "s-1", Some(euro)).await;
+    assert_eq!(
+        (status, replayed.as_deref()),
+        (StatusCode::OK, Some("true"))
+    );
+    assert_eq!(again, first, "the first answer, not a second write");
+    let (_, now) = app.get(&token, "/api/setting").await;
+    assert_eq!(now["currency"], "GBP", "the replay wrote nothing");
+    let (status, _, refused) = send(
+        &app,
+        "PATCH",
+        &token,
+        "/api/setting",
+        "s-1",
+        Some(json!({"currency": "CHF"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
 }

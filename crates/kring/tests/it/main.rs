@@ -22,6 +22,7 @@ mod idempotency;
 mod limits;
 mod manageit;
 mod oauth;
+mod pipeline;
 mod process;
 mod queries;
 mod resources;

@@ -75,6 +75,34 @@ pub struct Plan {
     pub page: Option<Page>,
 }
 
+impl Plan {
+    /// Every resource the plan reads besides its own, through `with`, a dotted `show`, `count`
+    /// or a filter's path: what the caller must be allowed to read.
+    pub fn reached(&self) -> std::collections::BTreeSet<&'static str> {
+        fn walk(nodes: &[WithNode], into: &mut std::collections::BTreeSet<&'static str>) {
+            for node in nodes {
+                into.insert(node.target.name);
+                walk(&node.children, into);
+            }
+        }
+        fn hops(filter: &Filter, into: &mut std::collections::BTreeSet<&'static str>) {
+            match filter {
+                Filter::All(items) | Filter::Any(items) => items.iter().for_each(|f| hops(f, into)),
+                Filter::Cond(condition) => {
+                    into.extend(condition.hops.iter().map(|h| h.target.name))
+                }
+            }
+        }
+        let mut targets = std::collections::BTreeSet::new();
+        walk(&self.with, &mut targets);
+        targets.extend(self.count.iter().map(|c| c.target.name));
+        if let Some(filter) = &self.filter {
+            hops(filter, &mut targets);
+        }
+        targets
+    }
+}
+
 /// Reads and checks the query parameters of a request on `def`. `registry` resolves relation
 /// targets. Parameters Kring does not know are ignored; the first problem found is the error.
 pub fn plan(

@@ -1,7 +1,7 @@
 //! `GET /api/changes`: the event log as a feed, in commit order, resumable from a cursor.
 
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use kring_core::Value;
 use kring_core::query::parse_query_string;
@@ -10,7 +10,7 @@ use kring_core::time::format_timestamp;
 use serde_json::{Value as Json, json};
 
 use crate::AppState;
-use crate::auth::{Caller, authorize, readable_resources};
+use crate::auth::Principal;
 use crate::db::Raw;
 use crate::error::Error;
 use crate::http::json_response;
@@ -21,10 +21,13 @@ const MAX_PAGE: u64 = 1000;
 
 /// `GET /api/changes?since=<cursor>&limit=N`: the company's changes in commit order, limited to
 /// the resources the caller may read, resumable from `next`.
-pub async fn feed(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
-    let caller = Caller::of(&request);
-    let tenant = authorize(&state, &caller, None).await?;
-    let pairs = parse_query_string(request.uri().query().unwrap_or(""));
+pub async fn feed(
+    State(state): State<AppState>,
+    principal: Principal,
+    uri: Uri,
+) -> Result<Response, Error> {
+    let tenant = principal.tenant;
+    let pairs = parse_query_string(uri.query().unwrap_or(""));
     let param = |name: &str| {
         pairs
             .iter()
@@ -33,7 +36,7 @@ pub async fn feed(State(state): State<AppState>, request: Request) -> Result<Res
     };
     let since = number(param("since"), "since", 0, i64::MAX as u64)?;
     let limit = number(param("limit"), "limit", 100, MAX_PAGE)?;
-    let readable = readable_resources(&state, &caller, tenant).await?;
+    let readable = principal.readable();
     if readable.is_empty() {
         return Err(Error::Forbidden);
     }

@@ -1,24 +1,27 @@
 //! Resources with one record per company (`GET` and `PATCH /api/setting`). The record is made
 //! with its defaults the first time anyone reads or changes it, so a new company needs no setup.
 
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use chrono::Utc;
 use kring_core::Value;
-use kring_core::query::PlanKind;
+use kring_core::query::{Plan, PlanKind};
 use sea_query::{Expr, ExprTrait};
+use serde_json::Value as Json;
 
-use super::resources::{may_reach, permitted, planned_response, query_plan, refuse_unknown_keys};
+use super::resources::{permitted_plan, planned_response, refuse_unknown_keys};
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::Allowed;
+use crate::auth::principal::{Update, View};
 use crate::db::Db;
-use crate::engine::write;
-use crate::engine::write::{default_for, insert_record};
+use crate::engine::write::{self, default_for, insert_record};
 use crate::engine::{self, scoped_select};
 use crate::error::Error;
-use crate::http::{json_body, json_response};
-use crate::registry::{Action, ResourceDef};
+use crate::http::extract::{IdempotencyKey, JsonBody, RouteResource};
+use crate::http::unit_of_work::{Started, UnitOfWork};
+use crate::ledger::idempotency::{self, Attempt};
+use crate::registry::ResourceDef;
 use crate::tenant::Tenant;
 
 /// The id of the company's record, created with its defaults if it does not exist yet.
@@ -60,30 +63,50 @@ async fn record_id(db: &Db, def: &'static ResourceDef, tenant: Tenant) -> Result
 }
 
 pub async fn show(
-    def: &'static ResourceDef,
     State(state): State<AppState>,
-    request: Request,
+    RouteResource(def): RouteResource,
+    Allowed(principal, ..): Allowed<View>,
+    uri: Uri,
 ) -> Result<Response, Error> {
-    let tenant = permitted(&state, &request, def, Action::View).await?;
-    let plan = query_plan(def, &request, PlanKind::Show)?;
-    may_reach(&state, &Caller::of(&request), tenant, &plan).await?;
-    let id = record_id(&state.db, def, tenant).await?;
-    let record = engine::show(&state.db, def, tenant, id, &plan).await?;
+    let plan = permitted_plan(&principal, def, &uri, PlanKind::Show)?;
+    let id = record_id(&state.db, def, principal.tenant).await?;
+    let record = engine::show(&state.db, def, principal.tenant, id, &plan).await?;
     Ok(planned_response(StatusCode::OK, &record, &plan))
 }
 
+/// A `PATCH` (or `PUT`) of the company's record; idempotent like every write.
 pub async fn update(
-    def: &'static ResourceDef,
     State(state): State<AppState>,
-    request: Request,
+    RouteResource(def): RouteResource,
+    Allowed(principal, ..): Allowed<Update>,
+    IdempotencyKey(key): IdempotencyKey,
+    uri: Uri,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, Error> {
-    let tenant = permitted(&state, &request, def, Action::Update).await?;
-    let body = json_body(request, state.config.body_limit).await?;
+    let tenant = principal.tenant;
     refuse_unknown_keys(def, &body)?;
-    let id = record_id(&state.db, def, tenant).await?;
-    let record = write::update(&state.db, def, tenant, id, &body).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &serde_json::Value::Object(record),
-    ))
+    let fingerprint = idempotency::fingerprint("PATCH", uri.path(), Some(&body));
+    let mut work = match UnitOfWork::start(&state, tenant, key, fingerprint).await? {
+        Started::Replayed(response) => return Ok(response),
+        Started::Fresh(work) => work,
+    };
+    let outcome = async {
+        // Made with its defaults in a transaction of its own, which is no effect of this
+        // request: a replay finds the record there either way.
+        let id = record_id(&state.db, def, tenant).await?;
+        let record = match work.attempt() {
+            Attempt::Run => {
+                let mut tx = work.begin().await?;
+                let record = write::update(&mut tx, def, tenant, id, &body).await?;
+                work.commit(tx, None).await?;
+                Json::Object(record)
+            }
+            Attempt::Recover { .. } => {
+                engine::show(&state.db, def, tenant, id, &Plan::default()).await?
+            }
+        };
+        Ok((StatusCode::OK, Some(record)))
+    }
+    .await;
+    work.finish(outcome).await
 }

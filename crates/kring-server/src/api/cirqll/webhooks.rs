@@ -4,8 +4,8 @@
 //! `POST /api/webhook/{id}/rotate-secret` replaces the signing secret; and
 //! `POST /api/webhook/{id}/test` queues a `webhook.test` event.
 
-use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use chrono::Utc;
 use kring_core::Value;
@@ -15,17 +15,19 @@ use kring_core::schema::ColumnType;
 use kring_core::time::format_timestamp;
 use serde_json::{Map, Value as Json, json};
 
-use super::resources::permitted;
 use crate::AppState;
+use crate::auth::Allowed;
+use crate::auth::principal::{Update, View};
 use crate::db::{Db, Raw, Tx};
 use crate::engine::{self, by_id};
 use crate::error::Error;
+use crate::http::extract::{IdempotencyKey, RecordId, parse_id};
 use crate::http::json_response;
 use crate::http::query::number;
+use crate::http::unit_of_work::{Started, UnitOfWork};
 use crate::ledger::activity::{self, Event};
 use crate::ledger::events;
 use crate::ledger::idempotency::{self, Attempt};
-use crate::registry::Action;
 use crate::registry::defs::webhook::{WEBHOOK, new_secret};
 use crate::tenant::Tenant;
 
@@ -53,15 +55,7 @@ const SHOWN_TYPES: [ColumnType; 11] = [
 ];
 
 /// The caller's webhook named by the path, or 404 (also for another company's).
-async fn owned_webhook(state: &AppState, tenant: Tenant, raw: &str) -> Result<i64, Error> {
-    let id = raw
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| Error::NotFound {
-            resource: WEBHOOK.name,
-            id: kring_core::query::truncate(raw, 40),
-        })?;
+async fn owned_webhook(state: &AppState, tenant: Tenant, id: i64) -> Result<i64, Error> {
     let found = state
         .db
         .fetch(&by_id(&WEBHOOK, tenant, id), &WEBHOOK.types())
@@ -83,12 +77,13 @@ fn delivery_not_found(raw: &str) -> Error {
 /// `{"data":[…],"limit":N,"total":N,"offset":N}`, newest first.
 pub async fn list(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    request: Request,
+    Allowed(principal, ..): Allowed<View>,
+    RecordId(id): RecordId,
+    uri: Uri,
 ) -> Result<Response, Error> {
-    let tenant = permitted(&state, &request, &WEBHOOK, Action::View).await?;
-    let webhook = owned_webhook(&state, tenant, &id).await?;
-    let pairs = parse_query_string(request.uri().query().unwrap_or(""));
+    let tenant = principal.tenant;
+    let webhook = owned_webhook(&state, tenant, id).await?;
+    let pairs = parse_query_string(uri.query().unwrap_or(""));
     let param = |name: &str| {
         pairs
             .iter()
@@ -242,23 +237,17 @@ fn delivery_json(row: &[Value]) -> Option<Map<String, Json>> {
 /// same event, due now, with the first delivery's message id.
 pub async fn redeliver(
     State(state): State<AppState>,
-    Path((id, delivery)): Path<(String, String)>,
-    request: Request,
+    Allowed(principal, ..): Allowed<Update>,
+    RecordId(id): RecordId,
+    Path((_, delivery)): Path<(String, String)>,
+    IdempotencyKey(key): IdempotencyKey,
+    uri: Uri,
 ) -> Result<Response, Error> {
-    let tenant = permitted(&state, &request, &WEBHOOK, Action::Update).await?;
-    let webhook = owned_webhook(&state, tenant, &id).await?;
-    let original = delivery
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| delivery_not_found(&delivery))?;
-    queue_delivery(
-        &state,
-        &request,
-        tenant,
-        Queued::Again { webhook, original },
-    )
-    .await
+    let tenant = principal.tenant;
+    let webhook = owned_webhook(&state, tenant, id).await?;
+    let original = parse_id(&delivery).ok_or_else(|| delivery_not_found(&delivery))?;
+    let queued = Queued::Again { webhook, original };
+    queue_delivery(&state, tenant, key, &uri, queued).await
 }
 
 /// What a `POST` that queues one delivery queues.
@@ -272,29 +261,22 @@ enum Queued {
 
 /// Queues one delivery in its own transaction, idempotently, and answers 202 with it as the
 /// deliveries list shows it.
-/// The request is read before any await: its body cannot be held across one.
-fn queue_delivery(
-    state: &AppState,
-    request: &Request,
-    tenant: Tenant,
-    queued: Queued,
-) -> impl Future<Output = Result<Response, Error>> + Send {
-    let key = idempotency::key_of(request.headers());
-    let fingerprint = idempotency::fingerprint("POST", request.uri().path(), None);
-    async move { queued_once(state, tenant, key?, fingerprint, queued).await }
-}
-
-async fn queued_once(
+async fn queue_delivery(
     state: &AppState,
     tenant: Tenant,
     key: Option<String>,
-    fingerprint: String,
+    uri: &Uri,
     queued: Queued,
 ) -> Result<Response, Error> {
-    idempotency::run(state, tenant, key, fingerprint, |attempt| async move {
-        let id = match attempt {
+    let fingerprint = idempotency::fingerprint("POST", uri.path(), None);
+    let mut work = match UnitOfWork::start(state, tenant, key, fingerprint).await? {
+        Started::Replayed(response) => return Ok(response),
+        Started::Fresh(work) => work,
+    };
+    let outcome = async {
+        let id = match work.attempt() {
             Attempt::Run => {
-                let mut tx = state.db.begin().await?;
+                let mut tx = work.begin().await?;
                 let id = match queued {
                     Queued::Again { webhook, original } => {
                         queue_again(&mut tx, tenant, webhook, original).await?
@@ -303,16 +285,16 @@ async fn queued_once(
                         events::record_test(&mut tx, tenant, webhook).await?
                     }
                 };
-                idempotency::note_created(id);
-                tx.commit().await?;
+                work.commit(tx, Some(id)).await?;
                 id
             }
-            Attempt::Recover { .. } => attempt.created()?,
+            Attempt::Recover { .. } => work.attempt().created()?,
         };
         let shown = shown_delivery(&state.db, tenant, id).await?;
         Ok((StatusCode::ACCEPTED, Some(shown)))
-    })
-    .await
+    }
+    .await;
+    work.finish(outcome).await
 }
 
 /// One delivery as the deliveries list shows it.
@@ -339,12 +321,14 @@ async fn shown_delivery(db: &Db, tenant: Tenant, id: i64) -> Result<Json, Error>
 /// other: signed, through the outbox, checked against the target rules before it is sent.
 pub async fn send_test(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    request: Request,
+    Allowed(principal, ..): Allowed<Update>,
+    RecordId(id): RecordId,
+    IdempotencyKey(key): IdempotencyKey,
+    uri: Uri,
 ) -> Result<Response, Error> {
-    let tenant = permitted(&state, &request, &WEBHOOK, Action::Update).await?;
-    let webhook = owned_webhook(&state, tenant, &id).await?;
-    queue_delivery(&state, &request, tenant, Queued::Test { webhook }).await
+    let tenant = principal.tenant;
+    let webhook = owned_webhook(&state, tenant, id).await?;
+    queue_delivery(&state, tenant, key, &uri, Queued::Test { webhook }).await
 }
 
 /// Inserts the new delivery of `original`'s event; 404 when `original` is not one of this
@@ -398,41 +382,44 @@ async fn queue_again(
 /// this once. The replaced secret keeps signing beside it for 24 hours.
 pub async fn rotate_secret(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    request: Request,
+    Allowed(principal, ..): Allowed<Update>,
+    RecordId(id): RecordId,
+    IdempotencyKey(key): IdempotencyKey,
+    uri: Uri,
 ) -> Result<Response, Error> {
-    let tenant = permitted(&state, &request, &WEBHOOK, Action::Update).await?;
-    let webhook = owned_webhook(&state, tenant, &id).await?;
-    let key = idempotency::key_of(request.headers())?;
-    let fingerprint = idempotency::fingerprint("POST", request.uri().path(), None);
-    idempotency::run(&state, tenant, key, fingerprint, |attempt| {
-        let state = &state;
-        async move {
-            let (secret, until) = match attempt {
-                Attempt::Run => rotate(state, tenant, webhook).await?,
-                Attempt::Recover { .. } => current_secret(state, tenant, webhook).await?,
-            };
-            let mut shown =
-                engine::show(&state.db, &WEBHOOK, tenant, webhook, &Plan::default()).await?;
-            shown["secret"] = Json::String(secret);
-            shown["previous_secret_expires_at"] = Json::String(format_timestamp(&until));
-            Ok((StatusCode::OK, Some(shown)))
-        }
-    })
-    .await
+    let tenant = principal.tenant;
+    let webhook = owned_webhook(&state, tenant, id).await?;
+    let fingerprint = idempotency::fingerprint("POST", uri.path(), None);
+    let mut work = match UnitOfWork::start(&state, tenant, key, fingerprint).await? {
+        Started::Replayed(response) => return Ok(response),
+        Started::Fresh(work) => work,
+    };
+    let outcome = async {
+        let (secret, until) = match work.attempt() {
+            Attempt::Run => rotate(&mut work, tenant, webhook).await?,
+            Attempt::Recover { .. } => current_secret(&state, tenant, webhook).await?,
+        };
+        let mut shown =
+            engine::show(&state.db, &WEBHOOK, tenant, webhook, &Plan::default()).await?;
+        shown["secret"] = Json::String(secret);
+        shown["previous_secret_expires_at"] = Json::String(format_timestamp(&until));
+        Ok((StatusCode::OK, Some(shown)))
+    }
+    .await;
+    work.finish(outcome).await
 }
 
 /// Makes a new secret the webhook's, the replaced one signing beside it for a while; the new
 /// secret and until when the replaced one signs.
 async fn rotate(
-    state: &AppState,
+    work: &mut UnitOfWork<'_>,
     tenant: Tenant,
     webhook: i64,
 ) -> Result<(String, chrono::DateTime<Utc>), Error> {
     let secret =
         new_secret().ok_or_else(|| Error::Internal("no randomness for a webhook secret".into()))?;
     let until = Utc::now() + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
-    let mut tx = state.db.begin().await?;
+    let mut tx = work.begin().await?;
     let changed = tx
         .execute(&Raw::new(
             "UPDATE webhooks SET previous_secret = secret, previous_secret_until = ?, \
@@ -458,7 +445,7 @@ async fn rotate(
         properties,
     )
     .await?;
-    tx.commit().await?;
+    work.commit(tx, None).await?;
     Ok((secret, until))
 }
 

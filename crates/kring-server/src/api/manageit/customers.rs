@@ -22,6 +22,7 @@ use crate::engine::write;
 use crate::engine::{self, by_id, scoped_select};
 use crate::error::Error;
 use crate::files::{self, FileStore, NewMedia};
+use crate::http::unit_of_work::UnitOfWork;
 use crate::ledger::activity::{self, Event};
 use crate::registry::defs::customer::CUSTOMER;
 use crate::tenant::Tenant;
@@ -347,11 +348,12 @@ async fn notes_and_activity(
 /// values, files and permissions, in one transaction; returns its id.
 pub async fn write_customer(
     state: &AppState,
+    work: &mut UnitOfWork<'_>,
     tenant: Tenant,
     input: &mut Input,
     existing: Option<i64>,
 ) -> Result<i64, Error> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = work.begin().await?;
     if let Some(id) = existing {
         let mut query = by_id(&CUSTOMER, tenant, id);
         query.lock(sea_query::LockType::Update);
@@ -402,7 +404,10 @@ pub async fn write_customer(
     }
     .await;
     let committed = match written {
-        Ok(id) => tx.commit().await.map(|()| id),
+        Ok(id) => work
+            .commit(tx, existing.is_none().then_some(id))
+            .await
+            .map(|()| id),
         Err(e) => Err(e),
     };
     if committed.is_ok() {
@@ -425,10 +430,10 @@ async fn write_row(
 ) -> Result<i64, Error> {
     let body = engine_body(checked);
     match existing {
-        None => write::store_in(tx, &CUSTOMER, tenant, &body)
+        None => write::store(tx, &CUSTOMER, tenant, &body)
             .await
             .map(|(id, _)| id),
-        Some(id) => write::update_in(tx, &CUSTOMER, tenant, id, &body)
+        Some(id) => write::update(tx, &CUSTOMER, tenant, id, &body)
             .await
             .map(|_| id),
     }

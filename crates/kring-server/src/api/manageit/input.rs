@@ -331,3 +331,12 @@ impl Stream for SharedBody {
         }
     }
 }
+
+impl axum::extract::FromRequest<AppState> for Input {
+    type Rejection = Error;
+
+    /// The whole input, the body's files streamed to staging as they arrive.
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Error> {
+        read(request, state).await
+    }
+}

@@ -7,28 +7,33 @@ mod fields;
 mod input;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use kring_core::i18n::Message;
 use kring_core::query::PlanKind;
-use serde_json::{Value as Json, json};
+use serde_json::{Map, Value as Json, json};
 
 use crate::AppState;
-use crate::api::cirqll::resources::{may_reach, permitted, query_plan, record_id};
-use crate::auth::{Caller, authorize, permits, readable_resources};
+use crate::api::cirqll::resources::{deleted, query_plan};
+use crate::auth::principal::{Create, Delete, Update, View};
+use crate::auth::{Allowed, Principal};
 use crate::db::Reader;
 use crate::engine;
 use crate::engine::write;
 use crate::error::Error;
-use crate::http::{json_response, method_not_allowed};
+use crate::http::extract::{IdempotencyKey, RecordId, RouteResource};
+use crate::http::unit_of_work::{Started, UnitOfWork};
+use crate::http::{json_response, method_not_allowed, public_base};
 use crate::ledger::idempotency::{self, Attempt};
 use crate::registry::defs::customer::CUSTOMER;
 use crate::registry::defs::field::FIELD;
 use crate::registry::{Action, ResourceDef};
 use crate::tenant::Tenant;
 use customers::Detail;
+use input::Input;
 
 const COLLECTION_METHODS: &str = "GET, HEAD, POST";
 const RECORD_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE";
@@ -54,6 +59,18 @@ pub fn routes() -> Router<AppState> {
                     method_not_allowed(&request, RECORD_METHODS)
                 }),
         )
+        .route_layer(RouteResource::layer(&CUSTOMER))
+        .merge(field_routes())
+        .route(
+            "/api/files/{uuid}",
+            get(crate::api::files::download).fallback(|request: Request| async move {
+                method_not_allowed(&request, "GET, HEAD")
+            }),
+        )
+}
+
+fn field_routes() -> Router<AppState> {
+    Router::new()
         .route(
             "/api/custom-fields",
             get(list_fields)
@@ -72,17 +89,7 @@ pub fn routes() -> Router<AppState> {
                     method_not_allowed(&request, "GET, HEAD, PUT, PATCH, DELETE")
                 }),
         )
-        .route(
-            "/api/files/{uuid}",
-            get(crate::api::files::download).fallback(|request: Request| async move {
-                method_not_allowed(&request, "GET, HEAD")
-            }),
-        )
-}
-
-/// Where download URLs start.
-fn base_url(state: &AppState, request: &Request) -> String {
-    crate::http::public_base(&state.config, request.headers())
+        .route_layer(RouteResource::layer(&FIELD))
 }
 
 fn data(status: StatusCode, body: Json) -> Result<Response, Error> {
@@ -93,16 +100,18 @@ fn data(status: StatusCode, body: Json) -> Result<Response, Error> {
 /// (`links`, `meta`). Cirqll's `filter` and `order_by` work here too.
 async fn list_customers(
     State(state): State<AppState>,
-    request: Request,
+    Allowed(principal, ..): Allowed<View>,
+    uri: Uri,
+    headers: HeaderMap,
 ) -> Result<Response, Error> {
-    let tenant = permitted(&state, &request, &CUSTOMER, Action::View).await?;
-    let base = base_url(&state, &request);
-    let mut plan = query_plan(&CUSTOMER, &request, PlanKind::Index)?;
+    let tenant = principal.tenant;
+    let base = public_base(&state.config, &headers);
+    let mut plan = query_plan(&CUSTOMER, &uri, PlanKind::Index)?;
     plan.with.clear();
     plan.count.clear();
     plan.weight = None;
-    may_reach(&state, &Caller::of(&request), tenant, &plan).await?;
-    let laravel_page = laravel_page(request.uri().query().unwrap_or(""))?;
+    principal.may_reach(&plan)?;
+    let laravel_page = laravel_page(uri.query().unwrap_or(""))?;
     if let (Some((page, per_page)), Some(p)) = (laravel_page, plan.page.as_mut()) {
         p.limit = per_page;
         p.offset = (page - 1).saturating_mul(per_page);
@@ -181,78 +190,69 @@ fn paginate(body: &mut Json, path: &str, page: u64, per_page: u64, total: u64, s
     });
 }
 
-async fn show_customer(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
-    let tenant = permitted(&state, &request, &CUSTOMER, Action::View).await?;
-    let id = record_id(&CUSTOMER, &request)?;
-    let base = base_url(&state, &request);
-    let body = customers::shaped_one(&state.db, tenant, id, &base, Detail::Plain).await?;
+async fn show_customer(
+    State(state): State<AppState>,
+    Allowed(principal, ..): Allowed<View>,
+    RecordId(id): RecordId,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let base = public_base(&state.config, &headers);
+    let body = customers::shaped_one(&state.db, principal.tenant, id, &base, Detail::Plain).await?;
     data(StatusCode::OK, body)
 }
 
 async fn create_customer(
     State(state): State<AppState>,
-    request: Request,
+    Allowed(principal, ..): Allowed<Create>,
+    written: Written,
+    input: Input,
 ) -> Result<Response, Error> {
-    write_customer(state, request, None).await
+    store_customer(&state, &principal, written, input, None).await
 }
 
 async fn update_customer(
     State(state): State<AppState>,
-    request: Request,
+    Allowed(principal, ..): Allowed<Update>,
+    RecordId(id): RecordId,
+    written: Written,
+    input: Input,
 ) -> Result<Response, Error> {
-    let id = record_id(&CUSTOMER, &request)?;
-    write_customer(state, request, Some(id)).await
-}
-
-/// A create (`existing` is `None`) or update of a customer, permitted before the body is read.
-async fn write_customer(
-    state: AppState,
-    request: Request,
-    existing: Option<i64>,
-) -> Result<Response, Error> {
-    let action = if existing.is_some() {
-        Action::Update
-    } else {
-        Action::Create
-    };
-    let tenant = permitted(&state, &request, &CUSTOMER, action).await?;
-    let written = Written::of(&state, &request)?;
-    let input = input::read(request, &state).await?;
-    store_customer(&state, tenant, written, input, existing).await
+    store_customer(&state, &principal, written, input, Some(id)).await
 }
 
 async fn delete_customer(
     State(state): State<AppState>,
-    request: Request,
+    Allowed(principal, ..): Allowed<Delete>,
+    RecordId(id): RecordId,
+    written: Written,
 ) -> Result<Response, Error> {
-    let tenant = permitted(&state, &request, &CUSTOMER, Action::Delete).await?;
-    let id = record_id(&CUSTOMER, &request)?;
-    let written = Written::of(&state, &request)?;
-    destroy(&state, &CUSTOMER, tenant, written, id).await
+    written
+        .deleted(&state, &CUSTOMER, principal.tenant, id)
+        .await
 }
 
 /// `POST /api/customers/{id}` with `_method=PUT|PATCH|DELETE` (or `X-HTTP-Method-Override`),
 /// as PHP clients send multipart updates (`spec/manageit.md` §3.5).
 async fn spoofed_customer(
     State(state): State<AppState>,
+    principal: Principal,
+    RecordId(id): RecordId,
     request: Request,
 ) -> Result<Response, Error> {
-    let caller = Caller::of(&request);
-    let tenant = authorize(&state, &caller, None).await?;
-    let id = record_id(&CUSTOMER, &request)?;
     let header_method = request
         .headers()
         .get("x-http-method-override")
         .and_then(|v| v.to_str().ok())
         .map(str::to_ascii_uppercase);
     // Someone who may neither update nor delete is refused before the body is read.
-    let may_update = permits(&state, &caller, &CUSTOMER, Action::Update).await;
-    let may_delete = permits(&state, &caller, &CUSTOMER, Action::Delete).await;
+    let may_update = principal.may(&CUSTOMER, Action::Update);
+    let may_delete = principal.may(&CUSTOMER, Action::Delete);
     if may_update.is_err() && may_delete.is_err() {
         return Err(may_update.err().unwrap_or(Error::Forbidden));
     }
-    let written = Written::of(&state, &request)?;
-    let input = input::read(request, &state).await?;
+    let (mut parts, body) = request.into_parts();
+    let written = Written::from_request_parts(&mut parts, &state).await?;
+    let input = Input::from_request(Request::from_parts(parts, body), &state).await?;
     let body_method = input
         .values
         .get("_method")
@@ -261,11 +261,13 @@ async fn spoofed_customer(
     match header_method.or(body_method).as_deref() {
         Some("PUT" | "PATCH") => {
             may_update?;
-            store_customer(&state, tenant, written, input, Some(id)).await
+            store_customer(&state, &principal, written, input, Some(id)).await
         }
         Some("DELETE") => {
             may_delete?;
-            destroy(&state, &CUSTOMER, tenant, written, id).await
+            written
+                .deleted(&state, &CUSTOMER, principal.tenant, id)
+                .await
         }
         _ => Err(Error::MethodNotAllowed {
             method: "POST".into(),
@@ -275,92 +277,97 @@ async fn spoofed_customer(
     }
 }
 
-/// What a write needs from its request before the body is read: the idempotency key, the
-/// path it is fingerprinted under, and the base of download URLs.
+/// What a write needs from its request besides the body, read before it: the idempotency
+/// key, the path it is fingerprinted under, and the base of download URLs.
 struct Written {
     key: Option<String>,
     path: String,
     base: String,
-    caller: Caller,
+}
+
+impl FromRequestParts<AppState> for Written {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let IdempotencyKey(key) = IdempotencyKey::from_request_parts(parts, state).await?;
+        Ok(Written {
+            key,
+            path: parts.uri.path().to_string(),
+            base: public_base(&state.config, &parts.headers),
+        })
+    }
 }
 
 impl Written {
-    fn of(state: &AppState, request: &Request) -> Result<Written, Error> {
-        Ok(Written {
-            key: idempotency::key_of(request.headers())?,
-            path: request.uri().path().to_string(),
-            base: base_url(state, request),
-            caller: Caller::of(request),
-        })
+    /// The request's unit of work, its body fingerprinted under `method`.
+    async fn start<'a>(
+        &self,
+        state: &'a AppState,
+        tenant: Tenant,
+        method: &str,
+        body: &Map<String, Json>,
+    ) -> Result<Started<'a>, Error> {
+        let fingerprint = idempotency::fingerprint(method, &self.path, Some(body));
+        UnitOfWork::start(state, tenant, self.key.clone(), fingerprint).await
+    }
+
+    /// Deletes the record, as Cirqll's routes do.
+    async fn deleted(
+        self,
+        state: &AppState,
+        def: &'static ResourceDef,
+        tenant: Tenant,
+        id: i64,
+    ) -> Result<Response, Error> {
+        let fingerprint = idempotency::fingerprint("DELETE", &self.path, None);
+        deleted(state, def, tenant, id, self.key, fingerprint).await
     }
 }
 
 async fn store_customer(
     state: &AppState,
-    tenant: Tenant,
+    principal: &Principal,
     written: Written,
-    mut input: input::Input,
+    mut input: Input,
     existing: Option<i64>,
 ) -> Result<Response, Error> {
+    let tenant = principal.tenant;
     let method = if existing.is_some() { "PATCH" } else { "POST" };
-    let fingerprint = idempotency::fingerprint(method, &written.path, Some(&input.fingerprinted()));
-    idempotency::run(
-        state,
-        tenant,
-        written.key,
-        fingerprint,
-        |attempt| async move {
-            let id = match (attempt, existing) {
-                (Attempt::Run, _) => {
-                    customers::write_customer(state, tenant, &mut input, existing).await?
-                }
-                (Attempt::Recover { .. }, Some(id)) => id,
-                (Attempt::Recover { .. }, None) => attempt.created()?,
-            };
-            let (status, detail) = match existing {
-                None => (StatusCode::CREATED, Detail::Created),
-                Some(_) => {
-                    // An update shows the customer's notes to those who may read notes (T19).
-                    let readable = readable_resources(state, &written.caller, tenant).await?;
-                    let notes = readable.contains(&"note");
-                    (StatusCode::OK, Detail::Updated { notes })
-                }
-            };
-            let body = customers::shaped_one(&state.db, tenant, id, &written.base, detail).await?;
-            Ok((status, Some(body)))
-        },
-    )
-    .await
-}
-
-async fn destroy(
-    state: &AppState,
-    def: &'static ResourceDef,
-    tenant: Tenant,
-    written: Written,
-    id: i64,
-) -> Result<Response, Error> {
-    let fingerprint = idempotency::fingerprint("DELETE", &written.path, None);
-    idempotency::run(
-        state,
-        tenant,
-        written.key,
-        fingerprint,
-        |attempt| async move {
-            if attempt == Attempt::Run {
-                write::destroy(&state.db, def, tenant, id).await?;
-                state.files.wake_sweeper();
+    let fingerprinted = input.fingerprinted();
+    let mut work = match written.start(state, tenant, method, &fingerprinted).await? {
+        Started::Replayed(response) => return Ok(response),
+        Started::Fresh(work) => work,
+    };
+    let outcome = async {
+        let id = match (work.attempt(), existing) {
+            (Attempt::Run, _) => {
+                customers::write_customer(state, &mut work, tenant, &mut input, existing).await?
             }
-            Ok((StatusCode::NO_CONTENT, None))
-        },
-    )
-    .await
+            (Attempt::Recover { .. }, Some(id)) => id,
+            (Attempt::Recover { .. }, None) => work.attempt().created()?,
+        };
+        let (status, detail) = match existing {
+            None => (StatusCode::CREATED, Detail::Created),
+            Some(_) => {
+                // An update shows the customer's notes to those who may read notes (T19).
+                let notes = principal.readable().contains(&"note");
+                (StatusCode::OK, Detail::Updated { notes })
+            }
+        };
+        let body = customers::shaped_one(&state.db, tenant, id, &written.base, detail).await?;
+        Ok((status, Some(body)))
+    }
+    .await;
+    work.finish(outcome).await
 }
 
 /// `GET /api/custom-fields`: the company's customer fields (`spec/manageit.md` §3.7).
-async fn list_fields(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
-    let tenant = permitted(&state, &request, &FIELD, Action::View).await?;
-    let fields = fields::customer_fields(&mut Reader::Db(&state.db), tenant, None).await?;
+async fn list_fields(
+    State(state): State<AppState>,
+    Allowed(principal, ..): Allowed<View>,
+) -> Result<Response, Error> {
+    let fields =
+        fields::customer_fields(&mut Reader::Db(&state.db), principal.tenant, None).await?;
     let shown: Vec<Json> = fields
         .iter()
         .map(|f| Json::Object(f.to_json(true)))
@@ -374,78 +381,94 @@ async fn one_field(state: &AppState, tenant: Tenant, id: i64) -> Result<Json, Er
     Ok(json!({ "data": field.to_json(true) }))
 }
 
-async fn show_field(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
-    let tenant = permitted(&state, &request, &FIELD, Action::View).await?;
-    let id = record_id(&FIELD, &request)?;
-    data(StatusCode::OK, one_field(&state, tenant, id).await?)
+async fn show_field(
+    State(state): State<AppState>,
+    Allowed(principal, ..): Allowed<View>,
+    RecordId(id): RecordId,
+) -> Result<Response, Error> {
+    data(
+        StatusCode::OK,
+        one_field(&state, principal.tenant, id).await?,
+    )
 }
 
-async fn create_field(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
-    write_field(state, request, None).await
+async fn create_field(
+    State(state): State<AppState>,
+    Allowed(principal, ..): Allowed<Create>,
+    written: Written,
+    input: Input,
+) -> Result<Response, Error> {
+    write_field(&state, principal.tenant, written, input, None).await
 }
 
-async fn update_field(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
-    let id = record_id(&FIELD, &request)?;
-    write_field(state, request, Some(id)).await
+async fn update_field(
+    State(state): State<AppState>,
+    Allowed(principal, ..): Allowed<Update>,
+    RecordId(id): RecordId,
+    written: Written,
+    input: Input,
+) -> Result<Response, Error> {
+    write_field(&state, principal.tenant, written, input, Some(id)).await
 }
 
 /// A create (`existing` is `None`) or update of a customer field through the engine, its
 /// errors under ManageIt's names.
 async fn write_field(
-    state: AppState,
-    request: Request,
+    state: &AppState,
+    tenant: Tenant,
+    written: Written,
+    input: Input,
     existing: Option<i64>,
 ) -> Result<Response, Error> {
-    let action = if existing.is_some() {
-        Action::Update
-    } else {
-        Action::Create
-    };
-    let tenant = permitted(&state, &request, &FIELD, action).await?;
-    let written = Written::of(&state, &request)?;
-    let input = input::read(request, &state).await?;
     let method = if existing.is_some() { "PATCH" } else { "POST" };
-    let fingerprint = idempotency::fingerprint(method, &written.path, Some(&input.values));
-    idempotency::run(&state, tenant, written.key, fingerprint, |attempt| {
-        let (state, input) = (&state, &input);
-        async move {
-            let id = match (attempt, existing) {
-                (Attempt::Run, None) => {
-                    let body = fields::field_body(&input.values, true)?;
-                    let (id, _) = write::store(&state.db, &FIELD, tenant, &body)
-                        .await
-                        .map_err(field_errors)?;
-                    id
-                }
-                (Attempt::Run, Some(id)) => {
-                    // Only customer fields are ManageIt's; another model's field is not found.
-                    one_field(state, tenant, id).await?;
-                    let body = fields::field_body(&input.values, false)?;
-                    write::update(&state.db, &FIELD, tenant, id, &body)
-                        .await
-                        .map_err(field_errors)?;
-                    id
-                }
-                (Attempt::Recover { .. }, Some(id)) => id,
-                (Attempt::Recover { .. }, None) => attempt.created()?,
-            };
-            let status = if existing.is_some() {
-                StatusCode::OK
-            } else {
-                StatusCode::CREATED
-            };
-            Ok((status, Some(one_field(state, tenant, id).await?)))
-        }
-    })
-    .await
+    let mut work = match written.start(state, tenant, method, &input.values).await? {
+        Started::Replayed(response) => return Ok(response),
+        Started::Fresh(work) => work,
+    };
+    let outcome = async {
+        let id = match (work.attempt(), existing) {
+            (Attempt::Run, None) => {
+                let body = fields::field_body(&input.values, true)?;
+                let mut tx = work.begin().await?;
+                let (id, _) = write::store(&mut tx, &FIELD, tenant, &body)
+                    .await
+                    .map_err(field_errors)?;
+                work.commit(tx, Some(id)).await?;
+                id
+            }
+            (Attempt::Run, Some(id)) => {
+                // Only customer fields are ManageIt's; another model's field is not found.
+                one_field(state, tenant, id).await?;
+                let body = fields::field_body(&input.values, false)?;
+                let mut tx = work.begin().await?;
+                write::update(&mut tx, &FIELD, tenant, id, &body)
+                    .await
+                    .map_err(field_errors)?;
+                work.commit(tx, None).await?;
+                id
+            }
+            (Attempt::Recover { .. }, Some(id)) => id,
+            (Attempt::Recover { .. }, None) => work.attempt().created()?,
+        };
+        let status = if existing.is_some() {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        };
+        Ok((status, Some(one_field(state, tenant, id).await?)))
+    }
+    .await;
+    work.finish(outcome).await
 }
 
-async fn delete_field(State(state): State<AppState>, request: Request) -> Result<Response, Error> {
-    let tenant = permitted(&state, &request, &FIELD, Action::Delete).await?;
-    let id = record_id(&FIELD, &request)?;
-    one_field(&state, tenant, id).await?;
-    let written = Written::of(&state, &request)?;
-    destroy(&state, &FIELD, tenant, written, id).await
+async fn delete_field(
+    State(state): State<AppState>,
+    Allowed(principal, ..): Allowed<Delete>,
+    RecordId(id): RecordId,
+    written: Written,
+) -> Result<Response, Error> {
+    one_field(&state, principal.tenant, id).await?;
+    written.deleted(&state, &FIELD, principal.tenant, id).await
 }
 
 fn field_errors(error: Error) -> Error {

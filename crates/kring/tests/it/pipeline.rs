@@ -1,0 +1,93 @@
+//! The request pipeline (DESIGN §6): a request is authenticated once, by one statement that
+//! reads the token, its user and the role's permissions; every check after that is pure, so a
+//! refused request costs that one statement and no more.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::support::TestApp;
+
+backend_tests!(
+    a_request_authenticates_with_one_statement,
+    checks_after_authentication_read_nothing
+);
+
+/// The statements the pools ran for one request.
+async fn reads_of(
+    app: &TestApp,
+    method: &str,
+    token: &str,
+    path: &str,
+    expected: StatusCode,
+) -> u64 {
+    let before = app.db.reads();
+    let (status, body) = app.send(method, Some(token), path, None).await;
+    assert_eq!(status, expected, "{method} {path}: {body}");
+    app.db.reads() - before
+}
+
+/// The principal is one statement; a show of one record with no relations is one more, and a
+/// show that reaches other resources (whose permissions a plan must have) is still one more per
+/// loaded level, not one more for the permissions.
+async fn a_request_authenticates_with_one_statement(app: TestApp) {
+    let token = app.owner().await;
+    let (status, customer) = app
+        .post(&token, "/api/customer", json!({"name": "Once BV"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{customer}");
+    let id = customer["id"].as_i64().expect("id");
+
+    let me = reads_of(&app, "GET", &token, "/api/user/me", StatusCode::OK).await;
+    assert_eq!(me, 2, "the principal, then the user");
+    let plain = format!("/api/customer/{id}");
+    let shown = reads_of(&app, "GET", &token, &plain, StatusCode::OK).await;
+    let with_user = format!("/api/customer/{id}?with=user");
+    let embedded = reads_of(&app, "GET", &token, &with_user, StatusCode::OK).await;
+    assert_eq!(
+        embedded,
+        shown + 1,
+        "a reached resource costs its level only, its permission is the principal's"
+    );
+    let feed = reads_of(&app, "GET", &token, "/api/changes", StatusCode::OK).await;
+    assert_eq!(feed, 2, "the principal, then the events it may read");
+}
+
+/// Refusals decided by the principal cost the one statement that resolved it: a missing
+/// permission, a relation the role may not read, a ManageIt method spoofed by a viewer, a plan
+/// over another resource, and a write that never reaches the body.
+async fn checks_after_authentication_read_nothing(app: TestApp) {
+    let owner = app.owner().await;
+    let (status, customer) = app
+        .post(&owner, "/api/customer", json!({"name": "Seen BV"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{customer}");
+    let id = customer["id"].as_i64().expect("id");
+    let viewer = app.user("Acme", "company_viewer").await;
+    let (status, role) = app
+        .post(
+            &owner,
+            "/api/role",
+            json!({"name": "customers only", "permissions": ["customer.view"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{role}");
+    let narrow = app.user("Acme", "customers only").await;
+
+    let refusals = [
+        ("POST", &viewer, "/api/customer".to_string()),
+        ("PATCH", &viewer, format!("/api/customer/{id}")),
+        ("DELETE", &viewer, format!("/api/customer/{id}")),
+        ("POST", &viewer, format!("/api/customers/{id}")),
+        ("GET", &narrow, "/api/contact".to_string()),
+        ("GET", &narrow, "/api/customer?with=contacts".to_string()),
+        ("GET", &narrow, "/api/customer?filter=tasks.name:eq:x".to_string()),
+        ("GET", &narrow, format!("/api/customer/{id}?count=notes")),
+    ];
+    for (method, token, path) in refusals {
+        let reads = reads_of(&app, method, token, &path, StatusCode::FORBIDDEN).await;
+        assert_eq!(reads, 1, "{method} {path}");
+    }
+    let (status, body) = app.send("GET", Some("kring_pat_nope"), "/api/customer", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
