@@ -15,6 +15,22 @@ pub enum ColumnType {
     Json,
 }
 
+/// The values a text column accepts.
+#[derive(Debug, Clone, Copy)]
+pub enum Choices {
+    Fixed(&'static [&'static str]),
+    Computed(fn() -> &'static [&'static str]),
+}
+
+impl Choices {
+    pub fn values(self) -> &'static [&'static str] {
+        match self {
+            Choices::Fixed(values) => values,
+            Choices::Computed(values) => values(),
+        }
+    }
+}
+
 /// One column of a resource. Build it with the `const fn` helpers so resource descriptions are
 /// `static` data checked by the compiler.
 #[derive(Debug, Clone, Copy)]
@@ -39,7 +55,7 @@ pub struct Column {
     pub filterable: bool,
     pub sortable: bool,
     /// The only values a text column accepts.
-    pub one_of: Option<&'static [&'static str]>,
+    pub one_of: Option<Choices>,
     /// Minimum length in characters, for text.
     pub min: Option<usize>,
     /// Inclusive bounds, for numbers.
@@ -168,7 +184,14 @@ impl Column {
     }
 
     pub const fn one_of(mut self, allowed: &'static [&'static str]) -> Column {
-        self.one_of = Some(allowed);
+        self.one_of = Some(Choices::Fixed(allowed));
+        self
+    }
+
+    /// The accepted values come from `values`, asked when a value is checked: for lists derived
+    /// from other descriptions (the registry's resources), which a `const` cannot build.
+    pub const fn one_of_computed(mut self, values: fn() -> &'static [&'static str]) -> Column {
+        self.one_of = Some(Choices::Computed(values));
         self
     }
 

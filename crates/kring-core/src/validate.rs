@@ -185,7 +185,7 @@ pub fn check_value(column: &Column, raw: &Json) -> Result<Value, Message> {
         }
         if column
             .one_of
-            .is_some_and(|allowed| !allowed.contains(&s.as_str()))
+            .is_some_and(|allowed| !allowed.values().contains(&s.as_str()))
         {
             return Err(Message::new("validation.in"));
         }

@@ -9,8 +9,8 @@ use serde_json::{Value as Json, json};
 
 use crate::auth::{self, PAT_PREFIX};
 use crate::db::{Db, Raw, Tx};
-use crate::engine::write::adjust_count;
 use crate::error::Error;
+use crate::ledger::counters::adjust_count;
 use crate::registry::defs;
 use crate::tenant::Tenant;
 

@@ -20,13 +20,20 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Migrates the schema, then brings the permissions the registry implies, and the built-in
+/// roles' grants, up to date (a new resource's permissions reach existing companies).
+pub async fn migrate(db: &Db) -> Result<(), Error> {
+    db::migrate(db).await?;
+    crate::auth::sync_permissions(db).await
+}
+
 /// Connects, migrates and returns the application state.
 pub async fn prepare(config: Config) -> Result<AppState, Error> {
     config.check()?;
     install_tls_provider();
     let egress = Arc::new(webhooks::Egress::new(&config)?);
     let db = Db::connect(&config.database_url).await?;
-    db::migrate(&db).await?;
+    migrate(&db).await?;
     db.analyze(false).await?;
     let limiter = match &config.redis_url {
         Some(url) => {

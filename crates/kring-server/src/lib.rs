@@ -22,7 +22,7 @@ pub mod tenant;
 pub mod webhooks;
 
 pub use app::{
-    init_logging, init_test_logging, install_tls_provider, prepare, serve, shutdown_signal,
+    init_logging, init_test_logging, install_tls_provider, migrate, prepare, serve, shutdown_signal,
 };
 pub use config::Config;
 pub use db::Db;

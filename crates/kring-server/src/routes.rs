@@ -8,17 +8,17 @@ use axum::middleware;
 use axum::response::Response;
 use axum::routing::{get, post};
 
-use crate::AppState;
 use crate::api::cirqll::{resources as handlers, webhooks as deliveries};
 use crate::error::Error;
 use crate::http::extract::RouteResource;
 use crate::http::{self, json_response, method_not_allowed};
 use crate::registry::REGISTRY;
 use crate::registry::defs::webhook::WEBHOOK;
+use crate::state::AppState;
 
 /// Every route Kring serves, for both dialects.
 pub fn router(state: AppState) -> Router {
-    let limits = state.clone();
+    let limits = state.limiter.clone();
     let webhook_operations = Router::new()
         .route(
             "/api/webhook/{id}/deliveries",

@@ -9,8 +9,8 @@ use kring_core::schema::ColumnType;
 use sea_query::{Expr, ExprTrait, Func, Query};
 
 use crate::db::{Db, Raw, Tx};
-use crate::engine::write::adjust_count;
 use crate::error::Error;
+use crate::ledger::counters::adjust_count;
 use crate::registry::defs;
 use crate::tenant::Tenant;
 

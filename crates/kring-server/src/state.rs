@@ -6,7 +6,7 @@ use crate::auth::rate_limit;
 use crate::config::Config;
 use crate::db::Db;
 use crate::files;
-use crate::webhooks;
+use crate::webhooks::egress::Egress;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -16,7 +16,7 @@ pub struct AppState {
     pub limiter: Arc<rate_limit::Limiter>,
     pub concurrency: Arc<rate_limit::Concurrency>,
     /// What webhook deliveries share (their TLS configuration).
-    pub egress: Arc<webhooks::Egress>,
+    pub egress: Arc<Egress>,
     /// Where uploaded files are kept.
     pub files: Arc<files::FileStore>,
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use kring_server::{Config, Db, admin, config, db};
+use kring_server::{Config, Db, admin, config};
 
 #[derive(Parser)]
 #[command(
@@ -45,7 +45,9 @@ impl DatabaseArgs {
         let db = Db::connect(&self.url()?)
             .await
             .context("opening the database")?;
-        db::migrate(&db).await.context("migrating the database")?;
+        kring_server::migrate(&db)
+            .await
+            .context("migrating the database")?;
         Ok(db)
     }
 }

@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Response};
 use kring_core::Value;
 use kring_core::schema::ColumnType;
 
-use crate::AppState;
 use crate::auth::Principal;
 use crate::db::Raw;
 use crate::error::Error;
 use crate::registry::{Action, find};
+use crate::state::AppState;
 
 /// `GET /api/files/{uuid}`: the file, to a caller of its company who may view the record it
 /// belongs to; 404 for anyone else, as for a file that does not exist (T44).

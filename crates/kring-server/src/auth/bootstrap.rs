@@ -3,8 +3,8 @@
 use chrono::Utc;
 
 use crate::db::{Db, Raw, Tx};
-use crate::engine::write::adjust_count;
 use crate::error::Error;
+use crate::ledger::counters::adjust_count;
 use crate::registry::REGISTRY;
 use crate::tenant::Tenant;
 

@@ -18,12 +18,12 @@ use kring_core::schema::ColumnType;
 
 use super::grants;
 use super::rate_limit::Slot;
-use crate::AppState;
 use crate::crypto::sha256_hex;
 use crate::db::{Raw, dialect};
 use crate::error::Error;
 use crate::http::extract::RouteResource;
 use crate::registry::{Action, REGISTRY, ResourceDef, Routes, find};
+use crate::state::AppState;
 use crate::tenant::Tenant;
 
 /// Who a request acts as. Cheap to clone.

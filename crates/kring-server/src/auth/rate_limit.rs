@@ -16,7 +16,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use redis::aio::ConnectionManager;
 
-use crate::AppState;
 use crate::error::Error;
 
 /// The length of a window, in seconds.
@@ -270,7 +269,7 @@ impl Drop for InFlight {
 /// Counts the request against its owner's budget (authentication fills the [`Slot`]) or,
 /// without a valid token, against the client's IP address, and says so in the headers.
 pub async fn middleware(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(limiter): axum::extract::State<Arc<Limiter>>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -288,7 +287,7 @@ pub async fn middleware(
         Some(decision) => *decision,
         None => {
             let key = format!("ip:{}", client.unwrap_or_default());
-            let decision = state.limiter.hit(&key).await;
+            let decision = limiter.hit(&key).await;
             if let Err(refusal) = decision.check() {
                 response = refusal.into_response();
             }

@@ -96,11 +96,12 @@ fn migrator(postgres: bool) -> Migrator {
 }
 
 /// Applies every pending migration (PostgreSQL: under sqlx's advisory lock, so instances
-/// starting together migrate once), then brings the permission catalog up to date.
+/// starting together migrate once). `crate::app::migrate` also brings the permission catalogue
+/// up to date, as a server or `kring migrate` needs.
 pub async fn migrate(db: &Db) -> Result<(), Error> {
     match db {
         Db::Sqlite { write, .. } => migrator(false).run(write).await?,
         Db::Postgres { pool, .. } => migrator(true).run(pool).await?,
     }
-    crate::auth::sync_permissions(db).await
+    Ok(())
 }

@@ -16,10 +16,11 @@ use serde_json::{Map, Value as Json};
 use super::children::{self, Prepared};
 use super::field_values::{self, FieldValueChange};
 use super::read::{by_id, not_found, to_json};
-use crate::auth::hash_password;
-use crate::db::{Raw, Tx, bind};
+use crate::crypto::hash_password;
+use crate::db::{Tx, bind};
 use crate::error::Error;
 use crate::ledger::activity::{self, Event};
+use crate::ledger::counters::adjust_count;
 use crate::ledger::events::{self, Change};
 use crate::registry::{REGISTRY, ResourceDef};
 use crate::tenant::Tenant;
@@ -540,21 +541,6 @@ async fn check_unique(
         }
     }
     Ok(())
-}
-
-/// Keeps the per-company row count that unfiltered lists report as `total`.
-pub async fn adjust_count(
-    tx: &mut Tx,
-    def: &ResourceDef,
-    tenant: Tenant,
-    delta: i64,
-) -> Result<(), Error> {
-    let statement = Raw::new(
-        "INSERT INTO resource_counts (company_id, resource, total) VALUES (?, ?, ?) \
-         ON CONFLICT (company_id, resource) DO UPDATE SET total = resource_counts.total + excluded.total",
-        vec![tenant.company_id.into(), def.name.into(), delta.into()],
-    );
-    tx.execute(&statement).await.map(|_| ())
 }
 
 /// Adds `field_values.<field_id>` entries to an activity-log attribute map.

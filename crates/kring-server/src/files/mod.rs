@@ -54,7 +54,7 @@ pub struct StagedFile {
 const SNIFFED_BYTES: usize = 512;
 
 impl FileStore {
-    pub fn new(config: &crate::Config) -> Result<FileStore, Error> {
+    pub fn new(config: &crate::config::Config) -> Result<FileStore, Error> {
         Ok(FileStore {
             root: config.files_dir.clone(),
             bucket: config.s3.as_ref().map(bucket::Bucket::new).transpose()?,
@@ -377,7 +377,7 @@ pub async fn forget(
 
 /// Removes the files of deleted media rows (queued by the trigger on `media`), a batch at a
 /// time; returns how many went. Safe on several instances at once: removing twice is harmless.
-pub async fn sweep_deletions(db: &crate::Db, store: &FileStore) -> Result<usize, Error> {
+pub async fn sweep_deletions(db: &crate::db::Db, store: &FileStore) -> Result<usize, Error> {
     let queued = db
         .fetch(
             &Raw::new(

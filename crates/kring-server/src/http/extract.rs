@@ -6,10 +6,10 @@ use axum::http::request::Parts;
 use serde_json::{Map, Value as Json};
 
 use super::body::json_body;
-use crate::AppState;
 use crate::error::Error;
 use crate::ledger::idempotency;
 use crate::registry::ResourceDef;
+use crate::state::AppState;
 
 /// The resource a route serves, set on its routes by the route table
 /// (`.route_layer(RouteResource::layer(def))`).

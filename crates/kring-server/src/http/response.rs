@@ -19,7 +19,7 @@ pub fn method_not_allowed(request: &Request, allowed: &'static str) -> Error {
 /// Where this server is reached, for absolute URLs in responses (OAuth metadata, download
 /// links): the configured public URL, else the request's `Host` (when it looks like a host)
 /// with `http://`, as a server behind a proxy cannot know the scheme it is served under.
-pub fn public_base(config: &crate::Config, headers: &axum::http::HeaderMap) -> String {
+pub fn public_base(config: &crate::config::Config, headers: &axum::http::HeaderMap) -> String {
     if let Some(url) = &config.public_url {
         return url.trim_end_matches('/').to_string();
     }

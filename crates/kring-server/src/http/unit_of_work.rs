@@ -19,10 +19,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
 
 use super::response::json_response;
-use crate::AppState;
 use crate::db::{Db, Tx};
 use crate::error::Error;
 use crate::ledger::idempotency::{self, Attempt, Claim, Found, Outcome};
+use crate::state::AppState;
 use crate::tenant::Tenant;
 
 /// A write in progress.

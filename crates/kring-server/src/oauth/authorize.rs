@@ -22,11 +22,11 @@ use serde_json::Value as Json;
 use super::clients::{self, Client, constant_time_eq};
 use super::grants::throttle;
 use super::{CODE_MINUTES, oauth_error, requested_scopes};
-use crate::AppState;
 use crate::auth::{hash_password, random_secret, sha256_hex};
 use crate::db::Raw;
 use crate::error::Error;
 use crate::http::json_body;
+use crate::state::AppState;
 
 /// Password attempts per minute from one address.
 pub const LOGIN_ATTEMPTS_PER_MINUTE: u64 = 10;

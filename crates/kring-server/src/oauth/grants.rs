@@ -15,11 +15,11 @@ use super::{
     ACCESS_TOKEN_SECONDS, REFRESH_TOKEN_DAYS, oauth_error, param, requested_scopes, s256,
     valid_verifier,
 };
-use crate::AppState;
 use crate::auth::{random_secret, sha256_hex};
 use crate::db::{Raw, Tx};
 use crate::error::Error;
 use crate::http::json_body;
+use crate::state::AppState;
 
 /// Token requests per minute from one address: enough for any client, too few to guess
 /// secrets, codes or refresh tokens.

@@ -15,11 +15,11 @@ use serde_json::{Map, Value as Json, json};
 
 use super::clients::valid_redirect;
 use super::grants::revoke_family;
-use crate::AppState;
 use crate::auth::Principal;
 use crate::db::Raw;
 use crate::error::Error;
 use crate::http::{json_body, json_response};
+use crate::state::AppState;
 use crate::tenant::Tenant;
 
 const CLIENT_TYPES: [ColumnType; 7] = [

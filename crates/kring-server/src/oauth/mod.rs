@@ -13,8 +13,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use serde_json::{Map, Value as Json};
 
-use crate::AppState;
 use crate::error::Error;
+use crate::state::AppState;
 
 /// Access tokens live an hour; the refresh token renews them for thirty days.
 pub const ACCESS_TOKEN_SECONDS: i64 = 3600;

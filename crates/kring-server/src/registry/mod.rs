@@ -3,6 +3,8 @@
 
 pub mod defs;
 
+use std::sync::LazyLock;
+
 pub use kring_core::resource::{Action, Link, Relation, ResourceDef, Routes};
 
 /// Every resource Kring serves through the generic engine. Routes, permissions and the
@@ -58,18 +60,75 @@ pub fn find(name: &str) -> Option<&'static ResourceDef> {
     REGISTRY.iter().copied().find(|def| def.name == name)
 }
 
+/// Every event a webhook may subscribe to: each routed resource's `<name>.created`,
+/// `.updated` and `.deleted` (a singleton is only ever updated), as the writes record them.
+pub fn subscribable_events() -> &'static [&'static str] {
+    static EVENTS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+        let kinds = |def: &ResourceDef| match def.routes {
+            Routes::Crud => &["created", "updated", "deleted"][..],
+            Routes::Singleton => &["updated"][..],
+            Routes::None => &[][..],
+        };
+        REGISTRY
+            .iter()
+            .flat_map(|def| kinds(def).iter().map(|kind| format!("{}.{kind}", def.name)))
+            .map(|name| &*String::leak(name))
+            .collect()
+    });
+    &EVENTS
+}
+
+/// The resources whose records carry custom field values, for a field's `model`.
+pub fn models_with_fields() -> &'static [&'static str] {
+    static MODELS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+        REGISTRY
+            .iter()
+            .filter(|def| def.custom_fields)
+            .map(|def| def.name)
+            .collect()
+    });
+    &MODELS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The lists that used to be kept by hand, now derived: the seven field models of
+    /// `spec/cirqll.md` §5, and every routed resource's events.
     #[test]
-    fn field_models_are_the_resources_with_custom_fields() {
-        let with_fields: Vec<&str> = REGISTRY
-            .iter()
-            .filter(|d| d.custom_fields)
-            .map(|d| d.name)
-            .collect();
-        assert_eq!(with_fields, defs::field::MODELS_WITH_FIELDS);
+    fn derived_lists_hold_what_the_specs_name() {
+        assert_eq!(
+            models_with_fields(),
+            [
+                "customer",
+                "contact",
+                "task",
+                "appointment",
+                "chance",
+                "assignment",
+                "contract"
+            ]
+        );
+        let events = subscribable_events();
+        for name in [
+            "customer.created",
+            "todo.deleted",
+            "user.updated",
+            "setting.updated",
+        ] {
+            assert!(events.contains(&name), "{name}");
+        }
+        assert!(
+            !events.contains(&"setting.created"),
+            "a singleton is never created"
+        );
+        assert!(
+            !events.contains(&"subtask.created"),
+            "subtasks change through tasks"
+        );
+        let routed = REGISTRY.iter().filter(|d| d.routes == Routes::Crud).count();
+        assert_eq!(events.len(), routed * 3 + 1);
     }
 
     #[test]

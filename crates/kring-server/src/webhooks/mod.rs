@@ -21,68 +21,27 @@
 //! - During a secret rotation each delivery carries a signature by the new and one by the
 //!   replaced secret, until the replaced one expires.
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use kring_core::Value;
 use kring_core::schema::ColumnType;
 use kring_core::time::format_timestamp;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use serde_json::{Value as Json, json};
 
-use crate::AppState;
-use crate::config::Config;
 use crate::db::{Backend, Raw};
 use crate::error::Error;
+use crate::state::AppState;
 
+pub mod egress;
 pub mod target;
+
+pub use egress::Egress;
 
 /// Delays after each failed attempt, in seconds: about three days in all.
 const SCHEDULE: [u64; 9] = [5, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 72_000];
 /// Deliveries claimed per round.
 const BATCH: i64 = 16;
-
-/// What every attempt shares: the TLS client configuration (the system's roots and the
-/// operator's extra certificate authorities, checked with the _ring_ provider).
-pub struct Egress {
-    tls: rustls::ClientConfig,
-}
-
-impl Egress {
-    pub fn new(config: &Config) -> Result<Egress, Error> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let extra = match &config.webhook_ca_file {
-            Some(path) => extra_roots(path)?,
-            None => Vec::new(),
-        };
-        let verifier =
-            rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
-                .map_err(|e| Error::Config(format!("webhook TLS roots: {e}")))?;
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Config(format!("webhook TLS: {e}")))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
-        Ok(Egress { tls })
-    }
-}
-
-/// The certificates of a PEM file; at least one.
-fn extra_roots(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let unreadable = |e: String| Error::Config(format!("webhook CA file {}: {e}", path.display()));
-    let certificates = CertificateDer::pem_file_iter(path)
-        .map_err(|e| unreadable(e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| unreadable(e.to_string()))?;
-    if certificates.is_empty() {
-        return Err(unreadable("no PEM certificate in it".into()));
-    }
-    Ok(certificates)
-}
 
 /// Runs until `stop` turns true (or its sender goes): the round in progress is cut short and
 /// its unfinished claims are released, so a graceful shutdown leaves no delivery leased to a

@@ -79,7 +79,7 @@ async fn owner_token(database_url: &str) -> (String, String) {
     let db = kring_server::Db::connect(database_url)
         .await
         .expect("connect");
-    kring_server::db::migrate(&db).await.expect("migrate");
+    kring_server::migrate(&db).await.expect("migrate");
     let email = format!("{}@crash.test", unique("owner"));
     kring_server::admin::create_user(
         &db,

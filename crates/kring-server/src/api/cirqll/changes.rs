@@ -9,12 +9,12 @@ use kring_core::schema::ColumnType;
 use kring_core::time::format_timestamp;
 use serde_json::{Value as Json, json};
 
-use crate::AppState;
 use crate::auth::Principal;
 use crate::db::Raw;
 use crate::error::Error;
 use crate::http::json_response;
 use crate::http::query::number;
+use crate::state::AppState;
 
 /// The most events one page of the feed holds.
 const MAX_PAGE: u64 = 1000;

@@ -13,7 +13,6 @@ use kring_core::validate::{Mode, ValidationErrors, validate};
 use serde_json::{Map, Value as Json};
 
 use super::singleton;
-use crate::AppState;
 use crate::auth::principal::{Create, Delete, Update, View};
 use crate::auth::{Allowed, Principal};
 use crate::engine;
@@ -26,6 +25,7 @@ use crate::http::unit_of_work::{Started, UnitOfWork};
 use crate::http::{json_response, method_not_allowed};
 use crate::ledger::idempotency::{self, Attempt};
 use crate::registry::{REGISTRY, Relation, ResourceDef, Routes, find};
+use crate::state::AppState;
 use crate::tenant::Tenant;
 use crate::webhooks::target;
 

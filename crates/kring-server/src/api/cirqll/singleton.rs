@@ -11,7 +11,6 @@ use sea_query::{Expr, ExprTrait};
 use serde_json::Value as Json;
 
 use super::resources::{permitted_plan, planned_response, refuse_unknown_keys};
-use crate::AppState;
 use crate::auth::Allowed;
 use crate::auth::principal::{Update, View};
 use crate::db::Db;
@@ -22,6 +21,7 @@ use crate::http::extract::{IdempotencyKey, JsonBody, RouteResource};
 use crate::http::unit_of_work::{Started, UnitOfWork};
 use crate::ledger::idempotency::{self, Attempt};
 use crate::registry::ResourceDef;
+use crate::state::AppState;
 use crate::tenant::Tenant;
 
 /// The id of the company's record, created with its defaults if it does not exist yet.

@@ -15,7 +15,6 @@ use kring_core::schema::ColumnType;
 use kring_core::time::format_timestamp;
 use serde_json::{Map, Value as Json, json};
 
-use crate::AppState;
 use crate::auth::Allowed;
 use crate::auth::principal::{Update, View};
 use crate::db::{Db, Raw, Tx};
@@ -29,6 +28,7 @@ use crate::ledger::activity::{self, Event};
 use crate::ledger::events;
 use crate::ledger::idempotency::{self, Attempt};
 use crate::registry::defs::webhook::{WEBHOOK, new_secret};
+use crate::state::AppState;
 use crate::tenant::Tenant;
 
 /// The most deliveries one page lists, and how many by default.

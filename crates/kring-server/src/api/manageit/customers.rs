@@ -15,7 +15,6 @@ use serde_json::{Map, Value as Json, json};
 
 use super::fields::{CustomField, column, customer_fields, text_of};
 use super::input::Input;
-use crate::AppState;
 use crate::api::cirqll::resources::embedding;
 use crate::db::{Backend, Db, Raw, Reader, Tx};
 use crate::engine::write;
@@ -25,6 +24,7 @@ use crate::files::{self, FileStore, NewMedia};
 use crate::http::unit_of_work::UnitOfWork;
 use crate::ledger::activity::{self, Event};
 use crate::registry::defs::customer::CUSTOMER;
+use crate::state::AppState;
 use crate::tenant::Tenant;
 
 /// The media collection of a customer's profile photo.

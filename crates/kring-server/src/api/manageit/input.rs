@@ -20,11 +20,11 @@ use kring_core::i18n::Message;
 use kring_core::manageit::{FileKind, normalize};
 use serde_json::{Map, Value as Json};
 
-use crate::AppState;
 use crate::config::Config;
 use crate::error::Error;
 use crate::files::{FileStore, StagedFile};
 use crate::http::{DRAIN_CAP, drain, parse_json_object, read_limited};
+use crate::state::AppState;
 
 /// The request's input and the files it staged.
 pub struct Input {

@@ -16,7 +16,6 @@ use kring_core::i18n::Message;
 use kring_core::query::PlanKind;
 use serde_json::{Map, Value as Json, json};
 
-use crate::AppState;
 use crate::api::cirqll::resources::{deleted, query_plan};
 use crate::auth::principal::{Create, Delete, Update, View};
 use crate::auth::{Allowed, Principal};
@@ -31,6 +30,7 @@ use crate::ledger::idempotency::{self, Attempt};
 use crate::registry::defs::customer::CUSTOMER;
 use crate::registry::defs::field::FIELD;
 use crate::registry::{Action, ResourceDef};
+use crate::state::AppState;
 use crate::tenant::Tenant;
 use customers::Detail;
 use input::Input;

@@ -8,17 +8,6 @@ use kring_core::schema::{Column, ColumnType, Default, boolean, int, long_text, t
 use super::{CREATED_AT, UPDATED_AT};
 use crate::registry::{Relation, ResourceDef, Routes};
 
-/// Resources whose records can carry custom field values (`spec/cirqll.md` §5).
-pub const MODELS_WITH_FIELDS: &[&str] = &[
-    "customer",
-    "contact",
-    "task",
-    "appointment",
-    "chance",
-    "assignment",
-    "contract",
-];
-
 pub static FIELD: ResourceDef = ResourceDef {
     name: "field",
     table: "fields",
@@ -27,7 +16,10 @@ pub static FIELD: ResourceDef = ResourceDef {
         text("name").required(),
         // Fixed: the values already stored were checked against them.
         text("type").required().one_of(FIELD_TYPES).fixed(),
-        text("model").required().one_of(MODELS_WITH_FIELDS).fixed(),
+        text("model")
+            .required()
+            .one_of_computed(crate::registry::models_with_fields)
+            .fixed(),
         boolean("required").writable(),
         int("position").writable().not_null(),
         CREATED_AT,

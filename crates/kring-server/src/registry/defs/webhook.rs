@@ -6,40 +6,6 @@ use kring_core::schema::{Column, Default, boolean, text};
 use super::{CREATED_AT, UPDATED_AT, owner};
 use crate::registry::{Relation, ResourceDef, Routes};
 
-/// `<resource>.<action>` for every resource whose changes are announced.
-pub const EVENTS: &[&str] = &[
-    "customer.created",
-    "customer.updated",
-    "customer.deleted",
-    "contact.created",
-    "contact.updated",
-    "contact.deleted",
-    "task.created",
-    "task.updated",
-    "task.deleted",
-    "appointment.created",
-    "appointment.updated",
-    "appointment.deleted",
-    "chance.created",
-    "chance.updated",
-    "chance.deleted",
-    "assignment.created",
-    "assignment.updated",
-    "assignment.deleted",
-    "contract.created",
-    "contract.updated",
-    "contract.deleted",
-    "note.created",
-    "note.updated",
-    "note.deleted",
-    "email.created",
-    "email.updated",
-    "email.deleted",
-    "todo.created",
-    "todo.updated",
-    "todo.deleted",
-];
-
 /// A Standard Webhooks secret from 24 random bytes of the operating system.
 pub fn new_secret() -> Option<String> {
     let mut bytes = [0u8; 24];
@@ -55,7 +21,9 @@ pub static WEBHOOK: ResourceDef = ResourceDef {
         owner(),
         // Where deliveries go: checked at every write and before every attempt (SSRF).
         text("url").required().max(2048).target(),
-        text("event").required().one_of(EVENTS),
+        text("event")
+            .required()
+            .one_of_computed(crate::registry::subscribable_events),
         // False once a receiver answered 410 Gone or every retry failed; the owner turns a
         // subscription off and on again with it.
         boolean("active").writable().default(Default::Bool(true)),
