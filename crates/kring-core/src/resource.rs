@@ -37,6 +37,30 @@ pub struct ResourceDef {
     /// Creates per minute one user may make, for records whose creation is a sensitive
     /// business flow (inviting users): beyond it, 429 and nothing is created.
     pub create_quota: Option<u64>,
+    /// The record is the caller's own: `GET /api/<name>/me` (and `/api/me`) shows it to any
+    /// valid token, whatever its role (`spec/cirqll.md` §6.3: users).
+    pub own_record: bool,
+}
+
+impl ResourceDef {
+    /// What a description says unless it states otherwise: a tenant's records behind the five
+    /// routes, with no owner column, custom fields, nested lists, links, derived columns or
+    /// quota. A description names itself and its columns and writes `..ResourceDef::BASE`.
+    pub const BASE: ResourceDef = ResourceDef {
+        name: "",
+        table: "",
+        columns: &[],
+        relations: &[],
+        owner: None,
+        custom_fields: false,
+        routes: Routes::Crud,
+        tenant: true,
+        nested: &[],
+        links: &[],
+        derive: None,
+        create_quota: None,
+        own_record: false,
+    };
 }
 
 /// A body key that replaces the set of records linked through a many-to-many relation. Items
@@ -65,6 +89,12 @@ pub struct Relation {
     /// The related resource's `name`.
     pub target: &'static str,
     pub kind: RelationKind,
+    /// Weighs like a to-one and may follow another to-many in `with` (`spec/cirqll.md` §4.1:
+    /// a record's custom field values).
+    pub light: bool,
+    /// The related records stay when this record is deleted (the activity log keeps a deleted
+    /// record's history).
+    pub outlives_parent: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +125,8 @@ impl Relation {
             name,
             target,
             kind: RelationKind::BelongsTo { key },
+            light: false,
+            outlives_parent: false,
         }
     }
 
@@ -103,6 +135,8 @@ impl Relation {
             name,
             target,
             kind: RelationKind::HasMany { key },
+            light: false,
+            outlives_parent: false,
         }
     }
 
@@ -121,6 +155,8 @@ impl Relation {
                 own_key,
                 other_key,
             },
+            light: false,
+            outlives_parent: false,
         }
     }
 
@@ -137,16 +173,19 @@ impl Relation {
                 type_column,
                 id_column,
             },
+            light: false,
+            outlives_parent: false,
         }
     }
 
     /// The custom field values of a record.
     pub const FIELD_VALUES: Relation =
-        Relation::morph("field_values", "field_value", "model_type", "model_id");
+        Relation::morph("field_values", "field_value", "model_type", "model_id").light();
 
     /// A record's activity-log entries.
     pub const ACTIVITY_LOG: Relation =
-        Relation::morph("activity_log", "activity_log", "subject_type", "subject_id");
+        Relation::morph("activity_log", "activity_log", "subject_type", "subject_id")
+            .outlives_parent();
 
     /// A record's files.
     pub const MEDIA: Relation = Relation::morph("media", "media", "model_type", "model_id");
@@ -155,15 +194,21 @@ impl Relation {
         !matches!(self.kind, RelationKind::BelongsTo { .. })
     }
 
-    /// `field_values` is the one to-many relation that may follow another to-many and that
-    /// weighs like a to-one (`spec/cirqll.md` §4.1).
-    pub fn is_field_values(&self) -> bool {
-        self.name == "field_values"
+    /// See [`Relation::light`].
+    pub const fn light(mut self) -> Self {
+        self.light = true;
+        self
+    }
+
+    /// See [`Relation::outlives_parent`].
+    pub const fn outlives_parent(mut self) -> Self {
+        self.outlives_parent = true;
+        self
     }
 
     /// Points per depth for the eager-loading weight.
     pub fn points(&self) -> u32 {
-        if self.is_to_many() && !self.is_field_values() {
+        if self.is_to_many() && !self.light {
             3
         } else {
             1

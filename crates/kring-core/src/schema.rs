@@ -52,6 +52,9 @@ pub struct Column {
     pub on_delete: OnDelete,
     /// Never serialised (password hashes and the like).
     pub hidden: bool,
+    /// A nested item's place in its parent's list, when the item does not give one
+    /// (a subtask's `position`).
+    pub ordinal: bool,
     pub filterable: bool,
     pub sortable: bool,
     /// The only values a text column accepts.
@@ -118,6 +121,7 @@ impl Column {
             references: None,
             on_delete: OnDelete::Detach,
             hidden: false,
+            ordinal: false,
             filterable: true,
             sortable: true,
             one_of: None,
@@ -256,6 +260,12 @@ impl Column {
     pub const fn password(mut self) -> Column {
         self.password = true;
         self.hidden()
+    }
+
+    /// See [`Column::ordinal`].
+    pub const fn ordinal(mut self) -> Column {
+        self.ordinal = true;
+        self
     }
 
     pub const fn hidden(mut self) -> Column {

@@ -1,6 +1,6 @@
 //! A small registry shaped like Cirqll's (`spec/cirqll.md` §4.1), for the planner's tests.
 
-use crate::resource::{Registry, Relation, ResourceDef, Routes};
+use crate::resource::{Registry, Relation, ResourceDef};
 use crate::schema::{Column, boolean, date, float, int, text, timestamp};
 
 const fn resource(
@@ -15,14 +15,8 @@ const fn resource(
         table,
         columns,
         relations,
-        owner: None,
         custom_fields,
-        routes: Routes::Crud,
-        tenant: true,
-        nested: &[],
-        links: &[],
-        derive: None,
-        create_quota: None,
+        ..ResourceDef::BASE
     }
 }
 

@@ -382,7 +382,7 @@ fn new_child(
             name if name == parent_key => Value::Int(parent),
             name => match item.values.get(name) {
                 Some(value) => value.clone(),
-                None if name == "position" => Value::Int(item.position as i64),
+                None if column.ordinal => Value::Int(item.position as i64),
                 None => super::write::default_for(column),
             },
         })

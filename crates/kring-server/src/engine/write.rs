@@ -338,7 +338,7 @@ fn delete_records<'a>(
                 type_column,
                 id_column,
             } = relation.kind
-                && relation.target != "activity_log"
+                && !relation.outlives_parent
             {
                 let Some(target) = crate::registry::find(relation.target) else {
                     continue;

@@ -311,8 +311,15 @@ async fn an_answer_lost_after_the_commit_is_rebuilt_not_rerun(app: TestApp) {
 async fn settings_honour_the_key(app: TestApp) {
     let token = app.owner().await;
     let euro = json!({"currency": "USD"});
-    let (status, replayed, first) =
-        send(&app, "PATCH", &token, "/api/setting", "s-1", Some(euro.clone())).await;
+    let (status, replayed, first) = send(
+        &app,
+        "PATCH",
+        &token,
+        "/api/setting",
+        "s-1",
+        Some(euro.clone()),
+    )
+    .await;
     assert_eq!((status, replayed), (StatusCode::OK, None), "{first}");
     assert_eq!(first["currency"], "USD");
     let (status, changed) = app

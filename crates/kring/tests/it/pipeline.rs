@@ -81,13 +81,19 @@ async fn checks_after_authentication_read_nothing(app: TestApp) {
         ("POST", &viewer, format!("/api/customers/{id}")),
         ("GET", &narrow, "/api/contact".to_string()),
         ("GET", &narrow, "/api/customer?with=contacts".to_string()),
-        ("GET", &narrow, "/api/customer?filter=tasks.name:eq:x".to_string()),
+        (
+            "GET",
+            &narrow,
+            "/api/customer?filter=tasks.name:eq:x".to_string(),
+        ),
         ("GET", &narrow, format!("/api/customer/{id}?count=notes")),
     ];
     for (method, token, path) in refusals {
         let reads = reads_of(&app, method, token, &path, StatusCode::FORBIDDEN).await;
         assert_eq!(reads, 1, "{method} {path}");
     }
-    let (status, body) = app.send("GET", Some("kring_pat_nope"), "/api/customer", None).await;
+    let (status, body) = app
+        .send("GET", Some("kring_pat_nope"), "/api/customer", None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 }

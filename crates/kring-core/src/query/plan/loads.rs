@@ -107,10 +107,10 @@ fn load_path(
                     .with("path", echo(&segments.join(".")))
                     .with("relation", step.relation.name)
             };
-            if previous.relation.is_field_values() {
+            if previous.relation.light {
                 return Err(refused("query.field_values_leaf"));
             }
-            if step.relation.is_to_many() && !step.relation.is_field_values() {
+            if step.relation.is_to_many() && !step.relation.light {
                 return Err(refused("query.nested_to_many"));
             }
         }

@@ -75,14 +75,14 @@ fn crud_routes(def: &'static ResourceDef) -> Router<AppState> {
                     method_not_allowed(&request, RECORD_METHODS)
                 }),
         );
-    if def.name != "user" {
+    if !def.own_record {
         return router;
     }
-    // The token's own user (`spec/cirqll.md` §6.3); a static segment wins over `{id}`.
+    // The token's own record (`spec/cirqll.md` §6.3); a static segment wins over `{id}`.
     let me = get(me)
         .fallback(|request: Request| async move { method_not_allowed(&request, READ_METHODS) });
     router
-        .route("/api/user/me", me.clone())
+        .route(&format!("/api/{}/me", def.name), me.clone())
         .route("/api/me", me)
 }
 

@@ -23,12 +23,6 @@ pub static ACTIVITY_LOG: ResourceDef = ResourceDef {
         UPDATED_AT,
     ],
     relations: &[Relation::belongs_to("causer", "user", "causer_id")],
-    owner: None,
-    custom_fields: false,
     routes: Routes::None,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

@@ -22,12 +22,6 @@ pub static ADDRESS: ResourceDef = ResourceDef {
         UPDATED_AT,
     ],
     relations: &[Relation::belongs_to("company", "company", "company_id")],
-    owner: None,
-    custom_fields: false,
     routes: Routes::None,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

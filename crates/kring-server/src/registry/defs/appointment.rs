@@ -3,7 +3,7 @@
 use kring_core::schema::{Column, boolean, long_text, text, timestamp};
 
 use super::{CREATED_AT, UPDATED_AT, optional, owner};
-use crate::registry::{Relation, ResourceDef, Routes};
+use crate::registry::{Relation, ResourceDef};
 
 pub static APPOINTMENT: ResourceDef = ResourceDef {
     name: "appointment",
@@ -32,10 +32,5 @@ pub static APPOINTMENT: ResourceDef = ResourceDef {
     ],
     owner: Some("user_id"),
     custom_fields: true,
-    routes: Routes::Crud,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

@@ -4,7 +4,7 @@ use kring_core::schema::{Column, Default, float, int, long_text, text, timestamp
 
 use super::contract::PRICE_TYPES;
 use super::{CREATED_AT, UPDATED_AT, optional, owner};
-use crate::registry::{Relation, ResourceDef, Routes};
+use crate::registry::{Relation, ResourceDef};
 
 pub const ASSIGNMENT_STATUSES: &[&str] = &["open", "in_progress", "done", "cancelled"];
 
@@ -46,10 +46,5 @@ pub static ASSIGNMENT: ResourceDef = ResourceDef {
     ],
     owner: Some("user_id"),
     custom_fields: true,
-    routes: Routes::Crud,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

@@ -4,7 +4,7 @@
 use kring_core::schema::{Column, Default, date, float, int, long_text, text};
 
 use super::{CREATED_AT, UPDATED_AT, optional, owner};
-use crate::registry::{Relation, ResourceDef, Routes};
+use crate::registry::{Relation, ResourceDef};
 
 pub const CHANCE_STATUSES: &[&str] = &["open", "won", "lost"];
 
@@ -41,10 +41,5 @@ pub static CHANCE: ResourceDef = ResourceDef {
     ],
     owner: Some("user_id"),
     custom_fields: true,
-    routes: Routes::Crud,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

@@ -23,12 +23,7 @@ pub static COMPANY: ResourceDef = ResourceDef {
         Relation::belongs_to("address", "address", "address_id"),
         Relation::has_many("users", "user", "company_id"),
     ],
-    owner: None,
-    custom_fields: false,
     routes: Routes::None,
     tenant: false,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

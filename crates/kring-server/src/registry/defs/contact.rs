@@ -4,7 +4,7 @@
 use kring_core::schema::{Column, long_text, text};
 
 use super::{CREATED_AT, UPDATED_AT, optional, owner};
-use crate::registry::{Link, Relation, ResourceDef, Routes};
+use crate::registry::{Link, Relation, ResourceDef};
 
 pub static CONTACT: ResourceDef = ResourceDef {
     name: "contact",
@@ -43,13 +43,9 @@ pub static CONTACT: ResourceDef = ResourceDef {
     ],
     owner: Some("user_id"),
     custom_fields: true,
-    routes: Routes::Crud,
-    tenant: true,
-    nested: &[],
     links: &[Link {
         key: "customer_ids",
         relation: "customers",
     }],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

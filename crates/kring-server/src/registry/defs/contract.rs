@@ -6,7 +6,7 @@ use kring_core::Value;
 use kring_core::schema::{Column, Default, float, int, long_text, text, timestamp};
 
 use super::{CREATED_AT, UPDATED_AT, mandatory, owner};
-use crate::registry::{Relation, ResourceDef, Routes};
+use crate::registry::{Relation, ResourceDef};
 
 /// `price_type`: 1 one-off, 2 monthly, 3 quarterly, 4 yearly.
 pub const PRICE_TYPES: i64 = 4;
@@ -47,12 +47,8 @@ pub static CONTRACT: ResourceDef = ResourceDef {
     ],
     owner: Some("user_id"),
     custom_fields: true,
-    routes: Routes::Crud,
-    tenant: true,
-    nested: &[],
-    links: &[],
     derive: Some(calculated_price),
-    create_quota: None,
+    ..ResourceDef::BASE
 };
 
 /// The yearly value: a one-off price counts once, monthly twelve times, quarterly four times.

@@ -3,7 +3,7 @@
 use kring_core::schema::{Column, boolean, int, long_text, text, timestamp};
 
 use super::{CREATED_AT, UPDATED_AT, owner};
-use crate::registry::{Link, Relation, ResourceDef, Routes};
+use crate::registry::{Link, Relation, ResourceDef};
 
 pub static CUSTOMER: ResourceDef = ResourceDef {
     name: "customer",
@@ -64,13 +64,9 @@ pub static CUSTOMER: ResourceDef = ResourceDef {
     ],
     owner: Some("user_id"),
     custom_fields: true,
-    routes: Routes::Crud,
-    tenant: true,
-    nested: &[],
     links: &[Link {
         key: "contact_ids",
         relation: "contacts",
     }],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

@@ -3,7 +3,7 @@
 use kring_core::schema::{Column, long_text, text, timestamp};
 
 use super::{CREATED_AT, UPDATED_AT, optional, owner};
-use crate::registry::{Relation, ResourceDef, Routes};
+use crate::registry::{Relation, ResourceDef};
 
 pub static EMAIL: ResourceDef = ResourceDef {
     name: "email",
@@ -31,11 +31,5 @@ pub static EMAIL: ResourceDef = ResourceDef {
         Relation::MEDIA,
     ],
     owner: Some("user_id"),
-    custom_fields: false,
-    routes: Routes::Crud,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

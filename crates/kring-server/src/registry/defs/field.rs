@@ -6,7 +6,7 @@ use kring_core::custom_field::FIELD_TYPES;
 use kring_core::schema::{Column, ColumnType, Default, boolean, int, long_text, text};
 
 use super::{CREATED_AT, UPDATED_AT};
-use crate::registry::{Relation, ResourceDef, Routes};
+use crate::registry::{Relation, ResourceDef};
 
 pub static FIELD: ResourceDef = ResourceDef {
     name: "field",
@@ -45,11 +45,6 @@ pub static FIELD: ResourceDef = ResourceDef {
     ],
     relations: &[Relation::has_many("options", "field_option", "field_id")],
     owner: Some("user_id"),
-    custom_fields: false,
-    routes: Routes::Crud,
-    tenant: true,
     nested: &["options"],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

@@ -14,18 +14,13 @@ pub static FIELD_OPTION: ResourceDef = ResourceDef {
         text("value").required(),
         int("position")
             .writable()
+            .ordinal()
             .not_null()
             .default(Default::Int(0)),
         CREATED_AT,
         UPDATED_AT,
     ],
     relations: &[Relation::belongs_to("field", "field", "field_id")],
-    owner: None,
-    custom_fields: false,
     routes: Routes::None,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

@@ -19,12 +19,6 @@ pub static FIELD_VALUE: ResourceDef = ResourceDef {
         UPDATED_AT,
     ],
     relations: &[Relation::belongs_to("field", "field", "field_id")],
-    owner: None,
-    custom_fields: false,
     routes: Routes::None,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

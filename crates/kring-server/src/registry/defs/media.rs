@@ -22,13 +22,6 @@ pub static MEDIA: ResourceDef = ResourceDef {
         CREATED_AT,
         UPDATED_AT,
     ],
-    relations: &[],
-    owner: None,
-    custom_fields: false,
     routes: Routes::None,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

@@ -5,7 +5,7 @@
 use kring_core::schema::{Column, long_text};
 
 use super::{CREATED_AT, UPDATED_AT, optional, owner};
-use crate::registry::{Relation, ResourceDef, Routes};
+use crate::registry::{Relation, ResourceDef};
 
 pub static NOTE: ResourceDef = ResourceDef {
     name: "note",
@@ -36,11 +36,5 @@ pub static NOTE: ResourceDef = ResourceDef {
         Relation::ACTIVITY_LOG,
     ],
     owner: Some("user_id"),
-    custom_fields: false,
-    routes: Routes::Crud,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

@@ -14,13 +14,6 @@ pub static ORIGIN: ResourceDef = ResourceDef {
         CREATED_AT,
         UPDATED_AT,
     ],
-    relations: &[],
-    owner: None,
-    custom_fields: false,
     routes: Routes::None,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

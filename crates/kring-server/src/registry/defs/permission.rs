@@ -10,13 +10,7 @@ pub static PERMISSION: ResourceDef = ResourceDef {
     name: "permission",
     table: "permissions",
     columns: &[Column::id(), text("name").not_null(), CREATED_AT],
-    relations: &[],
-    owner: None,
-    custom_fields: false,
     routes: Routes::None,
     tenant: false,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

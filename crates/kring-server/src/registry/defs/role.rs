@@ -4,7 +4,7 @@
 use kring_core::schema::{Column, text};
 
 use super::{CREATED_AT, UPDATED_AT};
-use crate::registry::{Link, Relation, ResourceDef, Routes};
+use crate::registry::{Link, Relation, ResourceDef};
 
 pub static ROLE: ResourceDef = ResourceDef {
     name: "role",
@@ -25,15 +25,9 @@ pub static ROLE: ResourceDef = ResourceDef {
         ),
         Relation::has_many("users", "user", "role_id"),
     ],
-    owner: None,
-    custom_fields: false,
-    routes: Routes::Crud,
-    tenant: true,
-    nested: &[],
     links: &[Link {
         key: "permissions",
         relation: "permissions",
     }],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

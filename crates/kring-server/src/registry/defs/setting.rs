@@ -47,13 +47,6 @@ pub static SETTING: ResourceDef = ResourceDef {
         CREATED_AT,
         UPDATED_AT,
     ],
-    relations: &[],
-    owner: None,
-    custom_fields: false,
     routes: Routes::Singleton,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

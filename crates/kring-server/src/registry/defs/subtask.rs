@@ -15,18 +15,13 @@ pub static SUBTASK: ResourceDef = ResourceDef {
         boolean("done").writable(),
         int("position")
             .writable()
+            .ordinal()
             .not_null()
             .default(Default::Int(0)),
         CREATED_AT,
         UPDATED_AT,
     ],
     relations: &[Relation::belongs_to("task", "task", "task_id")],
-    owner: None,
-    custom_fields: false,
     routes: Routes::None,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

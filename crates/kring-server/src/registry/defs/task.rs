@@ -3,7 +3,7 @@
 use kring_core::schema::{Column, boolean, int, long_text, text, timestamp};
 
 use super::{CREATED_AT, UPDATED_AT, optional, owner};
-use crate::registry::{Relation, ResourceDef, Routes};
+use crate::registry::{Relation, ResourceDef};
 
 pub static TASK: ResourceDef = ResourceDef {
     name: "task",
@@ -33,10 +33,6 @@ pub static TASK: ResourceDef = ResourceDef {
     ],
     owner: Some("user_id"),
     custom_fields: true,
-    routes: Routes::Crud,
-    tenant: true,
     nested: &["subtasks"],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

@@ -3,7 +3,7 @@
 use kring_core::schema::{Column, text};
 
 use super::{CREATED_AT, UPDATED_AT, owner};
-use crate::registry::{Relation, ResourceDef, Routes};
+use crate::registry::{Relation, ResourceDef};
 
 pub const TEMPLATE_TYPES: &[&str] = &["task", "email", "appointment"];
 
@@ -23,11 +23,6 @@ pub static TEMPLATE: ResourceDef = ResourceDef {
         Relation::has_many("items", "template_item", "template_id"),
     ],
     owner: Some("user_id"),
-    custom_fields: false,
-    routes: Routes::Crud,
-    tenant: true,
     nested: &["items"],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

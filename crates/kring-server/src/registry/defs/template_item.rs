@@ -16,6 +16,7 @@ pub static TEMPLATE_ITEM: ResourceDef = ResourceDef {
         long_text("description").writable(),
         int("position")
             .writable()
+            .ordinal()
             .not_null()
             .default(Default::Int(0)),
         int("offset_days")
@@ -27,12 +28,6 @@ pub static TEMPLATE_ITEM: ResourceDef = ResourceDef {
         UPDATED_AT,
     ],
     relations: &[Relation::belongs_to("template", "template", "template_id")],
-    owner: None,
-    custom_fields: false,
     routes: Routes::None,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

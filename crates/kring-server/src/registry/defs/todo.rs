@@ -3,7 +3,7 @@
 use kring_core::schema::{Column, boolean, date, long_text, text};
 
 use super::{CREATED_AT, UPDATED_AT, owner};
-use crate::registry::{Relation, ResourceDef, Routes};
+use crate::registry::{Relation, ResourceDef};
 
 pub static TODO: ResourceDef = ResourceDef {
     name: "todo",
@@ -23,11 +23,5 @@ pub static TODO: ResourceDef = ResourceDef {
         Relation::ACTIVITY_LOG,
     ],
     owner: Some("user_id"),
-    custom_fields: false,
-    routes: Routes::Crud,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };

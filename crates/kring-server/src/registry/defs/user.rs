@@ -4,7 +4,7 @@
 use kring_core::schema::{Column, int, text};
 
 use super::{CREATED_AT, UPDATED_AT};
-use crate::registry::{Relation, ResourceDef, Routes};
+use crate::registry::{Relation, ResourceDef};
 
 pub const LOCALES: &[&str] = &["en", "nl"];
 
@@ -33,13 +33,8 @@ pub static USER: ResourceDef = ResourceDef {
         Relation::has_many("chances", "chance", "user_id"),
         Relation::has_many("todos", "todo", "user_id"),
     ],
-    owner: None,
-    custom_fields: false,
-    routes: Routes::Crud,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
     // Creating users is inviting people (OWASP API6): ten a minute per user.
     create_quota: Some(10),
+    own_record: true,
+    ..ResourceDef::BASE
 };

@@ -4,7 +4,7 @@
 use kring_core::schema::{Column, Default, boolean, text};
 
 use super::{CREATED_AT, UPDATED_AT, owner};
-use crate::registry::{Relation, ResourceDef, Routes};
+use crate::registry::{Relation, ResourceDef};
 
 /// A Standard Webhooks secret from 24 random bytes of the operating system.
 pub fn new_secret() -> Option<String> {
@@ -34,11 +34,5 @@ pub static WEBHOOK: ResourceDef = ResourceDef {
     ],
     relations: &[Relation::belongs_to("user", "user", "user_id")],
     owner: Some("user_id"),
-    custom_fields: false,
-    routes: Routes::Crud,
-    tenant: true,
-    nested: &[],
-    links: &[],
-    derive: None,
-    create_quota: None,
+    ..ResourceDef::BASE
 };
