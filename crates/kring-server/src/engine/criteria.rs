@@ -19,14 +19,12 @@ use kring_core::query::{
 };
 use kring_core::resource::RelationKind;
 use kring_core::schema::{Column, ColumnType};
-use sea_query::extension::postgres::PgExpr;
 use sea_query::{
-    Alias, Cond, Expr, ExprTrait, Func, JoinType, LikeExpr, NullOrdering, Order, Query,
-    SelectStatement,
+    Alias, Cond, Expr, ExprTrait, Func, JoinType, NullOrdering, Order, Query, SelectStatement,
 };
 use serde_json::Value as Json;
 
-use crate::db::{Backend, Db, bind};
+use crate::db::{Backend, Db, bind, dialect};
 use crate::error::Error;
 use crate::registry::ResourceDef;
 use crate::tenant::Tenant;
@@ -99,11 +97,13 @@ pub fn quoted(table: &str, column: &str) -> String {
 
 /// A column reference that compares and sorts by code point on both engines.
 fn ordered_text(ctx: &Context, table: &str, column: &Column) -> Expr {
-    match (ctx.backend, column.ty) {
-        (Backend::Postgres, ColumnType::Text) => {
-            Expr::cust(format!("{} COLLATE \"C\"", quoted(table, column.name)))
-        }
-        _ => Expr::col((Alias::new(table), Alias::new(column.name))),
+    let ordered = match column.ty {
+        ColumnType::Text => dialect::code_point_text(ctx.backend, &quoted(table, column.name)),
+        _ => None,
+    };
+    match ordered {
+        Some(sql) => Expr::cust(sql),
+        None => Expr::col((Alias::new(table), Alias::new(column.name))),
     }
 }
 
@@ -254,12 +254,7 @@ fn matches(ctx: &Context, target: Expr, pattern: Pattern, text: &str) -> Expr {
         Pattern::StartsWith => format!("{escaped}%"),
         Pattern::EndsWith => format!("%{escaped}"),
     };
-    match ctx.backend {
-        // Backslash is PostgreSQL's default LIKE escape (an explicit ESCAPE does not render
-        // with ILIKE).
-        Backend::Postgres => target.ilike(LikeExpr::new(pattern)),
-        Backend::Sqlite => target.like(LikeExpr::new(pattern).escape('\\')),
-    }
+    dialect::like_ignoring_case(ctx.backend, target, pattern)
 }
 
 /// A test on a custom field's value, compared as the field's type: numbers as numbers,
@@ -348,12 +343,8 @@ fn typed_operands(
             .ok()
             .filter(|n: &f64| n.is_finite())
             .ok_or_else(|| bad("query.filter_value.float"))?;
-        let sql_type = match ctx.backend {
-            Backend::Postgres => "DOUBLE PRECISION",
-            Backend::Sqlite => "REAL",
-        };
         return Ok((
-            Func::cast_as(stored, Alias::new(sql_type)).into(),
+            Func::cast_as(stored, Alias::new(dialect::float_type(ctx.backend))).into(),
             Expr::val(number),
         ));
     }
@@ -370,9 +361,9 @@ fn typed_operands(
             })?,
         _ => text,
     };
-    let left = match ctx.backend {
-        Backend::Postgres => Expr::cust("\"fv\".\"value\" COLLATE \"C\""),
-        Backend::Sqlite => stored,
+    let left = match dialect::code_point_text(ctx.backend, &quoted("fv", "value")) {
+        Some(sql) => Expr::cust(sql),
+        None => stored,
     };
     Ok((left, Expr::val(canonical)))
 }

@@ -9,7 +9,7 @@ use chrono::Utc;
 use kring_core::resource::{Action, ResourceDef, Routes};
 use serde_json::{Map, Value as Json, json};
 
-use crate::db::{Backend, Raw, Tx};
+use crate::db::{Raw, Tx, dialect};
 use crate::error::Error;
 use crate::ledger::activity::Event;
 use crate::tenant::Tenant;
@@ -33,15 +33,9 @@ pub async fn record(tx: &mut Tx, tenant: Tenant, change: Change<'_>) -> Result<(
     if change.def.routes == Routes::None {
         return Ok(());
     }
-    if tx.backend() == Backend::Postgres {
-        // Held to commit: ids are then taken in commit order, so a feed reader that resumes
-        // after an id can never miss an event committed later with a smaller one.
-        tx.execute(&Raw::new(
-            "SELECT pg_advisory_xact_lock(?)",
-            vec![ORDER_LOCK.into()],
-        ))
-        .await?;
-    }
+    // Held to commit: ids are then taken in commit order, so a feed reader that resumes after
+    // an id can never miss an event committed later with a smaller one.
+    dialect::lock_until_commit(tx, ORDER_LOCK).await?;
     let changed = change
         .previous
         .map(|p| Json::Array(p.keys().map(|k| Json::String(k.clone())).collect()).to_string());

@@ -29,7 +29,7 @@ use kring_core::schema::ColumnType;
 use kring_core::time::format_timestamp;
 use serde_json::{Value as Json, json};
 
-use crate::db::{Backend, Raw};
+use crate::db::{Raw, dialect};
 use crate::error::Error;
 use crate::state::AppState;
 
@@ -196,10 +196,7 @@ async fn claim(state: &AppState) -> Result<Vec<Due>, Error> {
     if any.is_empty() {
         return Ok(Vec::new());
     }
-    let lock = match state.db.backend() {
-        Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
+    let lock = dialect::skip_locked(state.db.backend(), "d");
     let sql = format!(
         "SELECT d.id, d.company_id, d.attempts, d.webhook_id, d.redelivery_of, w.url, w.secret, \
          w.previous_secret, w.previous_secret_until, e.id, e.event, e.data, e.changed_fields, \

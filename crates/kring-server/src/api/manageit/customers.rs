@@ -16,7 +16,7 @@ use serde_json::{Map, Value as Json, json};
 use super::fields::{CustomField, column, customer_fields, text_of};
 use super::input::Input;
 use crate::api::cirqll::resources::embedding;
-use crate::db::{Backend, Db, Raw, Reader, Tx};
+use crate::db::{Db, Reader, Tx, dialect};
 use crate::engine::write;
 use crate::engine::{self, by_id, scoped_select};
 use crate::error::Error;
@@ -618,13 +618,7 @@ async fn refuse_taken_email(
     email: &str,
     existing: Option<i64>,
 ) -> Result<(), Error> {
-    if tx.backend() == Backend::Postgres {
-        tx.execute(&Raw::new(
-            "SELECT pg_advisory_xact_lock(?)",
-            vec![(EMAIL_LOCK ^ tenant.company_id).into()],
-        ))
-        .await?;
-    }
+    dialect::lock_until_commit(tx, EMAIL_LOCK ^ tenant.company_id).await?;
     let mut query = Query::select();
     query
         .column("id")
