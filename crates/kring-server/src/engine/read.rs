@@ -63,18 +63,41 @@ pub fn not_found(def: &ResourceDef, id: i64) -> Error {
 }
 
 /// `{"data": […], "limit": N, "total": N, "offset": N}` for a checked plan.
-///
-/// Without a filter, the page's ids are found on the `(company_id, id)` index inside the
-/// statement that reads the rows ("deferred join": a deep `OFFSET` skips index entries, not
-/// rows) and `total` is the counter every insert and delete keeps. With a filter, one statement
-/// finds the page's ids and counts every match in the same pass (`COUNT(*) OVER ()`), and a
-/// second reads those rows: the filter is evaluated once per request, not twice.
 pub async fn index(
     db: &Db,
     def: &'static ResourceDef,
     tenant: Tenant,
     plan: &Plan,
 ) -> Result<Json, Error> {
+    let listed = list(db, def, tenant, plan).await?;
+    let data: Vec<Json> = listed.rows.into_iter().map(|r| Json::Object(r.json)).collect();
+    Ok(serde_json::json!({
+        "data": data, "limit": listed.limit, "total": listed.total, "offset": listed.offset,
+    }))
+}
+
+/// A page of records, with their typed values and what the plan loads: for a dialect that
+/// shapes records its own way.
+pub struct Listed {
+    pub rows: Vec<Row>,
+    pub total: i64,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+/// The page a checked plan asks for.
+///
+/// Without a filter, the page's ids are found on the `(company_id, id)` index inside the
+/// statement that reads the rows ("deferred join": a deep `OFFSET` skips index entries, not
+/// rows) and `total` is the counter every insert and delete keeps. With a filter, one statement
+/// finds the page's ids and counts every match in the same pass (`COUNT(*) OVER ()`), and a
+/// second reads those rows: the filter is evaluated once per request, not twice.
+pub async fn list(
+    db: &Db,
+    def: &'static ResourceDef,
+    tenant: Tenant,
+    plan: &Plan,
+) -> Result<Listed, Error> {
     let page = plan.page.unwrap_or_default();
     let ctx = Context::new(db, tenant, plan.filter.as_ref()).await?;
     // The page's ids come from the table under its own alias, so nothing in the filter can be
@@ -116,10 +139,12 @@ pub async fn index(
             (rows, total)
         }
     };
-    let data: Vec<Json> = rows.into_iter().map(|r| Json::Object(r.json)).collect();
-    Ok(
-        serde_json::json!({ "data": data, "limit": page.limit, "total": total, "offset": page.offset }),
-    )
+    Ok(Listed {
+        rows,
+        total,
+        limit: page.limit,
+        offset: page.offset,
+    })
 }
 
 /// The alias of the table in the subquery that picks a page's ids.

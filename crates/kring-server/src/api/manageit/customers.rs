@@ -18,7 +18,7 @@ use super::input::Input;
 use crate::api::cirqll::resources::embedding;
 use crate::db::{Db, Reader, Tx, dialect};
 use crate::engine::write;
-use crate::engine::{self, by_id, scoped_select};
+use crate::engine::{self, by_id};
 use crate::error::Error;
 use crate::files::{self, FileStore, NewMedia};
 use crate::http::unit_of_work::UnitOfWork;
@@ -57,39 +57,36 @@ pub enum Detail {
     Updated { notes: bool },
 }
 
-/// The customers of `ids`, in that order, shaped as the seed shows them: six statements
-/// whatever their number (rows, fields, options, values, permissions, photos).
+/// Customer records (rows as the engine reads them), in their order, shaped as the seed shows
+/// them: five statements whatever their number (fields, options, values, permissions,
+/// photos).
 pub async fn shaped(
     db: &Db,
     tenant: Tenant,
-    ids: &[i64],
+    records: Vec<Vec<Value>>,
     base_url: &str,
 ) -> Result<Vec<Map<String, Json>>, Error> {
-    if ids.is_empty() {
+    if records.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = scoped_select(&CUSTOMER, tenant);
-    query.and_where(Expr::col((CUSTOMER.table, "id")).is_in(ids.to_vec()));
-    let mut records: HashMap<i64, Vec<Value>> = db
-        .fetch(&query, &CUSTOMER.types())
-        .await?
-        .into_iter()
-        .filter_map(|r| Some((r.first()?.as_int()?, r)))
+    let ids: Vec<i64> = records
+        .iter()
+        .filter_map(|r| r.first().and_then(Value::as_int))
         .collect();
     let fields = customer_fields(&mut Reader::Db(db), tenant, None).await?;
-    let mut values = field_values(db, tenant, ids).await?;
-    let mut permissions = permissions(db, tenant, ids).await?;
-    let photos = photos(db, tenant, ids).await?;
-    Ok(ids
-        .iter()
-        .filter_map(|id| {
-            let record = records.remove(id)?;
+    let mut values = field_values(db, tenant, &ids).await?;
+    let mut permissions = permissions(db, tenant, &ids).await?;
+    let photos = photos(db, tenant, &ids).await?;
+    Ok(records
+        .into_iter()
+        .zip(ids)
+        .map(|(record, id)| {
             let parts = Parts {
-                values: values.remove(id).unwrap_or_default(),
-                permissions: permissions.remove(id).unwrap_or_default(),
-                photo: photos.get(id).cloned(),
+                values: values.remove(&id).unwrap_or_default(),
+                permissions: permissions.remove(&id).unwrap_or_default(),
+                photo: photos.get(&id).cloned(),
             };
-            Some(customer_json(&record, &fields, parts, base_url))
+            customer_json(&record, &fields, parts, base_url)
         })
         .collect())
 }
@@ -102,7 +99,8 @@ pub async fn shaped_one(
     base_url: &str,
     detail: Detail,
 ) -> Result<Json, Error> {
-    let mut found = shaped(db, tenant, &[id], base_url).await?;
+    let records = db.fetch(&by_id(&CUSTOMER, tenant, id), &CUSTOMER.types()).await?;
+    let mut found = shaped(db, tenant, records, base_url).await?;
     let mut customer = found
         .pop()
         .ok_or_else(|| engine::not_found(&CUSTOMER, id))?;

@@ -116,19 +116,16 @@ async fn list_customers(
         p.limit = per_page;
         p.offset = (page - 1).saturating_mul(per_page);
     }
-    let id_column = CUSTOMER.columns.first().into_iter().collect();
-    plan.select = Some(id_column);
-    let found = engine::index(&state.db, &CUSTOMER, tenant, &plan).await?;
-    let ids: Vec<i64> = found["data"]
-        .as_array()
-        .map(|rows| rows.iter().filter_map(|r| r["id"].as_i64()).collect())
-        .unwrap_or_default();
-    let rows = customers::shaped(&state.db, tenant, &ids, &base).await?;
+    plan.select = None;
+    let listed = engine::list(&state.db, &CUSTOMER, tenant, &plan).await?;
+    let records: Vec<_> = listed.rows.into_iter().map(|row| row.record).collect();
+    let shown = records.len() as u64;
+    let rows = customers::shaped(&state.db, tenant, records, &base).await?;
     let mut body = json!({ "data": rows });
     if let Some((page, per_page)) = laravel_page {
-        let total = found["total"].as_u64().unwrap_or(0);
+        let total = u64::try_from(listed.total).unwrap_or(0);
         let path = format!("{base}/api/customers");
-        paginate(&mut body, &path, page, per_page, total, ids.len() as u64);
+        paginate(&mut body, &path, page, per_page, total, shown);
     }
     data(StatusCode::OK, body)
 }
