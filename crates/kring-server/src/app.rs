@@ -37,9 +37,10 @@ pub async fn prepare(config: Config) -> Result<AppState, Error> {
     db.analyze(false).await?;
     let limiter = match &config.redis_url {
         Some(url) => {
-            rate_limit::Limiter::redis(url, &config.redis_prefix, config.rate_limit).await?
+            let clock = config.clock.clone();
+            rate_limit::Limiter::redis(url, &config.redis_prefix, config.rate_limit, clock).await?
         }
-        None => rate_limit::Limiter::memory(config.rate_limit),
+        None => rate_limit::Limiter::memory(config.rate_limit, config.clock.clone()),
     };
     let concurrency_limit = config.concurrency_limit;
     let files = files::FileStore::new(&config)?;

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::resolver::{Resolve, SystemResolver};
 
@@ -47,6 +48,9 @@ pub struct Config {
     /// How webhook targets' host names are resolved, at registration and before every attempt:
     /// the system's resolver. Only tests put another in (a table, to rebind a name).
     pub webhook_resolver: Arc<dyn Resolve>,
+    /// What the rate limiter reads the time off: the system's clock. Only tests put another in
+    /// (one they move past a window's end).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// An S3-compatible bucket: AWS S3, MinIO, Ceph, R2 and the like.
@@ -114,6 +118,7 @@ impl Config {
             webhook_timeout_seconds: DEFAULT_WEBHOOK_TIMEOUT,
             webhook_lease_seconds: DEFAULT_WEBHOOK_LEASE,
             webhook_resolver: Arc::new(SystemResolver),
+            clock: Arc::new(SystemClock),
         }
     }
 

@@ -30,9 +30,9 @@ pub enum Error {
     #[error("rate limited")]
     TooManyRequests { retry_after: u64 },
     /// An OAuth 2.0 error (RFC 6749 §5.2), answered in the protocol's own JSON.
-    #[error("oauth {code}")]
+    #[error("oauth {}", code.as_str())]
     OAuth {
-        code: &'static str,
+        code: OAuthCode,
         /// Which parameter or check failed, for the `hint`.
         hint: String,
         /// The client authenticated with HTTP Basic: a 401 must challenge it the same way.
@@ -88,11 +88,7 @@ impl Error {
             Error::Unauthenticated | Error::InvalidToken => StatusCode::UNAUTHORIZED,
             Error::Forbidden | Error::MissingScope { .. } => StatusCode::FORBIDDEN,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::OAuth { code, .. } => match *code {
-                "invalid_client" => StatusCode::UNAUTHORIZED,
-                "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
-                _ => StatusCode::BAD_REQUEST,
-            },
+            Error::OAuth { code, .. } => code.status(),
             Error::NotFound { .. } | Error::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::BadQuery(_) | Error::BadBody(_) => StatusCode::BAD_REQUEST,
@@ -109,7 +105,7 @@ impl Error {
     pub fn body(&self, locale: Locale) -> serde_json::Value {
         let message = match self {
             Error::Validation(errors) => return errors.render(locale),
-            Error::OAuth { code, hint, .. } => return oauth_body(code, hint),
+            Error::OAuth { code, hint, .. } => return oauth_body(*code, hint),
             Error::Unauthenticated | Error::InvalidToken => Message::new("http.unauthenticated"),
             Error::Forbidden => Message::new("http.forbidden"),
             Error::MissingScope { .. } => Message::new("http.invalid_scope"),
@@ -149,29 +145,84 @@ impl Error {
     }
 }
 
+/// The error codes of RFC 6749 that Kring answers (§4.1.2.1 and §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    InvalidScope,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    UnsupportedResponseType,
+    AccessDenied,
+    ServerError,
+}
+
+impl OAuthCode {
+    /// The code as the protocol spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthCode::InvalidRequest => "invalid_request",
+            OAuthCode::InvalidClient => "invalid_client",
+            OAuthCode::InvalidGrant => "invalid_grant",
+            OAuthCode::InvalidScope => "invalid_scope",
+            OAuthCode::UnauthorizedClient => "unauthorized_client",
+            OAuthCode::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthCode::UnsupportedResponseType => "unsupported_response_type",
+            OAuthCode::AccessDenied => "access_denied",
+            OAuthCode::ServerError => "server_error",
+        }
+    }
+
+    /// League OAuth2 Server's fixed description of the code.
+    pub fn description(self) -> &'static str {
+        match self {
+            OAuthCode::InvalidRequest => {
+                "The request is missing a required parameter, includes an invalid parameter \
+                 value, includes a parameter more than once, or is otherwise malformed."
+            }
+            OAuthCode::InvalidClient => "Client authentication failed",
+            OAuthCode::InvalidGrant => {
+                "The provided authorization grant (e.g., authorization code, resource owner \
+                 credentials) or refresh token is invalid, expired, revoked, does not match the \
+                 redirection URI used in the authorization request, or was issued to another \
+                 client."
+            }
+            OAuthCode::InvalidScope => "The requested scope is invalid, unknown, or malformed",
+            OAuthCode::UnauthorizedClient => "The client is not authorized to use this grant type.",
+            OAuthCode::UnsupportedGrantType => {
+                "The authorization grant type is not supported by the authorization server."
+            }
+            OAuthCode::UnsupportedResponseType => {
+                "The authorization server does not support obtaining an authorization code using \
+                 this method."
+            }
+            OAuthCode::AccessDenied => {
+                "The resource owner or authorization server denied the request."
+            }
+            OAuthCode::ServerError => {
+                "The authorization server encountered an unexpected condition."
+            }
+        }
+    }
+
+    /// A failed client authentication is 401 (RFC 6749 §5.2), a failure of ours 500, the rest
+    /// 400.
+    pub fn status(self) -> StatusCode {
+        match self {
+            OAuthCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            OAuthCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
 /// League OAuth2 Server's error body (`spec/cirqll.md` §7.4): the RFC 6749 code, its fixed
 /// description, the hint, and `message` for Laravel clients. Protocol text: never translated.
-fn oauth_body(code: &str, hint: &str) -> serde_json::Value {
-    let description = match code {
-        "invalid_request" => {
-            "The request is missing a required parameter, includes an invalid parameter value, \
-             includes a parameter more than once, or is otherwise malformed."
-        }
-        "invalid_client" => "Client authentication failed",
-        "invalid_grant" => {
-            "The provided authorization grant (e.g., authorization code, resource owner \
-             credentials) or refresh token is invalid, expired, revoked, does not match the \
-             redirection URI used in the authorization request, or was issued to another client."
-        }
-        "invalid_scope" => "The requested scope is invalid, unknown, or malformed",
-        "unsupported_grant_type" => {
-            "The authorization grant type is not supported by the authorization server."
-        }
-        "unauthorized_client" => "The client is not authorized to use this grant type.",
-        "access_denied" => "The resource owner or authorization server denied the request.",
-        _ => "The authorization server encountered an unexpected condition.",
-    };
-    let mut body = json!({ "error": code, "error_description": description });
+fn oauth_body(code: OAuthCode, hint: &str) -> serde_json::Value {
+    let description = code.description();
+    let mut body = json!({ "error": code.as_str(), "error_description": description });
     if !hint.is_empty() {
         body["hint"] = json!(hint);
     }
@@ -215,7 +266,7 @@ impl IntoResponse for Error {
             let headers = response.headers_mut();
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            if *code == "invalid_client" && *basic {
+            if *code == OAuthCode::InvalidClient && *basic {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"OAuth\""),

@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("tenant", 0),
     ("crypto", 0),
     ("resolver", 0),
+    ("clock", 0),
     ("registry", 0),
     ("db", 1),
     ("ledger", 2),

@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderValue;
@@ -16,6 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use redis::aio::ConnectionManager;
 
+use crate::clock::Clock;
 use crate::error::Error;
 
 /// The length of a window, in seconds.
@@ -67,8 +67,14 @@ pub struct Windows {
     swept: u64,
 }
 
-/// Counts requests per key and window.
-pub enum Limiter {
+/// Counts requests per key and window, the windows read off `clock`.
+pub struct Limiter {
+    store: Store,
+    clock: Arc<dyn Clock>,
+}
+
+/// Where the counts are kept.
+enum Store {
     Memory {
         limit: u64,
         windows: Mutex<Windows>,
@@ -80,13 +86,6 @@ pub enum Limiter {
     },
 }
 
-fn epoch_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// `INCR` the window's counter and let it expire after the window; one round trip.
 const HIT_SCRIPT: &str = r"
 local used = redis.call('INCR', KEYS[1])
@@ -95,28 +94,38 @@ return used
 ";
 
 impl Limiter {
-    pub fn memory(limit: u64) -> Limiter {
-        Limiter::Memory {
-            limit,
-            windows: Mutex::new(Windows::default()),
+    pub fn memory(limit: u64, clock: Arc<dyn Clock>) -> Limiter {
+        let windows = Mutex::new(Windows::default());
+        Limiter {
+            store: Store::Memory { limit, windows },
+            clock,
         }
     }
 
-    pub async fn redis(url: &str, prefix: &str, limit: u64) -> Result<Limiter, Error> {
+    pub async fn redis(
+        url: &str,
+        prefix: &str,
+        limit: u64,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Limiter, Error> {
         let client = redis::Client::open(url).map_err(|e| Error::Config(format!("redis: {e}")))?;
         let connection = ConnectionManager::new(client)
             .await
             .map_err(|e| Error::Config(format!("cannot reach Redis at {url}: {e}")))?;
-        Ok(Limiter::Redis {
-            limit,
-            connection,
-            prefix: prefix.to_string(),
+        let prefix = prefix.to_string();
+        Ok(Limiter {
+            store: Store::Redis {
+                limit,
+                connection,
+                prefix,
+            },
+            clock,
         })
     }
 
     /// Counts one request for `key` now, against the configured limit.
     pub async fn hit(&self, key: &str) -> Decision {
-        self.hit_at(key, epoch_seconds()).await
+        self.hit_at(key, self.clock.epoch_seconds()).await
     }
 
     /// Counts one request for `key` now against its own `limit` (login attempts, token
@@ -124,7 +133,7 @@ impl Limiter {
     pub async fn hit_with(&self, key: &str, limit: u64) -> Decision {
         Decision {
             limit,
-            ..self.hit_at(key, epoch_seconds()).await
+            ..self.hit_at(key, self.clock.epoch_seconds()).await
         }
     }
 
@@ -134,11 +143,11 @@ impl Limiter {
     }
 
     /// Counts one request for `key` at epoch second `now`.
-    pub async fn hit_at(&self, key: &str, now: u64) -> Decision {
+    async fn hit_at(&self, key: &str, now: u64) -> Decision {
         let window = now / WINDOW;
-        let (limit, used) = match self {
-            Limiter::Memory { limit, windows } => (*limit, count_in_memory(windows, key, window)),
-            Limiter::Redis {
+        let (limit, used) = match &self.store {
+            Store::Memory { limit, windows } => (*limit, count_in_memory(windows, key, window)),
+            Store::Redis {
                 limit,
                 connection,
                 prefix,
@@ -167,9 +176,9 @@ impl Limiter {
 
     /// Keys the in-process store holds (0 for Redis).
     pub fn keys(&self) -> usize {
-        match self {
-            Limiter::Memory { windows, .. } => windows.lock().map(|w| w.counts.len()).unwrap_or(0),
-            Limiter::Redis { .. } => 0,
+        match &self.store {
+            Store::Memory { windows, .. } => windows.lock().map(|w| w.counts.len()).unwrap_or(0),
+            Store::Redis { .. } => 0,
         }
     }
 }
@@ -315,44 +324,47 @@ fn set_headers(response: &mut Response, decision: &Decision) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
 
     #[tokio::test]
     async fn a_window_counts_and_resets_on_the_minute() {
-        let limiter = Limiter::memory(3);
         let start = 1_000 * WINDOW;
+        let clock = Arc::new(ManualClock::at(start));
+        let limiter = Limiter::memory(3, clock.clone());
         let mut used = Vec::new();
-        for second in [0, 1, 2] {
-            used.push(limiter.hit_at("user:1", start + second).await.used);
+        for _ in 0..3 {
+            used.push(limiter.hit("user:1").await.used);
+            clock.advance(1);
         }
         assert_eq!(used, [1, 2, 3]);
-        let fourth = limiter.hit_at("user:1", start + 59).await;
+        clock.advance(56);
+        let fourth = limiter.hit("user:1").await;
         assert_eq!(fourth.used, 4);
         assert!(!fourth.allowed());
         assert_eq!(fourth.retry_after(), 1);
         assert_eq!(fourth.reset, start + WINDOW);
-        let next = limiter.hit_at("user:1", start + WINDOW).await;
+        clock.advance(1);
+        let next = limiter.hit("user:1").await;
         assert_eq!((next.used, next.remaining()), (1, 2));
-        assert_eq!(
-            limiter.hit_at("user:2", start).await.used,
-            1,
-            "keys are independent"
-        );
+        assert_eq!(limiter.hit("user:2").await.used, 1, "keys are independent");
     }
 
     /// T61: the in-process store stays bounded however many keys pass through it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn t61_memory_is_bounded() {
-        let limiter = Limiter::memory(10);
+        let clock = Arc::new(ManualClock::at(0));
+        let limiter = Limiter::memory(10, clock.clone());
         for i in 0..(MEMORY_KEYS as u64) {
-            limiter.hit_at(&format!("ip:{i}"), 0).await;
+            limiter.hit(&format!("ip:{i}")).await;
         }
         assert_eq!(limiter.keys(), MEMORY_KEYS);
         for i in 0..10u64 {
-            limiter.hit_at(&format!("ip:late{i}"), 0).await;
+            limiter.hit(&format!("ip:late{i}")).await;
         }
         assert_eq!(limiter.keys(), MEMORY_KEYS, "a full window does not grow");
+        clock.advance(WINDOW);
         for i in 0..1000u64 {
-            limiter.hit_at(&format!("ip:new{i}"), WINDOW).await;
+            limiter.hit(&format!("ip:new{i}")).await;
         }
         assert_eq!(limiter.keys(), 1000, "finished windows are forgotten");
     }

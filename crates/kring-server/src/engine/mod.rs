@@ -9,4 +9,6 @@ pub mod loader;
 pub mod read;
 pub mod write;
 
-pub use read::{Listed, by_id, counted_total, index, list, not_found, scoped_select, show, to_json};
+pub use read::{
+    Listed, by_id, counted_total, index, list, not_found, scoped_select, show, to_json,
+};

@@ -70,7 +70,11 @@ pub async fn index(
     plan: &Plan,
 ) -> Result<Json, Error> {
     let listed = list(db, def, tenant, plan).await?;
-    let data: Vec<Json> = listed.rows.into_iter().map(|r| Json::Object(r.json)).collect();
+    let data: Vec<Json> = listed
+        .rows
+        .into_iter()
+        .map(|r| Json::Object(r.json))
+        .collect();
     Ok(serde_json::json!({
         "data": data, "limit": listed.limit, "total": listed.total, "offset": listed.offset,
     }))

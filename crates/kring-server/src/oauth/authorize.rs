@@ -24,7 +24,7 @@ use super::grants::throttle;
 use super::{CODE_MINUTES, oauth_error, requested_scopes};
 use crate::auth::{hash_password, random_secret, sha256_hex};
 use crate::db::Raw;
-use crate::error::Error;
+use crate::error::{Error, OAuthCode};
 use crate::http::json_body;
 use crate::state::AppState;
 
@@ -84,10 +84,13 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-fn refuse(redirect: &Authorization, error: &str, description: &str) -> Response {
+fn refuse(redirect: &Authorization, error: OAuthCode, description: &str) -> Response {
     back_to(
         &redirect.redirect_uri,
-        &[("error", error), ("error_description", description)],
+        &[
+            ("error", error.as_str()),
+            ("error_description", description),
+        ],
         redirect.state.as_deref(),
     )
 }
@@ -95,7 +98,7 @@ fn refuse(redirect: &Authorization, error: &str, description: &str) -> Response 
 /// A malformed request is answered here rather than sent back to the client: before the user
 /// has done anything, a redirect would make Kring an open redirector for any self-registered
 /// client (RFC 9700 §4.11.2).
-fn malformed(code: &'static str, hint: &str) -> Response {
+fn malformed(code: OAuthCode, hint: &str) -> Response {
     oauth_error(code, hint, false).into_response()
 }
 
@@ -113,25 +116,25 @@ async fn check(state: &AppState, params: &Params) -> Result<Authorization, Respo
             .map_err(IntoResponse::into_response)?,
         None => None,
     }
-    .ok_or_else(|| oauth_error("invalid_client", "", false).into_response())?;
+    .ok_or_else(|| oauth_error(OAuthCode::InvalidClient, "", false).into_response())?;
     let redirect_uri = match get("redirect_uri") {
         Some(uri) if client.allows_redirect(uri) => uri.to_string(),
         None if client.redirects.len() == 1 => client.redirects[0].clone(),
         _ => {
             let hint = "Check the `redirect_uri` parameter";
-            return Err(oauth_error("invalid_request", hint, false).into_response());
+            return Err(oauth_error(OAuthCode::InvalidRequest, hint, false).into_response());
         }
     };
     if get("response_type") != Some("code") {
         let hint = "Only codes are issued: send response_type=code";
-        return Err(malformed("unsupported_response_type", hint));
+        return Err(malformed(OAuthCode::UnsupportedResponseType, hint));
     }
     let scopes = requested_scopes(get("scope")).map_err(IntoResponse::into_response)?;
     let challenge = match (get("code_challenge"), get("code_challenge_method")) {
         (Some(challenge), Some("S256")) if challenge.len() == 43 => challenge.to_string(),
         _ => {
             let hint = "PKCE is required: send code_challenge with code_challenge_method=S256";
-            return Err(malformed("invalid_request", hint));
+            return Err(malformed(OAuthCode::InvalidRequest, hint));
         }
     };
     Ok(Authorization {
@@ -217,7 +220,7 @@ async fn answer(
             .is_some_and(|m| m.eq_ignore_ascii_case("delete"));
     if denied {
         let description = "The resource owner or authorization server denied the request.";
-        return Ok(refuse(&authorization, "access_denied", description));
+        return Ok(refuse(&authorization, OAuthCode::AccessDenied, description));
     }
     throttle(&state, "login", address, LOGIN_ATTEMPTS_PER_MINUTE).await?;
     let email = params.get("email").map(String::as_str).unwrap_or("");

@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json, json};
 use super::{oauth_error, param};
 use crate::auth::{random_secret, sha256_hex};
 use crate::db::{Db, Raw};
-use crate::error::Error;
+use crate::error::{Error, OAuthCode};
 
 /// A registered client.
 #[derive(Debug, Clone)]
@@ -221,7 +221,7 @@ pub async fn authenticate(
             param(body, "client_secret").map(str::to_string),
         ),
     };
-    let failed = || oauth_error("invalid_client", "", used_basic);
+    let failed = || oauth_error(OAuthCode::InvalidClient, "", used_basic);
     let Some(id) = id else {
         return Err(failed());
     };

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::auth::{random_secret, sha256_hex};
 use crate::db::{Raw, Tx};
-use crate::error::Error;
+use crate::error::{Error, OAuthCode};
 use crate::http::json_body;
 use crate::state::AppState;
 
@@ -59,13 +59,18 @@ pub async fn token(
     throttle(&state, "oauth-token", address, TOKEN_REQUESTS_PER_MINUTE).await?;
     let headers = request.headers().clone();
     let body = json_body(request, state.config.body_limit).await?;
-    let grant = param(&body, "grant_type")
-        .ok_or_else(|| oauth_error("invalid_request", "Check the `grant_type` parameter", false))?;
+    let grant = param(&body, "grant_type").ok_or_else(|| {
+        oauth_error(
+            OAuthCode::InvalidRequest,
+            "Check the `grant_type` parameter",
+            false,
+        )
+    })?;
     if !matches!(
         grant,
         "authorization_code" | "refresh_token" | "client_credentials"
     ) {
-        return Err(oauth_error("unsupported_grant_type", "", false));
+        return Err(oauth_error(OAuthCode::UnsupportedGrantType, "", false));
     }
     let client = clients::authenticate(&state.db, &headers, &body).await?;
     let mut tx = state.db.begin().await?;
@@ -112,7 +117,7 @@ fn no_store(body: Json) -> Response {
 }
 
 fn invalid_grant(hint: &str) -> Error {
-    oauth_error("invalid_grant", hint, false)
+    oauth_error(OAuthCode::InvalidGrant, hint, false)
 }
 
 /// The user a token will act for, with the company it belongs to.
@@ -211,8 +216,13 @@ async fn code_grant(
     client: &Client,
     body: &Map<String, Json>,
 ) -> Result<Json, Refusal> {
-    let code = param(body, "code")
-        .ok_or_else(|| oauth_error("invalid_request", "Check the `code` parameter", false))?;
+    let code = param(body, "code").ok_or_else(|| {
+        oauth_error(
+            OAuthCode::InvalidRequest,
+            "Check the `code` parameter",
+            false,
+        )
+    })?;
     let rows = tx
         .fetch(
             &Raw::new(
@@ -281,7 +291,7 @@ async fn refresh_grant(
 ) -> Result<Json, Refusal> {
     let token = param(body, "refresh_token").ok_or_else(|| {
         oauth_error(
-            "invalid_request",
+            OAuthCode::InvalidRequest,
             "Check the `refresh_token` parameter",
             false,
         )
@@ -337,7 +347,11 @@ async fn refresh_grant(
                 .split_whitespace()
                 .any(|s| !held.contains(&"*") && !held.contains(&s));
             if widens {
-                let error = oauth_error("invalid_scope", "Check the `scope` parameter", false);
+                let error = oauth_error(
+                    OAuthCode::InvalidScope,
+                    "Check the `scope` parameter",
+                    false,
+                );
                 return Err(error.into());
             }
             asked
@@ -382,7 +396,7 @@ async fn client_credentials_grant(
 ) -> Result<Json, Refusal> {
     if !client.confidential {
         let hint = "Public clients cannot use this grant";
-        return Err(oauth_error("unauthorized_client", hint, false).into());
+        return Err(oauth_error(OAuthCode::UnauthorizedClient, hint, false).into());
     }
     let scopes = requested_scopes(param(body, "scope"))?;
     let family = random_secret()?;
@@ -400,8 +414,13 @@ pub async fn revoke(
     let headers = request.headers().clone();
     let body = json_body(request, state.config.body_limit).await?;
     let client = clients::authenticate(&state.db, &headers, &body).await?;
-    let token = param(&body, "token")
-        .ok_or_else(|| oauth_error("invalid_request", "Check the `token` parameter", false))?;
+    let token = param(&body, "token").ok_or_else(|| {
+        oauth_error(
+            OAuthCode::InvalidRequest,
+            "Check the `token` parameter",
+            false,
+        )
+    })?;
     let hash = sha256_hex(token);
     let mut tx = state.db.begin().await?;
     let family = tx

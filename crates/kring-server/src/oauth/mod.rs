@@ -13,7 +13,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use serde_json::{Map, Value as Json};
 
-use crate::error::Error;
+use crate::error::{Error, OAuthCode};
 use crate::state::AppState;
 
 /// Access tokens live an hour; the refresh token renews them for thirty days.
@@ -77,7 +77,7 @@ async fn metadata(
 }
 
 /// An OAuth error with a hint naming what to check.
-pub fn oauth_error(code: &'static str, hint: &str, basic: bool) -> Error {
+pub fn oauth_error(code: OAuthCode, hint: &str, basic: bool) -> Error {
     Error::OAuth {
         code,
         hint: hint.to_string(),
@@ -116,7 +116,7 @@ pub fn requested_scopes(raw: Option<&str>) -> Result<String, Error> {
         .find(|s| !known.iter().any(|(id, _)| id == *s))
     {
         return Err(oauth_error(
-            "invalid_scope",
+            OAuthCode::InvalidScope,
             &format!("Check the `{unknown}` scope"),
             false,
         ));

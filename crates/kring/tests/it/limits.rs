@@ -1,6 +1,9 @@
 //! Rate limits (`spec/cirqll.md` §9; security plan T55–T58) and token scopes.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use kring_server::clock::{Clock, ManualClock};
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -15,13 +18,10 @@ fn epoch() -> u64 {
         .as_secs()
 }
 
-/// Windows are whole epoch minutes; a test that counts within one waits out the last seconds
-/// of a minute rather than straddle two.
-async fn start_of_a_window() {
-    let into = epoch() % 60;
-    if into > 45 {
-        tokio::time::sleep(std::time::Duration::from_secs(61 - into)).await;
-    }
+/// Windows are whole epoch minutes; a test that counts within one gives the server a clock
+/// standing ten seconds into one, and moves it when it wants the next.
+fn window_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::at(epoch() / 60 * 60 + 10))
 }
 
 fn header(headers: &HeaderMap, name: &str) -> u64 {
@@ -59,17 +59,23 @@ async fn call(
     )
 }
 
-async fn limited(limit: u64) -> TestApp {
-    TestApp::spawn_configured(Backend::Sqlite, |c| c.rate_limit = limit)
-        .await
-        .unwrap()
+async fn limited(limit: u64) -> (TestApp, Arc<ManualClock>) {
+    let clock = window_clock();
+    let server_clock = clock.clone();
+    let app = TestApp::spawn_configured(Backend::Sqlite, move |c| {
+        c.rate_limit = limit;
+        c.clock = server_clock;
+    })
+    .await
+    .unwrap();
+    (app, clock)
 }
 
 #[tokio::test]
 async fn t55_every_api_response_carries_the_budget() {
-    start_of_a_window().await;
-    let app = limited(100).await;
+    let (app, clock) = limited(100).await;
     let token = app.owner().await;
+    let now = clock.epoch_seconds();
     for (path, expected) in [
         ("/api/customer", StatusCode::OK),
         ("/api/customer/999", StatusCode::NOT_FOUND),
@@ -85,10 +91,7 @@ async fn t55_every_api_response_carries_the_budget() {
         assert_eq!(limit, 100);
         assert_eq!(used + remaining, limit, "{path}");
         let reset = header(&headers, "x-ratelimit-reset");
-        assert!(
-            reset > epoch() && reset <= epoch() + 60,
-            "reset {reset} is the window's end"
-        );
+        assert!(reset == now - 10 + 60, "reset {reset} is the window's end");
     }
     let (_, headers, _) = call(&app, "GET", Some(&token), "/api/customer").await;
     assert_eq!(
@@ -105,8 +108,7 @@ async fn t55_every_api_response_carries_the_budget() {
 
 #[tokio::test]
 async fn t56_over_the_limit_is_429_and_writes_nothing() {
-    start_of_a_window().await;
-    let app = limited(3).await;
+    let (app, clock) = limited(3).await;
     let token = app.owner().await;
     for _ in 0..3 {
         let (status, _, _) = call(&app, "POST", Some(&token), "/api/customer").await;
@@ -117,8 +119,11 @@ async fn t56_over_the_limit_is_429_and_writes_nothing() {
     assert_eq!(body, json!({"message": "Too Many Attempts."}));
     assert_eq!(header(&headers, "x-ratelimit-remaining"), 0);
     let retry = header(&headers, "retry-after");
-    assert!((1..=60).contains(&retry), "{retry}");
-    assert_eq!(header(&headers, "x-ratelimit-reset"), epoch() + retry);
+    assert_eq!(retry, 50, "the rest of the window");
+    assert_eq!(
+        header(&headers, "x-ratelimit-reset"),
+        clock.epoch_seconds() + retry
+    );
     let rows = app
         .query(
             "SELECT COUNT(*) FROM customers",
@@ -130,12 +135,15 @@ async fn t56_over_the_limit_is_429_and_writes_nothing() {
         kring_core::Value::Int(3),
         "the refused create wrote nothing"
     );
+    clock.advance(retry);
+    let (status, headers, _) = call(&app, "POST", Some(&token), "/api/customer").await;
+    assert_eq!(status, StatusCode::CREATED, "a new window, a new budget");
+    assert_eq!(header(&headers, "x-ratelimit-used"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t57_the_count_is_exact_under_concurrency() {
-    start_of_a_window().await;
-    let app = std::sync::Arc::new(limited(100).await);
+    let app = Arc::new(limited(100).await.0);
     let token = app.owner().await;
     let mut requests = Vec::new();
     for _ in 0..40 {
@@ -159,8 +167,7 @@ async fn t57_the_count_is_exact_under_concurrency() {
 
 #[tokio::test]
 async fn t58_budgets_are_per_user_and_per_address() {
-    start_of_a_window().await;
-    let app = limited(2).await;
+    let (app, _clock) = limited(2).await;
     let (ann, bob) = (app.owner().await, app.owner().await);
     for _ in 0..2 {
         assert_eq!(
@@ -204,12 +211,13 @@ async fn two_instances_share_one_budget_in_redis() {
         eprintln!("KRING_TEST_REDIS_URL is not set: shared rate limit test skipped");
         return;
     };
-    start_of_a_window().await;
     let prefix = unique("kring-test-");
+    let clock = window_clock();
     let configure = |c: &mut kring_server::Config| {
         c.rate_limit = 10;
         c.redis_url = Some(redis.clone());
         c.redis_prefix = prefix.clone();
+        c.clock = clock.clone();
     };
     let first = TestApp::spawn_configured(Backend::Sqlite, configure)
         .await
@@ -328,8 +336,10 @@ async fn t59_requests_in_flight_are_capped_per_user() {
 /// T60: creating users (inviting people) has its own quota; past it, 429 and no user is made.
 #[tokio::test]
 async fn t60_inviting_users_has_a_quota() {
-    start_of_a_window().await;
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let clock = window_clock();
+    let app = TestApp::spawn_configured(Backend::Sqlite, |c| c.clock = clock)
+        .await
+        .unwrap();
     let owner = app.owner().await;
     let (_, roles) = app.get(&owner, "/api/role").await;
     let role = roles["data"][0]["id"].as_i64().unwrap();

@@ -99,7 +99,9 @@ pub async fn shaped_one(
     base_url: &str,
     detail: Detail,
 ) -> Result<Json, Error> {
-    let records = db.fetch(&by_id(&CUSTOMER, tenant, id), &CUSTOMER.types()).await?;
+    let records = db
+        .fetch(&by_id(&CUSTOMER, tenant, id), &CUSTOMER.types())
+        .await?;
     let mut found = shaped(db, tenant, records, base_url).await?;
     let mut customer = found
         .pop()
