@@ -1,98 +1,170 @@
-//! Versioned migrations, one folder per engine, embedded in the binary. `kring migrate` and
-//! `kring serve` apply them; applying twice is a no-op.
+//! Versioned migrations, embedded in the binary. `kring migrate` and `kring serve` apply them;
+//! applying twice is a no-op.
+//!
+//! Migrations 1 to 10 were written once per engine (`migrations/sqlite`, `migrations/postgres`)
+//! and stay as they are: deployed databases hold their checksums. From 11 on a migration is
+//! one file, `migrations/<version>_<name>.sql`, written with type tokens (`{id}`, `{int}`,
+//! `{timestamp}`, …) that [`dialect::render_migration`] spells for each engine; what truly
+//! differs (a trigger) goes into a file of the same name in the engine's folder, run after it.
 
 use std::borrow::Cow;
 
-use sqlx::SqlSafeStr;
+use sqlx::{AssertSqlSafe, SqlSafeStr};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
-use super::Db;
+use super::{Backend, Db, dialect};
 use crate::error::Error;
 
-/// (version, description, SQLite SQL, PostgreSQL SQL). Never edit an applied migration: add one.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+/// How a migration is written.
+enum Source {
+    /// Once per engine (migrations 1 to 10).
+    PerEngine {
+        sqlite: &'static str,
+        postgres: &'static str,
+    },
+    /// Once, with type tokens, and what differs per engine after it.
+    #[allow(dead_code)] // The first portable migration is the next one written.
+    Portable {
+        sql: &'static str,
+        sqlite: Option<&'static str>,
+        postgres: Option<&'static str>,
+    },
+}
+
+impl Source {
+    fn sql(&self, backend: Backend) -> Result<String, String> {
+        match (self, backend) {
+            (Source::PerEngine { sqlite, .. }, Backend::Sqlite) => Ok(sqlite.to_string()),
+            (Source::PerEngine { postgres, .. }, Backend::Postgres) => Ok(postgres.to_string()),
+            (
+                Source::Portable {
+                    sql,
+                    sqlite,
+                    postgres,
+                },
+                _,
+            ) => {
+                let extra = match backend {
+                    Backend::Sqlite => sqlite,
+                    Backend::Postgres => postgres,
+                };
+                let mut rendered = dialect::render_migration(sql, backend)?;
+                if let Some(extra) = extra {
+                    rendered.push('\n');
+                    rendered.push_str(extra);
+                }
+                Ok(rendered)
+            }
+        }
+    }
+}
+
+/// (version, description, SQL). Never edit an applied migration: add one.
+const MIGRATIONS: &[(i64, &str, Source)] = &[
     (
         1,
         "foundation",
-        include_str!("../../migrations/sqlite/0001_foundation.sql"),
-        include_str!("../../migrations/postgres/0001_foundation.sql"),
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0001_foundation.sql"),
+            postgres: include_str!("../../migrations/postgres/0001_foundation.sql"),
+        },
     ),
     (
         2,
         "resources",
-        include_str!("../../migrations/sqlite/0002_resources.sql"),
-        include_str!("../../migrations/postgres/0002_resources.sql"),
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0002_resources.sql"),
+            postgres: include_str!("../../migrations/postgres/0002_resources.sql"),
+        },
     ),
     (
         3,
         "oauth",
-        include_str!("../../migrations/sqlite/0003_oauth.sql"),
-        include_str!("../../migrations/postgres/0003_oauth.sql"),
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0003_oauth.sql"),
+            postgres: include_str!("../../migrations/postgres/0003_oauth.sql"),
+        },
     ),
     (
         4,
         "idempotency",
-        include_str!("../../migrations/sqlite/0004_idempotency.sql"),
-        include_str!("../../migrations/postgres/0004_idempotency.sql"),
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0004_idempotency.sql"),
+            postgres: include_str!("../../migrations/postgres/0004_idempotency.sql"),
+        },
     ),
     (
         5,
         "events",
-        include_str!("../../migrations/sqlite/0005_events.sql"),
-        include_str!("../../migrations/postgres/0005_events.sql"),
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0005_events.sql"),
+            postgres: include_str!("../../migrations/postgres/0005_events.sql"),
+        },
     ),
     (
         6,
         "webhook deliveries",
-        include_str!("../../migrations/sqlite/0006_webhook_deliveries.sql"),
-        include_str!("../../migrations/postgres/0006_webhook_deliveries.sql"),
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0006_webhook_deliveries.sql"),
+            postgres: include_str!("../../migrations/postgres/0006_webhook_deliveries.sql"),
+        },
     ),
     (
         7,
         "webhook operations",
-        include_str!("../../migrations/sqlite/0007_webhook_operations.sql"),
-        include_str!("../../migrations/postgres/0007_webhook_operations.sql"),
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0007_webhook_operations.sql"),
+            postgres: include_str!("../../migrations/postgres/0007_webhook_operations.sql"),
+        },
     ),
     (
         8,
         "manageit",
-        include_str!("../../migrations/sqlite/0008_manageit.sql"),
-        include_str!("../../migrations/postgres/0008_manageit.sql"),
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0008_manageit.sql"),
+            postgres: include_str!("../../migrations/postgres/0008_manageit.sql"),
+        },
     ),
     (
         9,
         "webhook responses",
-        include_str!("../../migrations/sqlite/0009_webhook_responses.sql"),
-        include_str!("../../migrations/postgres/0009_webhook_responses.sql"),
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0009_webhook_responses.sql"),
+            postgres: include_str!("../../migrations/postgres/0009_webhook_responses.sql"),
+        },
     ),
     (
         10,
         "idempotent effects",
-        include_str!("../../migrations/sqlite/0010_idempotent_effects.sql"),
-        include_str!("../../migrations/postgres/0010_idempotent_effects.sql"),
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0010_idempotent_effects.sql"),
+            postgres: include_str!("../../migrations/postgres/0010_idempotent_effects.sql"),
+        },
     ),
 ];
 
-fn migrator(postgres: bool) -> Migrator {
-    let migrations: Vec<Migration> = MIGRATIONS
+fn migrator(backend: Backend) -> Result<Migrator, Error> {
+    let migrations = MIGRATIONS
         .iter()
-        .map(|(version, description, sqlite, pg)| {
-            let sql = if postgres { *pg } else { *sqlite };
-            Migration::new(
+        .map(|(version, description, source)| {
+            let sql = source
+                .sql(backend)
+                .map_err(|e| Error::Internal(format!("migration {version}: {e}")))?;
+            Ok(Migration::new(
                 *version,
                 Cow::Borrowed(*description),
                 MigrationType::Simple,
-                sql.into_sql_str(),
+                AssertSqlSafe(sql).into_sql_str(),
                 false,
-            )
+            ))
         })
-        .collect();
+        .collect::<Result<Vec<Migration>, Error>>()?;
     // sqlx builds this struct the same way in its `migrate!` macro; we list the files ourselves
     // to avoid compiling sqlx's proc-macro crate.
-    Migrator {
+    Ok(Migrator {
         migrations: Cow::Owned(migrations),
         ..Migrator::DEFAULT
-    }
+    })
 }
 
 /// Applies every pending migration (PostgreSQL: under sqlx's advisory lock, so instances
@@ -100,8 +172,52 @@ fn migrator(postgres: bool) -> Migrator {
 /// up to date, as a server or `kring migrate` needs.
 pub async fn migrate(db: &Db) -> Result<(), Error> {
     match db {
-        Db::Sqlite { write, .. } => migrator(false).run(write).await?,
-        Db::Postgres { pool, .. } => migrator(true).run(pool).await?,
+        Db::Sqlite { write, .. } => migrator(Backend::Sqlite)?.run(write).await?,
+        Db::Postgres { pool, .. } => migrator(Backend::Postgres)?.run(pool).await?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every migration renders on both engines, the per-engine ones exactly as written (their
+    /// checksums in deployed databases must not change).
+    #[test]
+    fn every_migration_renders_on_both_engines() {
+        for (version, _, source) in MIGRATIONS {
+            for backend in [Backend::Sqlite, Backend::Postgres] {
+                let sql = source
+                    .sql(backend)
+                    .unwrap_or_else(|e| panic!("{version}: {e}"));
+                if let Source::PerEngine { sqlite, postgres } = source {
+                    let written = if backend == Backend::Sqlite {
+                        sqlite
+                    } else {
+                        postgres
+                    };
+                    assert_eq!(&sql, written, "{version}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_portable_migration_is_rendered_then_followed_by_its_engines_part() {
+        let source = Source::Portable {
+            sql: "CREATE TABLE t (id {id}, at {timestamp});",
+            sqlite: None,
+            postgres: Some("CREATE TRIGGER t_changed AFTER UPDATE ON t EXECUTE FUNCTION f();"),
+        };
+        assert_eq!(
+            source.sql(Backend::Sqlite).unwrap(),
+            "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT);"
+        );
+        assert_eq!(
+            source.sql(Backend::Postgres).unwrap(),
+            "CREATE TABLE t (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, at \
+             TIMESTAMPTZ);\nCREATE TRIGGER t_changed AFTER UPDATE ON t EXECUTE FUNCTION f();"
+        );
+    }
 }
