@@ -4,8 +4,6 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kring_core::Value;
-use kring_core::schema::ColumnType;
 
 use crate::auth::Principal;
 use crate::db::Raw;
@@ -28,21 +26,14 @@ pub async fn download(
     if uuid.len() != 32 || !uuid.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(not_found());
     }
-    let rows = state
+    let rows: Vec<(String, String, Option<String>)> = state
         .db
-        .fetch(
-            &Raw::new(
-                "SELECT model_type, file_name, mime_type FROM media WHERE company_id = ? AND uuid = ?",
-                vec![tenant.company_id.into(), uuid.clone().into()],
-            ),
-            &[ColumnType::Text, ColumnType::Text, ColumnType::Text],
-        )
+        .fetch_as(&Raw::new(
+            "SELECT model_type, file_name, mime_type FROM media WHERE company_id = ? AND uuid = ?",
+            vec![tenant.company_id.into(), uuid.clone().into()],
+        ))
         .await?;
-    let Some([Value::Text(model), Value::Text(name), mime]) = rows
-        .into_iter()
-        .next()
-        .and_then(|r| <[Value; 3]>::try_from(r).ok())
-    else {
+    let Some((model, name, mime)) = rows.into_iter().next() else {
         return Err(not_found());
     };
     let def = find(&model).ok_or_else(not_found)?;
@@ -52,10 +43,9 @@ pub async fn download(
         .open(tenant.company_id, &uuid)
         .await?
         .ok_or_else(not_found)?;
-    let mime = match mime {
-        Value::Text(m) if !m.contains("html") => m,
-        _ => "application/octet-stream".to_string(),
-    };
+    let mime = mime
+        .filter(|m| !m.contains("html"))
+        .unwrap_or_else(|| "application/octet-stream".to_string());
     Ok(file_response(body, length, &name, &mime))
 }
 

@@ -12,9 +12,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use chrono::Utc;
-use kring_core::Value;
 use kring_core::query::Plan;
-use kring_core::schema::ColumnType;
 
 use super::grants;
 use super::rate_limit::Slot;
@@ -165,39 +163,24 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal
         sql,
         vec![sha256_hex(token).into(), false.into(), Utc::now().into()],
     );
-    let types = [
-        ColumnType::Int,
-        ColumnType::Int,
-        ColumnType::Text,
-        ColumnType::Bool,
-        ColumnType::Text,
-    ];
-    let rows = state.db.fetch(&query, &types).await?;
-    let Some(
-        [
-            Value::Int(user_id),
-            Value::Int(company_id),
-            Value::Text(scopes),
-            Value::Bool(personal),
-            permissions,
-        ],
-    ) = rows.first().map(Vec::as_slice)
-    else {
+    let rows: Vec<(i64, i64, String, bool, Option<String>)> = state.db.fetch_as(&query).await?;
+    let Some((user_id, company_id, scopes, personal, permissions)) = rows.into_iter().next() else {
         return Err(Error::InvalidToken);
     };
-    let mut permissions: Vec<String> = match permissions {
-        Value::Text(names) => names.split_whitespace().map(str::to_string).collect(),
-        _ => Vec::new(),
-    };
+    let mut permissions: Vec<String> = permissions
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
     permissions.sort_unstable();
     Ok(Principal {
         tenant: Tenant {
-            company_id: *company_id,
-            user_id: *user_id,
+            company_id,
+            user_id,
         },
         grants: Arc::new(Grants {
-            scopes: scopes.clone(),
-            personal: *personal,
+            scopes,
+            personal,
             permissions,
         }),
     })

@@ -9,8 +9,8 @@
 
 use std::borrow::Cow;
 
-use sqlx::{AssertSqlSafe, SqlSafeStr};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 use super::{Backend, Db, dialect};
 use crate::error::Error;

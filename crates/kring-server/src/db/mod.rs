@@ -482,3 +482,121 @@ pub fn bind(value: &Value, ty: ColumnType) -> sea_query::Value {
         Value::Date(d) => (*d).into(),
     }
 }
+
+/// One value of a typed row: the column type it is read as, and its decoding.
+pub trait FromValue: Sized {
+    const TYPE: ColumnType;
+    fn from_value(value: Value) -> Option<Self>;
+}
+
+macro_rules! from_value {
+    ($($ty:ty => $column:ident, $variant:ident);* $(;)?) => {$(
+        impl FromValue for $ty {
+            const TYPE: ColumnType = ColumnType::$column;
+            fn from_value(value: Value) -> Option<Self> {
+                match value {
+                    Value::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+from_value!(
+    i64 => Int, Int;
+    f64 => Float, Float;
+    bool => Bool, Bool;
+    String => Text, Text;
+    chrono::DateTime<chrono::Utc> => Timestamp, Timestamp;
+    chrono::NaiveDate => Date, Date;
+);
+
+/// A column that may be NULL.
+impl<T: FromValue> FromValue for Option<T> {
+    const TYPE: ColumnType = T::TYPE;
+    fn from_value(value: Value) -> Option<Self> {
+        match value {
+            Value::Null => Some(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+/// A row of a fixed-shape statement, decoded by position into a tuple of typed values, so a
+/// caller names the types once instead of matching `Vec<Value>`s.
+pub trait FromRow: Sized {
+    const TYPES: &'static [ColumnType];
+    fn from_row(row: Vec<Value>) -> Option<Self>;
+}
+
+macro_rules! from_row {
+    ($($name:ident),+) => {
+        impl<$($name: FromValue),+> FromRow for ($($name,)+) {
+            const TYPES: &'static [ColumnType] = &[$($name::TYPE),+];
+            fn from_row(row: Vec<Value>) -> Option<Self> {
+                let mut values = row.into_iter();
+                let row = ($($name::from_value(values.next()?)?,)+);
+                values.next().is_none().then_some(row)
+            }
+        }
+    };
+}
+from_row!(A);
+from_row!(A, B);
+from_row!(A, B, C);
+from_row!(A, B, C, D);
+from_row!(A, B, C, D, E);
+from_row!(A, B, C, D, E, F);
+from_row!(A, B, C, D, E, F, G);
+from_row!(A, B, C, D, E, F, G, H);
+
+fn typed<T: FromRow>(rows: Vec<Vec<Value>>) -> Result<Vec<T>, Error> {
+    rows.into_iter()
+        .map(|row| {
+            T::from_row(row).ok_or_else(|| {
+                Error::Internal(format!("a row is not {}", std::any::type_name::<T>()))
+            })
+        })
+        .collect()
+}
+
+impl Db {
+    /// [`Db::fetch`] for a fixed-shape statement, each row as `T`.
+    pub async fn fetch_as<T: FromRow>(&self, stmt: &impl Statement) -> Result<Vec<T>, Error> {
+        typed(self.fetch(stmt, T::TYPES).await?)
+    }
+}
+
+impl Tx {
+    /// [`Tx::fetch`] for a fixed-shape statement, each row as `T`.
+    pub async fn fetch_as<T: FromRow>(&mut self, stmt: &impl Statement) -> Result<Vec<T>, Error> {
+        typed(self.fetch(stmt, T::TYPES).await?)
+    }
+}
+
+#[cfg(test)]
+mod typed_rows {
+    use super::*;
+
+    #[test]
+    fn rows_decode_into_tuples_and_refuse_another_shape() {
+        let row = vec![Value::Int(7), Value::Null, Value::Text("a".into())];
+        let decoded = <(i64, Option<i64>, String)>::from_row(row.clone());
+        assert_eq!(decoded, Some((7, None, "a".to_string())));
+        assert_eq!(
+            <(i64, Option<i64>, String)>::TYPES,
+            &[ColumnType::Int, ColumnType::Int, ColumnType::Text]
+        );
+        assert_eq!(
+            <(i64, i64, String)>::from_row(row.clone()),
+            None,
+            "NULL is no i64"
+        );
+        assert_eq!(
+            <(i64, Option<i64>)>::from_row(row),
+            None,
+            "a column too many"
+        );
+        assert_eq!(<(i64,)>::from_row(vec![]), None, "a column too few");
+    }
+}

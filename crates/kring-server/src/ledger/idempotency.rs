@@ -11,10 +11,8 @@
 //! answer and the operation rebuilds its answer without writing again ([`Attempt::Recover`]).
 
 use axum::http::{HeaderMap, StatusCode};
-use chrono::{Duration, Utc};
-use kring_core::Value;
+use chrono::{DateTime, Duration, Utc};
 use kring_core::i18n::{Locale, Message};
-use kring_core::schema::ColumnType;
 use serde_json::{Map, Value as Json};
 
 use crate::crypto::sha256_hex;
@@ -129,41 +127,29 @@ pub async fn look_up(
     fingerprint: &str,
 ) -> Result<Found, Error> {
     let now = Utc::now();
-    let rows = db
-        .fetch(
-            &Raw::new(
-                "SELECT fingerprint, status, response, created_at, committed, effect_id \
-                 FROM idempotency_keys WHERE user_id = ? AND idempotency_key = ?",
-                vec![tenant.user_id.into(), key.into()],
-            ),
-            &[
-                ColumnType::Text,
-                ColumnType::Int,
-                ColumnType::Text,
-                ColumnType::Timestamp,
-                ColumnType::Bool,
-                ColumnType::Int,
-            ],
-        )
+    // fingerprint, status, response, created_at, committed, effect_id
+    type Key = (
+        String,
+        Option<i64>,
+        Option<String>,
+        DateTime<Utc>,
+        bool,
+        Option<i64>,
+    );
+    let rows: Vec<Key> = db
+        .fetch_as(&Raw::new(
+            "SELECT fingerprint, status, response, created_at, committed, effect_id \
+             FROM idempotency_keys WHERE user_id = ? AND idempotency_key = ?",
+            vec![tenant.user_id.into(), key.into()],
+        ))
         .await?;
-    let Some(
-        [
-            Value::Text(stored),
-            status,
-            response,
-            Value::Timestamp(created),
-            committed,
-            effect,
-        ],
-    ) = rows.first().map(Vec::as_slice)
+    let Some((stored, status, response, created, committed, effect)) = rows.into_iter().next()
     else {
         return Ok(Found::Nothing);
     };
-    let committed = *committed == Value::Bool(true);
-    let abandoned = matches!(status, Value::Null)
-        && !committed
-        && *created < now - Duration::minutes(ABANDONED_MINUTES);
-    if *created < now - Duration::hours(KEPT_HOURS) || abandoned {
+    let abandoned =
+        status.is_none() && !committed && created < now - Duration::minutes(ABANDONED_MINUTES);
+    if created < now - Duration::hours(KEPT_HOURS) || abandoned {
         forget(db, tenant, key).await?;
         return Ok(Found::Nothing);
     }
@@ -173,23 +159,18 @@ pub async fn look_up(
         )));
     }
     match (status, committed) {
-        (Value::Int(status), _) => Ok(replay(*status, response)),
-        (_, true) => Ok(Found::Committed {
-            created: effect.as_int(),
-        }),
+        (Some(status), _) => Ok(replay(status, response.as_deref())),
+        (None, true) => Ok(Found::Committed { created: effect }),
         _ => Err(Error::Conflict(Message::new("http.idempotency_running"))),
     }
 }
 
-fn replay(status: i64, response: &Value) -> Found {
+fn replay(status: i64, response: Option<&str>) -> Found {
     let status = u16::try_from(status)
         .ok()
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::OK);
-    let body = match response {
-        Value::Text(text) => serde_json::from_str(text).ok(),
-        _ => None,
-    };
+    let body = response.and_then(|text| serde_json::from_str(text).ok());
     Found::Answer(status, body)
 }
 

@@ -3,9 +3,8 @@
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use kring_core::Value;
+use chrono::{DateTime, Utc};
 use kring_core::query::parse_query_string;
-use kring_core::schema::ColumnType;
 use kring_core::time::format_timestamp;
 use serde_json::{Value as Json, json};
 
@@ -48,46 +47,31 @@ pub async fn feed(
     let mut values: Vec<sea_query::Value> = vec![tenant.company_id.into(), (since as i64).into()];
     values.extend(readable.iter().map(|r| (*r).into()));
     values.push((limit as i64).into());
-    let types = [
-        ColumnType::Int,
-        ColumnType::Text,
-        ColumnType::Text,
-        ColumnType::Text,
-        ColumnType::Text,
-        ColumnType::Timestamp,
-    ];
-    let rows = state.db.fetch(&Raw::owned(sql, values), &types).await?;
-    let mut next = since as i64;
+    type Change = (
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        DateTime<Utc>,
+    );
+    let rows: Vec<Change> = state.db.fetch_as(&Raw::owned(sql, values)).await?;
+    let next = rows.last().map_or(since as i64, |row| row.0);
+    let parse = |v: Option<String>| v.and_then(|t| serde_json::from_str::<Json>(&t).ok());
     let data: Vec<Json> = rows
-        .iter()
-        .filter_map(|row| {
-            let [
-                Value::Int(id),
-                Value::Text(event),
-                Value::Text(data),
-                changed,
-                previous,
-                Value::Timestamp(at),
-            ] = row.as_slice()
-            else {
-                return None;
-            };
-            next = *id;
-            let parse = |v: &Value| match v {
-                Value::Text(t) => serde_json::from_str(t).ok(),
-                _ => None,
-            };
+        .into_iter()
+        .map(|(id, event, data, changed, previous, at)| {
             let mut item = json!({
                 "id": id.to_string(),
                 "event": event,
-                "created_at": format_timestamp(at),
-                "data": serde_json::from_str::<Json>(data).unwrap_or(Json::Null),
+                "created_at": format_timestamp(&at),
+                "data": serde_json::from_str::<Json>(&data).unwrap_or(Json::Null),
             });
             if let (Some(changed), Some(previous)) = (parse(changed), parse(previous)) {
                 item["changed_fields"] = changed;
                 item["previous"] = previous;
             }
-            Some(item)
+            item
         })
         .collect();
     Ok(json_response(
