@@ -191,12 +191,18 @@ pub fn check_value(column: &Column, raw: &Json) -> Result<Value, Message> {
         }
     }
     if let Some((min, max)) = column.range {
-        let number = match value {
-            Value::Int(i) => Some(i as f64),
-            Value::Float(f) => Some(f),
-            _ => None,
-        };
-        if number.is_some_and(|n| n < min as f64 || n > max as f64) {
+        // Bounds and stored integers are far inside f64's exact range (2^53).
+        #[allow(clippy::as_conversions)]
+        let (number, min, max) = (
+            match value {
+                Value::Int(i) => Some(i as f64),
+                Value::Float(f) => Some(f),
+                _ => None,
+            },
+            min as f64,
+            max as f64,
+        );
+        if number.is_some_and(|n| n < min || n > max) {
             return Err(Message::new("validation.between.numeric")
                 .with("min", min.to_string())
                 .with("max", max.to_string()));
@@ -240,7 +246,11 @@ pub fn coerce(ty: ColumnType, raw: &Json) -> Option<Value> {
             .or_else(|| {
                 n.as_f64()
                     .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                    .map(|f| f as i64)
+                    // A whole number below 2^53: exact as an i64.
+                    .map(
+                        #[allow(clippy::as_conversions)]
+                        |f| f as i64,
+                    )
             })
             .map(Value::Int),
         (ColumnType::Int, Json::String(s)) => s.trim().parse::<i64>().ok().map(Value::Int),

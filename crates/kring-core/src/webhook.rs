@@ -58,11 +58,15 @@ pub fn signature_header(
 pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     const BLOCK: usize = 64;
     let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
+    // A key longer than a block is hashed first (RFC 2104 §2); either way it is zero-padded.
+    let digest;
+    let key = if key.len() > BLOCK {
+        digest = Sha256::digest(key);
+        digest.as_slice()
     } else {
-        block[..key.len()].copy_from_slice(key);
-    }
+        key
+    };
+    block.iter_mut().zip(key).for_each(|(b, k)| *b = *k);
     let pad = |byte: u8| block.map(|b| b ^ byte);
     let inner = Sha256::new()
         .chain_update(pad(0x36))

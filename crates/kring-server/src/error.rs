@@ -222,12 +222,14 @@ impl OAuthCode {
 /// description, the hint, and `message` for Laravel clients. Protocol text: never translated.
 fn oauth_body(code: OAuthCode, hint: &str) -> serde_json::Value {
     let description = code.description();
-    let mut body = json!({ "error": code.as_str(), "error_description": description });
+    let mut body = serde_json::Map::new();
+    body.insert("error".into(), json!(code.as_str()));
+    body.insert("error_description".into(), json!(description));
     if !hint.is_empty() {
-        body["hint"] = json!(hint);
+        body.insert("hint".into(), json!(hint));
     }
-    body["message"] = json!(description);
-    body
+    body.insert("message".into(), json!(description));
+    serde_json::Value::Object(body)
 }
 
 /// Kept in a response's extensions so the locale middleware can render the body again.

@@ -21,7 +21,10 @@ pub fn parse_urlencoded(body: &[u8], limits: &Limits) -> Result<FormTree, FormEr
 /// Splits at the first `=`; without one the value is empty.
 fn split_pair(piece: &[u8]) -> (&[u8], &[u8]) {
     match piece.iter().position(|&b| b == b'=') {
-        Some(at) => (&piece[..at], &piece[at + 1..]),
+        Some(at) => {
+            let (name, rest) = piece.split_at(at);
+            (name, rest.get(1..).unwrap_or_default())
+        }
         None => (piece, &[]),
     }
 }
@@ -63,9 +66,9 @@ pub(crate) fn percent_decode(input: &[u8]) -> String {
 }
 
 fn hex_byte(pair: &[u8]) -> Option<u8> {
-    let digit = |b: u8| (b as char).to_digit(16);
+    let digit = |b: u8| char::from(b).to_digit(16);
     match pair {
-        [high, low] => Some((digit(*high)? * 16 + digit(*low)?) as u8),
+        [high, low] => u8::try_from(digit(*high)? * 16 + digit(*low)?).ok(),
         _ => None,
     }
 }

@@ -30,7 +30,7 @@ impl Page {
             .transpose()?
             .unwrap_or(DEFAULT_LIMIT);
         let offset = single(pairs, &["offset"])?
-            .map(|(name, raw)| integer_in(name, raw, 0, i64::MAX as u64))
+            .map(|(name, raw)| integer_in(name, raw, 0, i64::MAX.unsigned_abs()))
             .transpose()?
             .unwrap_or(0);
         Ok(Page { limit, offset })

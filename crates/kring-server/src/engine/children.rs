@@ -382,7 +382,9 @@ fn new_child(
             name if name == parent_key => Value::Int(parent),
             name => match item.values.get(name) {
                 Some(value) => value.clone(),
-                None if column.ordinal => Value::Int(item.position as i64),
+                None if column.ordinal => {
+                    Value::Int(i64::try_from(item.position).unwrap_or(i64::MAX))
+                }
                 None => super::write::default_for(column),
             },
         })

@@ -145,7 +145,10 @@ fn condition_expr(
     for (i, step) in c.hops.iter().enumerate().rev() {
         let (parent_def, parent_alias) = match i {
             0 => (def, root.to_string()),
-            _ => (c.hops[i - 1].target, format!("h{i}")),
+            _ => match c.hops.get(i - 1) {
+                Some(previous) => (previous.target, format!("h{i}")),
+                None => (def, root.to_string()),
+            },
         };
         let alias = format!("h{}", i + 1);
         expr = hop_in(ctx, parent_def, &parent_alias, step, &alias, expr);

@@ -358,7 +358,8 @@ fn delete_records<'a>(
             .and_where(Expr::col("id").is_in(ids.clone()))
             .and_where(Expr::col("company_id").eq(tenant.company_id));
         let deleted = tx.execute(&delete).await?;
-        adjust_count(tx, def, tenant, -(deleted as i64)).await?;
+        let deleted = i64::try_from(deleted).unwrap_or(i64::MAX);
+        adjust_count(tx, def, tenant, -deleted).await?;
         for record in &doomed {
             let data = to_json(def, record);
             let id = record.first().and_then(Value::as_int).unwrap_or(0);

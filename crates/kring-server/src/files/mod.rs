@@ -208,7 +208,7 @@ impl Staging {
             self.head
                 .extend_from_slice(chunk.get(..take).unwrap_or_default());
         }
-        self.size += chunk.len() as u64;
+        self.size += u64::try_from(chunk.len()).unwrap_or(u64::MAX);
         self.digest.update(chunk);
         match self.file.as_mut() {
             Some(file) => file.write_all(chunk).await.map_err(io_error),

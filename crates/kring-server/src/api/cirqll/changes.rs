@@ -6,7 +6,7 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use kring_core::query::parse_query_string;
 use kring_core::time::format_timestamp;
-use serde_json::{Value as Json, json};
+use serde_json::{Map, Value as Json, json};
 
 use crate::auth::Principal;
 use crate::db::Raw;
@@ -33,8 +33,13 @@ pub async fn feed(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let since = number(param("since"), "since", 0, i64::MAX as u64)?;
+    let since = number(param("since"), "since", 0, i64::MAX.unsigned_abs())?;
     let limit = number(param("limit"), "limit", 100, MAX_PAGE)?;
+    // Both were checked against bounds that fit an i64.
+    let (since, limit) = (
+        i64::try_from(since).unwrap_or(i64::MAX),
+        i64::try_from(limit).unwrap_or(0),
+    );
     let readable = principal.readable();
     if readable.is_empty() {
         return Err(Error::Forbidden);
@@ -44,9 +49,9 @@ pub async fn feed(
         "SELECT id, event, data, changed_fields, previous, created_at FROM events \
          WHERE company_id = ? AND id > ? AND resource IN ({marks}) ORDER BY id LIMIT ?"
     );
-    let mut values: Vec<sea_query::Value> = vec![tenant.company_id.into(), (since as i64).into()];
+    let mut values: Vec<sea_query::Value> = vec![tenant.company_id.into(), since.into()];
     values.extend(readable.iter().map(|r| (*r).into()));
-    values.push((limit as i64).into());
+    values.push(limit.into());
     type Change = (
         i64,
         String,
@@ -56,22 +61,22 @@ pub async fn feed(
         DateTime<Utc>,
     );
     let rows: Vec<Change> = state.db.fetch_as(&Raw::owned(sql, values)).await?;
-    let next = rows.last().map_or(since as i64, |row| row.0);
+    let next = rows.last().map_or(since, |row| row.0);
     let parse = |v: Option<String>| v.and_then(|t| serde_json::from_str::<Json>(&t).ok());
     let data: Vec<Json> = rows
         .into_iter()
         .map(|(id, event, data, changed, previous, at)| {
-            let mut item = json!({
-                "id": id.to_string(),
-                "event": event,
-                "created_at": format_timestamp(&at),
-                "data": serde_json::from_str::<Json>(&data).unwrap_or(Json::Null),
-            });
+            let mut item = Map::new();
+            item.insert("id".into(), json!(id.to_string()));
+            item.insert("event".into(), json!(event));
+            item.insert("created_at".into(), json!(format_timestamp(&at)));
+            let data = serde_json::from_str::<Json>(&data).unwrap_or(Json::Null);
+            item.insert("data".into(), data);
             if let (Some(changed), Some(previous)) = (parse(changed), parse(previous)) {
-                item["changed_fields"] = changed;
-                item["previous"] = previous;
+                item.insert("changed_fields".into(), changed);
+                item.insert("previous".into(), previous);
             }
-            item
+            Json::Object(item)
         })
         .collect();
     Ok(json_response(

@@ -119,7 +119,7 @@ async fn list_customers(
     plan.select = None;
     let listed = engine::list(&state.db, &CUSTOMER, tenant, &plan).await?;
     let records: Vec<_> = listed.rows.into_iter().map(|row| row.record).collect();
-    let shown = records.len() as u64;
+    let shown = u64::try_from(records.len()).unwrap_or(u64::MAX);
     let rows = customers::shaped(&state.db, tenant, records, &base).await?;
     let mut body = json!({ "data": rows });
     if let Some((page, per_page)) = laravel_page {
@@ -157,7 +157,7 @@ fn laravel_page(query: &str) -> Result<Option<(u64, u64)>, Error> {
                 ))
             })
     };
-    let page = number("page", page, i64::MAX as u64 / 1000)?;
+    let page = number("page", page, i64::MAX.unsigned_abs() / 1000)?;
     let per_page = match find("per_page") {
         Some(raw) => number("per_page", raw, kring_core::query::MAX_LIMIT)?,
         None => 15,

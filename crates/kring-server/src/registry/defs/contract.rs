@@ -56,6 +56,8 @@ fn calculated_price(def: &ResourceDef, record: &mut [Value]) {
     let get = |name: &str| def.position(name).and_then(|i| record.get(i).cloned());
     let price = match get("price") {
         Some(Value::Float(f)) => Some(f),
+        // Prices are far inside f64's exact range (2^53).
+        #[allow(clippy::as_conversions)]
         Some(Value::Int(i)) => Some(i as f64),
         _ => None,
     };
