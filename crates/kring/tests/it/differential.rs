@@ -141,23 +141,9 @@ fn query(dice: &mut Dice, tier: i64, revenue: i64) -> String {
     params.join("&")
 }
 
+/// `raw` for a query string, the query language's punctuation left readable.
 fn encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z'
-            | b'a'..=b'z'
-            | b'0'..=b'9'
-            | b'-'
-            | b'.'
-            | b'_'
-            | b','
-            | b':'
-            | b'('
-            | b')'
-            | b';' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    kring_core::form::percent_encode(raw, b",:();")
 }
 
 /// Removes the write times, which differ between the two datasets by construction.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::backend_tests;
 use crate::dataset::{NAMES, seed};
 use crate::resources::create;
-use crate::support::TestApp;
+use crate::support::{TestApp, encode};
 
 backend_tests!(
     with_embeds_relations_and_reports_weight,
@@ -32,17 +32,6 @@ fn indexes(list: &Value) -> Vec<usize> {
                 .iter()
                 .position(|n| *n == name)
                 .expect("a dataset name")
-        })
-        .collect()
-}
-
-fn encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
         })
         .collect()
 }

@@ -247,6 +247,20 @@ macro_rules! backend_tests {
     )*};
 }
 
+/// `raw` percent-encoded for a URL: every byte but RFC 3986's unreserved ones as `%XX`.
+pub fn encode(raw: &str) -> String {
+    kring_core::form::percent_encode(raw, b"")
+}
+
+/// Waits until `done` holds, looking every 50 ms, or fails after `limit` naming `what`.
+pub async fn wait_for(done: impl Fn() -> bool, limit: std::time::Duration, what: &str) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "gave up waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Whether an interop dependency is present; with `KRING_TEST_INTEROP` set (as CI sets it) a
 /// missing one fails the test instead of skipping it.
 pub fn available(what: &str, present: bool) -> bool {

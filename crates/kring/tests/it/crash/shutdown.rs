@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::uploads::{customer_form, distinct_pdf, file_field, staged, upload_slowly};
 use crate::process::{Deployment, Server};
-use crate::support::Backend;
+use crate::support::{Backend, wait_for};
 
 /// Customers behind the long list, each with a large description: about 1 MiB in all, more
 /// than the socket buffers hold, so the list's answer is still being written at the SIGTERM.
@@ -139,8 +139,9 @@ async fn sigterm_drains(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{webhook}");
     acknowledged.extend(create_customers(&server, &token, 3).await);
-    wait_until(
+    wait_for(
         || accepted.load(Ordering::SeqCst) >= 1,
+        Duration::from_secs(12),
         "a delivery in flight",
     )
     .await;
@@ -165,7 +166,12 @@ async fn sigterm_drains(backend: Backend) {
     });
     list_started.await.expect("the list is being answered");
     let files_dir = deployment.files_dir.clone();
-    wait_until(|| !staged(&files_dir).is_empty(), "the upload is streaming").await;
+    wait_for(
+        || !staged(&files_dir).is_empty(),
+        Duration::from_secs(12),
+        "the upload is streaming",
+    )
+    .await;
 
     server.terminate();
     let (status, body) = upload.await.unwrap().expect("the upload was answered");
@@ -216,14 +222,4 @@ async fn no_delivery_left_leased(deployment: &Deployment) {
         Cell::Int(0),
         "deliveries left leased: {leased:?}"
     );
-}
-
-async fn wait_until(done: impl Fn() -> bool, what: &str) {
-    for _ in 0..600 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("never happened: {what}");
 }

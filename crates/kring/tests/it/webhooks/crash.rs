@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::{Seen, app_on, deliveries_until, receiver, subscribe, verify_all};
 use crate::process::Deployment;
 use crate::resources::create;
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, TestApp, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t72_two_instances_attempt_each_delivery_once_on_postgres() {
@@ -173,6 +173,7 @@ async fn kill_9_mid_delivery(backend: Backend) {
     // Deliveries are in flight, held by the receiver: kill the server under them.
     wait_for(
         || receiver.arrived.load(Ordering::SeqCst) >= 1,
+        Duration::from_secs(60),
         "a delivery in flight",
     )
     .await;
@@ -196,6 +197,7 @@ async fn kill_9_mid_delivery(backend: Backend) {
     };
     wait_for(
         || delivered() == customers,
+        Duration::from_secs(60),
         "every event delivered after the restart",
     )
     .await;
@@ -207,15 +209,4 @@ async fn kill_9_mid_delivery(backend: Backend) {
     if let Some(verified) = verify_all(&items) {
         assert!(verified.iter().all(|v| *v), "every delivery verifies");
     }
-}
-
-/// Waits until `done` holds, or fails after a minute.
-async fn wait_for(done: impl Fn() -> bool, what: &str) {
-    for _ in 0..1200 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never happened: {what}");
 }

@@ -22,7 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{deliveries_until, receiver, subscribe, verify_all};
 use crate::resources::create;
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, TestApp, wait_for};
 
 /// Runs each listed `async fn(Backend)` on SQLite and on PostgreSQL (which skips itself when
 /// `KRING_TEST_POSTGRES_URL` is not set).
@@ -614,6 +614,7 @@ async fn t53_a_huge_response_is_read_only_up_to_the_cap(backend: Backend) {
     .await;
     wait_for(
         || finished.load(Ordering::SeqCst),
+        Duration::from_secs(30),
         "the receiver to stop writing",
     )
     .await;
@@ -697,20 +698,10 @@ async fn t53_a_response_that_never_ends_fails_at_the_timeout(backend: Backend) {
     );
     wait_for(
         || closed.load(Ordering::SeqCst),
+        Duration::from_secs(30),
         "the connection to be closed",
     )
     .await;
-}
-
-/// Waits for `done`, or fails after 30 s.
-async fn wait_for(done: impl Fn() -> bool, what: &str) {
-    for _ in 0..600 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("gave up waiting for {what}");
 }
 
 async fn t54_test_events_and_the_secret_never_shown_again(backend: Backend) {
