@@ -7,17 +7,29 @@ use crate::error::Error;
 
 /// A whole-number query parameter from 0 to `max`, `default` when absent (400 otherwise).
 pub fn number(raw: Option<&str>, name: &'static str, default: u64, max: u64) -> Result<u64, Error> {
+    number_between(raw, name, default, 0, max)
+}
+
+/// A whole-number query parameter from `min` to `max`, `default` when absent; anything else
+/// is a 400 that names the parameter, the range and what was sent.
+pub fn number_between(
+    raw: Option<&str>,
+    name: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, Error> {
     let Some(raw) = raw else {
         return Ok(default);
     };
     raw.parse::<u64>()
         .ok()
-        .filter(|n| *n <= max)
+        .filter(|n| (min..=max).contains(n))
         .ok_or_else(|| {
             Error::BadQuery(QueryError(
                 Message::new("query.integer_range")
                     .with("param", name)
-                    .with("min", "0")
+                    .with("min", min.to_string())
                     .with("max", max.to_string())
                     .with("value", kring_core::query::truncate(raw, 40)),
             ))

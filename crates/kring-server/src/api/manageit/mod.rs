@@ -12,7 +12,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
-use kring_core::i18n::Message;
 use kring_core::query::PlanKind;
 use serde_json::{Map, Value as Json, json};
 
@@ -24,6 +23,7 @@ use crate::engine;
 use crate::engine::write;
 use crate::error::Error;
 use crate::http::extract::{IdempotencyKey, RecordId, RouteResource};
+use crate::http::query::number_between;
 use crate::http::unit_of_work::{Started, UnitOfWork};
 use crate::http::{json_response, method_not_allowed, public_base};
 use crate::ledger::idempotency::{self, Attempt};
@@ -142,21 +142,8 @@ fn laravel_page(query: &str) -> Result<Option<(u64, u64)>, Error> {
     let Some(page) = find("page") else {
         return Ok(None);
     };
-    let number = |name: &'static str, raw: &str, max: u64| {
-        raw.trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| {
-                Error::BadQuery(kring_core::query::QueryError(
-                    Message::new("query.integer_range")
-                        .with("param", name)
-                        .with("min", "1")
-                        .with("max", max.to_string())
-                        .with("value", kring_core::query::truncate(raw, 40)),
-                ))
-            })
-    };
+    // Laravel trims what it reads.
+    let number = |name, raw: &str, max| number_between(Some(raw.trim()), name, 0, 1, max);
     let page = number("page", page, i64::MAX.unsigned_abs() / 1000)?;
     let per_page = match find("per_page") {
         Some(raw) => number("per_page", raw, kring_core::query::MAX_LIMIT)?,
