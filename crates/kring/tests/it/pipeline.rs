@@ -22,8 +22,7 @@ async fn reads_of(
     expected: StatusCode,
 ) -> u64 {
     let before = app.db.reads();
-    let (status, body) = app.send(method, Some(token), path, None).await;
-    assert_eq!(status, expected, "{method} {path}: {body}");
+    app.expect(expected, method, token, path, None).await;
     app.db.reads() - before
 }
 
@@ -32,10 +31,16 @@ async fn reads_of(
 /// loaded level, not one more for the permissions.
 async fn a_request_authenticates_with_one_statement(app: TestApp) {
     let token = app.owner().await;
-    let (status, customer) = app
-        .post(&token, "/api/customer", json!({"name": "Once BV"}))
+    let body = json!({"name": "Once BV"});
+    let customer = app
+        .expect(
+            StatusCode::CREATED,
+            "POST",
+            &token,
+            "/api/customer",
+            Some(body),
+        )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{customer}");
     let id = customer["id"].as_i64().expect("id");
 
     let me = reads_of(&app, "GET", &token, "/api/user/me", StatusCode::OK).await;
@@ -58,20 +63,21 @@ async fn a_request_authenticates_with_one_statement(app: TestApp) {
 /// over another resource, and a write that never reaches the body.
 async fn checks_after_authentication_read_nothing(app: TestApp) {
     let owner = app.owner().await;
-    let (status, customer) = app
-        .post(&owner, "/api/customer", json!({"name": "Seen BV"}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{customer}");
-    let id = customer["id"].as_i64().expect("id");
-    let viewer = app.user("Acme", "company_viewer").await;
-    let (status, role) = app
-        .post(
+    let body = json!({"name": "Seen BV"});
+    let customer = app
+        .expect(
+            StatusCode::CREATED,
+            "POST",
             &owner,
-            "/api/role",
-            json!({"name": "customers only", "permissions": ["customer.view"]}),
+            "/api/customer",
+            Some(body),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{role}");
+    let id = customer["id"].as_i64().expect("id");
+    let viewer = app.user("Acme", "company_viewer").await;
+    let role = json!({"name": "customers only", "permissions": ["customer.view"]});
+    app.expect(StatusCode::CREATED, "POST", &owner, "/api/role", Some(role))
+        .await;
     let narrow = app.user("Acme", "customers only").await;
 
     let refusals = [

@@ -188,6 +188,21 @@ impl TestApp {
         (status, json)
     }
 
+    /// Sends a request and asserts its status, naming the request and the body it got when the
+    /// status is another; returns the body.
+    pub async fn expect(
+        &self,
+        status: StatusCode,
+        method: &str,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (got, answer) = self.send(method, Some(token), path, body).await;
+        assert_eq!(got, status, "{method} {path}: {answer}");
+        answer
+    }
+
     pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
         self.send("GET", Some(token), path, None).await
     }
