@@ -25,6 +25,7 @@ mod oauth;
 mod pipeline;
 mod process;
 mod queries;
+mod registry;
 mod resources;
 mod schema;
 mod webhooks;
