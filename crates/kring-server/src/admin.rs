@@ -1,8 +1,6 @@
 //! Operator tasks behind the CLI (`kring user create`, `kring token create`).
 
 use chrono::Utc;
-use kring_core::Value;
-use kring_core::schema::ColumnType;
 use kring_core::time::format_timestamp;
 use kring_core::validate::is_email;
 use serde_json::{Value as Json, json};
@@ -15,8 +13,8 @@ use crate::registry::defs;
 use crate::tenant::Tenant;
 
 async fn single_id(tx: &mut Tx, query: Raw) -> Result<Option<i64>, Error> {
-    let rows = tx.fetch(&query, &[ColumnType::Int]).await?;
-    Ok(rows.first().and_then(|r| r.first()).and_then(Value::as_int))
+    let rows: Vec<(i64,)> = tx.fetch_as(&query).await?;
+    Ok(rows.into_iter().next().map(|(id,)| id))
 }
 
 async fn company_id(tx: &mut Tx, name: &str) -> Result<i64, Error> {
@@ -141,25 +139,21 @@ pub async fn create_token_with_scopes(
     }
     let token = format!("{PAT_PREFIX}{}", auth::random_secret()?);
     let mut tx = db.begin().await?;
-    let rows = tx
-        .fetch(
-            &Raw::new(
-                "SELECT id, company_id FROM users WHERE email = ?",
-                vec![email.into()],
-            ),
-            &[ColumnType::Int, ColumnType::Int],
-        )
+    let rows: Vec<(i64, i64)> = tx
+        .fetch_as(&Raw::new(
+            "SELECT id, company_id FROM users WHERE email = ?",
+            vec![email.into()],
+        ))
         .await?;
-    let Some([Value::Int(user_id), Value::Int(company_id)]) = rows.first().map(Vec::as_slice)
-    else {
+    let Some((user_id, company_id)) = rows.into_iter().next() else {
         return Err(Error::Config(format!("no user with email {email}")));
     };
     tx.execute(&Raw::new(
         "INSERT INTO personal_access_tokens (company_id, user_id, name, token_hash, scopes, created_at) \
          VALUES (?, ?, ?, ?, ?, ?)",
         vec![
-            (*company_id).into(),
-            (*user_id).into(),
+            company_id.into(),
+            user_id.into(),
             name.into(),
             auth::sha256_hex(&token).into(),
             scopes.into(),
@@ -172,11 +166,11 @@ pub async fn create_token_with_scopes(
 }
 
 pub async fn company_exists(db: &Db, name: &str) -> Result<bool, Error> {
-    let rows = db
-        .fetch(
-            &Raw::new("SELECT id FROM companies WHERE name = ?", vec![name.into()]),
-            &[ColumnType::Int],
-        )
+    let rows: Vec<(i64,)> = db
+        .fetch_as(&Raw::new(
+            "SELECT id FROM companies WHERE name = ?",
+            vec![name.into()],
+        ))
         .await?;
     Ok(!rows.is_empty())
 }

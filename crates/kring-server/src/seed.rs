@@ -4,8 +4,6 @@
 //! transaction with the row counters kept exact; no activity-log entries for seeded rows.
 
 use chrono::{DateTime, Utc};
-use kring_core::Value;
-use kring_core::schema::ColumnType;
 use sea_query::{Expr, ExprTrait, Func, Query};
 
 use crate::db::{Db, Raw, Tx};
@@ -130,10 +128,9 @@ pub async fn demo(db: &Db, company: &str, count: u64) -> Result<(), Error> {
 }
 
 async fn one_int(tx: &mut Tx, sql: &'static str, param: &str) -> Result<Option<i64>, Error> {
-    let rows = tx
-        .fetch(&Raw::new(sql, vec![param.into()]), &[ColumnType::Int])
-        .await?;
-    Ok(rows.first().and_then(|r| r.first()).and_then(Value::as_int))
+    // `MIN(id)` of no users is a row holding NULL, which means none just as no row does.
+    let rows: Vec<(Option<i64>,)> = tx.fetch_as(&Raw::new(sql, vec![param.into()])).await?;
+    Ok(rows.into_iter().next().and_then(|(id,)| id))
 }
 
 /// The highest id of `table` in the company, so the rows inserted next can be read back.
@@ -143,12 +140,9 @@ async fn last_id(tx: &mut Tx, table: &str, tenant: Tenant) -> Result<i64, Error>
         .expr(Func::max(Expr::col("id")))
         .from(table.to_string())
         .and_where(Expr::col("company_id").eq(tenant.company_id));
-    let rows = tx.fetch(&query, &[ColumnType::Int]).await?;
-    Ok(rows
-        .first()
-        .and_then(|r| r.first())
-        .and_then(Value::as_int)
-        .unwrap_or(0))
+    // `MAX(id)` of an empty table is NULL.
+    let rows: Vec<(Option<i64>,)> = tx.fetch_as(&query).await?;
+    Ok(rows.into_iter().next().and_then(|(id,)| id).unwrap_or(0))
 }
 
 async fn ids_after(
@@ -164,11 +158,8 @@ async fn ids_after(
         .and_where(Expr::col("company_id").eq(tenant.company_id))
         .and_where(Expr::col("id").gt(after))
         .order_by("id", sea_query::Order::Asc);
-    let rows = tx.fetch(&query, &[ColumnType::Int]).await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.first().and_then(Value::as_int))
-        .collect())
+    let rows: Vec<(i64,)> = tx.fetch_as(&query).await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 async fn insert_rows(
@@ -283,20 +274,13 @@ async fn insert_contacts(
 
 /// The company's `Tier` select field on customers, made with its options if it is new.
 async fn tier_field(tx: &mut Tx, tenant: Tenant, now: DateTime<Utc>) -> Result<i64, Error> {
-    let existing = tx
-        .fetch(
-            &Raw::new(
-                "SELECT id FROM fields WHERE company_id = ? AND model = 'customer' AND name = 'Tier'",
-                vec![tenant.company_id.into()],
-            ),
-            &[ColumnType::Int],
-        )
+    let existing: Vec<(i64,)> = tx
+        .fetch_as(&Raw::new(
+            "SELECT id FROM fields WHERE company_id = ? AND model = 'customer' AND name = 'Tier'",
+            vec![tenant.company_id.into()],
+        ))
         .await?;
-    if let Some(id) = existing
-        .first()
-        .and_then(|r| r.first())
-        .and_then(Value::as_int)
-    {
+    if let Some((id,)) = existing.into_iter().next() {
         return Ok(id);
     }
     let id = tx

@@ -13,10 +13,8 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{Duration, Utc};
-use kring_core::Value;
 use kring_core::i18n::{Locale, text};
 use kring_core::query::parse_query_string;
-use kring_core::schema::ColumnType;
 use serde_json::Value as Json;
 
 use super::clients::{self, Client, constant_time_eq};
@@ -266,19 +264,16 @@ async fn answer(
 /// password, so the form does not tell which emails exist.
 async fn verify_login(state: &AppState, email: &str, password: &str) -> Result<Option<i64>, Error> {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let rows = state
+    let rows: Vec<(i64, String)> = state
         .db
-        .fetch(
-            &Raw::new(
-                "SELECT id, password FROM users WHERE email = ?",
-                vec![email.into()],
-            ),
-            &[ColumnType::Int, ColumnType::Text],
-        )
+        .fetch_as(&Raw::new(
+            "SELECT id, password FROM users WHERE email = ?",
+            vec![email.into()],
+        ))
         .await?;
-    let (user_id, stored) = match rows.first().map(Vec::as_slice) {
-        Some([Value::Int(id), Value::Text(hash)]) => (Some(*id), hash.clone()),
-        _ => {
+    let (user_id, stored) = match rows.into_iter().next() {
+        Some((id, hash)) => (Some(id), hash),
+        None => {
             let dummy = match DUMMY.get() {
                 Some(hash) => hash.clone(),
                 None => DUMMY

@@ -5,8 +5,6 @@ use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
-use kring_core::Value;
-use kring_core::schema::ColumnType;
 use serde_json::{Map, Value as Json, json};
 
 use super::{oauth_error, param};
@@ -72,39 +70,20 @@ pub fn valid_redirect(uri: &str) -> bool {
 }
 
 const COLUMNS: &str = "id, user_id, company_id, name, secret_hash, redirect, confidential";
-const TYPES: [ColumnType; 7] = [
-    ColumnType::Int,
-    ColumnType::Int,
-    ColumnType::Int,
-    ColumnType::Text,
-    ColumnType::Text,
-    ColumnType::Text,
-    ColumnType::Bool,
-];
+/// [`COLUMNS`]: id, user_id, company_id, name, secret_hash (NULL for a public client),
+/// redirect, confidential.
+type ClientRow = (i64, i64, i64, String, Option<String>, String, bool);
 
-fn from_row(row: &[Value]) -> Option<Client> {
-    match row {
-        [
-            Value::Int(id),
-            Value::Int(user_id),
-            Value::Int(company_id),
-            Value::Text(name),
-            secret,
-            Value::Text(redirect),
-            Value::Bool(confidential),
-        ] => Some(Client {
-            id: *id,
-            user_id: *user_id,
-            company_id: *company_id,
-            name: name.clone(),
-            secret_hash: match secret {
-                Value::Text(hash) => Some(hash.clone()),
-                _ => None,
-            },
-            redirects: redirect.split_whitespace().map(str::to_string).collect(),
-            confidential: *confidential,
-        }),
-        _ => None,
+fn from_row(row: ClientRow) -> Client {
+    let (id, user_id, company_id, name, secret_hash, redirect, confidential) = row;
+    Client {
+        id,
+        user_id,
+        company_id,
+        name,
+        secret_hash,
+        redirects: redirect.split_whitespace().map(str::to_string).collect(),
+        confidential,
     }
 }
 
@@ -114,10 +93,10 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<Client>, Error> {
         return Ok(None);
     };
     let sql = format!("SELECT {COLUMNS} FROM oauth_clients WHERE id = ? AND revoked = ?");
-    let rows = db
-        .fetch(&Raw::owned(sql, vec![id.into(), false.into()]), &TYPES)
+    let rows: Vec<ClientRow> = db
+        .fetch_as(&Raw::owned(sql, vec![id.into(), false.into()]))
         .await?;
-    Ok(rows.first().and_then(|r| from_row(r)))
+    Ok(rows.into_iter().next().map(from_row))
 }
 
 /// Registers a client for the user with `email`; returns it as JSON with its secret, which is
@@ -141,22 +120,18 @@ pub async fn create(
         )));
     }
     let mut tx = db.begin().await?;
-    let owner = tx
-        .fetch(
-            &Raw::new(
-                "SELECT id, company_id FROM users WHERE email = ?",
-                vec![email.into()],
-            ),
-            &[ColumnType::Int, ColumnType::Int],
-        )
+    let owner: Vec<(i64, i64)> = tx
+        .fetch_as(&Raw::new(
+            "SELECT id, company_id FROM users WHERE email = ?",
+            vec![email.into()],
+        ))
         .await?;
-    let Some([Value::Int(user_id), Value::Int(company_id)]) = owner.first().map(Vec::as_slice)
-    else {
+    let Some((user_id, company_id)) = owner.into_iter().next() else {
         return Err(Error::Config(format!("no user with email {email}")));
     };
     let owner = crate::tenant::Tenant {
-        company_id: *company_id,
-        user_id: *user_id,
+        company_id,
+        user_id,
     };
     let (id, secret) = insert(&mut tx, owner, name, &redirects.join(" "), !public).await?;
     tx.commit().await?;

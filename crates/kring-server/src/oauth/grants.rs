@@ -5,9 +5,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{Duration, Utc};
-use kring_core::Value;
-use kring_core::schema::ColumnType;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value as Json, json};
 
 use super::clients::{self, Client, constant_time_eq};
@@ -122,18 +120,15 @@ fn invalid_grant(hint: &str) -> Error {
 
 /// The user a token will act for, with the company it belongs to.
 async fn company_of(tx: &mut Tx, user_id: i64) -> Result<i64, Error> {
-    let rows = tx
-        .fetch(
-            &Raw::new(
-                "SELECT company_id FROM users WHERE id = ?",
-                vec![user_id.into()],
-            ),
-            &[ColumnType::Int],
-        )
+    let rows: Vec<(i64,)> = tx
+        .fetch_as(&Raw::new(
+            "SELECT company_id FROM users WHERE id = ?",
+            vec![user_id.into()],
+        ))
         .await?;
-    rows.first()
-        .and_then(|r| r.first())
-        .and_then(Value::as_int)
+    rows.into_iter()
+        .next()
+        .map(|(company_id,)| company_id)
         .ok_or_else(|| invalid_grant("The user no longer exists"))
 }
 
@@ -223,50 +218,39 @@ async fn code_grant(
             false,
         )
     })?;
-    let rows = tx
-        .fetch(
-            &Raw::new(
-                "SELECT client_id, user_id, scopes, redirect_uri, code_challenge, family, used, \
-                 expires_at FROM oauth_codes WHERE code_hash = ?",
-                vec![sha256_hex(code).into()],
-            ),
-            &[
-                ColumnType::Int,
-                ColumnType::Int,
-                ColumnType::Text,
-                ColumnType::Text,
-                ColumnType::Text,
-                ColumnType::Text,
-                ColumnType::Bool,
-                ColumnType::Timestamp,
-            ],
-        )
+    // client_id, user_id, scopes, redirect_uri, code_challenge, family, used, expires_at
+    type CodeRow = (
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        bool,
+        DateTime<Utc>,
+    );
+    let rows: Vec<CodeRow> = tx
+        .fetch_as(&Raw::new(
+            "SELECT client_id, user_id, scopes, redirect_uri, code_challenge, family, used, \
+             expires_at FROM oauth_codes WHERE code_hash = ?",
+            vec![sha256_hex(code).into()],
+        ))
         .await?;
-    let Some(
-        [
-            Value::Int(client_id),
-            Value::Int(user_id),
-            Value::Text(scopes),
-            Value::Text(redirect_uri),
-            Value::Text(challenge),
-            Value::Text(family),
-            Value::Bool(used),
-            Value::Timestamp(expires_at),
-        ],
-    ) = rows.first().map(Vec::as_slice)
+    let Some((client_id, user_id, scopes, redirect_uri, challenge, family, used, expires_at)) =
+        rows.into_iter().next()
     else {
         return Err(invalid_grant("Authorization code is invalid").into());
     };
-    if *used {
+    if used {
         return Err(Refusal::Replayed {
-            family: family.clone(),
+            family,
             hint: "Authorization code has been used",
         });
     }
-    if *client_id != client.id {
+    if client_id != client.id {
         return Err(invalid_grant("Authorization code was not issued to this client").into());
     }
-    if *expires_at < Utc::now() {
+    if expires_at < Utc::now() {
         return Err(invalid_grant("Authorization code has expired").into());
     }
     if param(body, "redirect_uri") != Some(redirect_uri.as_str()) {
@@ -274,13 +258,12 @@ async fn code_grant(
     }
     // Every code was issued with a challenge (PKCE is required), so a verifier always is.
     let verified = param(body, "code_verifier")
-        .is_some_and(|v| valid_verifier(v) && constant_time_eq(&s256(v), challenge));
+        .is_some_and(|v| valid_verifier(v) && constant_time_eq(&s256(v), &challenge));
     if !verified {
         return Err(invalid_grant("Failed to verify `code_verifier`").into());
     }
     let spend = "UPDATE oauth_codes SET used = ? WHERE code_hash = ? AND used = ?";
-    spend_once(tx, spend, code, family, "Authorization code has been used").await?;
-    let (user_id, scopes, family) = (*user_id, scopes.clone(), family.clone());
+    spend_once(tx, spend, code, &family, "Authorization code has been used").await?;
     Ok(issue(tx, client, user_id, &scopes, &family, Some(&scopes)).await?)
 }
 
@@ -296,46 +279,29 @@ async fn refresh_grant(
             false,
         )
     })?;
-    let rows = tx
-        .fetch(
-            &Raw::new(
-                "SELECT client_id, user_id, family, scopes, revoked, expires_at \
-                 FROM oauth_refresh_tokens WHERE token_hash = ?",
-                vec![sha256_hex(token).into()],
-            ),
-            &[
-                ColumnType::Int,
-                ColumnType::Int,
-                ColumnType::Text,
-                ColumnType::Text,
-                ColumnType::Bool,
-                ColumnType::Timestamp,
-            ],
-        )
+    // client_id, user_id, family, scopes, revoked, expires_at
+    type RefreshRow = (i64, i64, String, String, bool, DateTime<Utc>);
+    let rows: Vec<RefreshRow> = tx
+        .fetch_as(&Raw::new(
+            "SELECT client_id, user_id, family, scopes, revoked, expires_at \
+             FROM oauth_refresh_tokens WHERE token_hash = ?",
+            vec![sha256_hex(token).into()],
+        ))
         .await?;
-    let Some(
-        [
-            Value::Int(client_id),
-            Value::Int(user_id),
-            Value::Text(family),
-            Value::Text(granted),
-            Value::Bool(revoked),
-            Value::Timestamp(expires_at),
-        ],
-    ) = rows.first().map(Vec::as_slice)
+    let Some((client_id, user_id, family, granted, revoked, expires_at)) = rows.into_iter().next()
     else {
         return Err(invalid_grant("The refresh token is invalid.").into());
     };
-    if *client_id != client.id {
+    if client_id != client.id {
         return Err(invalid_grant("The refresh token was not issued to this client").into());
     }
-    if *revoked {
+    if revoked {
         return Err(Refusal::Replayed {
-            family: family.clone(),
+            family,
             hint: "The refresh token has been used",
         });
     }
-    if *expires_at < Utc::now() {
+    if expires_at < Utc::now() {
         return Err(invalid_grant("The refresh token has expired").into());
     }
     let scopes = match param(body, "scope") {
@@ -358,8 +324,7 @@ async fn refresh_grant(
         }
     };
     let spend = "UPDATE oauth_refresh_tokens SET revoked = ? WHERE token_hash = ? AND revoked = ?";
-    spend_once(tx, spend, token, family, "The refresh token has been used").await?;
-    let (user_id, family, granted) = (*user_id, family.clone(), granted.clone());
+    spend_once(tx, spend, token, &family, "The refresh token has been used").await?;
     Ok(issue(tx, client, user_id, &scopes, &family, Some(&granted)).await?)
 }
 
@@ -423,24 +388,22 @@ pub async fn revoke(
     })?;
     let hash = sha256_hex(token);
     let mut tx = state.db.begin().await?;
-    let family = tx
-        .fetch(
-            &Raw::new(
-                "SELECT family FROM oauth_refresh_tokens WHERE token_hash = ? AND client_id = ? \
-                 UNION ALL SELECT family FROM personal_access_tokens \
-                 WHERE token_hash = ? AND client_id = ?",
-                vec![
-                    hash.clone().into(),
-                    client.id.into(),
-                    hash.into(),
-                    client.id.into(),
-                ],
-            ),
-            &[ColumnType::Text],
-        )
+    let families: Vec<(Option<String>,)> = tx
+        .fetch_as(&Raw::new(
+            "SELECT family FROM oauth_refresh_tokens WHERE token_hash = ? AND client_id = ? \
+             UNION ALL SELECT family FROM personal_access_tokens \
+             WHERE token_hash = ? AND client_id = ?",
+            vec![
+                hash.clone().into(),
+                client.id.into(),
+                hash.into(),
+                client.id.into(),
+            ],
+        ))
         .await?;
-    if let Some(Value::Text(family)) = family.first().and_then(|r| r.first()) {
-        revoke_family(&mut tx, family).await?;
+    // An access token's `family` is nullable; one without it has no grant to revoke.
+    if let Some((Some(family),)) = families.into_iter().next() {
+        revoke_family(&mut tx, &family).await?;
     }
     tx.commit().await?;
     Ok(no_store(json!({})))

@@ -5,10 +5,8 @@
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
-use kring_core::Value;
+use chrono::{DateTime, Utc};
 use kring_core::i18n::Message;
-use kring_core::schema::ColumnType;
 use kring_core::time::format_timestamp;
 use kring_core::validate::ValidationErrors;
 use serde_json::{Map, Value as Json, json};
@@ -22,34 +20,25 @@ use crate::http::{json_body, json_response};
 use crate::state::AppState;
 use crate::tenant::Tenant;
 
-const CLIENT_TYPES: [ColumnType; 7] = [
-    ColumnType::Int,
-    ColumnType::Text,
-    ColumnType::Text,
-    ColumnType::Bool,
-    ColumnType::Bool,
-    ColumnType::Timestamp,
-    ColumnType::Timestamp,
-];
+/// id, name, redirect, confidential, revoked, created_at, updated_at
+type ClientRow = (
+    i64,
+    String,
+    String,
+    bool,
+    bool,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
 
-fn client_json(user_id: i64, row: &[Value]) -> Option<Json> {
-    match row {
-        [
-            Value::Int(id),
-            Value::Text(name),
-            Value::Text(redirect),
-            Value::Bool(confidential),
-            Value::Bool(revoked),
-            Value::Timestamp(created),
-            Value::Timestamp(updated),
-        ] => Some(json!({
-            "id": id.to_string(), "user_id": user_id, "name": name, "redirect": redirect,
-            "confidential": confidential, "personal_access_client": false,
-            "password_client": false, "revoked": revoked,
-            "created_at": format_timestamp(created), "updated_at": format_timestamp(updated),
-        })),
-        _ => None,
-    }
+fn client_json(user_id: i64, row: ClientRow) -> Json {
+    let (id, name, redirect, confidential, revoked, created, updated) = row;
+    json!({
+        "id": id.to_string(), "user_id": user_id, "name": name, "redirect": redirect,
+        "confidential": confidential, "personal_access_client": false,
+        "password_client": false, "revoked": revoked,
+        "created_at": format_timestamp(&created), "updated_at": format_timestamp(&updated),
+    })
 }
 
 async fn own_client(state: &AppState, owner: Tenant, id: &str) -> Result<Json, Error> {
@@ -58,19 +47,17 @@ async fn own_client(state: &AppState, owner: Tenant, id: &str) -> Result<Json, E
         id: kring_core::query::truncate(id, 40),
     };
     let id: i64 = id.parse().map_err(|_| not_found())?;
-    let rows = state
+    let rows: Vec<ClientRow> = state
         .db
-        .fetch(
-            &Raw::new(
-                "SELECT id, name, redirect, confidential, revoked, created_at, updated_at \
-                 FROM oauth_clients WHERE id = ? AND user_id = ? AND revoked = ?",
-                vec![id.into(), owner.user_id.into(), false.into()],
-            ),
-            &CLIENT_TYPES,
-        )
+        .fetch_as(&Raw::new(
+            "SELECT id, name, redirect, confidential, revoked, created_at, updated_at \
+             FROM oauth_clients WHERE id = ? AND user_id = ? AND revoked = ?",
+            vec![id.into(), owner.user_id.into(), false.into()],
+        ))
         .await?;
-    rows.first()
-        .and_then(|r| client_json(owner.user_id, r))
+    rows.into_iter()
+        .next()
+        .map(|row| client_json(owner.user_id, row))
         .ok_or_else(not_found)
 }
 
@@ -79,20 +66,17 @@ pub async fn list_clients(
     principal: Principal,
 ) -> Result<Response, Error> {
     let owner = principal.personal_owner()?;
-    let rows = state
+    let rows: Vec<ClientRow> = state
         .db
-        .fetch(
-            &Raw::new(
-                "SELECT id, name, redirect, confidential, revoked, created_at, updated_at \
-                 FROM oauth_clients WHERE user_id = ? AND revoked = ? ORDER BY id",
-                vec![owner.user_id.into(), false.into()],
-            ),
-            &CLIENT_TYPES,
-        )
+        .fetch_as(&Raw::new(
+            "SELECT id, name, redirect, confidential, revoked, created_at, updated_at \
+             FROM oauth_clients WHERE user_id = ? AND revoked = ? ORDER BY id",
+            vec![owner.user_id.into(), false.into()],
+        ))
         .await?;
     let clients: Vec<Json> = rows
-        .iter()
-        .filter_map(|r| client_json(owner.user_id, r))
+        .into_iter()
+        .map(|row| client_json(owner.user_id, row))
         .collect();
     Ok(json_response(StatusCode::OK, &Json::Array(clients)))
 }
@@ -209,42 +193,27 @@ pub async fn list_tokens(
     principal: Principal,
 ) -> Result<Response, Error> {
     let owner = principal.personal_owner()?;
-    let rows = state
+    // t.id, t.client_id, c.name, t.scopes, t.expires_at, t.created_at. The two nullable
+    // columns are plain: the join keeps out a NULL client_id, `expires_at > ?` a NULL expiry.
+    type TokenRow = (i64, i64, String, String, DateTime<Utc>, DateTime<Utc>);
+    let rows: Vec<TokenRow> = state
         .db
-        .fetch(
-            &Raw::new(
-                "SELECT t.id, t.client_id, c.name, t.scopes, t.expires_at, t.created_at \
-                 FROM personal_access_tokens t JOIN oauth_clients c ON c.id = t.client_id \
-                 WHERE t.user_id = ? AND t.revoked = ? AND t.expires_at > ? ORDER BY t.id",
-                vec![owner.user_id.into(), false.into(), Utc::now().into()],
-            ),
-            &[
-                ColumnType::Int,
-                ColumnType::Int,
-                ColumnType::Text,
-                ColumnType::Text,
-                ColumnType::Timestamp,
-                ColumnType::Timestamp,
-            ],
-        )
+        .fetch_as(&Raw::new(
+            "SELECT t.id, t.client_id, c.name, t.scopes, t.expires_at, t.created_at \
+             FROM personal_access_tokens t JOIN oauth_clients c ON c.id = t.client_id \
+             WHERE t.user_id = ? AND t.revoked = ? AND t.expires_at > ? ORDER BY t.id",
+            vec![owner.user_id.into(), false.into(), Utc::now().into()],
+        ))
         .await?;
     let tokens: Vec<Json> = rows
-        .iter()
-        .filter_map(|row| match row.as_slice() {
-            [
-                Value::Int(id),
-                Value::Int(client_id),
-                Value::Text(client),
-                Value::Text(scopes),
-                Value::Timestamp(expires),
-                Value::Timestamp(created),
-            ] => Some(json!({
+        .into_iter()
+        .map(|(id, client_id, client, scopes, expires, created)| {
+            json!({
                 "id": id.to_string(), "user_id": owner.user_id, "client_id": client_id.to_string(),
                 "scopes": scopes.split_whitespace().collect::<Vec<_>>(), "revoked": false,
-                "expires_at": format_timestamp(expires), "created_at": format_timestamp(created),
+                "expires_at": format_timestamp(&expires), "created_at": format_timestamp(&created),
                 "client": {"id": client_id.to_string(), "name": client},
-            })),
-            _ => None,
+            })
         })
         .collect();
     Ok(json_response(StatusCode::OK, &Json::Array(tokens)))
@@ -262,18 +231,16 @@ pub async fn delete_token(
         id: kring_core::query::truncate(&id, 40),
     };
     let token_id: i64 = id.parse().map_err(|_| not_found())?;
-    let rows = state
+    let rows: Vec<(Option<String>,)> = state
         .db
-        .fetch(
-            &Raw::new(
-                "SELECT family FROM personal_access_tokens \
-                 WHERE id = ? AND user_id = ? AND client_id IS NOT NULL",
-                vec![token_id.into(), owner.user_id.into()],
-            ),
-            &[ColumnType::Text],
-        )
+        .fetch_as(&Raw::new(
+            "SELECT family FROM personal_access_tokens \
+             WHERE id = ? AND user_id = ? AND client_id IS NOT NULL",
+            vec![token_id.into(), owner.user_id.into()],
+        ))
         .await?;
-    let Some(Value::Text(family)) = rows.first().and_then(|r| r.first()).cloned() else {
+    // `family` is nullable: a token without one has no grant to revoke, and stays a 404.
+    let Some((Some(family),)) = rows.into_iter().next() else {
         return Err(not_found());
     };
     let mut tx = state.db.begin().await?;

@@ -7,7 +7,7 @@
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use kring_core::Value;
 use kring_core::i18n::Message;
 use kring_core::query::{Plan, parse_query_string};
@@ -37,7 +37,7 @@ const DEFAULT_PAGE: u64 = 100;
 /// How long a replaced secret keeps signing beside the new one.
 const ROTATION_OVERLAP_HOURS: i64 = 24;
 
-/// The columns a delivery is shown with, in order.
+/// The columns a delivery is shown with, in order; eleven, past what a typed row holds.
 const SHOWN: &str = "d.id, d.event_id, e.event, d.status, d.attempts, d.response_status, \
                      d.error, d.redelivery_of, d.next_attempt_at, d.created_at, d.updated_at";
 const SHOWN_TYPES: [ColumnType; 11] = [
@@ -111,23 +111,31 @@ pub async fn list(
         .db
         .fetch(&Raw::owned(sql, values), &SHOWN_TYPES)
         .await?;
-    let total = state
+    let total: Vec<(i64,)> = state
         .db
-        .fetch(
-            &Raw::new(
-                "SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = ? AND company_id = ?",
-                vec![webhook.into(), tenant.company_id.into()],
-            ),
-            &[ColumnType::Int],
-        )
+        .fetch_as(&Raw::new(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = ? AND company_id = ?",
+            vec![webhook.into(), tenant.company_id.into()],
+        ))
         .await?;
-    let total = total.first().and_then(|r| r.first()).map(Value::to_json);
+    let total = total.into_iter().next().map(|(total,)| total);
     let data = with_attempts(&state.db, tenant, &rows).await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({ "data": data, "limit": limit, "total": total, "offset": offset }),
     ))
 }
+
+/// delivery_id, attempt, response_status, duration_ms, error, attempted_at, response_body
+type AttemptRow = (
+    i64,
+    i64,
+    Option<i64>,
+    i64,
+    Option<String>,
+    DateTime<Utc>,
+    Option<String>,
+);
 
 /// The deliveries of `rows` as JSON, each with its attempts, oldest first (one query for all).
 async fn with_attempts(db: &Db, tenant: Tenant, rows: &[Vec<Value>]) -> Result<Vec<Json>, Error> {
@@ -148,32 +156,13 @@ async fn with_attempts(db: &Db, tenant: Tenant, rows: &[Vec<Value>]) -> Result<V
         );
         let mut values: Vec<sea_query::Value> = vec![tenant.company_id.into()];
         values.extend(ids.iter().map(|id| (*id).into()));
-        let types = [
-            ColumnType::Int,
-            ColumnType::Int,
-            ColumnType::Int,
-            ColumnType::Int,
-            ColumnType::Text,
-            ColumnType::Timestamp,
-            ColumnType::Text,
-        ];
-        for row in db.fetch(&Raw::owned(sql, values), &types).await? {
-            if let [
-                Value::Int(delivery),
-                attempt,
-                status,
-                duration,
-                error,
-                at,
-                body,
-            ] = row.as_slice()
-            {
-                attempts.entry(*delivery).or_default().push(json!({
-                    "attempt": attempt.to_json(), "response_status": status.to_json(),
-                    "duration_ms": duration.to_json(), "error": error.to_json(),
-                    "attempted_at": time(at), "response_body": body.to_json(),
-                }));
-            }
+        let rows: Vec<AttemptRow> = db.fetch_as(&Raw::owned(sql, values)).await?;
+        for (delivery, attempt, status, duration, error, at, body) in rows {
+            attempts.entry(delivery).or_default().push(json!({
+                "attempt": attempt, "response_status": status,
+                "duration_ms": duration, "error": error,
+                "attempted_at": format_timestamp(&at), "response_body": body,
+            }));
         }
     }
     Ok(rows
@@ -339,27 +328,20 @@ async fn queue_again(
     webhook: i64,
     original: i64,
 ) -> Result<i64, Error> {
-    let rows = tx
-        .fetch(
-            &Raw::new(
-                "SELECT status, event_id, redelivery_of FROM webhook_deliveries \
-                 WHERE id = ? AND webhook_id = ? AND company_id = ?",
-                vec![original.into(), webhook.into(), tenant.company_id.into()],
-            ),
-            &[ColumnType::Text, ColumnType::Int, ColumnType::Int],
-        )
+    let rows: Vec<(String, i64, Option<i64>)> = tx
+        .fetch_as(&Raw::new(
+            "SELECT status, event_id, redelivery_of FROM webhook_deliveries \
+             WHERE id = ? AND webhook_id = ? AND company_id = ?",
+            vec![original.into(), webhook.into(), tenant.company_id.into()],
+        ))
         .await?;
-    let Some([Value::Text(status), Value::Int(event), first]) = rows.first().map(Vec::as_slice)
-    else {
+    let Some((status, event, first)) = rows.into_iter().next() else {
         return Err(delivery_not_found(&original.to_string()));
     };
     if status == "pending" {
         return Err(Error::Conflict(Message::new("http.delivery_pending")));
     }
-    let first = match first {
-        Value::Int(first) => *first,
-        _ => original,
-    };
+    let first = first.unwrap_or(original);
     let now = Utc::now();
     tx.insert(&Raw::new(
         "INSERT INTO webhook_deliveries (company_id, webhook_id, event_id, status, attempts, \
@@ -368,7 +350,7 @@ async fn queue_again(
         vec![
             tenant.company_id.into(),
             webhook.into(),
-            (*event).into(),
+            event.into(),
             now.into(),
             first.into(),
             now.into(),
@@ -415,7 +397,7 @@ async fn rotate(
     work: &mut UnitOfWork<'_>,
     tenant: Tenant,
     webhook: i64,
-) -> Result<(String, chrono::DateTime<Utc>), Error> {
+) -> Result<(String, DateTime<Utc>), Error> {
     let secret =
         new_secret().ok_or_else(|| Error::Internal("no randomness for a webhook secret".into()))?;
     let until = Utc::now() + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
@@ -454,19 +436,17 @@ async fn current_secret(
     state: &AppState,
     tenant: Tenant,
     webhook: i64,
-) -> Result<(String, chrono::DateTime<Utc>), Error> {
-    let rows = state
+) -> Result<(String, DateTime<Utc>), Error> {
+    let rows: Vec<(Option<String>, Option<DateTime<Utc>>)> = state
         .db
-        .fetch(
-            &Raw::new(
-                "SELECT secret, previous_secret_until FROM webhooks WHERE id = ? AND company_id = ?",
-                vec![webhook.into(), tenant.company_id.into()],
-            ),
-            &[ColumnType::Text, ColumnType::Timestamp],
-        )
+        .fetch_as(&Raw::new(
+            "SELECT secret, previous_secret_until FROM webhooks WHERE id = ? AND company_id = ?",
+            vec![webhook.into(), tenant.company_id.into()],
+        ))
         .await?;
-    match rows.first().map(Vec::as_slice) {
-        Some([Value::Text(secret), Value::Timestamp(until)]) => Ok((secret.clone(), *until)),
+    // Both columns are nullable; without either there is no rotation to report: 404, as before.
+    match rows.into_iter().next() {
+        Some((Some(secret), Some(until))) => Ok((secret, until)),
         _ => Err(engine::not_found(&WEBHOOK, webhook)),
     }
 }
