@@ -10,6 +10,8 @@
 //! - [`i18n`]: the English and Dutch message catalog.
 //! - [`time`]: the timestamp formats Kring reads and writes.
 
+#![cfg_attr(test, allow(clippy::as_conversions, clippy::indexing_slicing))]
+
 pub mod custom_field;
 pub mod form;
 pub mod i18n;

@@ -1,5 +1,7 @@
 //! Kring's server: storage, the resource engine, authentication and the HTTP surface.
 
+#![cfg_attr(test, allow(clippy::as_conversions, clippy::indexing_slicing))]
+
 pub mod admin;
 pub mod api;
 pub mod app;

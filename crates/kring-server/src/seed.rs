@@ -57,12 +57,13 @@ pub async fn demo(db: &Db, company: &str, count: u64) -> Result<(), Error> {
     };
     let now = Utc::now();
 
-    let customers = insert_customers(&mut tx, tenant, count as usize, now).await?;
+    let customers =
+        insert_customers(&mut tx, tenant, usize::try_from(count).unwrap_or(0), now).await?;
     let contacts = insert_contacts(&mut tx, tenant, &customers, now).await?;
     let pivot = contacts
         .iter()
         .enumerate()
-        .map(|(j, contact)| vec![customers[j / 2].into(), (*contact).into()]);
+        .filter_map(|(j, contact)| Some(vec![(*customers.get(j / 2)?).into(), (*contact).into()]));
     insert_rows(
         &mut tx,
         "customer_contact",
@@ -78,7 +79,7 @@ pub async fn demo(db: &Db, company: &str, count: u64) -> Result<(), Error> {
                 (*customer).into(),
                 format!("Call about order {}", i * 3 + t).into(),
                 (t == 0).into(),
-                (1 + ((i + t) % 5) as i64).into(),
+                (1 + small(i + t) % 5).into(),
                 now.into(),
                 now.into(),
             ]
@@ -102,7 +103,7 @@ pub async fn demo(db: &Db, company: &str, count: u64) -> Result<(), Error> {
             tier.into(),
             "customer".into(),
             (*customer).into(),
-            TIERS[i % 3].into(),
+            pick(&TIERS, i).into(),
             now.into(),
             now.into(),
         ]
@@ -118,7 +119,7 @@ pub async fn demo(db: &Db, company: &str, count: u64) -> Result<(), Error> {
     ];
     insert_rows(&mut tx, "field_values", &value_columns, values).await?;
 
-    let n = customers.len() as i64;
+    let n = small(customers.len());
     adjust_count(&mut tx, &defs::customer::CUSTOMER, tenant, n).await?;
     adjust_count(&mut tx, &defs::contact::CONTACT, tenant, 2 * n).await?;
     adjust_count(&mut tx, &defs::task::TASK, tenant, 3 * n).await?;
@@ -194,9 +195,9 @@ async fn insert_customers(
     let rows = (0..count).map(|i| {
         let name = format!(
             "{}, {} {} {i}",
-            FIRST[i % 12],
-            SECOND[(i / 12) % 10],
-            KIND[(i / 120) % 8]
+            pick(&FIRST, i),
+            pick(&SECOND, i / 12),
+            pick(&KIND, i / 120)
         );
         let slug: String = name
             .to_lowercase()
@@ -211,7 +212,7 @@ async fn insert_customers(
             format!("{:08}", 10_000_000 + i).into(),
             format!("info@{slug}.test").into(),
             format!("+31 20 {:03} {:04}", i % 1000, i % 10_000).into(),
-            (now + chrono::Duration::hours((i % 2000) as i64)).into(),
+            (now + chrono::Duration::hours(small(i % 2000))).into(),
             i.is_multiple_of(3).into(),
             now.into(),
             now.into(),
@@ -248,8 +249,8 @@ async fn insert_contacts(
                 tenant.company_id.into(),
                 tenant.user_id.into(),
                 (*customer).into(),
-                GIVEN[i % 8].into(),
-                format!("{} {i}", SECOND[i % 10]).into(),
+                pick(&GIVEN, i).into(),
+                format!("{} {i}", pick(&SECOND, i)).into(),
                 format!("{mailbox}{i}@example.test").into(),
                 function.into(),
                 now.into(),
@@ -295,7 +296,7 @@ async fn tier_field(tx: &mut Tx, tenant: Tenant, now: DateTime<Utc>) -> Result<i
             tenant.company_id.into(),
             id.into(),
             (*tier).into(),
-            (position as i64).into(),
+            small(position).into(),
             now.into(),
             now.into(),
         ]
@@ -311,4 +312,17 @@ async fn tier_field(tx: &mut Tx, tenant: Tenant, now: DateTime<Utc>) -> Result<i
     insert_rows(tx, "field_options", &columns, options).await?;
     adjust_count(tx, &defs::field::FIELD, tenant, 1).await?;
     Ok(id)
+}
+
+/// The `i`th of `names`, round and round.
+fn pick(names: &[&'static str], i: usize) -> &'static str {
+    names
+        .get(i.checked_rem(names.len()).unwrap_or(0))
+        .copied()
+        .unwrap_or("")
+}
+
+/// A count or index of the demo data as a column value (they stay far below `i64::MAX`).
+fn small(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -4,7 +4,12 @@
 //! - imports go down the layers: routes and the CLI operations → API handlers → HTTP plumbing,
 //!   auth, state and the webhook worker → engine and files → ledger → db → the base.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::as_conversions,
+    clippy::indexing_slicing
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -75,7 +75,7 @@ fn encode(value: &str) -> String {
         .bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
+                char::from(b).to_string()
             }
             _ => format!("%{b:02X}"),
         })
@@ -115,9 +115,9 @@ async fn check(state: &AppState, params: &Params) -> Result<Authorization, Respo
         None => None,
     }
     .ok_or_else(|| oauth_error(OAuthCode::InvalidClient, "", false).into_response())?;
-    let redirect_uri = match get("redirect_uri") {
-        Some(uri) if client.allows_redirect(uri) => uri.to_string(),
-        None if client.redirects.len() == 1 => client.redirects[0].clone(),
+    let redirect_uri = match (get("redirect_uri"), client.redirects.as_slice()) {
+        (Some(uri), _) if client.allows_redirect(uri) => uri.to_string(),
+        (None, [only]) => only.clone(),
         _ => {
             let hint = "Check the `redirect_uri` parameter";
             return Err(oauth_error(OAuthCode::InvalidRequest, hint, false).into_response());

@@ -185,7 +185,9 @@ async fn issue(
             ],
         ))
         .await?;
-        body["refresh_token"] = json!(refresh);
+        if let Json::Object(fields) = &mut body {
+            fields.insert("refresh_token".into(), json!(refresh));
+        }
     }
     Ok(body)
 }

@@ -132,7 +132,9 @@ pub async fn create_client(
         super::clients::insert(&mut tx, owner, &name, &redirect, confidential).await?;
     tx.commit().await?;
     let mut client = own_client(&state, owner, &id.to_string()).await?;
-    client["secret"] = json!(secret);
+    if let Json::Object(fields) = &mut client {
+        fields.insert("secret".into(), json!(secret));
+    }
     Ok(json_response(StatusCode::CREATED, &client))
 }
 

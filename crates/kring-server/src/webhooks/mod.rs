@@ -300,9 +300,11 @@ fn payload(
         "created_at": format_timestamp(created),
         "data": serde_json::from_str::<Json>(data).unwrap_or(Json::Null),
     });
-    if let (Some(changed), Some(previous)) = (parse(changed), parse(previous)) {
-        payload["changed_fields"] = changed;
-        payload["previous"] = previous;
+    if let (Some(changed), Some(previous)) = (parse(changed), parse(previous))
+        && let Json::Object(fields) = &mut payload
+    {
+        fields.insert("changed_fields".into(), changed);
+        fields.insert("previous".into(), previous);
     }
     payload
 }
@@ -423,7 +425,7 @@ async fn answer(mut response: reqwest::Response) -> Answer {
 /// The first [`MAX_RESPONSE_KEPT`] bytes of a body as text: invalid UTF-8 and NUL (which
 /// PostgreSQL cannot store) replaced, cut at a character boundary.
 fn excerpt(body: &[u8]) -> String {
-    let head = &body[..body.len().min(MAX_RESPONSE_KEPT)];
+    let head = body.get(..MAX_RESPONSE_KEPT).unwrap_or(body);
     let text = String::from_utf8_lossy(head).replace('\0', "\u{fffd}");
     let mut end = text.len().min(MAX_RESPONSE_KEPT);
     while !text.is_char_boundary(end) {
@@ -468,7 +470,7 @@ async fn record(state: &AppState, delivery: &Due, outcome: Outcome) -> Result<()
     let succeeded =
         outcome.error.is_none() && outcome.status.is_some_and(|s| (200..300).contains(&s));
     let gone = outcome.status == Some(410);
-    let exhausted = delivery.attempt as usize > SCHEDULE.len();
+    let exhausted = usize::try_from(delivery.attempt).map_or(true, |n| n > SCHEDULE.len());
     let (status, next) = if succeeded {
         ("succeeded", now)
     } else if gone || exhausted {
@@ -524,14 +526,20 @@ async fn record(state: &AppState, delivery: &Due, outcome: Outcome) -> Result<()
 /// The wait before attempt `attempts + 1`: the schedule's step with ±20 % jitter, or longer if
 /// the receiver asked (capped at a day), scaled for tests.
 fn backoff(state: &AppState, attempts: i64, retry_after: Option<u64>) -> chrono::Duration {
-    let step = SCHEDULE
-        .get((attempts.max(1) - 1) as usize)
+    let step = usize::try_from(attempts.max(1) - 1)
+        .ok()
+        .and_then(|i| SCHEDULE.get(i))
         .copied()
-        .unwrap_or(72_000) as f64;
+        .unwrap_or(72_000);
     let mut byte = [0u8; 1];
     let _ = getrandom::fill(&mut byte);
-    let jitter = 0.8 + 0.4 * f64::from(byte[0]) / 255.0;
-    let seconds = (step * jitter).max(retry_after.unwrap_or(0).min(86_400) as f64);
-    let millis = seconds * 1000.0 * state.config.webhook_backoff_scale;
-    chrono::Duration::milliseconds(millis as i64)
+    let [random] = byte;
+    let jitter = 0.8 + 0.4 * f64::from(random) / 255.0;
+    // Seconds below a day, as floats, and back as milliseconds: far inside both types' range.
+    #[allow(clippy::as_conversions)]
+    let millis = {
+        let seconds = (step as f64 * jitter).max(retry_after.unwrap_or(0).min(86_400) as f64);
+        (seconds * 1000.0 * state.config.webhook_backoff_scale) as i64
+    };
+    chrono::Duration::milliseconds(millis)
 }

@@ -3,7 +3,12 @@
 //! PostgreSQL (each test in its own schema).
 
 // A failed expectation in a test is the test failing, with its message.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::as_conversions,
+    clippy::indexing_slicing
+)]
 
 mod support;
 

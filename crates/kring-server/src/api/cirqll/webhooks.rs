@@ -96,7 +96,7 @@ pub async fn list(
         DEFAULT_PAGE,
         MAX_PAGE,
     )?;
-    let offset = number(param("offset"), "offset", 0, i64::MAX as u64)?;
+    let offset = number(param("offset"), "offset", 0, i64::MAX.unsigned_abs())?;
     let sql = format!(
         "SELECT {SHOWN} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
          WHERE d.webhook_id = ? AND d.company_id = ? ORDER BY d.id DESC LIMIT ? OFFSET ?"
@@ -104,8 +104,8 @@ pub async fn list(
     let values = vec![
         webhook.into(),
         tenant.company_id.into(),
-        (limit as i64).into(),
-        (offset as i64).into(),
+        i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        i64::try_from(offset).unwrap_or(i64::MAX).into(),
     ];
     let rows = state
         .db
@@ -383,8 +383,11 @@ pub async fn rotate_secret(
         };
         let mut shown =
             engine::show(&state.db, &WEBHOOK, tenant, webhook, &Plan::default()).await?;
-        shown["secret"] = Json::String(secret);
-        shown["previous_secret_expires_at"] = Json::String(format_timestamp(&until));
+        if let Json::Object(fields) = &mut shown {
+            fields.insert("secret".into(), Json::String(secret));
+            let until = Json::String(format_timestamp(&until));
+            fields.insert("previous_secret_expires_at".into(), until);
+        }
         Ok((StatusCode::OK, Some(shown)))
     }
     .await;
