@@ -6,7 +6,7 @@
 //! extensions, so a handler that asks again gets the same one without another query.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -17,7 +17,7 @@ use kring_core::query::Plan;
 use super::grants;
 use super::rate_limit::Slot;
 use crate::crypto::sha256_hex;
-use crate::db::{Raw, dialect};
+use crate::db::{Backend, Raw, dialect};
 use crate::error::Error;
 use crate::http::extract::RouteResource;
 use crate::registry::{Action, REGISTRY, ResourceDef, Routes, find};
@@ -145,22 +145,35 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The statement that resolves a token, written once per engine (every request runs it).
+fn principal_statement(backend: Backend) -> &'static str {
+    fn write(backend: Backend) -> String {
+        format!(
+            "SELECT u.id, u.company_id, t.scopes, t.client_id IS NULL, \
+                 (SELECT {} FROM role_permissions rp \
+                  JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id = u.role_id) \
+             FROM personal_access_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = ? AND t.revoked = ? \
+             AND (t.expires_at IS NULL OR t.expires_at > ?)",
+            dialect::joined_names(backend, "p.name")
+        )
+    }
+    static SQLITE: LazyLock<String> = LazyLock::new(|| write(Backend::Sqlite));
+    static POSTGRES: LazyLock<String> = LazyLock::new(|| write(Backend::Postgres));
+    match backend {
+        Backend::Sqlite => &SQLITE,
+        Backend::Postgres => &POSTGRES,
+    }
+}
+
 /// The token's principal: one statement.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, Error> {
     let token = bearer_token(headers).ok_or(Error::Unauthenticated)?;
     if token.len() > 512 {
         return Err(Error::InvalidToken);
     }
-    let sql = format!(
-        "SELECT u.id, u.company_id, t.scopes, t.client_id IS NULL, \
-             (SELECT {} FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id \
-              WHERE rp.role_id = u.role_id) \
-         FROM personal_access_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = ? AND t.revoked = ? AND (t.expires_at IS NULL OR t.expires_at > ?)",
-        dialect::joined_names(state.db.backend(), "p.name")
-    );
-    let query = Raw::owned(
-        sql,
+    let query = Raw::new(
+        principal_statement(state.db.backend()),
         vec![sha256_hex(token).into(), false.into(), Utc::now().into()],
     );
     let rows: Vec<(i64, i64, String, bool, Option<String>)> = state.db.fetch_as(&query).await?;

@@ -5,6 +5,14 @@ use kring_core::query::QueryError;
 
 use crate::error::Error;
 
+/// The first value of query parameter `name`, if the query has it.
+pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
 /// A whole-number query parameter from 0 to `max`, `default` when absent (400 otherwise).
 pub fn number(raw: Option<&str>, name: &'static str, default: u64, max: u64) -> Result<u64, Error> {
     number_between(raw, name, default, 0, max)

@@ -482,6 +482,14 @@ async fn t03_t04_the_consent_page_checks_before_it_redirects() {
         assert!(headers.get("location").is_none(), "{extra:?}");
         assert!(body.contains(code), "{extra:?}: {body}");
     }
+    // Each code carries its own description, not the server error's.
+    let (_, _, body, _) = oauth
+        .page(&oauth.authorize_query(REDIRECT, &[("response_type", "token")]))
+        .await;
+    assert!(
+        body.contains("does not support obtaining an authorization code"),
+        "{body}"
+    );
     // A loopback redirect may come back on any port (RFC 8252 §7.3); nothing else may vary.
     let (status, _, _, _) = oauth
         .page(&oauth.authorize_query("http://127.0.0.1:12345/cb", &[]))

@@ -10,7 +10,9 @@ use crate::support::TestApp;
 
 backend_tests!(
     a_request_authenticates_with_one_statement,
-    checks_after_authentication_read_nothing
+    checks_after_authentication_read_nothing,
+    the_principal_comes_before_the_path,
+    every_routed_resource_can_be_subscribed_to
 );
 
 /// The statements the pools ran for one request.
@@ -102,4 +104,55 @@ async fn checks_after_authentication_read_nothing(app: TestApp) {
         .send("GET", Some("kring_pat_nope"), "/api/customer", None)
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
+
+/// Both dialects authenticate before they read the record's id: no token is 401 whatever the
+/// path names; with one, an id that names nothing is 404.
+async fn the_principal_comes_before_the_path(app: TestApp) {
+    let token = app.owner().await;
+    for path in [
+        "/api/customers/abc",
+        "/api/custom-fields/abc",
+        "/api/customer/abc",
+    ] {
+        let (status, body) = app.send("PATCH", None, path, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
+        let body = Some(json!({}));
+        app.expect(StatusCode::NOT_FOUND, "PATCH", &token, path, body)
+            .await;
+    }
+}
+
+/// The events a webhook may subscribe to come from the registry: every routed resource's
+/// create, update and delete (a singleton is only updated), nothing a resource cannot record.
+async fn every_routed_resource_can_be_subscribed_to(app: TestApp) {
+    let token = app.owner().await;
+    let subscribe = |event: &str| Some(json!({"url": "https://example.com/hook", "event": event}));
+    for event in [
+        "user.created",
+        "role.deleted",
+        "template.updated",
+        "setting.updated",
+    ] {
+        app.expect(
+            StatusCode::CREATED,
+            "POST",
+            &token,
+            "/api/webhook",
+            subscribe(event),
+        )
+        .await;
+    }
+    for event in ["setting.created", "subtask.created", "customer.archived"] {
+        let refused = app
+            .expect(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "POST",
+                &token,
+                "/api/webhook",
+                subscribe(event),
+            )
+            .await;
+        assert!(refused["errors"]["event"].is_array(), "{event}: {refused}");
+    }
 }

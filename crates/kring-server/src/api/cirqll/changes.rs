@@ -12,7 +12,7 @@ use crate::auth::Principal;
 use crate::db::Raw;
 use crate::error::Error;
 use crate::http::json_response;
-use crate::http::query::number;
+use crate::http::query::{self, number};
 use crate::state::AppState;
 
 /// The most events one page of the feed holds.
@@ -27,12 +27,7 @@ pub async fn feed(
 ) -> Result<Response, Error> {
     let tenant = principal.tenant;
     let pairs = parse_query_string(uri.query().unwrap_or(""));
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let param = |name: &str| query::param(&pairs, name);
     let since = number(param("since"), "since", 0, i64::MAX.unsigned_abs())?;
     let limit = number(param("limit"), "limit", 100, MAX_PAGE)?;
     // Both were checked against bounds that fit an i64.

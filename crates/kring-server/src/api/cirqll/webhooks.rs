@@ -22,7 +22,7 @@ use crate::engine::{self, by_id};
 use crate::error::Error;
 use crate::http::extract::{IdempotencyKey, RecordId, parse_id};
 use crate::http::json_response;
-use crate::http::query::number;
+use crate::http::query::{self, number};
 use crate::http::unit_of_work::{Started, UnitOfWork};
 use crate::ledger::activity::{self, Event};
 use crate::ledger::events;
@@ -84,12 +84,7 @@ pub async fn list(
     let tenant = principal.tenant;
     let webhook = owned_webhook(&state, tenant, id).await?;
     let pairs = parse_query_string(uri.query().unwrap_or(""));
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let param = |name: &str| query::param(&pairs, name);
     let limit = number(
         param("limit").or(param("per_page")),
         "limit",

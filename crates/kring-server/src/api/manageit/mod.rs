@@ -23,7 +23,7 @@ use crate::engine;
 use crate::engine::write;
 use crate::error::Error;
 use crate::http::extract::{IdempotencyKey, RecordId, RouteResource};
-use crate::http::query::number_between;
+use crate::http::query::{self, number_between};
 use crate::http::unit_of_work::{Started, UnitOfWork};
 use crate::http::{json_response, method_not_allowed, public_base};
 use crate::ledger::idempotency::{self, Attempt};
@@ -133,12 +133,7 @@ async fn list_customers(
 /// `page` (from 1) and `per_page` (1–1000, Laravel's default 15) when `page` is given.
 fn laravel_page(query: &str) -> Result<Option<(u64, u64)>, Error> {
     let pairs = kring_core::query::parse_query_string(query);
-    let find = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let find = |name: &str| query::param(&pairs, name);
     let Some(page) = find("page") else {
         return Ok(None);
     };
