@@ -32,7 +32,7 @@ pub async fn prepare(config: Config) -> Result<AppState, Error> {
     config.check()?;
     install_tls_provider();
     let egress = Arc::new(webhooks::Egress::new(&config)?);
-    let db = Db::connect(&config.database_url).await?;
+    let db = Db::connect_bounded(&config.database_url, config.query_timeout).await?;
     migrate(&db).await?;
     db.analyze(false).await?;
     let limiter = match &config.redis_url {

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
@@ -48,6 +49,9 @@ pub struct Config {
     /// How webhook targets' host names are resolved, at registration and before every attempt:
     /// the system's resolver. Only tests put another in (a table, to rebind a name).
     pub webhook_resolver: Arc<dyn Resolve>,
+    /// How long one request's expensive reads (filters, orders, deep pages) may run together
+    /// before they are stopped with a 503; PostgreSQL's `statement_timeout` for every statement.
+    pub query_timeout: Duration,
     /// What the rate limiter reads the time off: the system's clock. Only tests put another in
     /// (one they move past a window's end).
     pub clock: Arc<dyn Clock>,
@@ -94,6 +98,15 @@ pub const DEFAULT_WEBHOOK_TIMEOUT: u64 = 10;
 /// A webhook delivery's claim, in seconds.
 pub const DEFAULT_WEBHOOK_LEASE: u64 = 120;
 
+/// How long a request's expensive reads may take together, unless configured
+/// (`--query-timeout`).
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The query timeouts accepted: a read needs some milliseconds; past ten minutes a client
+/// has long given up.
+const MIN_QUERY_TIMEOUT: Duration = Duration::from_millis(10);
+const MAX_QUERY_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// The longest timeout and lease accepted: an hour, and a day.
 const MAX_WEBHOOK_TIMEOUT: u64 = 3600;
 const MAX_WEBHOOK_LEASE: u64 = 86_400;
@@ -118,12 +131,20 @@ impl Config {
             webhook_timeout_seconds: DEFAULT_WEBHOOK_TIMEOUT,
             webhook_lease_seconds: DEFAULT_WEBHOOK_LEASE,
             webhook_resolver: Arc::new(SystemResolver),
+            query_timeout: DEFAULT_QUERY_TIMEOUT,
             clock: Arc::new(SystemClock),
         }
     }
 
     /// Refuses settings that cannot work together.
     pub fn check(&self) -> Result<(), Error> {
+        if !(MIN_QUERY_TIMEOUT..=MAX_QUERY_TIMEOUT).contains(&self.query_timeout) {
+            return Err(Error::Config(format!(
+                "the query timeout must be {} ms to {} s",
+                MIN_QUERY_TIMEOUT.as_millis(),
+                MAX_QUERY_TIMEOUT.as_secs()
+            )));
+        }
         if !(1..=MAX_WEBHOOK_TIMEOUT).contains(&self.webhook_timeout_seconds) {
             return Err(Error::Config(format!(
                 "the webhook timeout must be 1 to {MAX_WEBHOOK_TIMEOUT} seconds"

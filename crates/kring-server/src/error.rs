@@ -72,6 +72,10 @@ pub enum Error {
     Unprocessable(Message),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A read ran out of its time budget (`--query-timeout`), or waited that long for a place
+    /// among its company's expensive reads.
+    #[error("query timed out")]
+    QueryTimeout,
     #[error("configuration: {0}")]
     Config(String),
     #[error("internal: {0}")]
@@ -96,7 +100,7 @@ impl Error {
             Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Validation(_) | Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) | Error::QueryTimeout => StatusCode::SERVICE_UNAVAILABLE,
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -139,6 +143,7 @@ impl Error {
                 .with("type", content_type.clone())
                 .with("expected", *expected),
             Error::Unavailable(_) => Message::new("http.service_unavailable"),
+            Error::QueryTimeout => Message::new("http.query_timeout"),
             Error::Config(_) | Error::Internal(_) => Message::new("http.server_error"),
         };
         json!({ "message": message.render(locale) })
@@ -285,7 +290,7 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allowed));
         }
-        if matches!(self, Error::Unavailable(_)) {
+        if matches!(self, Error::Unavailable(_) | Error::QueryTimeout) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -304,6 +309,10 @@ impl From<sqlx::Error> for Error {
             // Two requests wrote the same unique value at once; validation saw neither.
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 Error::Conflict(Message::new("http.concurrent_conflict"))
+            }
+            // PostgreSQL's `statement_timeout` (query_canceled), SQLite's interrupt.
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("57014" | "9")) => {
+                Error::QueryTimeout
             }
             other => Error::Internal(format!("database: {other}")),
         }

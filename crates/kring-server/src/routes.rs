@@ -70,16 +70,30 @@ async fn health() -> Response {
     json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
 }
 
-async fn ready(State(state): State<AppState>) -> Result<Response, Error> {
-    state
-        .db
-        .ping()
-        .await
-        .map_err(|e| Error::Unavailable(format!("database not reachable: {e}")))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &serde_json::json!({ "status": "ready" }),
-    ))
+/// How long `/ready` waits for each database check.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// 200 when the database answers a read and opens a write within [`READY_WITHIN`], otherwise
+/// 503; either way with what each check found.
+async fn ready(State(state): State<AppState>) -> Response {
+    let probe = state.db.probe(READY_WITHIN).await;
+    let outcome = |check: &Result<(), Error>| match check {
+        Ok(()) => serde_json::json!("ok"),
+        Err(Error::QueryTimeout) => serde_json::json!("no answer within 1 s"),
+        Err(e) => serde_json::json!(e.to_string()),
+    };
+    let ready = probe.reads.is_ok() && probe.writes.is_ok();
+    let (status, word) = match ready {
+        true => (StatusCode::OK, "ready"),
+        false => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+    };
+    json_response(
+        status,
+        &serde_json::json!({
+            "status": word,
+            "checks": { "database_reads": outcome(&probe.reads), "database_writes": outcome(&probe.writes) },
+        }),
+    )
 }
 
 /// Passport's scope list: `[{"id": "customers:read", "description": "…"}, …]`.

@@ -141,6 +141,10 @@ enum Command {
         /// Requests one token owner may have in progress at once on this instance (429 above).
         #[arg(long, env = "KRING_CONCURRENCY_LIMIT", default_value_t = config::DEFAULT_CONCURRENCY_LIMIT)]
         concurrency_limit: usize,
+        /// Seconds a request's expensive reads (filters, orders, deep pages) may run before
+        /// they are stopped with a 503; on PostgreSQL also every statement's limit.
+        #[arg(long, env = "KRING_QUERY_TIMEOUT", default_value_t = 5.0, value_parser = seconds)]
+        query_timeout: f64,
         #[command(flatten)]
         webhooks: WebhookArgs,
         /// Keep rate-limit counters in this Redis (redis://host:6379) so that several instances
@@ -257,6 +261,16 @@ enum TokenCommand {
     },
 }
 
+/// A positive, finite number of seconds.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err(format!(
+            "'{text}' is not a number of seconds (such as 5 or 0.5)"
+        )),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     kring_server::init_logging();
@@ -266,6 +280,7 @@ async fn main() -> anyhow::Result<()> {
             body_limit,
             rate_limit,
             concurrency_limit,
+            query_timeout,
             webhooks,
             redis_url,
             redis_prefix,
@@ -285,6 +300,7 @@ async fn main() -> anyhow::Result<()> {
             config.body_limit = body_limit;
             config.rate_limit = rate_limit;
             config.concurrency_limit = concurrency_limit;
+            config.query_timeout = std::time::Duration::from_secs_f64(query_timeout);
             webhooks.apply(&mut config);
             config.redis_url = redis_url.filter(|u| !u.is_empty());
             config.redis_prefix = redis_prefix;

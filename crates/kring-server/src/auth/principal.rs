@@ -18,7 +18,7 @@ use super::grants;
 use super::rate_limit::Slot;
 use crate::crypto::sha256_hex;
 use crate::db::{Backend, Raw, dialect};
-use crate::error::Error;
+use crate::error::{Error, OAuthCode};
 use crate::http::extract::RouteResource;
 use crate::registry::{Action, REGISTRY, ResourceDef, Routes, find};
 use crate::state::AppState;
@@ -168,6 +168,19 @@ fn principal_statement(backend: Backend) -> &'static str {
 
 /// The token's principal: one statement.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, Error> {
+    // Two credentials are ambiguous (RFC 6750 §3.1: invalid_request), whichever would win.
+    if headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(Error::OAuth {
+            code: OAuthCode::InvalidRequest,
+            hint: "Send one Authorization header.".into(),
+            basic: false,
+        });
+    }
     let token = bearer_token(headers).ok_or(Error::Unauthenticated)?;
     if token.len() > 512 {
         return Err(Error::InvalidToken);

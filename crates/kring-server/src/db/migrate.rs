@@ -173,7 +173,18 @@ fn migrator(backend: Backend) -> Result<Migrator, Error> {
 pub async fn migrate(db: &Db) -> Result<(), Error> {
     match db {
         Db::Sqlite { write, .. } => migrator(Backend::Sqlite)?.run(write).await?,
-        Db::Postgres { pool, .. } => migrator(Backend::Postgres)?.run(pool).await?,
+        Db::Postgres { pool, .. } => {
+            // A migration may rebuild an index over a large table: no statement budget here.
+            let mut connection = pool.acquire().await?;
+            sqlx::query("SET statement_timeout = 0")
+                .execute(&mut *connection)
+                .await?;
+            let migrated = migrator(Backend::Postgres)?.run(&mut *connection).await;
+            sqlx::query("RESET statement_timeout")
+                .execute(&mut *connection)
+                .await?;
+            migrated?
+        }
     }
     Ok(())
 }

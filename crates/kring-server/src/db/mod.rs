@@ -2,6 +2,7 @@
 //! knows there are two engines; everything above it builds statements once with sea-query (or
 //! writes portable SQL with `?` placeholders) and decodes rows by the column types it asks for.
 
+mod budget;
 pub mod dialect;
 mod migrate;
 
@@ -18,9 +19,13 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, PgPool, Row as _, SqlitePool};
 
+use crate::config::DEFAULT_QUERY_TIMEOUT;
 use crate::error::Error;
 
+pub use budget::{Deadline, Place};
 pub use migrate::migrate;
+
+use budget::{Admission, Watch};
 
 /// Which SQL engine a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,12 +44,40 @@ pub enum Db {
         read: SqlitePool,
         write: SqlitePool,
         reads: Arc<AtomicU64>,
+        bounds: Bounds,
     },
     Postgres {
         pool: PgPool,
         reads: Arc<AtomicU64>,
+        bounds: Bounds,
     },
 }
+
+/// What bounds the expensive reads of one pool (see [`Db::fetch_within`]).
+#[derive(Clone, Debug)]
+pub struct Bounds {
+    pub query_timeout: Duration,
+    admission: Arc<Admission>,
+}
+
+impl Bounds {
+    /// `connections` is the size of the pool reads come from: one owner may take half of it.
+    fn new(query_timeout: Duration, connections: u32) -> Bounds {
+        let half = usize::try_from(connections / 2).unwrap_or(1);
+        Bounds {
+            query_timeout,
+            admission: Admission::new(half),
+        }
+    }
+}
+
+/// SQLite's read connections; PostgreSQL's whole pool.
+const SQLITE_READERS: u32 = 8;
+const POSTGRES_CONNECTIONS: u32 = 32;
+
+/// How many SQLite virtual-machine steps run between two looks at a statement's deadline
+/// (a few tens of microseconds).
+const PROGRESS_STEPS: i32 = 10_000;
 
 /// A statement rendered for one engine, with its bound values.
 pub struct Sql {
@@ -152,9 +185,15 @@ impl Db {
     /// `sqlite::memory:` is refused (each pooled connection would get its own empty database),
     /// `postgres://…`.
     pub async fn connect(url: &str) -> Result<Db, Error> {
+        Db::connect_bounded(url, DEFAULT_QUERY_TIMEOUT).await
+    }
+
+    /// [`Db::connect`] with `query_timeout` for every request's expensive reads (and, on
+    /// PostgreSQL, twice that, at least ten seconds, as every statement's `statement_timeout`).
+    pub async fn connect_bounded(url: &str, query_timeout: Duration) -> Result<Db, Error> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(Error::config)?;
-            return Db::connect_postgres(options).await;
+            return Db::connect_postgres(options, query_timeout).await;
         }
         if url.starts_with("sqlite:") {
             if url.contains(":memory:") || url.contains("mode=memory") {
@@ -163,26 +202,37 @@ impl Db {
                 ));
             }
             let options = SqliteConnectOptions::from_str(url).map_err(Error::config)?;
-            return Db::connect_sqlite(options).await;
+            return Db::connect_sqlite(options, query_timeout).await;
         }
         Err(Error::Config(format!(
             "unsupported database URL (use sqlite://… or postgres://…): {url}"
         )))
     }
 
-    pub async fn connect_postgres(options: PgConnectOptions) -> Result<Db, Error> {
+    async fn connect_postgres(
+        options: PgConnectOptions,
+        query_timeout: Duration,
+    ) -> Result<Db, Error> {
+        // A backstop for every statement, reads and writes alike (migrations lift it). Bounded
+        // reads are cancelled at their own deadline; nothing else comes near this.
+        let backstop = (query_timeout * 2).max(Duration::from_secs(10));
+        let budget = format!("{}ms", backstop.as_millis());
         let pool = PgPoolOptions::new()
-            .max_connections(32)
+            .max_connections(POSTGRES_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.options([("statement_timeout", budget)]))
             .await?;
         Ok(Db::Postgres {
             pool,
             reads: Arc::default(),
+            bounds: Bounds::new(query_timeout, POSTGRES_CONNECTIONS),
         })
     }
 
-    async fn connect_sqlite(options: SqliteConnectOptions) -> Result<Db, Error> {
+    async fn connect_sqlite(
+        options: SqliteConnectOptions,
+        query_timeout: Duration,
+    ) -> Result<Db, Error> {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -199,7 +249,7 @@ impl Db {
             .connect_with(options.clone())
             .await?;
         let read = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(SQLITE_READERS)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.read_only(true))
             .await?;
@@ -207,6 +257,7 @@ impl Db {
             read,
             write,
             reads: Arc::default(),
+            bounds: Bounds::new(query_timeout, SQLITE_READERS),
         })
     }
 
@@ -229,15 +280,61 @@ impl Db {
     /// worker), so its polling is not counted as the requests' reads.
     pub fn for_background(&self) -> Db {
         match self {
-            Db::Sqlite { read, write, .. } => Db::Sqlite {
+            Db::Sqlite {
+                read,
+                write,
+                bounds,
+                ..
+            } => Db::Sqlite {
                 read: read.clone(),
                 write: write.clone(),
                 reads: Arc::default(),
+                bounds: bounds.clone(),
             },
-            Db::Postgres { pool, .. } => Db::Postgres {
+            Db::Postgres { pool, bounds, .. } => Db::Postgres {
                 pool: pool.clone(),
                 reads: Arc::default(),
+                bounds: bounds.clone(),
             },
+        }
+    }
+
+    fn bounds(&self) -> &Bounds {
+        match self {
+            Db::Sqlite { bounds, .. } | Db::Postgres { bounds, .. } => bounds,
+        }
+    }
+
+    /// The deadline of a request's expensive reads that start now.
+    pub fn deadline(&self) -> Deadline {
+        Deadline::after(self.bounds().query_timeout)
+    }
+
+    /// A place among `owner`'s expensive reads in flight, waited for until `deadline`: one
+    /// company cannot hold more than half of the read connections.
+    pub async fn admit(&self, owner: i64, deadline: Deadline) -> Result<Place, Error> {
+        self.bounds().admission.enter(owner, deadline).await
+    }
+
+    /// A read whose cost the client chooses (a filter, an order, a deep page): stopped at
+    /// `deadline` (503, [`Error::QueryTimeout`]), and stopped too when the request is dropped
+    /// (the client went away, or the server is shutting down) instead of running on.
+    pub async fn fetch_within(
+        &self,
+        stmt: &impl Statement,
+        types: &[ColumnType],
+        deadline: Deadline,
+    ) -> Result<Vec<Vec<Value>>, Error> {
+        let sql = stmt.render(self.backend());
+        match self {
+            Db::Sqlite { read, reads, .. } => {
+                reads.fetch_add(1, Ordering::Relaxed);
+                sqlite::fetch_within(read, sql, types, deadline).await
+            }
+            Db::Postgres { pool, reads, .. } => {
+                reads.fetch_add(1, Ordering::Relaxed);
+                postgres::fetch_within(pool, sql, types, deadline).await
+            }
         }
     }
 
@@ -253,7 +350,7 @@ impl Db {
                 reads.fetch_add(1, Ordering::Relaxed);
                 sqlite::fetch(read, sql, types).await
             }
-            Db::Postgres { pool, reads } => {
+            Db::Postgres { pool, reads, .. } => {
                 reads.fetch_add(1, Ordering::Relaxed);
                 postgres::fetch(pool, sql, types).await
             }
@@ -279,6 +376,15 @@ impl Db {
         .map(|_| ())
     }
 
+    /// Runs a read and opens (and rolls back) a write transaction at once, each given no longer
+    /// than `within`: a pool whose connections are all held does not answer in time.
+    pub async fn probe(&self, within: Duration) -> Probe {
+        let reads = bounded(within, self.ping());
+        let writes = bounded(within, async { self.begin().await?.rollback().await });
+        let (reads, writes) = tokio::join!(reads, writes);
+        Probe { reads, writes }
+    }
+
     /// Refreshes the planner's statistics. Without them SQLite takes `company_id = ?` for a
     /// selective condition and walks a whole tenant through that index instead of following a
     /// foreign key (a 100,000-customer list with contacts went from 0.9 s to 1 ms with them).
@@ -293,6 +399,8 @@ impl Db {
             }
             // Kring's own tables only: the database may hold other schemas.
             (Db::Postgres { .. }, true) => {
+                tx.execute(&Raw::new("SET LOCAL statement_timeout = 0", vec![]))
+                    .await?;
                 for table in crate::registry::tables() {
                     let statement = format!("ANALYZE \"{table}\"");
                     tx.execute(&Raw::owned(statement, vec![])).await?;
@@ -392,6 +500,22 @@ impl Tx {
         }
         Ok(())
     }
+
+    pub async fn rollback(self) -> Result<(), Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+/// What `/ready` learns from the database: whether a read and a write transaction each
+/// answered within the probe's bound.
+#[derive(Debug)]
+pub struct Probe {
+    pub reads: Result<(), Error>,
+    pub writes: Result<(), Error>,
 }
 
 /// Decodes a row by the column types asked for. The engines differ only in how temporal values
@@ -438,6 +562,85 @@ mod sqlite {
             })
             .collect()
     }
+
+    /// Runs `sql` on a read connection whose progress callback stops it at the deadline or
+    /// when this future is dropped. A connection left running an abandoned statement is taken
+    /// out of the pool, never handed to another request.
+    pub async fn fetch_within(
+        pool: &SqlitePool,
+        sql: Sql,
+        types: &[ColumnType],
+        deadline: Deadline,
+    ) -> Result<Vec<Vec<Value>>, Error> {
+        let connection = acquire_by(pool.acquire(), deadline).await?;
+        let watch = Watch::new(deadline);
+        let mut held = Held {
+            connection: Some(connection),
+            watch: watch.clone(),
+        };
+        let connection = held.connection()?;
+        let seen = watch.clone();
+        connection
+            .lock_handle()
+            .await?
+            .set_progress_handler(PROGRESS_STEPS, move || seen.keep_going());
+        let fetched = fetch(&mut **connection, sql, types).await;
+        watch.finish();
+        timed_out(fetched, deadline)
+    }
+
+    struct Held {
+        connection: Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>,
+        watch: Arc<Watch>,
+    }
+
+    impl Held {
+        fn connection(&mut self) -> Result<&mut sqlx::pool::PoolConnection<sqlx::Sqlite>, Error> {
+            self.connection
+                .as_mut()
+                .ok_or_else(|| Error::Internal("connection already released".into()))
+        }
+    }
+
+    impl Drop for Held {
+        fn drop(&mut self) {
+            if self.watch.abandon()
+                && let Some(connection) = self.connection.take()
+            {
+                // Closing waits for the interrupted statement; the pool opens a fresh one.
+                drop(connection.detach());
+            }
+        }
+    }
+}
+
+/// `check`, or a [`Error::QueryTimeout`] if it takes longer than `within`.
+async fn bounded(
+    within: Duration,
+    check: impl std::future::Future<Output = Result<(), Error>>,
+) -> Result<(), Error> {
+    tokio::time::timeout(within, check)
+        .await
+        .unwrap_or(Err(Error::QueryTimeout))
+}
+
+/// A pool connection, waited for no longer than `deadline`.
+async fn acquire_by<C>(
+    acquiring: impl std::future::Future<Output = Result<C, sqlx::Error>>,
+    deadline: Deadline,
+) -> Result<C, Error> {
+    match tokio::time::timeout_at(deadline.instant(), acquiring).await {
+        Ok(connection) => Ok(connection?),
+        Err(_) => Err(Error::QueryTimeout),
+    }
+}
+
+/// A bounded read's result: any failure once the deadline has passed is the deadline's.
+fn timed_out<T>(result: Result<T, Error>, deadline: Deadline) -> Result<T, Error> {
+    match result {
+        Err(_) if deadline.passed() => Err(Error::QueryTimeout),
+        other => other,
+    }
 }
 
 mod postgres {
@@ -459,6 +662,66 @@ mod postgres {
                     date: row.try_get::<Option<NaiveDate>, _>(i)?)
             })
             .collect()
+    }
+
+    /// Runs `sql` until the deadline. If the request is dropped first (or the deadline
+    /// passes), the server is told to cancel the statement, and the connection leaves the pool
+    /// so that the cancel can never reach another request's statement.
+    pub async fn fetch_within(
+        pool: &PgPool,
+        sql: Sql,
+        types: &[ColumnType],
+        deadline: Deadline,
+    ) -> Result<Vec<Vec<Value>>, Error> {
+        let mut connection = acquire_by(pool.acquire(), deadline).await?;
+        let process: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *connection)
+            .await?;
+        let mut held = Held {
+            connection: Some(connection),
+            process,
+            pool: pool.clone(),
+        };
+        let connection = held
+            .connection
+            .as_mut()
+            .ok_or_else(|| Error::Internal("connection already released".into()))?;
+        let fetched =
+            tokio::time::timeout_at(deadline.instant(), fetch(&mut **connection, sql, types)).await;
+        match fetched {
+            Ok(result) => {
+                held.process = 0;
+                timed_out(result, deadline)
+            }
+            Err(_) => Err(Error::QueryTimeout),
+        }
+    }
+
+    struct Held {
+        connection: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+        /// The backend running the statement; 0 once it is done.
+        process: i32,
+        pool: PgPool,
+    }
+
+    impl Drop for Held {
+        fn drop(&mut self) {
+            let Some(connection) = self.connection.take() else {
+                return;
+            };
+            if self.process == 0 {
+                return;
+            }
+            let detached = connection.detach();
+            let (pool, process) = (self.pool.clone(), self.process);
+            tokio::spawn(async move {
+                let _ = sqlx::query("SELECT pg_cancel_backend($1)")
+                    .bind(process)
+                    .execute(&pool)
+                    .await;
+                drop(detached);
+            });
+        }
     }
 }
 

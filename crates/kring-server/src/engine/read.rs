@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json};
 
 use super::criteria::{self, Context};
 use super::loader::{Row, attach};
-use crate::db::{Db, Raw};
+use crate::db::{Db, Deadline, Raw};
 use crate::error::Error;
 use crate::registry::ResourceDef;
 use crate::tenant::Tenant;
@@ -104,6 +104,16 @@ pub async fn list(
 ) -> Result<Listed, Error> {
     let page = plan.page.unwrap_or_default();
     let ctx = Context::new(db, tenant, plan.filter.as_ref()).await?;
+    // A filter or an order can make the database walk the whole company: such a list gets a
+    // time budget and one of the company's places among expensive reads.
+    let bound = match plan.filter.is_some() || !plan.order_by.is_empty() {
+        true => Some(db.deadline()),
+        false => None,
+    };
+    let _place = match bound {
+        Some(deadline) => Some(db.admit(tenant.company_id, deadline).await?),
+        None => None,
+    };
     // The page's ids come from the table under its own alias, so nothing in the filter can be
     // read as referring to the outer statement's rows.
     let mut ids = Query::select();
@@ -118,17 +128,17 @@ pub async fn list(
     let (rows, total) = match &plan.filter {
         None => {
             query.and_where(Expr::col((def.table, "id")).in_subquery(ids));
-            let rows = fetch_rows(db, def, tenant, &query, plan).await?;
+            let rows = fetch_rows(db, def, tenant, &query, plan, bound).await?;
             (rows, counted_total(db, def, tenant).await?)
         }
         Some(filter) => {
             ids.cond_where(criteria::condition(&ctx, def, PAGE, filter)?)
                 .expr(Expr::cust("COUNT(*) OVER ()"));
-            let found = db.fetch(&ids, &[ColumnType::Int, ColumnType::Int]).await?;
+            let found = fetch(db, &ids, &[ColumnType::Int, ColumnType::Int], bound).await?;
             let total = match found.first().and_then(|r| r.get(1)).and_then(Value::as_int) {
                 Some(total) => total,
                 // A page past the end has no row to carry the count.
-                None => filtered_total(&ctx, db, def, filter).await?,
+                None => filtered_total(&ctx, db, def, filter, bound).await?,
             };
             let page_ids: Vec<i64> = found
                 .iter()
@@ -138,7 +148,7 @@ pub async fn list(
                 Vec::new()
             } else {
                 query.and_where(Expr::col((def.table, "id")).is_in(page_ids));
-                fetch_rows(db, def, tenant, &query, plan).await?
+                fetch_rows(db, def, tenant, &query, plan, None).await?
             };
             (rows, total)
         }
@@ -166,19 +176,34 @@ fn planned_select(ctx: &Context, def: &ResourceDef, plan: &Plan) -> SelectStatem
     query
 }
 
-/// Runs a [`planned_select`] and loads the plan's relations: the rows as served.
+/// A read, within `bound` when it has one.
+async fn fetch(
+    db: &Db,
+    query: &SelectStatement,
+    types: &[ColumnType],
+    bound: Option<Deadline>,
+) -> Result<Vec<Vec<Value>>, Error> {
+    match bound {
+        Some(deadline) => db.fetch_within(query, types, deadline).await,
+        None => db.fetch(query, types).await,
+    }
+}
+
+/// Runs a [`planned_select`] (within `bound`) and loads the plan's relations: the rows as
+/// served.
 async fn fetch_rows(
     db: &Db,
     def: &'static ResourceDef,
     tenant: Tenant,
     query: &SelectStatement,
     plan: &Plan,
+    bound: Option<Deadline>,
 ) -> Result<Vec<Row>, Error> {
     let mut types = def.types();
     types.extend(plan.count.iter().map(|_| ColumnType::Int));
     let width = def.columns.len();
     let mut rows = Vec::new();
-    for mut record in db.fetch(query, &types).await? {
+    for mut record in fetch(db, query, &types, bound).await? {
         let counts = record.split_off(width.min(record.len()));
         let mut row = Row::new(def, record, plan.select.as_deref());
         for (count, value) in plan.count.iter().zip(counts) {
@@ -209,6 +234,7 @@ async fn filtered_total(
     db: &Db,
     def: &'static ResourceDef,
     filter: &kring_core::query::Filter,
+    bound: Option<Deadline>,
 ) -> Result<i64, Error> {
     let mut query = Query::select();
     query
@@ -216,7 +242,7 @@ async fn filtered_total(
         .from_as(def.table, PAGE)
         .and_where(Expr::col((PAGE, "company_id")).eq(ctx.tenant.company_id))
         .cond_where(criteria::condition(ctx, def, PAGE, filter)?);
-    let rows = db.fetch(&query, &[ColumnType::Int]).await?;
+    let rows = fetch(db, &query, &[ColumnType::Int], bound).await?;
     Ok(rows
         .first()
         .and_then(|r| r.first())
@@ -236,7 +262,7 @@ pub async fn show(
     let ctx = Context::new(db, tenant, None).await?;
     let mut query = planned_select(&ctx, def, plan);
     query.and_where(Expr::col((def.table, "id")).eq(id));
-    let mut rows = fetch_rows(db, def, tenant, &query, plan).await?;
+    let mut rows = fetch_rows(db, def, tenant, &query, plan, None).await?;
     let row = rows.pop().ok_or_else(|| not_found(def, id))?;
     Ok(Json::Object(row.json))
 }

@@ -22,6 +22,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Wraps `routes` in the layers every request passes, the outermost last.
 pub fn around(routes: Router) -> Router {
     routes
+        .layer(middleware::from_fn(api_headers))
         .layer(middleware::from_fn(localize))
         .layer(middleware::from_fn(log_request))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
@@ -51,6 +52,28 @@ async fn localize(request: Request, next: Next) -> Response {
         header::CONTENT_LANGUAGE,
         HeaderValue::from_static(locale.code()),
     );
+    response
+}
+
+/// What every JSON answer under `/api` carries (security plan T62): it is never sniffed as
+/// another type, and no cache keeps it (it holds a tenant's data).
+async fn api_headers(request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if api && json {
+        let headers = response.headers_mut();
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
     response
 }
 

@@ -23,6 +23,7 @@ mod dataset;
 mod differential;
 mod errors;
 mod field_values;
+mod hardening;
 mod idempotency;
 mod limits;
 mod manageit;

@@ -11,9 +11,17 @@ use crate::schema::{Column, ColumnType};
 use crate::validate::coerce;
 use crate::value::Value;
 
-/// How many relations one filter path may follow (`a.b.c.d.column` at most): each is a nested
-/// `EXISTS` subquery, and deeper nesting has no use but to load the database.
+/// How many relations one filter path may follow (`a.b.c.d.column` at most): each is a join in
+/// the path's semi-join, and longer paths have no use but to load the database.
 pub const MAX_FILTER_HOPS: usize = 4;
+
+/// How many of a path's relations may be to-many: each multiplies the rows the join walks
+/// (`contacts.customers.name` is two; a third reaches, in practice, the whole company).
+pub const MAX_FILTER_TO_MANY_HOPS: usize = 2;
+
+/// How many joins a whole filter may ask for, summed over its conditions (each relation hop and
+/// each custom-field lookup is one): what bounds a hundred `,or,`-joined relation terms.
+pub const MAX_FILTER_JOINS: usize = 16;
 
 /// A resolved filter; the same shape as [`FilterExpr`].
 #[derive(Debug, Clone)]
@@ -27,8 +35,8 @@ pub enum Filter {
 #[derive(Debug, Clone)]
 pub struct Condition {
     /// The relations from the resource to the operand's resource, outermost first (any kind,
-    /// to-many included). Each becomes an `EXISTS` subquery, so a record without a related
-    /// record never matches.
+    /// to-many included). They become one semi-join, so a record without a related record
+    /// never matches.
     pub hops: Vec<Step>,
     pub operand: Operand,
     /// `not:`. It negates the test inside the innermost subquery, as Laravel's `whereHas` with
@@ -79,7 +87,35 @@ pub enum Pattern {
     EndsWith,
 }
 
-pub(super) fn resolve(
+/// Resolves a whole filter and checks what it would cost (see [`MAX_FILTER_JOINS`]).
+pub(super) fn resolve_bounded(
+    expr: &FilterExpr,
+    def: &'static ResourceDef,
+    registry: &dyn Registry,
+) -> Result<Filter, QueryError> {
+    let filter = resolve(expr, def, registry)?;
+    let joins = filter.joins();
+    if joins > MAX_FILTER_JOINS {
+        return Err(QueryError::new("query.filter_too_costly", "filter")
+            .with("joins", joins.to_string())
+            .with("max", MAX_FILTER_JOINS.to_string()));
+    }
+    Ok(filter)
+}
+
+impl Filter {
+    /// The joins the filter's SQL holds: one per relation hop and one per custom-field test.
+    pub fn joins(&self) -> usize {
+        match self {
+            Filter::All(items) | Filter::Any(items) => items.iter().map(Filter::joins).sum(),
+            Filter::Cond(c) => {
+                c.hops.len() + usize::from(matches!(c.operand, Operand::FieldValue(_)))
+            }
+        }
+    }
+}
+
+fn resolve(
     expr: &FilterExpr,
     def: &'static ResourceDef,
     registry: &dyn Registry,
@@ -178,6 +214,11 @@ fn walk(
         let step = follow("filter", from, name, registry)?;
         from = step.target;
         hops.push(step);
+    }
+    if hops.iter().filter(|s| s.relation.is_to_many()).count() > MAX_FILTER_TO_MANY_HOPS {
+        return Err(QueryError::new("query.filter_path_too_wide", "filter")
+            .with("field", echo(field))
+            .with("max", MAX_FILTER_TO_MANY_HOPS.to_string()));
     }
     Ok((hops, from))
 }

@@ -16,7 +16,10 @@ use super::{Page, QueryError, echo};
 use crate::resource::{Registry, Relation, ResourceDef};
 use crate::schema::Column;
 
-pub use conditions::{Comparison, Condition, Filter, MAX_FILTER_HOPS, Operand, Pattern, Test};
+pub use conditions::{
+    Comparison, Condition, Filter, MAX_FILTER_HOPS, MAX_FILTER_JOINS, MAX_FILTER_TO_MANY_HOPS,
+    Operand, Pattern, Test,
+};
 pub use loads::{MAX_WEIGHT, WithNode};
 
 /// What is answered: a page of records or one record.
@@ -120,7 +123,7 @@ pub fn plan(
     let filter = syntax
         .filter
         .as_ref()
-        .map(|expr| conditions::resolve(expr, def, registry))
+        .map(|expr| conditions::resolve_bounded(expr, def, registry))
         .transpose()?;
     Ok(Plan {
         select: loads.select,

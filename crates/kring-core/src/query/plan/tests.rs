@@ -442,6 +442,34 @@ mod filter {
     }
 
     #[test]
+    fn a_filter_path_follows_at_most_two_to_many_relations() {
+        ok("filter=contacts.notes.body:contains:a");
+        ok("filter=user.company.name:eq:a");
+        let wide = err("filter=contacts.customer.contacts.notes.body:contains:a");
+        assert_eq!(wide.key, "query.filter_path_too_wide");
+        assert_eq!(param(&wide, "max"), Some("2"));
+    }
+
+    #[test]
+    fn a_filter_asks_for_at_most_sixteen_joins() {
+        let terms = |n: usize| vec!["contacts.first_name:contains:a"; n].join(",or,");
+        ok(&format!("filter={}", terms(16)));
+        let costly = err(&format!("filter={}", terms(17)));
+        assert_eq!(costly.key, "query.filter_too_costly");
+        assert_eq!(param(&costly, "joins"), Some("17"));
+        // A custom-field test is a join of its own, with or without a path before it.
+        let fields = ["field_values.1:eq:a"; 9].join(",and,");
+        let mixed = format!("filter=({fields}),or,(contacts.field_values.2:eq:b)");
+        ok(&mixed);
+        let over = format!(
+            "{mixed},or,(contacts.customer.field_values.3:eq:c),or,(contacts.customer.user.name:eq:x)"
+        );
+        assert_eq!(param(&err(&over), "joins"), Some("17"));
+        // Without relations or fields a filter joins nothing, however many terms it has.
+        ok(&format!("filter={}", ["name:eq:a"; 100].join(",or,")));
+    }
+
+    #[test]
     fn custom_fields_are_field_values_with_an_id() {
         let own = condition("filter=field_values.12:contains:blue");
         assert!(own.hops.is_empty());
@@ -690,4 +718,12 @@ mod request {
 fn broken_relations_are_reported() {
     assert!(CUSTOMER.broken_relations(registry()).is_empty());
     assert_eq!(ORPHAN.broken_relations(registry()), ["ghosts"]);
+}
+
+fn param<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
+    message
+        .params
+        .iter()
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.as_str())
 }
