@@ -91,9 +91,7 @@ pub async fn vet(config: &Config, raw: &str) -> Result<Target, Refusal> {
             url.scheme()
         )));
     }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Refusal::Credentials);
-    }
+    refuse_ambiguous(raw, &url)?;
     let shown = url
         .host_str()
         .ok_or_else(|| Refusal::Invalid("the URL has no host".into()))?
@@ -124,6 +122,27 @@ pub async fn vet(config: &Config, raw: &str) -> Result<Target, Refusal> {
         .map(|ip| SocketAddr::new(ip, port))
         .collect();
     Ok(Target { host, addresses })
+}
+
+/// Refuses the spellings that parsers read differently (security plan T50): a backslash (the
+/// URL standard reads it as `/`, others as part of the host), a fragment (never sent, and
+/// `#@127.0.0.1` reads as credentials to some), and an `@` anywhere but in the query (one
+/// that makes a user-info part is refused as credentials).
+fn refuse_ambiguous(raw: &str, url: &Url) -> Result<(), Refusal> {
+    if raw.contains('\\') {
+        return Err(Refusal::Invalid("the URL contains a backslash".into()));
+    }
+    if url.fragment().is_some() {
+        return Err(Refusal::Invalid("a webhook URL has no fragment".into()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Refusal::Credentials);
+    }
+    let in_query = url.query().map_or(0, |q| q.matches('@').count());
+    if raw.matches('@').count() > in_query {
+        return Err(Refusal::Invalid("an @ outside the query".into()));
+    }
+    Ok(())
 }
 
 /// The addresses of a host: an IP literal is itself; `localhost` and its subdomains are

@@ -195,6 +195,10 @@ async fn t50_registration_refuses_targets_that_are_not_public(backend: Backend) 
         ("http://user:pw@good.test/hook", credentials),
         ("https://token@good.test/hook", credentials),
         ("http://127.0.0.1%2f@good.test/hook", credentials),
+        ("http://good.test#@127.0.0.1:18999/", invalid),
+        ("http://good.test\\@127.0.0.1:18999/", invalid),
+        ("http://good.test/hook#part", invalid),
+        ("http://good.test/@127.0.0.1/hook", invalid),
     ];
     for (url, expected) in rows {
         let (status, refused) = app
@@ -248,12 +252,12 @@ async fn t50_registration_refuses_targets_that_are_not_public(backend: Backend) 
         "{refused}"
     );
 
-    // Accepted: a public name on any port; the host a fragment hides behind is the real one
-    // (the client connects to good.test, not to 127.0.0.1); a name that does not resolve yet
-    // (every attempt resolves it again).
+    // Accepted: a public name on any port; an @ in the query; a name that does not resolve
+    // yet (every attempt resolves it again). A fragment is refused above even though the client
+    // would connect to good.test: some parsers read `#@127.0.0.1` as the host.
     for url in [
         "http://good.test:8443/hook",
-        "http://good.test#@127.0.0.1/",
+        "http://good.test/hook?notify=ops@good.test",
         "https://nowhere.test/hook",
     ] {
         let (status, created) = app
