@@ -1,7 +1,8 @@
 //! Secrets: digests of tokens, random secrets and password hashes.
 
 use argon2::Argon2;
-use argon2::password_hash::PasswordHasher;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -28,4 +29,21 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
         .hash_password(password.as_bytes())
         .map(|hash| hash.to_string())
         .map_err(|e| Error::Internal(format!("password hash: {e}")))
+}
+
+/// Whether `password` matches the PHC string `stored`, checked off the async threads (Argon2
+/// takes tens of milliseconds on purpose).
+pub async fn verify_password(password: &str, stored: String) -> bool {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored)
+            .map(|hash| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &hash)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
 }

@@ -64,6 +64,9 @@ pub enum Error {
     },
     #[error("validation failed")]
     Validation(ValidationErrors),
+    /// Allowed in general, refused for this request, with why (a role above the caller's).
+    #[error("refused")]
+    Refused(Message),
     /// The request is valid but the current state forbids it (a role still in use).
     #[error("conflict")]
     Conflict(Message),
@@ -90,7 +93,9 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Unauthenticated | Error::InvalidToken => StatusCode::UNAUTHORIZED,
-            Error::Forbidden | Error::MissingScope { .. } => StatusCode::FORBIDDEN,
+            Error::Forbidden | Error::MissingScope { .. } | Error::Refused(_) => {
+                StatusCode::FORBIDDEN
+            }
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::OAuth { code, .. } => code.status(),
             Error::NotFound { .. } | Error::RouteNotFound { .. } => StatusCode::NOT_FOUND,
@@ -131,6 +136,7 @@ impl Error {
             Error::BadQuery(QueryError(message))
             | Error::BadBody(message)
             | Error::Conflict(message)
+            | Error::Refused(message)
             | Error::FormTooLarge(message)
             | Error::Unprocessable(message) => message.clone(),
             Error::PayloadTooLarge { limit } => {

@@ -11,8 +11,20 @@ use crate::tenant::Tenant;
 pub const OWNER_ROLE: &str = "company_owner";
 pub const VIEWER_ROLE: &str = "company_viewer";
 
+/// The built-in roles: their marker (`roles.builtin`), the name a new company's copy gets,
+/// and the permissions they hold (as a `LIKE` pattern).
+const BUILTIN: [(&str, &str, &str); 2] = [
+    ("owner", OWNER_ROLE, "%"),
+    ("viewer", VIEWER_ROLE, "%.view"),
+];
+
+/// The marker of the owner role, which always holds every permission.
+pub const OWNER_MARKER: &str = "owner";
+
 /// Every permission the registry implies, and the built-in roles' grants, brought up to date.
-/// Runs after migrations, so a new resource's permissions reach existing companies.
+/// Runs after migrations, so a new resource's permissions reach existing companies. Each role
+/// gets only permissions newer than the last it was granted: one that a company took away
+/// from its viewers stays away.
 pub async fn sync_permissions(db: &Db) -> Result<(), Error> {
     let mut tx = db.begin().await?;
     let now = Utc::now();
@@ -29,17 +41,29 @@ pub async fn sync_permissions(db: &Db) -> Result<(), Error> {
     tx.commit().await
 }
 
-/// Owners get every permission, viewers every `.view` permission; `company` limits it to one
-/// company's roles.
+/// Grants the built-in roles the permissions they are due and that are new to them;
+/// `company` limits it to one company's roles.
 async fn grant_builtin_permissions(tx: &mut Tx, company: Option<i64>) -> Result<(), Error> {
     let company = company.unwrap_or(-1);
-    for (role, pattern) in [(OWNER_ROLE, "%"), (VIEWER_ROLE, "%.view")] {
+    for (marker, _, pattern) in BUILTIN {
         tx.execute(&Raw::new(
             "INSERT INTO role_permissions (role_id, permission_id) \
              SELECT r.id, p.id FROM roles r, permissions p \
-             WHERE r.name = ? AND p.name LIKE ? AND (? = -1 OR r.company_id = ?) \
+             WHERE r.builtin = ? AND p.name LIKE ? AND p.id > r.granted_through \
+             AND (? = -1 OR r.company_id = ?) \
              ON CONFLICT (role_id, permission_id) DO NOTHING",
-            vec![role.into(), pattern.into(), company.into(), company.into()],
+            vec![
+                marker.into(),
+                pattern.into(),
+                company.into(),
+                company.into(),
+            ],
+        ))
+        .await?;
+        tx.execute(&Raw::new(
+            "UPDATE roles SET granted_through = (SELECT COALESCE(MAX(id), 0) FROM permissions) \
+             WHERE builtin = ? AND (? = -1 OR company_id = ?)",
+            vec![marker.into(), company.into(), company.into()],
         ))
         .await?;
     }
@@ -49,10 +73,17 @@ async fn grant_builtin_permissions(tx: &mut Tx, company: Option<i64>) -> Result<
 /// Creates the built-in roles of a new company with their permissions.
 pub async fn create_builtin_roles(tx: &mut Tx, company_id: i64) -> Result<(), Error> {
     let now = Utc::now();
-    for role in [OWNER_ROLE, VIEWER_ROLE] {
+    for (marker, name, _) in BUILTIN {
         tx.execute(&Raw::new(
-            "INSERT INTO roles (company_id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            vec![company_id.into(), role.into(), now.into(), now.into()],
+            "INSERT INTO roles (company_id, name, builtin, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?)",
+            vec![
+                company_id.into(),
+                name.into(),
+                marker.into(),
+                now.into(),
+                now.into(),
+            ],
         ))
         .await?;
     }

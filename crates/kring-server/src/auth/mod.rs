@@ -6,6 +6,7 @@
 
 pub mod bootstrap;
 pub mod principal;
+pub mod privilege;
 pub mod rate_limit;
 
 pub use bootstrap::{OWNER_ROLE, VIEWER_ROLE, create_builtin_roles, sync_permissions};

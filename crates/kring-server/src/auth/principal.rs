@@ -49,13 +49,14 @@ impl Principal {
         if !grants(&self.grants.scopes, &needed) {
             return Err(Error::MissingScope { scope: needed });
         }
-        if !self.has_permission(&def.permission(action)) {
+        if !self.holds(&def.permission(action)) {
             return Err(Error::Forbidden);
         }
         Ok(())
     }
 
-    fn has_permission(&self, name: &str) -> bool {
+    /// Whether the role holds the permission `name` (`customer.view`).
+    pub fn holds(&self, name: &str) -> bool {
         self.grants
             .permissions
             .binary_search_by(|p| p.as_str().cmp(name))
@@ -68,7 +69,7 @@ impl Principal {
         REGISTRY
             .iter()
             .filter(|def| !def.actions().is_empty())
-            .filter(|def| self.has_permission(&def.permission(Action::View)))
+            .filter(|def| self.holds(&def.permission(Action::View)))
             .filter(|def| grants(&self.grants.scopes, &def.scope(Action::View)))
             .map(|def| def.name)
             .collect()

@@ -23,7 +23,6 @@ enum Source {
         postgres: &'static str,
     },
     /// Once, with type tokens, and what differs per engine after it.
-    #[allow(dead_code)] // The first portable migration is the next one written.
     Portable {
         sql: &'static str,
         sqlite: Option<&'static str>,
@@ -139,6 +138,15 @@ const MIGRATIONS: &[(i64, &str, Source)] = &[
         Source::PerEngine {
             sqlite: include_str!("../../migrations/sqlite/0010_idempotent_effects.sql"),
             postgres: include_str!("../../migrations/postgres/0010_idempotent_effects.sql"),
+        },
+    ),
+    (
+        11,
+        "builtin roles",
+        Source::Portable {
+            sql: include_str!("../../migrations/0011_builtin_roles.sql"),
+            sqlite: None,
+            postgres: None,
         },
     ),
 ];

@@ -6,9 +6,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use argon2::Argon2;
-use argon2::password_hash::PasswordVerifier;
-use argon2::password_hash::phc::PasswordHash;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -21,6 +18,7 @@ use super::clients::{self, Client, constant_time_eq};
 use super::grants::throttle;
 use super::{CODE_MINUTES, oauth_error, requested_scopes};
 use crate::auth::{hash_password, random_secret, sha256_hex};
+use crate::crypto::verify_password;
 use crate::db::Raw;
 use crate::error::{Error, OAuthCode};
 use crate::http::json_body;
@@ -283,18 +281,7 @@ async fn verify_login(state: &AppState, email: &str, password: &str) -> Result<O
             (None, dummy)
         }
     };
-    let password = password.to_string();
-    let matches = tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored)
-            .map(|hash| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &hash)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false);
+    let matches = verify_password(password, stored).await;
     Ok(user_id.filter(|_| matches))
 }
 

@@ -29,6 +29,7 @@ mod limits;
 mod manageit;
 mod oauth;
 mod pipeline;
+mod privilege;
 mod process;
 mod queries;
 mod registry;

@@ -14,7 +14,7 @@ use serde_json::{Map, Value as Json};
 
 use super::singleton;
 use crate::auth::principal::{Create, Delete, Update, View};
-use crate::auth::{Allowed, Principal};
+use crate::auth::{Allowed, Principal, privilege};
 use crate::engine;
 use crate::engine::children::written_relations;
 use crate::engine::loader::Load;
@@ -219,6 +219,7 @@ async fn store(
             Attempt::Run => {
                 vet_targets(&state, def, &body, Mode::Create).await?;
                 let mut tx = work.begin().await?;
+                privilege::check_write(&mut tx, &principal, def, None, &body).await?;
                 let (id, record) = write::store(&mut tx, def, tenant, &body).await?;
                 work.commit(tx, Some(id)).await?;
                 with_written(&state, def, tenant, id, record).await?
@@ -272,6 +273,7 @@ async fn update(
         if work.attempt() == Attempt::Run {
             vet_targets(&state, def, &body, Mode::Update).await?;
             let mut tx = work.begin().await?;
+            privilege::check_write(&mut tx, &principal, def, Some(id), &body).await?;
             let record = write::update(&mut tx, def, tenant, id, &body).await?;
             work.commit(tx, None).await?;
             let shown = with_written(&state, def, tenant, id, record).await?;
@@ -312,6 +314,7 @@ pub(crate) async fn deleted(
     let outcome = async {
         if work.attempt() == Attempt::Run {
             let mut tx = work.begin().await?;
+            privilege::check_delete(&mut tx, def, tenant, id).await?;
             write::destroy(&mut tx, def, tenant, id).await?;
             work.commit(tx, None).await?;
             state.files.wake_sweeper();

@@ -19,16 +19,16 @@ const KILL_AFTER_MS: [u64; 5] = [0, 15, 40, 80, 150];
 
 /// The versions of the migration files, in order (each engine's folder has the same).
 fn migration_versions() -> Vec<i64> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../kring-server/migrations/sqlite"
-    );
-    let mut versions: Vec<i64> = std::fs::read_dir(dir)
-        .expect("migrations folder")
-        .flatten()
+    // Migrations 1 to 10 are per engine; from 11 on one file in the folder above serves both.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../kring-server/migrations");
+    let mut versions: Vec<i64> = [root.to_string(), format!("{root}/sqlite")]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).expect("migrations folder").flatten())
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".sql")))
         .filter_map(|e| e.file_name().to_str()?.split('_').next()?.parse().ok())
         .collect();
     versions.sort();
+    versions.dedup();
     versions
 }
 
