@@ -75,6 +75,10 @@ pub enum Error {
     Unprocessable(Message),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The database's storage is full (`SQLITE_FULL`, PostgreSQL's `disk_full`): nothing was
+    /// written.
+    #[error("storage full")]
+    StorageFull,
     /// A read ran out of its time budget (`--query-timeout`), or waited that long for a place
     /// among its company's expensive reads.
     #[error("query timed out")]
@@ -106,6 +110,7 @@ impl Error {
             Error::Validation(_) | Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Unavailable(_) | Error::QueryTimeout => StatusCode::SERVICE_UNAVAILABLE,
+            Error::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -150,6 +155,7 @@ impl Error {
                 .with("expected", *expected),
             Error::Unavailable(_) => Message::new("http.service_unavailable"),
             Error::QueryTimeout => Message::new("http.query_timeout"),
+            Error::StorageFull => Message::new("http.storage_full"),
             Error::Config(_) | Error::Internal(_) => Message::new("http.server_error"),
         };
         json!({ "message": message.render(locale) })
@@ -296,7 +302,10 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allowed));
         }
-        if matches!(self, Error::Unavailable(_) | Error::QueryTimeout) {
+        if matches!(
+            self,
+            Error::Unavailable(_) | Error::QueryTimeout | Error::StorageFull
+        ) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -315,6 +324,10 @@ impl From<sqlx::Error> for Error {
             // Two requests wrote the same unique value at once; validation saw neither.
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 Error::Conflict(Message::new("http.concurrent_conflict"))
+            }
+            // SQLite's SQLITE_FULL (13), PostgreSQL's disk_full.
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("13" | "53100")) => {
+                Error::StorageFull
             }
             // PostgreSQL's `statement_timeout` (query_canceled), SQLite's interrupt.
             sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("57014" | "9")) => {

@@ -8,7 +8,7 @@ mod migrate;
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use kring_core::Value;
@@ -45,6 +45,9 @@ pub enum Db {
         write: SqlitePool,
         reads: Arc<AtomicU64>,
         bounds: Bounds,
+        /// Set when the writer connection may be left inside a failed transaction: the pool
+        /// then closes it instead of handing it out again.
+        tainted: Arc<AtomicBool>,
     },
     Postgres {
         pool: PgPool,
@@ -243,8 +246,16 @@ impl Db {
             // Scans read the file through one shared mapping instead of copying its pages into
             // every connection's cache (a filtered list over 100,000 rows: 100 ms to 30 ms).
             .pragma("mmap_size", "268435456");
+        let tainted = Arc::new(AtomicBool::new(false));
+        let seen = tainted.clone();
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            // A commit that failed (a full disk) can leave the connection believing it is still
+            // in a transaction, and every later write would fail: replace it instead.
+            .before_acquire(move |_, _| {
+                let fresh = !seen.swap(false, Ordering::SeqCst);
+                Box::pin(async move { Ok(fresh) })
+            })
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await?;
@@ -258,6 +269,7 @@ impl Db {
             write,
             reads: Arc::default(),
             bounds: Bounds::new(query_timeout, SQLITE_READERS),
+            tainted,
         })
     }
 
@@ -284,12 +296,14 @@ impl Db {
                 read,
                 write,
                 bounds,
+                tainted,
                 ..
             } => Db::Sqlite {
                 read: read.clone(),
                 write: write.clone(),
                 reads: Arc::default(),
                 bounds: bounds.clone(),
+                tainted: tainted.clone(),
             },
             Db::Postgres { pool, bounds, .. } => Db::Postgres {
                 pool: pool.clone(),
@@ -361,7 +375,18 @@ impl Db {
     /// write lock is taken up front and never upgraded mid-transaction).
     pub async fn begin(&self) -> Result<Tx, Error> {
         Ok(match self {
-            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite { write, tainted, .. } => {
+                let begun = match write.begin_with("BEGIN IMMEDIATE").await {
+                    Ok(tx) => tx,
+                    // The connection was left mid-transaction by a failure the pool had not
+                    // heard of yet: mark it, and the retry gets a fresh one.
+                    Err(_) => {
+                        tainted.store(true, Ordering::SeqCst);
+                        write.begin_with("BEGIN IMMEDIATE").await?
+                    }
+                };
+                Tx::Sqlite(begun, tainted.clone())
+            }
             Db::Postgres { pool, .. } => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -445,14 +470,14 @@ impl Reader<'_> {
 
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>, Arc<AtomicBool>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Sqlite(..) => Backend::Sqlite,
             Tx::Postgres(_) => Backend::Postgres,
         }
     }
@@ -464,7 +489,7 @@ impl Tx {
     ) -> Result<Vec<Vec<Value>>, Error> {
         let sql = stmt.render(self.backend());
         match self {
-            Tx::Sqlite(tx) => sqlite::fetch(&mut **tx, sql, types).await,
+            Tx::Sqlite(tx, _) => sqlite::fetch(&mut **tx, sql, types).await,
             Tx::Postgres(tx) => postgres::fetch(&mut **tx, sql, types).await,
         }
     }
@@ -473,10 +498,12 @@ impl Tx {
     pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64, Error> {
         let sql = stmt.render(self.backend());
         Ok(match self {
-            Tx::Sqlite(tx) => sqlx::query_with(AssertSqlSafe(sql.text), sqlite_values(sql.values))
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
+            Tx::Sqlite(tx, _) => {
+                sqlx::query_with(AssertSqlSafe(sql.text), sqlite_values(sql.values))
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected()
+            }
             Tx::Postgres(tx) => sqlx::query_with(AssertSqlSafe(sql.text), sql.values)
                 .execute(&mut **tx)
                 .await?
@@ -495,7 +522,12 @@ impl Tx {
 
     pub async fn commit(self) -> Result<(), Error> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Sqlite(tx, tainted) => {
+                if let Err(e) = tx.commit().await {
+                    tainted.store(true, Ordering::SeqCst);
+                    return Err(e.into());
+                }
+            }
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
@@ -503,7 +535,12 @@ impl Tx {
 
     pub async fn rollback(self) -> Result<(), Error> {
         match self {
-            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Sqlite(tx, tainted) => {
+                if let Err(e) = tx.rollback().await {
+                    tainted.store(true, Ordering::SeqCst);
+                    return Err(e.into());
+                }
+            }
             Tx::Postgres(tx) => tx.rollback().await?,
         }
         Ok(())

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::support::{Backend, TestApp, encode};
@@ -296,4 +296,87 @@ async fn t62_api_answers_are_not_sniffed_or_cached() {
             "{path}"
         );
     }
+}
+
+/// T77: a full database answers writes with a clear 507, never the 500 of a writer connection
+/// stuck in a failed transaction, and recovers by itself once there is room again; reads go on
+/// meanwhile. SQLite's page cap stands in for a full disk: the engine fails exactly as it does
+/// when the disk is full (`SQLITE_FULL`). The cap belongs to a connection, and Kring replaces
+/// its writer after a failed commit, so the test sets it again before each write, as a disk
+/// that is still full would be.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t77_a_full_database_is_a_507_and_recovers_when_room_returns() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    let token = app.owner().await;
+    let cap = |pages: i64| {
+        let db = app.db.clone();
+        async move {
+            let mut tx = db.begin().await.expect("writer");
+            let sql = format!("PRAGMA max_page_count = {pages}");
+            tx.execute(&kring_server::db::Raw::owned(sql, vec![]))
+                .await
+                .expect("pragma");
+            tx.commit().await.expect("commit");
+        }
+    };
+    let pages = || async {
+        let rows: Vec<(i64,)> = app
+            .db
+            .fetch_as(&kring_server::db::Raw::new("PRAGMA page_count", vec![]))
+            .await
+            .expect("pages");
+        rows[0].0
+    };
+    cap(pages().await).await;
+    let big = "x".repeat(200);
+    let mut full = None;
+    for i in 0..500 {
+        let (status, body) = app
+            .post(
+                &token,
+                "/api/customer",
+                json!({"name": format!("Filler {i}"), "description": big, "email": format!("f{i}@full.test")}),
+            )
+            .await;
+        if status != StatusCode::CREATED {
+            full = Some((status, body));
+            break;
+        }
+    }
+    let (status, body) = full.expect("the database filled up");
+    assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("storage is full"),
+        "{body}"
+    );
+    // Every later write says the same, never a 500; reads go on.
+    for _ in 0..3 {
+        cap(pages().await).await;
+        let (status, body) = app
+            .post(
+                &token,
+                "/api/customer",
+                json!({"name": "Still full", "description": big}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{body}");
+    }
+    app.expect(StatusCode::OK, "GET", &token, "/api/customer?limit=1", None)
+        .await;
+
+    cap(1_000_000).await;
+    let created = app
+        .expect(
+            StatusCode::CREATED,
+            "POST",
+            &token,
+            "/api/customer",
+            Some(json!({"name": "Room again"})),
+        )
+        .await;
+    let path = format!("/api/customer/{}", created["id"]);
+    app.expect(StatusCode::OK, "GET", &token, &path, None).await;
 }
