@@ -17,6 +17,7 @@ backend_tests!(
     relation_paths_are_one_join_not_a_list_walked_per_entry,
     a_read_past_its_budget_is_a_503_and_its_connection_serves_the_next,
     one_tenant_cannot_take_every_read_connection,
+    a_dropped_request_stops_its_statement_and_gives_up_its_connection,
 );
 
 /// `n` relation terms joined by `,or,`.
@@ -379,4 +380,57 @@ async fn t77_a_full_database_is_a_507_and_recovers_when_room_returns() {
         .await;
     let path = format!("/api/customer/{}", created["id"]);
     app.expect(StatusCode::OK, "GET", &token, &path, None).await;
+}
+
+/// The read pool's connections: (open, idle).
+fn read_pool(app: &TestApp) -> (u32, usize) {
+    match &app.db {
+        kring_server::Db::Sqlite { read, .. } => (read.size(), read.num_idle()),
+        kring_server::Db::Postgres { pool, .. } => (pool.size(), pool.num_idle()),
+    }
+}
+
+async fn a_dropped_request_stops_its_statement_and_gives_up_its_connection(app: TestApp) {
+    let Some(app) = budgeted(app, Duration::from_secs(60)).await else {
+        return;
+    };
+    let token = seeded(&app, "Acme", 20_000).await;
+    let path = format!(
+        "{}/api/customer?order_by=name&filter={}",
+        app.base,
+        encode(&heavy_filter())
+    );
+    // How long the read takes with warm caches: the quicker of two.
+    let mut whole = Duration::MAX;
+    for _ in 0..2 {
+        let started = std::time::Instant::now();
+        let response = app.client.get(&path).bearer_auth(&token).send().await;
+        assert_eq!(response.expect("heavy read").status(), StatusCode::OK);
+        whole = whole.min(started.elapsed());
+    }
+    assert!(
+        whole > Duration::from_millis(150),
+        "the heavy read took {whole:?}: too quick to be dropped halfway"
+    );
+
+    let request = app.client.get(&path).bearer_auth(&token);
+    let client = tokio::spawn(async move { request.send().await.map(|r| r.status()) });
+    // A fifth of the way in, the statement is running: hang up.
+    tokio::time::sleep(whole / 5).await;
+    let (open, idle) = read_pool(&app);
+    assert!(
+        usize::try_from(open).unwrap_or(0) > idle,
+        "the read is under way"
+    );
+    client.abort();
+    // The connection that ran the abandoned statement leaves the pool; one returned to it
+    // would keep the count (and run to the end first).
+    crate::support::wait_for(
+        || read_pool(&app).0 < open,
+        whole * 2 + Duration::from_secs(5),
+        "the abandoned read's connection to leave the pool",
+    )
+    .await;
+    app.expect(StatusCode::OK, "GET", &token, "/api/customer?limit=1", None)
+        .await;
 }

@@ -111,7 +111,12 @@ pub(super) async fn file_field(server: &Server, token: &str) -> i64 {
                 {"acceptFile": ["PDF"], "allowMultiple": true, "maxFiles": 5}}}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{field}");
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{field}\nserver log:\n{}",
+        server.log_text()
+    );
     field["data"]["id"].as_i64().expect("field id")
 }
 
