@@ -8,12 +8,16 @@
 //!
 //! `cargo run --release -p kring-bench -- [CUSTOMERS] [SECONDS] [CONCURRENCY]`
 //! (defaults 100000, 10, 16).
+//!
+//! `cargo run --release -p kring-bench -- isolation [CUSTOMERS] [SECONDS]` (defaults 20000,
+//! 10): one company's expensive filters against another company's reads (see `isolation`).
 
 // A measuring tool: its statistics turn counts and durations into floats and read the JSON it
 // gets back by key, which the server's stricter lints forbid.
 #![allow(clippy::as_conversions, clippy::indexing_slicing)]
 
 mod ceiling;
+mod isolation;
 mod queries;
 
 use std::sync::Arc;
@@ -161,6 +165,11 @@ async fn main() -> anyhow::Result<()> {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
+    if std::env::args().nth(1).as_deref() == Some("isolation") {
+        let customers = args.first().copied().unwrap_or(20_000);
+        let seconds = args.get(1).copied().unwrap_or(10);
+        return isolation::run(customers, seconds).await;
+    }
     let customers = args.first().copied().unwrap_or(100_000);
     let seconds = args.get(1).copied().unwrap_or(10);
     let concurrency = args.get(2).copied().unwrap_or(16) as usize;

@@ -64,14 +64,23 @@ pub struct Bounds {
 }
 
 impl Bounds {
-    /// `connections` is the size of the pool reads come from: one owner may take half of it.
-    fn new(query_timeout: Duration, connections: u32) -> Bounds {
-        let half = usize::try_from(connections / 2).unwrap_or(1);
+    /// One owner may hold `places` of the reads in flight.
+    fn new(query_timeout: Duration, places: usize) -> Bounds {
         Bounds {
             query_timeout,
-            admission: Admission::new(half),
+            admission: Admission::new(places),
         }
     }
+}
+
+/// The expensive reads one company may run at once on SQLite: half of this machine's cores,
+/// at most half of the read connections. SQLite reads run on this machine's cores, so a share
+/// of the pool alone is not enough: four such reads on two cores tripled another company's
+/// p99 (the `kring-bench isolation` run in the README).
+fn sqlite_places() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let half_pool = usize::try_from(SQLITE_READERS / 2).unwrap_or(1);
+    (cores / 2).clamp(1, half_pool)
 }
 
 /// SQLite's read connections; PostgreSQL's whole pool.
@@ -228,7 +237,10 @@ impl Db {
         Ok(Db::Postgres {
             pool,
             reads: Arc::default(),
-            bounds: Bounds::new(query_timeout, POSTGRES_CONNECTIONS),
+            bounds: Bounds::new(
+                query_timeout,
+                usize::try_from(POSTGRES_CONNECTIONS / 2).unwrap_or(1),
+            ),
         })
     }
 
@@ -268,7 +280,7 @@ impl Db {
             read,
             write,
             reads: Arc::default(),
-            bounds: Bounds::new(query_timeout, SQLITE_READERS),
+            bounds: Bounds::new(query_timeout, sqlite_places()),
             tainted,
         })
     }
@@ -325,7 +337,8 @@ impl Db {
     }
 
     /// A place among `owner`'s expensive reads in flight, waited for until `deadline`: one
-    /// company cannot hold more than half of the read connections.
+    /// company cannot hold more than half of the read connections (on SQLite, nor more than
+    /// half of the cores).
     pub async fn admit(&self, owner: i64, deadline: Deadline) -> Result<Place, Error> {
         self.bounds().admission.enter(owner, deadline).await
     }
