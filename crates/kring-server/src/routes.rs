@@ -87,11 +87,21 @@ async fn ready(State(state): State<AppState>) -> Response {
         true => (StatusCode::OK, "ready"),
         false => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
     };
+    // A rate-limit store that does not answer is reported, not fatal: requests are then
+    // counted in process.
+    let limits = match state.limiter.degraded() {
+        None => serde_json::json!("ok"),
+        Some(why) => serde_json::json!(why),
+    };
     json_response(
         status,
         &serde_json::json!({
             "status": word,
-            "checks": { "database_reads": outcome(&probe.reads), "database_writes": outcome(&probe.writes) },
+            "checks": {
+                "database_reads": outcome(&probe.reads),
+                "database_writes": outcome(&probe.writes),
+                "rate_limit_store": limits,
+            },
         }),
     )
 }

@@ -3,23 +3,36 @@
 //!
 //! Two stores count the same windows (aligned to the epoch minute, so both agree exactly on
 //! when a window resets): in process by default, or in Redis so that several instances share
-//! one budget. If Redis cannot be reached the request is let through and a warning logged:
-//! an outage of the counter store must not become an outage of the API.
+//! one budget. A call to Redis gets a tenth of a second (a loopback answer takes well under one
+//! millisecond); when Redis does not answer,
+//! the instance counts in process until Redis is back (checked again every few seconds), logs
+//! that once a minute, and `/ready` says so: an outage of the counter store must neither
+//! become an outage of the API nor lift the limit.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::clock::Clock;
 use crate::error::Error;
 
 /// The length of a window, in seconds.
 pub const WINDOW: u64 = 60;
+
+/// How long one call to Redis may take before the request is counted in process instead.
+const REDIS_BUDGET: Duration = Duration::from_millis(100);
+
+/// After Redis failed to answer, how many seconds the instance counts in process before it
+/// asks Redis again; and how often it says so in the log.
+const REDIS_RETRY: u64 = 5;
+const REDIS_LOG_EVERY: u64 = 60;
 
 /// The most keys the in-process store keeps before it forgets finished windows.
 const MEMORY_KEYS: usize = 100_000;
@@ -83,6 +96,13 @@ enum Store {
         limit: u64,
         connection: ConnectionManager,
         prefix: String,
+        /// Where requests are counted while Redis does not answer.
+        fallback: Mutex<Windows>,
+        /// Epoch second since which Redis has not answered (0: it answers), the second before
+        /// which it is not asked again, and the last second that was logged.
+        away_since: AtomicU64,
+        retry_at: AtomicU64,
+        logged_at: AtomicU64,
     },
 }
 
@@ -109,7 +129,11 @@ impl Limiter {
         clock: Arc<dyn Clock>,
     ) -> Result<Limiter, Error> {
         let client = redis::Client::open(url).map_err(|e| Error::Config(format!("redis: {e}")))?;
-        let connection = ConnectionManager::new(client)
+        let bounded = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_BUDGET * 4))
+            .set_response_timeout(Some(REDIS_BUDGET))
+            .set_number_of_retries(1);
+        let connection = ConnectionManager::new_with_config(client, bounded)
             .await
             .map_err(|e| Error::Config(format!("cannot reach Redis at {url}: {e}")))?;
         let prefix = prefix.to_string();
@@ -118,6 +142,10 @@ impl Limiter {
                 limit,
                 connection,
                 prefix,
+                fallback: Mutex::default(),
+                away_since: AtomicU64::new(0),
+                retry_at: AtomicU64::new(0),
+                logged_at: AtomicU64::new(0),
             },
             clock,
         })
@@ -151,19 +179,39 @@ impl Limiter {
                 limit,
                 connection,
                 prefix,
+                fallback,
+                away_since,
+                retry_at,
+                logged_at,
             } => {
-                let key = format!("{prefix}:rl:{key}:{window}");
-                let mut connection = connection.clone();
-                let used = redis::Script::new(HIT_SCRIPT)
-                    .key(&key)
-                    .arg(WINDOW * 2)
-                    .invoke_async::<u64>(&mut connection)
-                    .await
-                    .unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "rate limit store unreachable; request let through");
-                        0
-                    });
-                (*limit, used)
+                let used = match retry_at.load(Ordering::Relaxed) > now {
+                    true => None,
+                    false => redis_hit(connection, &format!("{prefix}:rl:{key}:{window}")).await,
+                };
+                match used {
+                    Some(used) => {
+                        if away_since.swap(0, Ordering::Relaxed) != 0 {
+                            tracing::info!("rate limit store answers again; counting in Redis");
+                        }
+                        (*limit, used)
+                    }
+                    None => {
+                        let _ = away_since.compare_exchange(
+                            0,
+                            now,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
+                        retry_at.store(now + REDIS_RETRY, Ordering::Relaxed);
+                        if now >= logged_at.load(Ordering::Relaxed) + REDIS_LOG_EVERY {
+                            logged_at.store(now, Ordering::Relaxed);
+                            tracing::warn!(
+                                "rate limit store unreachable; counting in process until it answers"
+                            );
+                        }
+                        (*limit, count_in_memory(fallback, key, window))
+                    }
+                }
             }
         };
         Decision {
@@ -174,12 +222,39 @@ impl Limiter {
         }
     }
 
+    /// `None` when the counts are where they are configured to be; otherwise why not (for
+    /// `/ready`'s detail).
+    pub fn degraded(&self) -> Option<String> {
+        match &self.store {
+            Store::Redis { away_since, .. } => match away_since.load(Ordering::Relaxed) {
+                0 => None,
+                since => Some(format!(
+                    "Redis has not answered since epoch second {since}; counting in process"
+                )),
+            },
+            Store::Memory { .. } => None,
+        }
+    }
+
     /// Keys the in-process store holds (0 for Redis).
     pub fn keys(&self) -> usize {
         match &self.store {
             Store::Memory { windows, .. } => windows.lock().map(|w| w.counts.len()).unwrap_or(0),
             Store::Redis { .. } => 0,
         }
+    }
+}
+
+/// `INCR`s `key` in Redis within [`REDIS_BUDGET`]; `None` when Redis did not answer in time.
+async fn redis_hit(connection: &ConnectionManager, key: &str) -> Option<u64> {
+    let mut connection = connection.clone();
+    let script = redis::Script::new(HIT_SCRIPT);
+    let mut invocation = script.key(key);
+    invocation.arg(WINDOW * 2);
+    let call = invocation.invoke_async::<u64>(&mut connection);
+    match tokio::time::timeout(REDIS_BUDGET, call).await {
+        Ok(Ok(used)) => Some(used),
+        _ => None,
     }
 }
 

@@ -201,14 +201,21 @@ async fn t58_budgets_are_per_user_and_per_address() {
     assert!(headers.get("retry-after").is_some());
 }
 
+/// The Redis of `KRING_TEST_REDIS_URL`, if set; otherwise the test named `what` is skipped.
+fn redis_url(what: &str) -> Option<String> {
+    let url = std::env::var("KRING_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("KRING_TEST_REDIS_URL is not set: {what} test skipped");
+    }
+    url
+}
+
 /// Two instances on one database and one Redis allow exactly the budget between them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_one_budget_in_redis() {
-    let Some(redis) = std::env::var("KRING_TEST_REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("KRING_TEST_REDIS_URL is not set: shared rate limit test skipped");
+    let Some(redis) = redis_url("shared rate limit") else {
         return;
     };
     let prefix = unique("kring-test-");
@@ -369,4 +376,127 @@ async fn t60_inviting_users_has_a_quota() {
         StatusCode::CREATED,
         "other writes are not held back"
     );
+}
+
+async fn ready_detail(client: &reqwest::Client, app: &TestApp) -> Value {
+    let response = client.get(format!("{}/ready", app.base)).send().await;
+    response.unwrap().json().await.unwrap()
+}
+
+/// A loopback TCP relay to `target` that can be cut: while cut, it forwards nothing in either
+/// direction but keeps every connection open (a black hole, the slowest way to be away).
+async fn relay(target: &str) -> (String, Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let cut = Arc::new(AtomicBool::new(false));
+    let (target, switch) = (target.to_string(), cut.clone());
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let (target, cut) = (target.clone(), switch.clone());
+            tokio::spawn(async move {
+                let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                let pump = |mut from: tokio::net::tcp::OwnedReadHalf,
+                            mut to: tokio::net::tcp::OwnedWriteHalf,
+                            cut: Arc<AtomicBool>| async move {
+                    let mut buffer = [0u8; 4096];
+                    while let Ok(n) = from.read(&mut buffer).await {
+                        if n == 0 {
+                            break;
+                        }
+                        while cut.load(Ordering::Relaxed) {
+                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                        }
+                        if to.write_all(&buffer[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let (in_read, in_write) = inbound.into_split();
+                let (out_read, out_write) = outbound.into_split();
+                tokio::join!(
+                    pump(in_read, out_write, cut.clone()),
+                    pump(out_read, in_write, cut)
+                );
+            });
+        }
+    });
+    (format!("redis://{address}"), cut)
+}
+
+/// While Redis does not answer, requests are neither held up nor unlimited: each is answered
+/// at once and counted in process, `/ready` says so, and Redis counts again once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t58_redis_away_means_a_limit_in_process_not_a_stall() {
+    use std::sync::atomic::Ordering;
+    let Some(redis) = redis_url("Redis outage") else {
+        return;
+    };
+    let target = redis
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_string();
+    let (url, cut) = relay(&target).await;
+    let clock = window_clock();
+    let server_clock = clock.clone();
+    let prefix = unique("kring-test-");
+    let app = TestApp::spawn_configured(Backend::Sqlite, move |c| {
+        c.rate_limit = 5;
+        c.redis_url = Some(url);
+        c.redis_prefix = prefix;
+        c.clock = server_clock;
+    })
+    .await
+    .unwrap();
+    let token = app.owner().await;
+    for _ in 0..2 {
+        assert_eq!(
+            call(&app, "GET", Some(&token), "/api/customer").await.0,
+            StatusCode::OK
+        );
+    }
+
+    cut.store(true, Ordering::Relaxed);
+    // A client that gives up after three seconds: a request held up by the counter store
+    // fails it.
+    let patient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let response = patient
+            .get(format!("{}/api/customer", app.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("answered while Redis is away");
+        statuses.push(response.status());
+    }
+    assert_eq!(&statuses[..5], &[StatusCode::OK; 5], "{statuses:?}");
+    assert_eq!(
+        statuses[5],
+        StatusCode::TOO_MANY_REQUESTS,
+        "the limit holds in process"
+    );
+    let ready = ready_detail(&patient, &app).await;
+    let detail = ready["checks"]["rate_limit_store"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(detail.contains("counting in process"), "{ready}");
+    assert_eq!(ready["status"], "ready", "{ready}");
+
+    // Back: after the retry pause Redis counts again, from where it stood: the two before the
+    // cut, the one increment the relay held back and now delivers, and this one (the count in
+    // process, six, would answer 429).
+    cut.store(false, Ordering::Relaxed);
+    clock.advance(6);
+    let (status, headers, _) = call(&app, "GET", Some(&token), "/api/customer").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, "x-ratelimit-remaining"), 1);
+    let ready = ready_detail(&app.client, &app).await;
+    assert_eq!(ready["checks"]["rate_limit_store"], "ok", "{ready}");
 }
