@@ -13,6 +13,7 @@
 mod builder;
 mod json;
 mod name;
+mod part_headers;
 mod tree;
 pub(crate) mod urlencoded;
 
@@ -20,6 +21,8 @@ pub(crate) mod urlencoded;
 mod proptests;
 #[cfg(test)]
 mod tests;
+
+pub use part_headers::{HeadersTooLong, MAX_PART_HEADERS, PartHeaders};
 
 use std::fmt;
 

@@ -15,7 +15,10 @@ use axum::body::{Body, BodyDataStream, Bytes};
 use axum::extract::Request;
 use axum::http::header;
 use futures_core::Stream;
-use kring_core::form::{FILE_MARKER, FileRef, FormBuilder, FormError, Limits, parse_urlencoded};
+use kring_core::form::{
+    FILE_MARKER, FileRef, FormBuilder, FormError, Limits, MAX_PART_HEADERS, PartHeaders,
+    parse_urlencoded,
+};
 use kring_core::i18n::Message;
 use kring_core::manageit::{FileKind, normalize};
 use serde_json::{Map, Value as Json};
@@ -210,6 +213,12 @@ fn form_error(e: FormError) -> Error {
 
 fn multipart_error(e: multer::Error, config: &Config) -> Error {
     match e {
+        multer::Error::StreamReadFailed(inner) if inner.is::<PartHeadersTooLong>() => {
+            Error::FormTooLarge(
+                Message::new("http.part_headers_too_large")
+                    .with("limit", MAX_PART_HEADERS.to_string()),
+            )
+        }
         multer::Error::StreamSizeExceeded { .. } => Error::PayloadTooLarge {
             limit: usize::try_from(config.upload_request_limit).unwrap_or(usize::MAX),
         },
@@ -229,7 +238,11 @@ async fn read_multipart(
     let boundary = multer::parse_boundary(content_type).map_err(|e| multipart_error(e, config))?;
     let constraints = multer::Constraints::new()
         .size_limit(multer::SizeLimit::new().whole_stream(config.upload_request_limit));
-    let mut multipart = multer::Multipart::with_constraints(body, boundary, constraints);
+    let guarded = Guarded {
+        guard: PartHeaders::new(&boundary),
+        body,
+    };
+    let mut multipart = multer::Multipart::with_constraints(guarded, boundary, constraints);
     let mut form = FormBuilder::new(Limits::default());
     // All text parts together are held to the limit of a form body.
     let mut text_budget = config.body_limit;
@@ -328,6 +341,44 @@ impl Stream for SharedBody {
         match self.0.lock() {
             Ok(mut stream) => Pin::new(&mut *stream).poll_next(cx),
             Err(_) => Poll::Ready(None),
+        }
+    }
+}
+
+/// The body as the multipart parser reads it, with every part's header block held to
+/// [`MAX_PART_HEADERS`] as it streams by (the parser would otherwise buffer one whole).
+struct Guarded {
+    guard: PartHeaders,
+    body: SharedBody,
+}
+
+#[derive(Debug)]
+struct PartHeadersTooLong;
+
+impl std::fmt::Display for PartHeadersTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a part's headers take more than {MAX_PART_HEADERS} bytes"
+        )
+    }
+}
+
+impl std::error::Error for PartHeadersTooLong {}
+
+impl Stream for Guarded {
+    type Item = Result<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.body).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(match this.guard.feed(&chunk) {
+                Ok(()) => Ok(chunk),
+                Err(_) => Err(Box::new(PartHeadersTooLong)),
+            })),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
