@@ -71,12 +71,9 @@ pub async fn serve(
     let (stop_deliveries, stop) = tokio::sync::watch::channel(false);
     let deliveries = tokio::spawn(webhooks::run(worker, stop));
     let file_sweeper = tokio::spawn(sweep_files(state.db.for_background(), state.files.clone()));
+    let limits = state.config.connections;
     let app = routes::router(state);
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| Error::Internal(format!("server: {e}")));
+    let served = crate::http::listener::run(listener, app, limits, shutdown).await;
     statistics.abort();
     file_sweeper.abort();
     stop_deliveries.send_replace(true);

@@ -52,6 +52,8 @@ pub struct Config {
     /// How long one request's expensive reads (filters, orders, deep pages) may run together
     /// before they are stopped with a 503; PostgreSQL's `statement_timeout` for every statement.
     pub query_timeout: Duration,
+    /// Open connections, request-head timeout and minimum body rate.
+    pub connections: ConnectionLimits,
     /// What the rate limiter reads the time off: the system's clock. Only tests put another in
     /// (one they move past a window's end).
     pub clock: Arc<dyn Clock>,
@@ -98,6 +100,30 @@ pub const DEFAULT_WEBHOOK_TIMEOUT: u64 = 10;
 /// A webhook delivery's claim, in seconds.
 pub const DEFAULT_WEBHOOK_LEASE: u64 = 120;
 
+/// What bounds a client's connection (`http::listener`).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Open connections at once; a connection beyond it is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// How long a request's head may take to arrive, counted from when the server waits for
+    /// it: a new connection's first request and a kept-alive connection's next one alike.
+    pub header_timeout: Duration,
+    /// The slowest a body may arrive, after a grace period at the start.
+    pub min_body_rate: u64,
+    pub body_grace: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: 4096,
+            header_timeout: Duration::from_secs(10),
+            min_body_rate: 1024,
+            body_grace: Duration::from_secs(10),
+        }
+    }
+}
+
 /// How long a request's expensive reads may take together, unless configured
 /// (`--query-timeout`).
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -132,6 +158,7 @@ impl Config {
             webhook_lease_seconds: DEFAULT_WEBHOOK_LEASE,
             webhook_resolver: Arc::new(SystemResolver),
             query_timeout: DEFAULT_QUERY_TIMEOUT,
+            connections: ConnectionLimits::default(),
             clock: Arc::new(SystemClock),
         }
     }

@@ -145,6 +145,17 @@ enum Command {
         /// they are stopped with a 503; on PostgreSQL also every statement's limit.
         #[arg(long, env = "KRING_QUERY_TIMEOUT", default_value_t = 5.0, value_parser = seconds)]
         query_timeout: f64,
+        /// Connections open at once; more are closed as soon as they are accepted.
+        #[arg(long, env = "KRING_MAX_CONNECTIONS", default_value_t = 4096)]
+        max_connections: usize,
+        /// Seconds a client has to send a request's head, on a new connection and between
+        /// the requests of a kept-alive one.
+        #[arg(long, env = "KRING_HEADER_TIMEOUT", default_value_t = 10.0, value_parser = seconds)]
+        header_timeout: f64,
+        /// The slowest a request body may arrive, in bytes per second, after its first ten
+        /// seconds.
+        #[arg(long, env = "KRING_MIN_BODY_RATE", default_value_t = 1024)]
+        min_body_rate: u64,
         #[command(flatten)]
         webhooks: WebhookArgs,
         /// Keep rate-limit counters in this Redis (redis://host:6379) so that several instances
@@ -281,6 +292,9 @@ async fn main() -> anyhow::Result<()> {
             rate_limit,
             concurrency_limit,
             query_timeout,
+            max_connections,
+            header_timeout,
+            min_body_rate,
             webhooks,
             redis_url,
             redis_prefix,
@@ -301,6 +315,9 @@ async fn main() -> anyhow::Result<()> {
             config.rate_limit = rate_limit;
             config.concurrency_limit = concurrency_limit;
             config.query_timeout = std::time::Duration::from_secs_f64(query_timeout);
+            config.connections.max_connections = max_connections.max(1);
+            config.connections.header_timeout = std::time::Duration::from_secs_f64(header_timeout);
+            config.connections.min_body_rate = min_body_rate;
             webhooks.apply(&mut config);
             config.redis_url = redis_url.filter(|u| !u.is_empty());
             config.redis_prefix = redis_prefix;

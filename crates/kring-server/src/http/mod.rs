@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod extract;
+pub mod listener;
 pub mod middleware;
 pub mod query;
 pub mod response;

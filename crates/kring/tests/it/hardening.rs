@@ -487,3 +487,146 @@ async fn multipart_part_headers_are_bounded() {
         response.text().await
     );
 }
+
+/// A server whose connections have these bounds.
+async fn bounded_connections(
+    configure: impl FnOnce(&mut kring_server::config::ConnectionLimits),
+) -> TestApp {
+    let mut limits = kring_server::config::ConnectionLimits::default();
+    configure(&mut limits);
+    TestApp::spawn_configured(Backend::Sqlite, move |c| c.connections = limits)
+        .await
+        .expect("sqlite")
+}
+
+fn port_of(app: &TestApp) -> u16 {
+    app.base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port")
+}
+
+/// Reads until the server closes the connection, for at most `within`; what it sent.
+async fn until_closed(stream: &mut tokio::net::TcpStream, within: Duration) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let reading = async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buffer[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(within, reading).await.ok()?;
+    Some(got)
+}
+
+/// A client that sends half a request head, or goes quiet on a kept-alive connection, is
+/// disconnected after the header timeout instead of holding the connection open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_or_idle_request_heads_are_disconnected() {
+    use tokio::io::AsyncWriteExt;
+    let app = bounded_connections(|l| l.header_timeout = Duration::from_secs(1)).await;
+    let port = port_of(&app);
+    let mut half = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    half.write_all(b"GET /health HTTP/1.1\r\nHost: kring\r\n")
+        .await
+        .unwrap();
+    assert!(
+        until_closed(&mut half, Duration::from_secs(10))
+            .await
+            .is_some(),
+        "a half-sent head keeps its connection"
+    );
+
+    let mut idle = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: kring\r\n\r\n")
+        .await
+        .unwrap();
+    let answered = until_closed(&mut idle, Duration::from_secs(10))
+        .await
+        .expect("an idle kept-alive connection is closed");
+    assert!(
+        answered.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answered)
+    );
+}
+
+/// A body that trickles in below the minimum rate is cut off with an error once its grace
+/// period is over, so a slow client cannot hold a request (and its owner's place) open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_slower_than_the_minimum_rate_are_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let app = bounded_connections(|l| {
+        l.body_grace = Duration::from_secs(1);
+        l.min_body_rate = 1000;
+    })
+    .await;
+    let token = app.owner().await;
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", port_of(&app)))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/customer HTTP/1.1\r\nHost: kring\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"name\": \""
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let trickle = async {
+        for _ in 0..100 {
+            if slow.write_all(b"aaaaaaaaaa").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(3), trickle).await;
+    let answer = until_closed(&mut slow, Duration::from_secs(10))
+        .await
+        .expect("the slow body's connection is closed");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let (_, list) = app.get(&token, "/api/customer").await;
+    assert_eq!(list["total"], 0, "nothing was written");
+}
+
+/// Connections beyond the cap are closed as they come; a freed place serves the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_connections_are_capped() {
+    use tokio::io::AsyncWriteExt;
+    let app = bounded_connections(|l| l.max_connections = 3).await;
+    let port = port_of(&app);
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: kring\r\n")
+            .await
+            .unwrap();
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut extra = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let _ = extra
+        .write_all(b"GET /health HTTP/1.1\r\nHost: kring\r\n\r\n")
+        .await;
+    let answer = until_closed(&mut extra, Duration::from_secs(5))
+        .await
+        .expect("the fourth connection is closed");
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let health = app.client.get(format!("{}/health", app.base)).send().await;
+    assert_eq!(health.expect("health").status(), StatusCode::OK);
+}
