@@ -52,6 +52,8 @@ pub struct Config {
     /// How long one request's expensive reads (filters, orders, deep pages) may run together
     /// before they are stopped with a 503; PostgreSQL's `statement_timeout` for every statement.
     pub query_timeout: Duration,
+    /// Hosts besides loopback that absolute URLs may follow when `public_url` is not set.
+    pub allowed_hosts: Vec<String>,
     /// Open connections, request-head timeout and minimum body rate.
     pub connections: ConnectionLimits,
     /// What the rate limiter reads the time off: the system's clock. Only tests put another in
@@ -159,6 +161,7 @@ impl Config {
             webhook_resolver: Arc::new(SystemResolver),
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             connections: ConnectionLimits::default(),
+            allowed_hosts: Vec::new(),
             clock: Arc::new(SystemClock),
         }
     }

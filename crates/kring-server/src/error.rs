@@ -79,6 +79,9 @@ pub enum Error {
     /// written.
     #[error("storage full")]
     StorageFull,
+    /// An absolute URL would follow a `Host` this server does not answer for.
+    #[error("misdirected host {host}")]
+    MisdirectedHost { host: String },
     /// A read ran out of its time budget (`--query-timeout`), or waited that long for a place
     /// among its company's expensive reads.
     #[error("query timed out")]
@@ -111,6 +114,7 @@ impl Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Unavailable(_) | Error::QueryTimeout => StatusCode::SERVICE_UNAVAILABLE,
             Error::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+            Error::MisdirectedHost { .. } => StatusCode::MISDIRECTED_REQUEST,
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -156,6 +160,9 @@ impl Error {
             Error::Unavailable(_) => Message::new("http.service_unavailable"),
             Error::QueryTimeout => Message::new("http.query_timeout"),
             Error::StorageFull => Message::new("http.storage_full"),
+            Error::MisdirectedHost { host } => {
+                Message::new("http.misdirected_host").with("host", host.clone())
+            }
             Error::Config(_) | Error::Internal(_) => Message::new("http.server_error"),
         };
         json!({ "message": message.render(locale) })

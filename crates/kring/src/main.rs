@@ -145,6 +145,14 @@ enum Command {
         /// they are stopped with a 503; on PostgreSQL also every statement's limit.
         #[arg(long, env = "KRING_QUERY_TIMEOUT", default_value_t = 5.0, value_parser = seconds)]
         query_timeout: f64,
+        /// Without --public-url, a host (besides loopback) whose `Host` header absolute URLs
+        /// may follow; repeat for several. Any other `Host` is answered 421.
+        #[arg(
+            long = "allowed-host",
+            env = "KRING_ALLOWED_HOSTS",
+            value_delimiter = ','
+        )]
+        allowed_hosts: Vec<String>,
         /// Connections open at once; more are closed as soon as they are accepted.
         #[arg(long, env = "KRING_MAX_CONNECTIONS", default_value_t = 4096)]
         max_connections: usize,
@@ -292,6 +300,7 @@ async fn main() -> anyhow::Result<()> {
             rate_limit,
             concurrency_limit,
             query_timeout,
+            allowed_hosts,
             max_connections,
             header_timeout,
             min_body_rate,
@@ -315,6 +324,7 @@ async fn main() -> anyhow::Result<()> {
             config.rate_limit = rate_limit;
             config.concurrency_limit = concurrency_limit;
             config.query_timeout = std::time::Duration::from_secs_f64(query_timeout);
+            config.allowed_hosts = allowed_hosts;
             config.connections.max_connections = max_connections.max(1);
             config.connections.header_timeout = std::time::Duration::from_secs_f64(header_timeout);
             config.connections.min_body_rate = min_body_rate;

@@ -53,13 +53,13 @@ pub fn routes() -> Router<AppState> {
 async fn metadata(
     axum::extract::State(state): axum::extract::State<AppState>,
     headers: axum::http::HeaderMap,
-) -> axum::response::Response {
-    let issuer = crate::http::public_base(&state.config, &headers);
+) -> Result<axum::response::Response, crate::error::Error> {
+    let issuer = crate::http::public_base(&state.config, &headers)?;
     let scopes: Vec<String> = crate::auth::all_scopes()
         .into_iter()
         .map(|(id, _)| id)
         .collect();
-    crate::http::json_response(
+    Ok(crate::http::json_response(
         axum::http::StatusCode::OK,
         &serde_json::json!({
             "issuer": issuer,
@@ -73,7 +73,7 @@ async fn metadata(
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         }),
-    )
+    ))
 }
 
 /// An OAuth error with a hint naming what to check.

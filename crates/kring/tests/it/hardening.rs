@@ -630,3 +630,74 @@ async fn open_connections_are_capped() {
     let health = app.client.get(format!("{}/health", app.base)).send().await;
     assert_eq!(health.expect("health").status(), StatusCode::OK);
 }
+
+/// Without `--public-url`, absolute URLs follow only a loopback `Host` or an allowed one: a
+/// spoofed `Host` is a 421, never an issuer or a download link pointing elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absolute_urls_never_follow_a_spoofed_host() {
+    let metadata = |app: &TestApp, host: &str| {
+        app.client
+            .get(format!(
+                "{}/.well-known/oauth-authorization-server",
+                app.base
+            ))
+            .header("host", host.to_string())
+            .send()
+    };
+    let app = TestApp::spawn_configured(Backend::Sqlite, |c| {
+        c.allowed_hosts = vec!["crm.example.test".into()];
+    })
+    .await
+    .expect("sqlite");
+    let port = port_of(&app);
+    for (host, issuer) in [
+        (
+            format!("127.0.0.1:{port}"),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        (
+            format!("localhost:{port}"),
+            format!("http://localhost:{port}"),
+        ),
+        (
+            "crm.example.test".to_string(),
+            "http://crm.example.test".to_string(),
+        ),
+    ] {
+        let response = metadata(&app, &host).await.expect("metadata");
+        assert_eq!(response.status(), StatusCode::OK, "{host}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["issuer"], issuer);
+    }
+    for spoofed in [
+        "evil.test",
+        "evil.test:80",
+        "127.0.0.1.evil.test",
+        "crm.example.test.evil",
+    ] {
+        let response = metadata(&app, spoofed).await.expect("metadata");
+        assert_eq!(
+            response.status(),
+            StatusCode::MISDIRECTED_REQUEST,
+            "{spoofed}"
+        );
+        let body: Value = response.json().await.expect("json");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("--public-url"),
+            "{body}"
+        );
+    }
+    // With a public URL, that is the base whatever the Host says.
+    let configured = TestApp::spawn_configured(Backend::Sqlite, |c| {
+        c.public_url = Some("https://crm.example.com".into());
+    })
+    .await
+    .expect("sqlite");
+    let response = metadata(&configured, "evil.test").await.expect("metadata");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["issuer"], "https://crm.example.com");
+}

@@ -105,7 +105,7 @@ async fn list_customers(
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let tenant = principal.tenant;
-    let base = public_base(&state.config, &headers);
+    let base = public_base(&state.config, &headers)?;
     let mut plan = query_plan(&CUSTOMER, &uri, PlanKind::Index)?;
     plan.with.clear();
     plan.count.clear();
@@ -175,7 +175,7 @@ async fn show_customer(
     RecordId(id): RecordId,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    let base = public_base(&state.config, &headers);
+    let base = public_base(&state.config, &headers)?;
     let body = customers::shaped_one(&state.db, principal.tenant, id, &base, Detail::Plain).await?;
     data(StatusCode::OK, body)
 }
@@ -272,7 +272,7 @@ impl FromRequestParts<AppState> for Written {
         Ok(Written {
             key,
             path: parts.uri.path().to_string(),
-            base: public_base(&state.config, &parts.headers),
+            base: public_base(&state.config, &parts.headers)?,
         })
     }
 }
