@@ -79,7 +79,9 @@ async fn ready(State(state): State<AppState>) -> Response {
     let probe = state.db.probe(READY_WITHIN).await;
     let outcome = |check: &Result<(), Error>| match check {
         Ok(()) => serde_json::json!("ok"),
-        Err(Error::QueryTimeout) => serde_json::json!("no answer within 1 s"),
+        Err(Error::QueryTimeout) => {
+            serde_json::json!(format!("no answer within {} s", READY_WITHIN.as_secs()))
+        }
         Err(e) => serde_json::json!(e.to_string()),
     };
     let ready = probe.reads.is_ok() && probe.writes.is_ok();

@@ -89,6 +89,10 @@ impl Admission {
         })
     }
 
+    pub fn places(&self) -> usize {
+        self.per_owner
+    }
+
     /// Waits for one of `owner`'s places until `deadline`; a 503 after it.
     pub async fn enter(self: &Arc<Self>, owner: i64, deadline: Deadline) -> Result<Place, Error> {
         let semaphore = {

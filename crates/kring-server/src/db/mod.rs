@@ -331,6 +331,11 @@ impl Db {
         }
     }
 
+    /// How many expensive reads one owner may have in flight on this pool.
+    pub fn expensive_places(&self) -> usize {
+        self.bounds().admission.places()
+    }
+
     /// The deadline of a request's expensive reads that start now.
     pub fn deadline(&self) -> Deadline {
         Deadline::after(self.bounds().query_timeout)
@@ -535,29 +540,26 @@ impl Tx {
 
     pub async fn commit(self) -> Result<(), Error> {
         match self {
-            Tx::Sqlite(tx, tainted) => {
-                if let Err(e) = tx.commit().await {
-                    tainted.store(true, Ordering::SeqCst);
-                    return Err(e.into());
-                }
-            }
-            Tx::Postgres(tx) => tx.commit().await?,
+            Tx::Sqlite(tx, tainted) => marked_on_failure(tx.commit().await, &tainted),
+            Tx::Postgres(tx) => Ok(tx.commit().await?),
         }
-        Ok(())
     }
 
     pub async fn rollback(self) -> Result<(), Error> {
         match self {
-            Tx::Sqlite(tx, tainted) => {
-                if let Err(e) = tx.rollback().await {
-                    tainted.store(true, Ordering::SeqCst);
-                    return Err(e.into());
-                }
-            }
-            Tx::Postgres(tx) => tx.rollback().await?,
+            Tx::Sqlite(tx, tainted) => marked_on_failure(tx.rollback().await, &tainted),
+            Tx::Postgres(tx) => Ok(tx.rollback().await?),
         }
-        Ok(())
     }
+}
+
+/// The end of a SQLite transaction; when it failed, the writer connection is marked so that
+/// the pool replaces it (SQLite may have rolled back on its own and left sqlx's count behind).
+fn marked_on_failure(ended: Result<(), sqlx::Error>, tainted: &AtomicBool) -> Result<(), Error> {
+    ended.map_err(|e| {
+        tainted.store(true, Ordering::SeqCst);
+        e.into()
+    })
 }
 
 /// What `/ready` learns from the database: whether a read and a write transaction each

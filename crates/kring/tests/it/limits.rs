@@ -378,11 +378,6 @@ async fn t60_inviting_users_has_a_quota() {
     );
 }
 
-async fn ready_detail(client: &reqwest::Client, app: &TestApp) -> Value {
-    let response = client.get(format!("{}/ready", app.base)).send().await;
-    response.unwrap().json().await.unwrap()
-}
-
 /// A loopback TCP relay to `target` that can be cut: while cut, it forwards nothing in either
 /// direction but keeps every connection open (a black hole, the slowest way to be away).
 async fn relay(target: &str) -> (String, Arc<std::sync::atomic::AtomicBool>) {
@@ -482,7 +477,7 @@ async fn t58_redis_away_means_a_limit_in_process_not_a_stall() {
         StatusCode::TOO_MANY_REQUESTS,
         "the limit holds in process"
     );
-    let ready = ready_detail(&patient, &app).await;
+    let (_, ready) = app.ready_with(&patient).await;
     let detail = ready["checks"]["rate_limit_store"]
         .as_str()
         .unwrap_or_default();
@@ -497,6 +492,6 @@ async fn t58_redis_away_means_a_limit_in_process_not_a_stall() {
     let (status, headers, _) = call(&app, "GET", Some(&token), "/api/customer").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(header(&headers, "x-ratelimit-remaining"), 1);
-    let ready = ready_detail(&app.client, &app).await;
+    let (_, ready) = app.ready().await;
     assert_eq!(ready["checks"]["rate_limit_store"], "ok", "{ready}");
 }

@@ -132,6 +132,31 @@ impl TestApp {
         }
     }
 
+    /// The loopback port this server listens on.
+    pub fn port(&self) -> u16 {
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port")
+    }
+
+    /// `GET /ready` through `client` (this server's own, or one with a timeout): its status
+    /// and body.
+    pub async fn ready_with(&self, client: &reqwest::Client) -> (StatusCode, Value) {
+        let response = client
+            .get(format!("{}/ready", self.base))
+            .send()
+            .await
+            .expect("ready");
+        let status = response.status();
+        (status, response.json().await.expect("json"))
+    }
+
+    pub async fn ready(&self) -> (StatusCode, Value) {
+        self.ready_with(&self.client).await
+    }
+
     /// The SQLite file this server uses, when it uses one.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         self.database_url
