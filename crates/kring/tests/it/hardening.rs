@@ -2,8 +2,6 @@
 //! the time budget of expensive reads, one tenant's share of the read connections, and what
 //! `/ready` reports.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -172,30 +170,31 @@ async fn one_tenant_cannot_take_every_read_connection(app: TestApp) {
         "/api/customer?order_by=name&filter={}",
         encode(&heavy_filter())
     );
-    // Forty expensive reads in flight from one company, more than every pool has connections.
-    let answered = Arc::new(AtomicUsize::new(0));
+    // Forty clients of one company, each sending expensive reads one after another: more
+    // than every pool has connections, all the time.
     let mut flood = tokio::task::JoinSet::new();
     for _ in 0..40 {
-        let request = app
-            .client
-            .get(format!("{}{path}", app.base))
-            .bearer_auth(&heavy);
-        let answered = answered.clone();
+        let (client, url, heavy) = (
+            app.client.clone(),
+            format!("{}{path}", app.base),
+            heavy.clone(),
+        );
         flood.spawn(async move {
-            let _ = request.send().await;
-            answered.fetch_add(1, Ordering::Relaxed);
+            loop {
+                let _ = client.get(&url).bearer_auth(&heavy).send().await;
+            }
         });
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Another company's reads, filtered and ordered too, are served meanwhile; and between
-    // them, the flooding company holds no more connections than its places; a few more may be
-    // busy with requests that are just authenticating and with the webhook worker, which
-    // shares the pool. Without the cap the flood holds the whole pool (8 on SQLite, 32 on
-    // PostgreSQL).
-    let mut busiest = 0;
-    for _ in 0..5 {
+    // them, the flooding company mostly holds no more connections than its places. At any one
+    // moment a few more may be busy with requests that are just authenticating, and with the
+    // webhook worker, which shares the pool: hence the median of the samples. Without the cap
+    // the flood holds the whole pool at every sample (8 on SQLite, 32 on PostgreSQL).
+    let mut busy = Vec::new();
+    for _ in 0..7 {
         let (open, idle) = read_pool(&app);
-        busiest = busiest.max(usize::try_from(open).unwrap_or(0).saturating_sub(idle));
+        busy.push(usize::try_from(open).unwrap_or(0).saturating_sub(idle));
         let body = app
             .expect(
                 StatusCode::OK,
@@ -207,14 +206,11 @@ async fn one_tenant_cannot_take_every_read_connection(app: TestApp) {
             .await;
         assert_eq!(body["total"], 1);
     }
-    assert!(
-        answered.load(Ordering::Relaxed) < 40,
-        "the flood must still be in flight while the other company reads"
-    );
+    busy.sort_unstable();
     let places = app.db.expensive_places();
     assert!(
-        busiest <= places + 4,
-        "{busiest} connections busy, for {places} places"
+        busy[busy.len() / 2] <= places + 4,
+        "{busy:?} connections busy, for {places} places"
     );
     flood.abort_all();
 }

@@ -174,7 +174,9 @@ async fn uploads_killed(backend: Backend) {
         let pdf = distinct_pdf();
         sent.insert(sha256(&pdf));
         let id = upload(&server, &token, customer_form(field, &pdf)).await;
-        acknowledged.push((id.expect("acknowledged"), sha256(&pdf)));
+        let id =
+            id.unwrap_or_else(|| panic!("not acknowledged\nserver log:\n{}", server.log_text()));
+        acknowledged.push((id, sha256(&pdf)));
     }
     server.kill_9();
     server.restart().await;
@@ -190,8 +192,8 @@ async fn uploads_killed(backend: Backend) {
             port,
             &slow_token,
             &slow_form,
-            8 * 1024,
-            Duration::from_millis(40),
+            4 * 1024,
+            Duration::from_millis(100),
         )
         .await
     });
@@ -216,7 +218,9 @@ async fn uploads_killed(backend: Backend) {
             })
         })
         .collect();
-    for _ in 0..200 {
+    // The slow upload takes over six seconds to send; a loaded machine may take a while to
+    // start staging it.
+    for _ in 0..500 {
         if !staged(server.files_dir()).is_empty() {
             break;
         }
@@ -224,7 +228,8 @@ async fn uploads_killed(backend: Backend) {
     }
     assert!(
         !staged(server.files_dir()).is_empty(),
-        "the slow upload is being staged"
+        "the slow upload is being staged\nserver log:\n{}",
+        server.log_text()
     );
     server.kill_9();
     assert!(
