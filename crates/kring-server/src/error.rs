@@ -79,6 +79,9 @@ pub enum Error {
     /// written.
     #[error("storage full")]
     StorageFull,
+    /// An upload would not fit in the files directory with its reserve kept free.
+    #[error("no room for an upload of {needed} bytes")]
+    NoRoomForUpload { needed: u64, free: u64 },
     /// An absolute URL would follow a `Host` this server does not answer for.
     #[error("misdirected host {host}")]
     MisdirectedHost { host: String },
@@ -113,7 +116,7 @@ impl Error {
             Error::Validation(_) | Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Unavailable(_) | Error::QueryTimeout => StatusCode::SERVICE_UNAVAILABLE,
-            Error::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+            Error::StorageFull | Error::NoRoomForUpload { .. } => StatusCode::INSUFFICIENT_STORAGE,
             Error::MisdirectedHost { .. } => StatusCode::MISDIRECTED_REQUEST,
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -160,6 +163,9 @@ impl Error {
             Error::Unavailable(_) => Message::new("http.service_unavailable"),
             Error::QueryTimeout => Message::new("http.query_timeout"),
             Error::StorageFull => Message::new("http.storage_full"),
+            Error::NoRoomForUpload { needed, free } => Message::new("http.upload_no_room")
+                .with("needed", needed.to_string())
+                .with("free", free.to_string()),
             Error::MisdirectedHost { host } => {
                 Message::new("http.misdirected_host").with("host", host.clone())
             }
@@ -311,7 +317,10 @@ impl IntoResponse for Error {
         }
         if matches!(
             self,
-            Error::Unavailable(_) | Error::QueryTimeout | Error::StorageFull
+            Error::Unavailable(_)
+                | Error::QueryTimeout
+                | Error::StorageFull
+                | Error::NoRoomForUpload { .. }
         ) {
             response
                 .headers_mut()

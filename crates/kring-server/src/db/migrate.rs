@@ -149,6 +149,15 @@ const MIGRATIONS: &[(i64, &str, Source)] = &[
             postgres: None,
         },
     ),
+    (
+        12,
+        "storage probe",
+        Source::Portable {
+            sql: include_str!("../../migrations/0012_storage_probe.sql"),
+            sqlite: None,
+            postgres: None,
+        },
+    ),
 ];
 
 fn migrator(backend: Backend) -> Result<Migrator, Error> {

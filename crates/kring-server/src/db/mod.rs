@@ -48,12 +48,42 @@ pub enum Db {
         /// Set when the writer connection may be left inside a failed transaction: the pool
         /// then closes it instead of handing it out again.
         tainted: Arc<AtomicBool>,
+        space: Space,
     },
     Postgres {
         pool: PgPool,
         reads: Arc<AtomicU64>,
         bounds: Bounds,
+        space: Space,
     },
+}
+
+/// How much `/ready` writes to learn whether writes fit again: more than most writes need.
+const ROOM_PROBE_BYTES: usize = 64 * 1024;
+
+/// Whether writes are failing for want of space: set by a write that found the disk full,
+/// cleared by `/ready`'s probe once a write of some size commits again (a small write may
+/// still fit where a typical one does not). Shared by a pool's handles and its transactions, so `/ready`
+/// can say not-ready while it is set (and prove it stale with a real write).
+#[derive(Clone, Debug, Default)]
+pub struct Space(Arc<AtomicBool>);
+
+impl Space {
+    pub fn is_full(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Passes a write's result through, noting a full disk.
+    fn noted<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
+        if matches!(result, Err(Error::StorageFull)) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+        result
+    }
+
+    fn has_room(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 /// What bounds the expensive reads of one pool (see [`Db::fetch_within`]).
@@ -241,6 +271,7 @@ impl Db {
                 query_timeout,
                 usize::try_from(POSTGRES_CONNECTIONS / 2).unwrap_or(1),
             ),
+            space: Space::default(),
         })
     }
 
@@ -282,6 +313,7 @@ impl Db {
             reads: Arc::default(),
             bounds: Bounds::new(query_timeout, sqlite_places()),
             tainted,
+            space: Space::default(),
         })
     }
 
@@ -309,6 +341,7 @@ impl Db {
                 write,
                 bounds,
                 tainted,
+                space,
                 ..
             } => Db::Sqlite {
                 read: read.clone(),
@@ -316,11 +349,18 @@ impl Db {
                 reads: Arc::default(),
                 bounds: bounds.clone(),
                 tainted: tainted.clone(),
+                space: space.clone(),
             },
-            Db::Postgres { pool, bounds, .. } => Db::Postgres {
+            Db::Postgres {
+                pool,
+                bounds,
+                space,
+                ..
+            } => Db::Postgres {
                 pool: pool.clone(),
                 reads: Arc::default(),
                 bounds: bounds.clone(),
+                space: space.clone(),
             },
         }
     }
@@ -328,6 +368,12 @@ impl Db {
     fn bounds(&self) -> &Bounds {
         match self {
             Db::Sqlite { bounds, .. } | Db::Postgres { bounds, .. } => bounds,
+        }
+    }
+
+    pub fn space(&self) -> &Space {
+        match self {
+            Db::Sqlite { space, .. } | Db::Postgres { space, .. } => space,
         }
     }
 
@@ -392,7 +438,7 @@ impl Db {
     /// Starts a write transaction (SQLite: `BEGIN IMMEDIATE` on the writer connection, so the
     /// write lock is taken up front and never upgraded mid-transaction).
     pub async fn begin(&self) -> Result<Tx, Error> {
-        Ok(match self {
+        let conn = match self {
             Db::Sqlite { write, tainted, .. } => {
                 let begun = match write.begin_with("BEGIN IMMEDIATE").await {
                     Ok(tx) => tx,
@@ -403,9 +449,13 @@ impl Db {
                         write.begin_with("BEGIN IMMEDIATE").await?
                     }
                 };
-                Tx::Sqlite(begun, tainted.clone())
+                Conn::Sqlite(begun, tainted.clone())
             }
-            Db::Postgres { pool, .. } => Tx::Postgres(pool.begin().await?),
+            Db::Postgres { pool, .. } => Conn::Postgres(pool.begin().await?),
+        };
+        Ok(Tx {
+            conn,
+            space: self.space().clone(),
         })
     }
 
@@ -420,12 +470,44 @@ impl Db {
     }
 
     /// Runs a read and opens (and rolls back) a write transaction at once, each given no longer
-    /// than `within`: a pool whose connections are all held does not answer in time.
+    /// than `within`: a pool whose connections are all held does not answer in time. While
+    /// writes are failing for want of space, the write check is a real one: [`Db::write_room`].
     pub async fn probe(&self, within: Duration) -> Probe {
         let reads = bounded(within, self.ping());
-        let writes = bounded(within, async { self.begin().await?.rollback().await });
+        let writes = bounded(within, async {
+            match self.space().is_full() {
+                true => self.write_room().await,
+                false => self.begin().await?.rollback().await,
+            }
+        });
         let (reads, writes) = tokio::join!(reads, writes);
         Probe { reads, writes }
+    }
+
+    /// Commits a row of [`ROOM_PROBE_BYTES`] and then its removal: only a write that reaches
+    /// the disk shows there is room again (an empty transaction allocates nothing). Random
+    /// content, so PostgreSQL cannot compress it away. Clears [`Space`] when both commit.
+    async fn write_room(&self) -> Result<(), Error> {
+        let mut filler = [0u8; ROOM_PROBE_BYTES / 2];
+        getrandom::fill(&mut filler).map_err(|e| Error::Internal(format!("random: {e}")))?;
+        let filler: String = filler.iter().map(|b| format!("{b:02x}")).collect();
+        let mut tx = self.begin().await?;
+        let id = tx
+            .insert(&Raw::new(
+                "INSERT INTO storage_probe (filler) VALUES (?) RETURNING id",
+                vec![filler.into()],
+            ))
+            .await?;
+        tx.commit().await?;
+        let mut tx = self.begin().await?;
+        tx.execute(&Raw::new(
+            "DELETE FROM storage_probe WHERE id = ?",
+            vec![id.into()],
+        ))
+        .await?;
+        tx.commit().await?;
+        self.space().has_room();
+        Ok(())
     }
 
     /// Refreshes the planner's statistics. Without them SQLite takes `company_id = ?` for a
@@ -487,16 +569,21 @@ impl Reader<'_> {
 }
 
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back.
-pub enum Tx {
+pub struct Tx {
+    conn: Conn,
+    space: Space,
+}
+
+enum Conn {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>, Arc<AtomicBool>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 impl Tx {
     pub fn backend(&self) -> Backend {
-        match self {
-            Tx::Sqlite(..) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+        match self.conn {
+            Conn::Sqlite(..) => Backend::Sqlite,
+            Conn::Postgres(_) => Backend::Postgres,
         }
     }
 
@@ -506,27 +593,29 @@ impl Tx {
         types: &[ColumnType],
     ) -> Result<Vec<Vec<Value>>, Error> {
         let sql = stmt.render(self.backend());
-        match self {
-            Tx::Sqlite(tx, _) => sqlite::fetch(&mut **tx, sql, types).await,
-            Tx::Postgres(tx) => postgres::fetch(&mut **tx, sql, types).await,
-        }
+        let fetched = match &mut self.conn {
+            Conn::Sqlite(tx, _) => sqlite::fetch(&mut **tx, sql, types).await,
+            Conn::Postgres(tx) => postgres::fetch(&mut **tx, sql, types).await,
+        };
+        self.space.noted(fetched)
     }
 
     /// Runs a statement and returns the number of rows it touched.
     pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64, Error> {
         let sql = stmt.render(self.backend());
-        Ok(match self {
-            Tx::Sqlite(tx, _) => {
+        let executed = match &mut self.conn {
+            Conn::Sqlite(tx, _) => {
                 sqlx::query_with(AssertSqlSafe(sql.text), sqlite_values(sql.values))
                     .execute(&mut **tx)
-                    .await?
-                    .rows_affected()
+                    .await
             }
-            Tx::Postgres(tx) => sqlx::query_with(AssertSqlSafe(sql.text), sql.values)
+            .map(|done| done.rows_affected()),
+            Conn::Postgres(tx) => sqlx::query_with(AssertSqlSafe(sql.text), sql.values)
                 .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-        })
+                .await
+                .map(|done| done.rows_affected()),
+        };
+        self.space.noted(executed.map_err(Error::from))
     }
 
     /// Runs an `INSERT … RETURNING id` and returns the id.
@@ -539,16 +628,17 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<(), Error> {
-        match self {
-            Tx::Sqlite(tx, tainted) => marked_on_failure(tx.commit().await, &tainted),
-            Tx::Postgres(tx) => Ok(tx.commit().await?),
-        }
+        let committed = match self.conn {
+            Conn::Sqlite(tx, tainted) => marked_on_failure(tx.commit().await, &tainted),
+            Conn::Postgres(tx) => Ok(tx.commit().await?),
+        };
+        self.space.noted(committed)
     }
 
     pub async fn rollback(self) -> Result<(), Error> {
-        match self {
-            Tx::Sqlite(tx, tainted) => marked_on_failure(tx.rollback().await, &tainted),
-            Tx::Postgres(tx) => Ok(tx.rollback().await?),
+        match self.conn {
+            Conn::Sqlite(tx, tainted) => marked_on_failure(tx.rollback().await, &tainted),
+            Conn::Postgres(tx) => Ok(tx.rollback().await?),
         }
     }
 }

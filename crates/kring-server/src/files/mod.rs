@@ -87,6 +87,29 @@ impl FileStore {
         }
     }
 
+    /// Refuses an upload of up to `bytes` that would not leave [`reserve`] free where it is
+    /// staged (with a bucket too: staging is always local), so that an upload never fills the
+    /// disk the database may share. Nothing is read before this check.
+    pub fn check_room(&self, bytes: u64) -> Result<(), Error> {
+        let Some(stats) = self
+            .root
+            .ancestors()
+            .find_map(|dir| rustix::fs::statvfs(dir).ok())
+        else {
+            return Ok(());
+        };
+        let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+        let size = stats.f_blocks.saturating_mul(stats.f_frsize);
+        let spare = free.saturating_sub(reserve(size));
+        match bytes <= spare {
+            true => Ok(()),
+            false => Err(Error::NoRoomForUpload {
+                needed: bytes,
+                free: spare,
+            }),
+        }
+    }
+
     fn incoming(&self, key: &str) -> PathBuf {
         self.root.join("incoming").join(key)
     }
@@ -241,13 +264,21 @@ impl Drop for Staging {
     }
 }
 
+/// What uploads leave free on a filesystem of `size` bytes: a twentieth of it, at most 32 MiB.
+fn reserve(size: u64) -> u64 {
+    (size / 20).min(32 * 1024 * 1024)
+}
+
 async fn sync_dir(dir: &std::path::Path) -> Result<(), Error> {
     let dir = tokio::fs::File::open(dir).await.map_err(io_error)?;
     dir.sync_all().await.map_err(io_error)
 }
 
 fn io_error(e: std::io::Error) -> Error {
-    Error::Internal(format!("file storage: {e}"))
+    match e.kind() {
+        std::io::ErrorKind::StorageFull => Error::StorageFull,
+        _ => Error::Internal(format!("file storage: {e}")),
+    }
 }
 
 fn random_key() -> Result<String, Error> {

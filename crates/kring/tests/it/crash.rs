@@ -2,9 +2,10 @@
 //! is killed with SIGKILL under write load and restarted over the same database (T68, T69),
 //! clients retry every write with its `Idempotency-Key` until it is acknowledged (T70), uploads
 //! are killed mid-stream (T74), SIGTERM drains (T75), security state survives restarts (T76),
-//! and a start-up migration killed early recovers (T78). Counts are small (a few kill cycles):
+//! a start-up migration killed early recovers (T78), and a disk that fills up is survived (T77). Counts are small (a few kill cycles):
 //! the point is the properties, checked on every run, not a soak.
 
+mod full_disk;
 mod migration;
 mod security;
 mod shutdown;

@@ -364,8 +364,18 @@ async fn t77_a_full_database_is_a_507_and_recovers_when_room_returns() {
     }
     app.expect(StatusCode::OK, "GET", &token, "/api/customer?limit=1", None)
         .await;
+    // `/ready` says writes cannot succeed, and why, while the disk is still full.
+    cap(pages().await).await;
+    let (status, ready) = app.ready().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert_eq!(
+        ready["checks"]["database_writes"], "storage full",
+        "{ready}"
+    );
 
     cap(1_000_000).await;
+    let (status, ready) = app.ready().await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
     let created = app
         .expect(
             StatusCode::CREATED,

@@ -38,6 +38,19 @@ impl Deployment {
         })
     }
 
+    /// A SQLite deployment whose database and files live in `dir` (a small filesystem, T77).
+    pub async fn sqlite_in(dir: &Path) -> Deployment {
+        let database_url = format!("sqlite://{}", dir.join("kring.db").display());
+        let (email, token) = owner_token(&database_url).await;
+        Deployment {
+            database_url,
+            files_dir: dir.join("files"),
+            token,
+            email,
+            dir: dir.to_path_buf(),
+        }
+    }
+
     /// A deployment whose database is empty, not even migrated (T78); its token is empty.
     pub async fn unmigrated(backend: Backend) -> Option<Deployment> {
         let (database_url, sqlite_dir) = fresh_database(backend).await?;

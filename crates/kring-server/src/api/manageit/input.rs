@@ -124,6 +124,12 @@ pub async fn read(request: Request, state: &AppState) -> Result<Input, Error> {
                     limit: usize::try_from(config.upload_request_limit).unwrap_or(usize::MAX),
                 });
             }
+            // A body of unknown length may be as large as the limit.
+            let at_most = declared_length.unwrap_or(config.upload_request_limit);
+            if let Err(e) = state.files.check_room(at_most) {
+                drain(body, DRAIN_CAP).await;
+                return Err(e);
+            }
             let shared = SharedBody::new(body);
             match read_multipart(shared.clone(), &content_type, config, &mut input).await {
                 Ok(values) => values,

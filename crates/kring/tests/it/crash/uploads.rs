@@ -17,7 +17,7 @@ use super::fetch;
 use crate::process::{Deployment, Server};
 use crate::support::{Backend, unique};
 
-const BOUNDARY: &str = "kringcrashboundary";
+pub(super) const BOUNDARY: &str = "kringcrashboundary";
 /// Large enough that a slow upload is still streaming when the kill comes.
 const FILE_BYTES: usize = 256 * 1024;
 
