@@ -8,7 +8,8 @@
 use std::collections::BTreeSet;
 
 use kring_core::i18n::Message;
-use kring_core::validate::ValidationErrors;
+use kring_core::schema::ColumnType;
+use kring_core::validate::{ValidationErrors, coerce};
 use serde_json::{Map, Value as Json};
 
 use super::bootstrap::OWNER_MARKER;
@@ -34,7 +35,7 @@ pub async fn check_write(
 ) -> Result<(), Error> {
     let tenant = principal.tenant;
     for column in def.columns.iter().filter(|c| c.references == Some("roles")) {
-        let Some(role) = body.get(column.name).and_then(Json::as_i64) else {
+        let Some(role) = body.get(column.name).and_then(as_id) else {
             continue;
         };
         refuse_missing(
@@ -75,6 +76,12 @@ pub async fn check_delete(
         keep_an_owner(tx, def, tenant, id, None).await?;
     }
     Ok(())
+}
+
+/// An id as the write will read it: validation takes `"3"` and `3.0` for 3, so the checks must
+/// too, or a string would slip a role past them.
+fn as_id(raw: &Json) -> Option<i64> {
+    coerce(ColumnType::Int, raw).and_then(|v| v.as_int())
 }
 
 /// A 403 naming what the caller lacks, when `granted` holds permissions it does not.
@@ -128,7 +135,7 @@ async fn check_permission_grant(
     let named = |id: i64, name: &str| {
         given
             .iter()
-            .any(|v| v.as_i64() == Some(id) || v.as_str() == Some(name))
+            .any(|v| as_id(v) == Some(id) || v.as_str() == Some(name))
     };
     let wanted: BTreeSet<String> = catalogue
         .into_iter()

@@ -106,6 +106,27 @@ async fn t23_a_role_above_the_callers_cannot_be_given(app: TestApp) {
         "{body}"
     );
     assert!(message(&body).contains("customer.delete"), "{body}");
+    // Validation reads "7" and 7.0 as 7, and so must the check: as JSON and as a form.
+    let path = format!("{}/api/user/{editor_id}", app.base);
+    for sent in [
+        json!({"role_id": owner_role.to_string()}),
+        json!({"role_id": owner_role as f64}),
+    ] {
+        let (status, body) = app
+            .patch(&editor_token, &path[app.base.len()..], sent)
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    }
+    let response = app
+        .client
+        .patch(&path)
+        .bearer_auth(&editor_token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("role_id={owner_role}"))
+        .send()
+        .await
+        .expect("form patch");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
     // Creating users is granting too: only roles within the creator's own permissions.
     let hr = role(&app, &owner, &["user.view", "user.create", "user.update"]).await;
@@ -215,6 +236,23 @@ async fn t23_a_role_gains_only_permissions_its_editor_holds(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(message(&body).contains("customer.delete"), "{body}");
+    // The same permission by its id, written as a string, is the same grant.
+    let rows: Vec<(i64,)> = app
+        .db
+        .fetch_as(&kring_server::db::Raw::new(
+            "SELECT id FROM permissions WHERE name = 'customer.delete'",
+            vec![],
+        ))
+        .await
+        .expect("permission id");
+    let (status, body) = app
+        .patch(
+            &token,
+            &format!("/api/role/{manager}"),
+            json!({"permissions": ["role.view", "role.update", rows[0].0.to_string()]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (status, body) = app
         .post(
             &token,
