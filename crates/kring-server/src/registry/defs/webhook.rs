@@ -1,9 +1,9 @@
 //! Webhook (`spec/cirqll.md` §6.16): a subscription of a URL to one event. This is also the
 //! Zapier REST-hook subscribe (POST) and unsubscribe (DELETE).
 
-use kring_core::schema::{Column, Default, boolean, text};
+use kring_core::schema::{Column, Default, boolean, int, text};
 
-use super::{CREATED_AT, UPDATED_AT, owner};
+use super::{CREATED_AT, UPDATED_AT};
 use crate::registry::{Relation, ResourceDef};
 
 /// A Standard Webhooks secret from 24 random bytes of the operating system.
@@ -18,7 +18,9 @@ pub static WEBHOOK: ResourceDef = ResourceDef {
     table: "webhooks",
     columns: &[
         Column::id(),
-        owner(),
+        // Always the creator, never from the body: deliveries carry what this user may read,
+        // so naming the owner here would read with the owner's eyes.
+        int("user_id").references("users"),
         // Where deliveries go: checked at every write and before every attempt (SSRF).
         text("url").required().max(2048).target(),
         text("event")

@@ -502,6 +502,25 @@ async fn t52_subscriptions_receive_only_what_their_owner_may_read(backend: Backe
     let payload: Value = serde_json::from_str(&seen[0].1).unwrap();
     assert_eq!(payload["event"], "note.created");
 
+    // Naming the owner as the subscriber does not lend her the owner's eyes: a subscription
+    // is always its creator's, at create and at update.
+    let (_, me) = app.get(&owner_a, "/api/user/me").await;
+    let (status, borrowed) = app
+        .post(
+            &nora,
+            "/api/webhook",
+            json!({"url": url_n, "event": "customer.updated", "user_id": me["id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{borrowed}");
+    assert_eq!(borrowed["user_id"], user["id"], "{borrowed}");
+    let path = format!("/api/webhook/{}", borrowed["id"]);
+    let (status, patched) = app
+        .patch(&owner_a, &path, json!({"user_id": me["id"]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["user_id"], user["id"], "{patched}");
+
     // Once her role may read customers, customer events reach her.
     let (status, _) = app
         .patch(
