@@ -107,6 +107,14 @@ pub fn valid_verifier(verifier: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
+/// A scope's letters (`customers:read`, `*`), at most 64 of them.
+fn scope_shaped(word: &str) -> bool {
+    word.len() <= 64
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":._*-".contains(&b))
+}
+
 /// Checks requested scopes (space-separated) against the known ones; none asked means `*`.
 pub fn requested_scopes(raw: Option<&str>) -> Result<String, Error> {
     let known = crate::auth::all_scopes();
@@ -115,11 +123,12 @@ pub fn requested_scopes(raw: Option<&str>) -> Result<String, Error> {
         .iter()
         .find(|s| !known.iter().any(|(id, _)| id == *s))
     {
-        return Err(oauth_error(
-            OAuthCode::InvalidScope,
-            &format!("Check the `{unknown}` scope"),
-            false,
-        ));
+        // Named back only when it looks like a scope: the hint must not reflect raw input.
+        let hint = match scope_shaped(unknown) {
+            true => format!("Check the `{unknown}` scope"),
+            false => "Check the requested scopes".to_string(),
+        };
+        return Err(oauth_error(OAuthCode::InvalidScope, &hint, false));
     }
     Ok(if scopes.is_empty() {
         "*".to_string()

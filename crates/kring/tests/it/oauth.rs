@@ -408,6 +408,21 @@ async fn t01_t02_t03_the_token_endpoint_refuses_in_rfc_6749_terms() {
         assert_eq!(headers["cache-control"], "no-store", "{fields:?}");
         assert!(body["error_description"].is_string() && body["message"].is_string());
     }
+    // The hint names a scope-shaped unknown scope, and never reflects anything else (T62).
+    for (scope, named) in [
+        ("customers:fly", true),
+        ("<img/src=x/onerror=alert(1)>", false),
+    ] {
+        let fields = [
+            ("grant_type", "client_credentials"),
+            ("client_id", id.as_str()),
+            ("client_secret", secret.as_str()),
+            ("scope", scope),
+        ];
+        let (_, _, body) = oauth.token(&fields).await;
+        assert_eq!(body["error"], "invalid_scope", "{body}");
+        assert_eq!(body.to_string().contains(scope), named, "{body}");
+    }
     // T02: a wrong secret through HTTP Basic is challenged the same way.
     let response = oauth
         .http
