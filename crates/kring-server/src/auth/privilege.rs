@@ -2,7 +2,8 @@
 //!
 //! The rules follow from the registry, not from resource names: a column that references
 //! `roles` gives its record that role, a link set to `permission` gives a role those
-//! permissions, and a password column of a record that can be a caller's own is a login. They
+//! permissions, a link set names records the caller must be able to read, and a password
+//! column of a record that can be a caller's own is a login. They
 //! run inside the write's transaction, before the write, so they judge the state it changes.
 
 use std::collections::BTreeSet;
@@ -17,7 +18,7 @@ use super::principal::Principal;
 use crate::crypto::verify_password;
 use crate::db::{Raw, Tx};
 use crate::error::Error;
-use crate::registry::ResourceDef;
+use crate::registry::{Action, ResourceDef, Routes, find};
 use crate::tenant::Tenant;
 
 /// The body key that proves a caller knows the password it replaces.
@@ -47,10 +48,15 @@ pub async fn check_write(
             keep_an_owner(tx, def, tenant, id, Some(role)).await?;
         }
     }
-    for link in def.links {
+    for link in def.links.iter().filter(|l| body.contains_key(l.key)) {
         let Some(relation) = def.relation(link.relation) else {
             continue;
         };
+        // Linking names records of the target and learns which ids exist: it needs the
+        // right to read them (permissions have no routes; their grant is checked below).
+        if let Some(target) = find(relation.target).filter(|t| t.routes != Routes::None) {
+            principal.may(target, Action::View)?;
+        }
         if relation.target != "permission" {
             continue;
         }

@@ -13,6 +13,7 @@ backend_tests!(
     t23_a_role_gains_only_permissions_its_editor_holds,
     the_last_owner_cannot_be_demoted_deleted_or_stripped,
     builtin_roles_keep_what_a_company_took_away_and_go_by_marker,
+    a_link_set_needs_the_right_to_read_what_it_links,
 );
 
 /// The id of the company's role named `name`.
@@ -394,4 +395,89 @@ async fn builtin_roles_keep_what_a_company_took_away_and_go_by_marker(app: TestA
     restarted
         .expect(StatusCode::OK, "GET", &owner, "/api/customer", None)
         .await;
+}
+
+/// Low 9: linking contacts to a customer names contacts and learns which ids exist, so it
+/// needs their view permission and read scope; without, a 403 and nothing linked.
+async fn a_link_set_needs_the_right_to_read_what_it_links(app: TestApp) {
+    let owner = app.owner().await;
+    let contact = app
+        .expect(
+            StatusCode::CREATED,
+            "POST",
+            &owner,
+            "/api/contact",
+            Some(json!({"first_name": "Linked", "last_name": "Once"})),
+        )
+        .await["id"]
+        .as_i64()
+        .expect("contact id");
+    let customer = app
+        .expect(
+            StatusCode::CREATED,
+            "POST",
+            &owner,
+            "/api/customer",
+            Some(json!({"name": "Linker"})),
+        )
+        .await["id"]
+        .as_i64()
+        .expect("customer id");
+    let path = format!("/api/customer/{customer}");
+
+    // A role that may change customers but not read contacts.
+    let sales = role(
+        &app,
+        &owner,
+        &["customer.view", "customer.create", "customer.update"],
+    )
+    .await;
+    let (_, sales_token) = member(&app, &owner, sales).await;
+    for (method, route) in [("PATCH", path.as_str()), ("POST", "/api/customer")] {
+        let (status, body) = app
+            .send(
+                method,
+                Some(&sales_token),
+                route,
+                Some(json!({"name": "Linker", "contact_ids": [contact]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method}: {body}");
+    }
+    // A token with customer scopes only, on an owner who may read everything.
+    let (_, me) = app.get(&owner, "/api/user/me").await;
+    let email = me["email"].as_str().expect("owner email");
+    let narrow = kring_server::admin::create_token_with_scopes(
+        &app.db,
+        email,
+        "narrow",
+        "customers:read customers:write",
+    )
+    .await
+    .expect("scoped token");
+    let (status, body) = app
+        .patch(&narrow, &path, json!({"contact_ids": [contact]}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(message(&body).contains("scope"), "{body}");
+    // Without contact_ids the same writes go through, and nothing was linked.
+    let (status, body) = app.patch(&narrow, &path, json!({"name": "Renamed"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let linked = app
+        .expect(
+            StatusCode::OK,
+            "GET",
+            &owner,
+            &format!("{path}?with=contacts"),
+            None,
+        )
+        .await;
+    assert_eq!(linked["contacts"]["total"], 0, "{linked}");
+    // With the right to read contacts, linking works.
+    let (status, body) = app
+        .patch(&owner, &path, json!({"contact_ids": [contact]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, linked) = app.get(&owner, &format!("{path}?with=contacts")).await;
+    assert_eq!(linked["contacts"]["total"], 1, "{linked}");
 }
