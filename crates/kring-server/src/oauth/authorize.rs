@@ -24,8 +24,12 @@ use crate::error::{Error, OAuthCode};
 use crate::http::json_body;
 use crate::state::AppState;
 
-/// Password attempts per minute from one address.
+/// Password attempts per minute for one account from one address. Counted per source, so
+/// that failures elsewhere never lock an account's owner out.
 pub const LOGIN_ATTEMPTS_PER_MINUTE: u64 = 10;
+/// Password attempts per minute from one address over all accounts: the guard against one
+/// source trying a password on many accounts, with room for an office behind one address.
+pub const LOGIN_ATTEMPTS_PER_SOURCE: u64 = 30;
 
 const CSRF_COOKIE: &str = "kring_csrf";
 
@@ -218,14 +222,10 @@ async fn answer(
         let description = "The resource owner or authorization server denied the request.";
         return Ok(refuse(&authorization, OAuthCode::AccessDenied, description));
     }
-    throttle(&state, "login", address, LOGIN_ATTEMPTS_PER_MINUTE).await?;
+    throttle(&state, "login", address, LOGIN_ATTEMPTS_PER_SOURCE).await?;
     let email = params.get("email").map(String::as_str).unwrap_or("");
-    // Per account too, so guessing one password from many addresses is slowed as well.
     let account = format!("login-email:{}", email.trim().to_lowercase());
-    state
-        .limiter
-        .enforce(&account, LOGIN_ATTEMPTS_PER_MINUTE)
-        .await?;
+    throttle(&state, &account, address, LOGIN_ATTEMPTS_PER_MINUTE).await?;
     let password = params.get("password").map(String::as_str).unwrap_or("");
     let Some(user_id) = verify_login(&state, email, password).await? else {
         return page_with_error(locale, &authorization, &params, "oauth.bad_credentials");

@@ -119,13 +119,25 @@ impl Oauth {
         token: &str,
         fields: &[(&str, &str)],
     ) -> reqwest::Response {
+        self.submit_from(&self.http, query, csrf, token, fields)
+            .await
+    }
+
+    /// The consent form sent by `http` (a client from another address, say).
+    async fn submit_from(
+        &self,
+        http: &reqwest::Client,
+        query: &str,
+        csrf: &str,
+        token: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut body = format!("{query}&_token={token}");
         if !fields.is_empty() {
             body.push('&');
             body.push_str(&form(fields));
         }
-        self.http
-            .post(format!("{}/oauth/authorize", self.app.base))
+        http.post(format!("{}/oauth/authorize", self.app.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("cookie", format!("kring_csrf={csrf}"))
             .body(body)
@@ -1314,4 +1326,46 @@ async fn a_code_and_a_refresh_token_are_single_use_under_concurrency() {
         }
     }
     assert!(won <= 1, "at most one refresh succeeds ({won})");
+}
+
+/// Low 11: wrong passwords from one address throttle that address for the account, not the
+/// account everywhere: its owner still signs in from elsewhere.
+#[tokio::test]
+async fn failures_from_elsewhere_do_not_lock_the_owner_out() {
+    let oauth = Oauth::new().await;
+    let attacker = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let query = oauth.authorize_query(REDIRECT, &[]);
+    let (_, _, _, csrf) = oauth.page(&query).await;
+    let sign_in = |password: &'static str| {
+        [
+            ("email", EMAIL),
+            ("password", password),
+            ("decision", "approve"),
+        ]
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..kring_server::oauth::authorize::LOGIN_ATTEMPTS_PER_MINUTE + 2 {
+        let response = oauth
+            .submit_from(&attacker, &query, &csrf, &csrf, &sign_in("wrong-password"))
+            .await;
+        statuses.push(response.status());
+    }
+    assert_eq!(statuses.first(), Some(&StatusCode::UNPROCESSABLE_ENTITY));
+    assert_eq!(
+        statuses.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // The right password from the attacker's address is throttled too...
+    let response = oauth
+        .submit_from(&attacker, &query, &csrf, &csrf, &sign_in(PASSWORD))
+        .await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    // ...while the owner, elsewhere, signs in.
+    let code = oauth.code().await;
+    assert!(!code.is_empty());
 }
