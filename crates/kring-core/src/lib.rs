@@ -25,4 +25,7 @@ pub mod validate;
 pub mod value;
 pub mod webhook;
 
+#[cfg(test)]
+mod proptests;
+
 pub use value::Value;

@@ -25,9 +25,10 @@ pub async fn json_body(request: Request, limit: usize) -> Result<Map<String, Jso
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
+    let waits = expects_continue(request.headers());
     let body = request.into_body();
     if declared_length.is_some_and(|n| n > limit) {
-        drain(body, DRAIN_CAP).await;
+        refuse_unread(body, waits).await;
         return Err(Error::PayloadTooLarge { limit });
     }
     let bytes = read_limited(body, limit).await?;
@@ -60,10 +61,28 @@ fn holds_nul(value: &Json) -> bool {
     }
 }
 
-/// How much of an oversized body is read and thrown away before answering 413. A client that
-/// is still sending when the server closes the connection sees a reset instead of the answer;
-/// reading a bounded amount lets ordinary clients get the 413.
-pub const DRAIN_CAP: usize = 16 * 1024 * 1024;
+/// How long, and how much of, a refused body is read and thrown away before the answer goes
+/// out: a client still sending when the server closes sees a reset instead of the answer
+/// (Python's urllib sends a whole body before it reads), so Kring lingers, within bounds that
+/// keep a client from holding the connection by sending forever.
+pub const LINGER_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+pub const LINGER_BYTES: usize = 256 * 1024 * 1024;
+
+/// Whether the client waits for `100 Continue` before it sends its body.
+pub fn expects_continue(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+}
+
+/// Before refusing a body that was not read: a client that waits for `100 Continue` has sent
+/// nothing and is answered at once (reading would invite the body); any other is drained.
+pub async fn refuse_unread(body: Body, waits_for_continue: bool) {
+    if !waits_for_continue {
+        drain(body).await;
+    }
+}
 
 async fn next_chunk(body: &mut Body) -> Option<Result<axum::body::Bytes, axum::Error>> {
     use axum::body::HttpBody;
@@ -78,14 +97,27 @@ async fn next_chunk(body: &mut Body) -> Option<Result<axum::body::Bytes, axum::E
     }
 }
 
-pub async fn drain(mut body: Body, cap: usize) {
-    let mut seen = 0usize;
-    while let Some(Ok(chunk)) = next_chunk(&mut body).await {
-        seen += chunk.len();
-        if seen > cap {
-            break;
+/// Reads and discards the rest of `body`, for at most [`LINGER_FOR`] and [`LINGER_BYTES`].
+pub async fn drain(body: Body) {
+    linger(body.into_data_stream()).await
+}
+
+/// [`drain`] for a body already turned into a stream of chunks.
+pub async fn linger<E>(
+    mut chunks: impl futures_core::Stream<Item = Result<axum::body::Bytes, E>> + Unpin,
+) {
+    let discard = async {
+        let mut seen = 0usize;
+        while let Some(Ok(chunk)) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut chunks).poll_next(cx)).await
+        {
+            seen = seen.saturating_add(chunk.len());
+            if seen > LINGER_BYTES {
+                break;
+            }
         }
-    }
+    };
+    let _ = tokio::time::timeout(LINGER_FOR, discard).await;
 }
 
 /// Reads at most `limit` bytes; past that, drains a bounded amount and answers 413.
@@ -96,7 +128,7 @@ pub async fn read_limited(mut body: Body, limit: usize) -> Result<Vec<u8>, Error
             Error::BadBody(Message::new("http.invalid_json").with("detail", e.to_string()))
         })?;
         if bytes.len() + chunk.len() > limit {
-            drain(body, DRAIN_CAP).await;
+            drain(body).await;
             return Err(Error::PayloadTooLarge { limit });
         }
         bytes.extend_from_slice(&chunk);

@@ -8,5 +8,7 @@ pub mod query;
 pub mod response;
 pub mod unit_of_work;
 
-pub use body::{DRAIN_CAP, drain, json_body, parse_json_object, read_limited};
+pub use body::{
+    drain, expects_continue, json_body, linger, parse_json_object, read_limited, refuse_unread,
+};
 pub use response::{json_response, method_not_allowed, public_base};

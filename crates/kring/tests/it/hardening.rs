@@ -700,3 +700,47 @@ async fn absolute_urls_never_follow_a_spoofed_host() {
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["issuer"], "https://crm.example.com");
 }
+
+/// Writes `head` and then `body` (if any) on a fresh connection, and reads the answer until the
+/// server closes; what was read, and whether writing the body failed.
+async fn raw_exchange(port: u16, head: &str, body: &[u8]) -> (String, bool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    writer.write_all(head.as_bytes()).await.expect("head");
+    let sent = writer.write_all(body).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), reader.read_to_end(&mut answer)).await;
+    (String::from_utf8_lossy(&answer).into_owned(), sent.is_err())
+}
+
+/// Low 17: a client that sends a body far over the limit without waiting for `100 Continue`
+/// (Python's urllib) still reads the 413, because Kring reads the rest before closing; one
+/// that waits is answered at once, with no `100 Continue` to invite the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_body_gets_its_413_whether_or_not_the_client_waits() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    let token = app.owner().await;
+    let size = 40 * 1024 * 1024;
+    let head = |expect: &str| {
+        format!(
+            "POST /api/customer HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+             Authorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {size}\r\n{expect}\r\n"
+        )
+    };
+    let body = vec![b' '; size];
+    let (answer, broken) = raw_exchange(app.port(), &head(""), &body).await;
+    assert!(
+        !broken,
+        "the body could not be sent: the server closed early"
+    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("larger than the limit"), "{answer}");
+
+    let (answer, _) = raw_exchange(app.port(), &head("Expect: 100-continue\r\n"), &[]).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(!answer.contains("100 Continue"), "{answer}");
+}

@@ -26,7 +26,7 @@ use serde_json::{Map, Value as Json};
 use crate::config::Config;
 use crate::error::Error;
 use crate::files::{FileStore, StagedFile};
-use crate::http::{DRAIN_CAP, drain, parse_json_object, read_limited};
+use crate::http::{expects_continue, linger, parse_json_object, read_limited, refuse_unread};
 use crate::state::AppState;
 
 /// The request's input and the files it staged.
@@ -108,6 +108,7 @@ pub async fn read(request: Request, state: &AppState) -> Result<Input, Error> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let waits = expects_continue(request.headers());
     let mut input = Input {
         values: Map::new(),
         staged: HashMap::new(),
@@ -119,7 +120,7 @@ pub async fn read(request: Request, state: &AppState) -> Result<Input, Error> {
     let values = match media_type.as_str() {
         "multipart/form-data" => {
             if declared_length.is_some_and(|n| n > config.upload_request_limit) {
-                drain(body, DRAIN_CAP).await;
+                refuse_unread(body, waits).await;
                 return Err(Error::PayloadTooLarge {
                     limit: usize::try_from(config.upload_request_limit).unwrap_or(usize::MAX),
                 });
@@ -127,7 +128,7 @@ pub async fn read(request: Request, state: &AppState) -> Result<Input, Error> {
             // A body of unknown length may be as large as the limit.
             let at_most = declared_length.unwrap_or(config.upload_request_limit);
             if let Err(e) = state.files.check_room(at_most) {
-                drain(body, DRAIN_CAP).await;
+                refuse_unread(body, waits).await;
                 return Err(e);
             }
             let shared = SharedBody::new(body);
@@ -135,7 +136,7 @@ pub async fn read(request: Request, state: &AppState) -> Result<Input, Error> {
                 Ok(values) => values,
                 Err(e) => {
                     // Read on a little, so the client sees the answer rather than a reset.
-                    shared.drain(DRAIN_CAP).await;
+                    linger(shared.clone()).await;
                     return Err(e);
                 }
             }
@@ -154,7 +155,7 @@ pub async fn read(request: Request, state: &AppState) -> Result<Input, Error> {
             }
         }
         other => {
-            drain(body, DRAIN_CAP).await;
+            refuse_unread(body, waits).await;
             return Err(Error::UnsupportedMediaType {
                 content_type: kring_core::query::truncate(other, 60),
                 expected: "multipart/form-data, application/x-www-form-urlencoded or application/json",
@@ -325,18 +326,6 @@ struct SharedBody(Arc<Mutex<BodyDataStream>>);
 impl SharedBody {
     fn new(body: Body) -> SharedBody {
         SharedBody(Arc::new(Mutex::new(body.into_data_stream())))
-    }
-
-    async fn drain(&self, cap: usize) {
-        let mut seen = 0usize;
-        let mut this = self.clone();
-        while seen <= cap {
-            let next = std::future::poll_fn(|cx| Pin::new(&mut this).poll_next(cx)).await;
-            match next {
-                Some(Ok(chunk)) => seen += chunk.len(),
-                _ => break,
-            }
-        }
     }
 }
 
