@@ -32,6 +32,8 @@ pub struct Signable<'a> {
     pub host: &'a str,
     /// The path, already URI-encoded ([`encode_path`]).
     pub path: &'a str,
+    /// Query parameters, unencoded (`list-type=2`); sent as [`encode_query`] renders them.
+    pub query: &'a [(&'a str, &'a str)],
     /// Headers to sign besides `host`, `x-amz-content-sha256` and `x-amz-date`; names in lower
     /// case.
     pub headers: &'a [(&'a str, &'a str)],
@@ -60,8 +62,11 @@ pub fn sign(credentials: &Credentials, request: &Signable<'_>) -> [(&'static str
         .map(|(name, value)| format!("{name}:{value}\n"))
         .collect();
     let canonical = format!(
-        "{}\n{}\n\n{canonical_headers}\n{signed}\n{}",
-        request.method, request.path, request.payload_sha256
+        "{}\n{}\n{}\n{canonical_headers}\n{signed}\n{}",
+        request.method,
+        request.path,
+        encode_query(request.query),
+        request.payload_sha256
     );
     let scope = format!("{date}/{}/s3/aws4_request", credentials.region);
     let to_sign = format!(
@@ -95,6 +100,23 @@ pub fn encode_path(path: &str) -> String {
     crate::form::percent_encode(path, b"/")
 }
 
+/// A query string as Signature V4 canonicalises it (and as it must then be sent): names and
+/// values URI-encoded, every byte but unreserved ones as `%XX`, sorted by name.
+pub fn encode_query(query: &[(&str, &str)]) -> String {
+    let mut pairs: Vec<String> = query
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "{}={}",
+                crate::form::percent_encode(name, b""),
+                crate::form::percent_encode(value, b"")
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs.join("&")
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -121,6 +143,7 @@ mod tests {
                 method: "GET",
                 host: "examplebucket.s3.amazonaws.com",
                 path: "/test.txt",
+                query: &[],
                 headers: &[("Range", "bytes=0-9")],
                 payload_sha256: EMPTY_SHA256,
                 time,
@@ -132,6 +155,42 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \
              SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, \
              Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+        );
+    }
+
+    /// AWS's worked example "GET Bucket (List Objects)": the query is part of what is signed.
+    #[test]
+    fn matches_the_documented_list_objects_example() {
+        let credentials = Credentials {
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+            secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+            region: "us-east-1".into(),
+        };
+        let time = DateTime::parse_from_rfc3339("2013-05-24T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let headers = sign(
+            &credentials,
+            &Signable {
+                method: "GET",
+                host: "examplebucket.s3.amazonaws.com",
+                path: "/",
+                query: &[("prefix", "J"), ("max-keys", "2")],
+                headers: &[],
+                payload_sha256: EMPTY_SHA256,
+                time,
+            },
+        );
+        assert!(
+            headers[2].1.ends_with(
+                "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"
+            ),
+            "{}",
+            headers[2].1
+        );
+        assert_eq!(
+            encode_query(&[("prefix", "J"), ("max-keys", "2")]),
+            "max-keys=2&prefix=J"
         );
     }
 

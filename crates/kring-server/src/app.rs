@@ -71,11 +71,17 @@ pub async fn serve(
     let (stop_deliveries, stop) = tokio::sync::watch::channel(false);
     let deliveries = tokio::spawn(webhooks::run(worker, stop));
     let file_sweeper = tokio::spawn(sweep_files(state.db.for_background(), state.files.clone()));
+    let orphan_sweeper = tokio::spawn(sweep_orphans(
+        state.db.for_background(),
+        state.files.clone(),
+        state.config.orphan_grace,
+    ));
     let limits = state.config.connections;
     let app = routes::router(state);
     let served = crate::http::listener::run(listener, app, limits, shutdown).await;
     statistics.abort();
     file_sweeper.abort();
+    orphan_sweeper.abort();
     stop_deliveries.send_replace(true);
     // The worker drops its attempts and releases their claims; bounded, should the database
     // not answer.
@@ -115,6 +121,20 @@ async fn sweep_files(db: Db, store: Arc<files::FileStore>) {
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
             _ = store.deleted() => {}
+        }
+    }
+}
+
+/// Removes kept files that no media row names (an upload killed between keeping its file and
+/// committing), at start and then every hour.
+async fn sweep_orphans(db: Db, store: Arc<files::FileStore>, grace: std::time::Duration) {
+    let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        match files::sweep_orphans(&db, &store, grace).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "swept files that no record names"),
+            Err(e) => tracing::warn!(error = %e, "sweeping unrecorded files failed"),
         }
     }
 }

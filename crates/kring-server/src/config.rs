@@ -38,6 +38,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Keep files in an S3-compatible bucket instead of `files_dir` (several instances).
     pub s3: Option<S3Config>,
+    /// How old a kept file that no media row names must be before it is swept: a write keeps
+    /// its file before its transaction commits, so a younger one may still be wanted.
+    pub orphan_grace: Duration,
     /// A PEM file of extra certificate authorities that webhook targets' HTTPS certificates may
     /// chain to, besides the system's (a private CA of a closed network; tests).
     pub webhook_ca_file: Option<PathBuf>,
@@ -126,6 +129,9 @@ impl Default for ConnectionLimits {
     }
 }
 
+/// How old an unrecorded file must be before it is swept, unless configured (`--orphan-grace`).
+pub const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(3600);
+
 /// How long a request's expensive reads may take together, unless configured
 /// (`--query-timeout`).
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -155,6 +161,7 @@ impl Config {
             upload_request_limit: DEFAULT_UPLOAD_REQUEST_LIMIT,
             public_url: None,
             s3: None,
+            orphan_grace: DEFAULT_ORPHAN_GRACE,
             webhook_ca_file: None,
             webhook_timeout_seconds: DEFAULT_WEBHOOK_TIMEOUT,
             webhook_lease_seconds: DEFAULT_WEBHOOK_LEASE,

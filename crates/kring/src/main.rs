@@ -188,6 +188,10 @@ enum Command {
         public_url: Option<String>,
         #[command(flatten)]
         s3: Box<S3Args>,
+        /// Seconds a kept file that no record names must be old before it is swept (what an
+        /// upload killed before its commit left); checked at start and every hour.
+        #[arg(long, env = "KRING_ORPHAN_GRACE", default_value_t = 3600.0, value_parser = seconds)]
+        orphan_grace: f64,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -312,6 +316,7 @@ async fn main() -> anyhow::Result<()> {
             upload_request_limit,
             public_url,
             s3,
+            orphan_grace,
             database,
         } => {
             let mut config = Config::new(database.url()?);
@@ -320,6 +325,7 @@ async fn main() -> anyhow::Result<()> {
             config.upload_request_limit = upload_request_limit;
             config.public_url = public_url.filter(|u| !u.is_empty());
             config.s3 = (*s3).config()?;
+            config.orphan_grace = std::time::Duration::from_secs_f64(orphan_grace);
             config.body_limit = body_limit;
             config.rate_limit = rate_limit;
             config.concurrency_limit = concurrency_limit;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use chrono::Utc;
-use kring_core::s3::{Credentials, EMPTY_SHA256, Signable, encode_path, sign};
+use kring_core::s3::{Credentials, EMPTY_SHA256, Signable, encode_path, encode_query, sign};
 use reqwest::{Method, StatusCode};
 
 use crate::config::S3Config;
@@ -63,15 +63,26 @@ impl Bucket {
         payload_sha256: &str,
         headers: &[(&str, &str)],
     ) -> reqwest::RequestBuilder {
+        self.signed(method, Some(key), &[], payload_sha256, headers)
+    }
+
+    /// A signed request for the object `key`, or for the bucket itself (`None`).
+    fn signed(
+        &self,
+        method: Method,
+        key: Option<&str>,
+        query: &[(&str, &str)],
+        payload_sha256: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
+        let key = key.map(|k| format!("/{k}")).unwrap_or_default();
         let (host, path) = if self.virtual_host {
-            (
-                format!("{}.{}", self.name, self.host),
-                encode_path(&format!("/{key}")),
-            )
+            let path = if key.is_empty() { "/".into() } else { key };
+            (format!("{}.{}", self.name, self.host), encode_path(&path))
         } else {
             (
                 self.host.clone(),
-                encode_path(&format!("/{}/{key}", self.name)),
+                encode_path(&format!("/{}{key}", self.name)),
             )
         };
         let signed = sign(
@@ -80,14 +91,19 @@ impl Bucket {
                 method: method.as_str(),
                 host: &host,
                 path: &path,
+                query,
                 headers,
                 payload_sha256,
                 time: Utc::now(),
             },
         );
+        let query = match query.is_empty() {
+            true => String::new(),
+            false => format!("?{}", encode_query(query)),
+        };
         let mut request = self
             .client
-            .request(method, format!("{}://{host}{path}", self.scheme));
+            .request(method, format!("{}://{host}{path}{query}", self.scheme));
         for (name, value) in headers.iter().copied() {
             request = request.header(name, value);
         }
@@ -135,6 +151,26 @@ impl Bucket {
         expect_success(response, "get").await.map(Some)
     }
 
+    /// One page (up to 1,000) of the bucket's objects: each key with when it was last
+    /// written, and the token of the next page when there is one (`ListObjectsV2`).
+    pub async fn list(&self, after: Option<&str>) -> Result<Listing, Error> {
+        let mut query = vec![("list-type", "2")];
+        if let Some(token) = after {
+            query.push(("continuation-token", token));
+        }
+        let response = self
+            .signed(Method::GET, None, &query, EMPTY_SHA256, &[])
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let xml = expect_success(response, "list")
+            .await?
+            .text()
+            .await
+            .map_err(unavailable)?;
+        Ok(Listing::from_xml(&xml))
+    }
+
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
         let response = self
             .request(Method::DELETE, key, EMPTY_SHA256, &[])
@@ -143,6 +179,50 @@ impl Bucket {
             .map_err(unavailable)?;
         expect_success(response, "delete").await.map(|_| ())
     }
+}
+
+/// A page of `ListObjectsV2`.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub objects: Vec<(String, Option<chrono::DateTime<Utc>>)>,
+    pub next: Option<String>,
+}
+
+impl Listing {
+    /// Reads the few elements Kring needs. The keys that matter are Kring's own (digits, `/`
+    /// and hex), which XML never escapes; any other key is left to the caller to skip.
+    fn from_xml(xml: &str) -> Listing {
+        let objects = elements(xml, "Contents")
+            .map(|item| {
+                let key = elements(item, "Key").next().unwrap_or_default().to_string();
+                let written = elements(item, "LastModified")
+                    .next()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc));
+                (key, written)
+            })
+            .collect();
+        let truncated = elements(xml, "IsTruncated").next() == Some("true");
+        let next = elements(xml, "NextContinuationToken")
+            .next()
+            .filter(|_| truncated)
+            .map(|token| token.replace("&amp;", "&"));
+        Listing { objects, next }
+    }
+}
+
+/// The contents of each `<name>…</name>` in `xml`, in order.
+fn elements<'a>(xml: &'a str, name: &str) -> impl Iterator<Item = &'a str> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    let mut rest = xml;
+    std::iter::from_fn(move || {
+        let start = rest.find(&open)? + open.len();
+        let end = start + rest.get(start..)?.find(&close)?;
+        let inner = rest.get(start..end)?;
+        rest = rest.get(end + close.len()..).unwrap_or_default();
+        Some(inner)
+    })
 }
 
 fn unavailable(e: impl std::fmt::Display) -> Error {

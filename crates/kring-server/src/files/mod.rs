@@ -440,3 +440,109 @@ pub async fn sweep_deletions(db: &crate::db::Db, store: &FileStore) -> Result<us
     }
     Ok(done.len())
 }
+
+/// Files looked up in one statement while sweeping.
+const SWEEP_BATCH: usize = 500;
+
+/// Deletes kept files older than `grace` that no media row names: what a write killed between
+/// keeping its file and committing left behind. Walks the whole store a batch at a time; safe
+/// beside live writes (theirs are younger than `grace`) and on several instances at once.
+/// Returns how many went.
+pub async fn sweep_orphans(
+    db: &crate::db::Db,
+    store: &FileStore,
+    grace: std::time::Duration,
+) -> Result<usize, Error> {
+    let cutoff = std::time::SystemTime::now()
+        .checked_sub(grace)
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let mut swept = 0;
+    if let Some(bucket) = &store.bucket {
+        let mut after: Option<String> = None;
+        loop {
+            let page = bucket.list(after.as_deref()).await?;
+            let old = page.objects.iter().filter_map(|(name, written)| {
+                let written = std::time::SystemTime::from(*written.as_ref()?);
+                let (company, key) = name.split_once('/')?;
+                (written < cutoff).then_some(())?;
+                own_key(company, key)
+            });
+            swept += remove_unrecorded(db, store, old.collect()).await?;
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(swept),
+            }
+        }
+    }
+    let Ok(mut companies) = tokio::fs::read_dir(store.root.join("objects")).await else {
+        return Ok(0);
+    };
+    while let Ok(Some(company)) = companies.next_entry().await {
+        let Ok(mut files) = tokio::fs::read_dir(company.path()).await else {
+            continue;
+        };
+        let mut batch = Vec::new();
+        while let Ok(Some(file)) = files.next_entry().await {
+            let old = file
+                .metadata()
+                .await
+                .and_then(|m| m.modified())
+                .is_ok_and(|at| at < cutoff);
+            let named = own_key(
+                &company.file_name().to_string_lossy(),
+                &file.file_name().to_string_lossy(),
+            );
+            if let Some(named) = named.filter(|_| old) {
+                batch.push(named);
+            }
+            if batch.len() >= SWEEP_BATCH {
+                swept += remove_unrecorded(db, store, std::mem::take(&mut batch)).await?;
+            }
+        }
+        swept += remove_unrecorded(db, store, batch).await?;
+    }
+    Ok(swept)
+}
+
+/// A kept file's company and key, when its name is one Kring gives (anything else in the
+/// store is not Kring's to delete).
+fn own_key(company: &str, key: &str) -> Option<(i64, String)> {
+    let company = company.parse::<i64>().ok()?;
+    let shaped = key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit());
+    shaped.then(|| (company, key.to_string()))
+}
+
+/// Removes those of `files` that no media row names; how many went.
+async fn remove_unrecorded(
+    db: &crate::db::Db,
+    store: &FileStore,
+    files: Vec<(i64, String)>,
+) -> Result<usize, Error> {
+    let mut by_company: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
+    for (company, key) in files {
+        by_company.entry(company).or_default().push(key);
+    }
+    let mut removed = 0;
+    for (company, keys) in by_company {
+        let placeholders = vec!["?"; keys.len()].join(", ");
+        let mut values = vec![sea_query::Value::from(company)];
+        values.extend(keys.iter().map(|k| sea_query::Value::from(k.clone())));
+        let recorded: Vec<(String,)> = db
+            .fetch_as(&Raw::owned(
+                format!("SELECT uuid FROM media WHERE company_id = ? AND uuid IN ({placeholders})"),
+                values,
+            ))
+            .await?;
+        let recorded: std::collections::HashSet<String> =
+            recorded.into_iter().map(|(uuid,)| uuid).collect();
+        for key in keys.iter().filter(|k| !recorded.contains(*k)) {
+            match store.remove(company, key).await {
+                Ok(()) => removed += 1,
+                Err(e) => {
+                    tracing::warn!(error = %e, key, "an unrecorded file could not be removed")
+                }
+            }
+        }
+    }
+    Ok(removed)
+}

@@ -269,3 +269,88 @@ async fn two_instances_share_a_bucket() {
     assert_eq!(list["data"], json!([]), "nothing half-written");
     assert_eq!(moto.objects(&access).await, json!({}));
 }
+
+/// Low 16: an object that no media row names (an upload killed between keeping its file and
+/// committing) is swept once older than the grace period, at an instance's start; recorded
+/// objects, young ones and keys Kring never gives stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unrecorded_objects_are_swept_from_the_bucket() {
+    kring_server::install_tls_provider();
+    let Some(moto) = Moto::start().await else {
+        return;
+    };
+    let access = moto.credentials().await;
+    // Long enough that the young object is still young when the sweep comes, on a slow run.
+    let grace = std::time::Duration::from_secs(6);
+    let with_bucket = |c: &mut kring_server::Config| {
+        c.rate_limit = 1_000_000;
+        c.s3 = Some(bucket_config(&moto, &access));
+        c.orphan_grace = grace;
+    };
+    let first = TestApp::spawn_configured(Backend::Sqlite, with_bucket)
+        .await
+        .unwrap();
+    let token = first.owner().await;
+    let form = Form::new()
+        .text("email", "kept@example.test")
+        .text("name", "K")
+        .text("last_name", "K")
+        .text("phone", "1")
+        .text("business_information[company_name]", "K")
+        .text("permissions[invoice][view-invoice]", "1")
+        .part(
+            "profile_photo_path",
+            Part::bytes(PNG.to_vec()).file_name("me.png"),
+        );
+    let response = first
+        .client
+        .post(format!("{}/api/customers", first.base))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let recorded = moto.objects(&access).await;
+    let recorded = recorded.as_object().unwrap().keys().next().unwrap().clone();
+    let company = recorded.split('/').next().unwrap();
+    let put = |key: String| {
+        format!("s3.put_object(Bucket='{BUCKET}', Key='{key}', Body=b'left behind')\n")
+    };
+    let old_orphan = format!("{company}/{}", "a".repeat(32));
+    let script = format!(
+        "s3 = boto3.client('s3', endpoint_url=endpoint, aws_access_key_id={:?}, \
+         aws_secret_access_key={:?}, region_name='us-east-1')\n{}{}print('[]')",
+        access.0,
+        access.1,
+        put(old_orphan.clone()),
+        put("notes/readme.txt".into()),
+    );
+    moto.boto3(&script).await;
+    tokio::time::sleep(grace + std::time::Duration::from_millis(500)).await;
+    let young_orphan = format!("{company}/{}", "b".repeat(32));
+    let script = format!(
+        "s3 = boto3.client('s3', endpoint_url=endpoint, aws_access_key_id={:?}, \
+         aws_secret_access_key={:?}, region_name='us-east-1')\n{}print('[]')",
+        access.0,
+        access.1,
+        put(young_orphan.clone()),
+    );
+    moto.boto3(&script).await;
+
+    // The next instance to start sweeps.
+    let _second = first.sibling(with_bucket).await;
+    let mut left = moto.objects(&access).await;
+    for _ in 0..50 {
+        if left.get(&old_orphan).is_none() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        left = moto.objects(&access).await;
+    }
+    let mut keys: Vec<String> = left.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    let mut expected = vec![recorded, young_orphan, "notes/readme.txt".to_string()];
+    expected.sort();
+    assert_eq!(keys, expected, "{left}");
+}
