@@ -63,8 +63,9 @@ pub struct Column {
     pub min: Option<usize>,
     /// Inclusive bounds, for numbers.
     pub range: Option<(i64, i64)>,
-    /// No other record may hold the same value.
-    pub unique: Option<Unique>,
+    /// No other record of the company may hold the same value (uniqueness never spans
+    /// companies: a refusal would tell one company what another holds).
+    pub unique: bool,
     /// Stored as an argon2id hash, never serialised, never read back.
     pub password: bool,
     /// An absolute `http`/`https` URL.
@@ -80,13 +81,6 @@ pub struct Column {
     /// Made by the server on create (a webhook's signing secret); a hidden one is shown once,
     /// in the create response. `None` from the generator means it could not make one.
     pub generate: Option<fn() -> Option<String>>,
-}
-
-/// The scope of a uniqueness rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unique {
-    PerCompany,
-    Everywhere,
 }
 
 /// What happens to a record when the record its column references is deleted.
@@ -127,7 +121,7 @@ impl Column {
             one_of: None,
             min: None,
             range: None,
-            unique: None,
+            unique: false,
             password: false,
             url: false,
             target: false,
@@ -211,13 +205,7 @@ impl Column {
 
     /// Unique within the caller's company.
     pub const fn unique(mut self) -> Column {
-        self.unique = Some(Unique::PerCompany);
-        self
-    }
-
-    /// Unique across all companies (a login email).
-    pub const fn unique_everywhere(mut self) -> Column {
-        self.unique = Some(Unique::Everywhere);
+        self.unique = true;
         self
     }
 

@@ -61,17 +61,20 @@ pub async fn create_user(
     }
     let hash = auth::hash_password(password)?;
     let mut tx = db.begin().await?;
+    let company_id = company_id(&mut tx, company).await?;
     let taken = single_id(
         &mut tx,
-        Raw::new("SELECT id FROM users WHERE email = ?", vec![email.into()]),
+        Raw::new(
+            "SELECT id FROM users WHERE email = ? AND company_id = ?",
+            vec![email.into(), company_id.into()],
+        ),
     )
     .await?;
     if taken.is_some() {
         return Err(Error::Config(format!(
-            "a user with email {email} already exists"
+            "{company} already has a user with email {email}"
         )));
     }
-    let company_id = company_id(&mut tx, company).await?;
     let role_id = single_id(
         &mut tx,
         Raw::new(
@@ -139,15 +142,7 @@ pub async fn create_token_with_scopes(
     }
     let token = format!("{PAT_PREFIX}{}", auth::random_secret()?);
     let mut tx = db.begin().await?;
-    let rows: Vec<(i64, i64)> = tx
-        .fetch_as(&Raw::new(
-            "SELECT id, company_id FROM users WHERE email = ?",
-            vec![email.into()],
-        ))
-        .await?;
-    let Some((user_id, company_id)) = rows.into_iter().next() else {
-        return Err(Error::Config(format!("no user with email {email}")));
-    };
+    let (user_id, company_id) = crate::oauth::clients::user_by_email(&mut tx, email).await?;
     tx.execute(&Raw::new(
         "INSERT INTO personal_access_tokens (company_id, user_id, name, token_hash, scopes, created_at) \
          VALUES (?, ?, ?, ?, ?, ?)",

@@ -17,7 +17,8 @@ use crate::error::Error;
 
 /// How a migration is written.
 enum Source {
-    /// Once per engine (migrations 1 to 10).
+    /// Once per engine (migrations 1 to 10, and 13: a table rebuild SQLite must run outside
+    /// a transaction).
     PerEngine {
         sqlite: &'static str,
         postgres: &'static str,
@@ -158,6 +159,14 @@ const MIGRATIONS: &[(i64, &str, Source)] = &[
             postgres: None,
         },
     ),
+    (
+        13,
+        "user email per company",
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0013_user_email_per_company.sql"),
+            postgres: include_str!("../../migrations/postgres/0013_user_email_per_company.sql"),
+        },
+    ),
 ];
 
 fn migrator(backend: Backend) -> Result<Migrator, Error> {
@@ -167,12 +176,14 @@ fn migrator(backend: Backend) -> Result<Migrator, Error> {
             let sql = source
                 .sql(backend)
                 .map_err(|e| Error::Internal(format!("migration {version}: {e}")))?;
+            // sqlx's own marker: the file opens and commits its transaction itself.
+            let no_tx = sql.starts_with("-- no-transaction");
             Ok(Migration::new(
                 *version,
                 Cow::Borrowed(*description),
                 MigrationType::Simple,
                 AssertSqlSafe(sql).into_sql_str(),
-                false,
+                no_tx,
             ))
         })
         .collect::<Result<Vec<Migration>, Error>>()?;

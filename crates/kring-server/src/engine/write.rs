@@ -8,7 +8,7 @@
 use chrono::Utc;
 use kring_core::Value;
 use kring_core::i18n::Message;
-use kring_core::schema::{Column, ColumnType, Default, OnDelete, Unique};
+use kring_core::schema::{Column, ColumnType, Default, OnDelete};
 use kring_core::validate::{Mode, Validated, ValidationErrors, validate};
 use sea_query::{Expr, ExprTrait, LockType, Query};
 use serde_json::{Map, Value as Json};
@@ -523,17 +523,15 @@ async fn check_unique(
     errors: &mut ValidationErrors,
 ) -> Result<(), Error> {
     for column in def.columns {
-        let (Some(unique), Some(value)) = (column.unique, validated.get(column.name)) else {
+        let Some(value) = validated.get(column.name).filter(|_| column.unique) else {
             continue;
         };
         let mut query = Query::select();
         query
             .column("id")
             .from(def.table)
-            .and_where(Expr::col(column.name).eq(bind(value, column.ty)));
-        if unique == Unique::PerCompany {
-            query.and_where(Expr::col("company_id").eq(tenant.company_id));
-        }
+            .and_where(Expr::col(column.name).eq(bind(value, column.ty)))
+            .and_where(Expr::col("company_id").eq(tenant.company_id));
         if let Some(id) = existing {
             query.and_where(Expr::col("id").ne(id));
         }

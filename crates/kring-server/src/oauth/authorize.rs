@@ -227,8 +227,14 @@ async fn answer(
     let account = format!("login-email:{}", email.trim().to_lowercase());
     throttle(&state, &account, address, LOGIN_ATTEMPTS_PER_MINUTE).await?;
     let password = params.get("password").map(String::as_str).unwrap_or("");
-    let Some(user_id) = verify_login(&state, email, password).await? else {
-        return page_with_error(locale, &authorization, &params, "oauth.bad_credentials");
+    let user_id = match verify_login(&state, email, password).await? {
+        Login::User(id) => id,
+        Login::Wrong => {
+            return page_with_error(locale, &authorization, &params, "oauth.bad_credentials");
+        }
+        Login::Ambiguous => {
+            return page_with_error(locale, &authorization, &params, "oauth.ambiguous_account");
+        }
     };
     let code = random_secret()?;
     let now = Utc::now();
@@ -258,31 +264,57 @@ async fn answer(
     ))
 }
 
-/// The user's id when the password is right. A missing user costs the same time as a wrong
-/// password, so the form does not tell which emails exist.
-async fn verify_login(state: &AppState, email: &str, password: &str) -> Result<Option<i64>, Error> {
+/// How many accounts (one per company) one address can sign in to here: the oldest ones.
+const ACCOUNTS_PER_EMAIL: usize = 3;
+
+/// What an e-mail address and password open.
+enum Login {
+    User(i64),
+    Wrong,
+    /// Accounts in more than one company: which one the user meant is not known.
+    Ambiguous,
+}
+
+/// Checks the password against every account of the address. Always the same number of
+/// hashes (dummies where there are fewer accounts, side by side), so the time tells neither
+/// whether the address exists nor how many companies hold it.
+async fn verify_login(state: &AppState, email: &str, password: &str) -> Result<Login, Error> {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let rows: Vec<(i64, String)> = state
+    let dummy = DUMMY.get_or_init(|| hash_password("kring").unwrap_or_default());
+    let accounts: Vec<(i64, String)> = state
         .db
         .fetch_as(&Raw::new(
-            "SELECT id, password FROM users WHERE email = ?",
-            vec![email.into()],
+            "SELECT id, password FROM users WHERE email = ? ORDER BY id LIMIT ?",
+            vec![
+                email.into(),
+                i64::try_from(ACCOUNTS_PER_EMAIL).unwrap_or(1).into(),
+            ],
         ))
         .await?;
-    let (user_id, stored) = match rows.into_iter().next() {
-        Some((id, hash)) => (Some(id), hash),
-        None => {
-            let dummy = match DUMMY.get() {
-                Some(hash) => hash.clone(),
-                None => DUMMY
-                    .get_or_init(|| hash_password("kring").unwrap_or_default())
-                    .clone(),
-            };
-            (None, dummy)
-        }
-    };
-    let matches = verify_password(password, stored).await;
-    Ok(user_id.filter(|_| matches))
+    let checks: Vec<_> = (0..ACCOUNTS_PER_EMAIL)
+        .map(|i| {
+            let stored = accounts
+                .get(i)
+                .map_or_else(|| dummy.clone(), |(_, hash)| hash.clone());
+            let password = password.to_string();
+            tokio::spawn(async move { verify_password(&password, stored).await })
+        })
+        .collect();
+    let mut matches = Vec::with_capacity(ACCOUNTS_PER_EMAIL);
+    for check in checks {
+        matches.push(check.await.unwrap_or(false));
+    }
+    let opened: Vec<i64> = accounts
+        .iter()
+        .zip(matches)
+        .filter(|(_, matched)| *matched)
+        .map(|((id, _), _)| *id)
+        .collect();
+    Ok(match opened.as_slice() {
+        [] => Login::Wrong,
+        [id] => Login::User(*id),
+        _ => Login::Ambiguous,
+    })
 }
 
 fn csrf_cookie(headers: &HeaderMap) -> Option<String> {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::{oauth_error, param};
 use crate::auth::{random_secret, sha256_hex};
-use crate::db::{Db, Raw};
+use crate::db::{Db, Raw, Tx};
 use crate::error::{Error, OAuthCode};
 
 /// A registered client.
@@ -120,15 +120,7 @@ pub async fn create(
         )));
     }
     let mut tx = db.begin().await?;
-    let owner: Vec<(i64, i64)> = tx
-        .fetch_as(&Raw::new(
-            "SELECT id, company_id FROM users WHERE email = ?",
-            vec![email.into()],
-        ))
-        .await?;
-    let Some((user_id, company_id)) = owner.into_iter().next() else {
-        return Err(Error::Config(format!("no user with email {email}")));
-    };
+    let (user_id, company_id) = user_by_email(&mut tx, email).await?;
     let owner = crate::tenant::Tenant {
         company_id,
         user_id,
@@ -226,4 +218,22 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
+}
+
+/// The one user with `email`, and its company: an address held in several companies does not
+/// say which is meant.
+pub async fn user_by_email(tx: &mut Tx, email: &str) -> Result<(i64, i64), Error> {
+    let rows: Vec<(i64, i64)> = tx
+        .fetch_as(&Raw::new(
+            "SELECT id, company_id FROM users WHERE email = ? ORDER BY id LIMIT 2",
+            vec![email.into()],
+        ))
+        .await?;
+    match rows.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Error::Config(format!("no user with email {email}"))),
+        _ => Err(Error::Config(format!(
+            "users of more than one company have the email {email}; use an address only one has"
+        ))),
+    }
 }

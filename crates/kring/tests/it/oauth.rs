@@ -1369,3 +1369,59 @@ async fn failures_from_elsewhere_do_not_lock_the_owner_out() {
     let code = oauth.code().await;
     assert!(!code.is_empty());
 }
+
+/// Low 10: a user's address is unique within its company only, so creating one tells nothing
+/// about other companies; the consent page signs in to the account whose password fits, and
+/// says so when one password fits accounts in two companies.
+#[tokio::test]
+async fn an_address_another_company_holds_is_free_here() {
+    let oauth = Oauth::new().await;
+    let app = &oauth.app;
+    let other = app.user("Other Co", "company_owner").await;
+    let (_, roles) = app
+        .get(&other, "/api/role?filter=name:eq:company_viewer")
+        .await;
+    let viewer = roles["data"][0]["id"].clone();
+    let user = |password: &str| json!({"name": "Same", "email": EMAIL, "password": password, "role_id": viewer});
+    let (status, body) = app.post(&other, "/api/user", user("other-password")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Within one company the address is still taken.
+    let (status, body) = app.post(&other, "/api/user", user("third-password")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["errors"]["email"][0],
+        "The email has already been taken."
+    );
+
+    // Each password opens its own account; a wrong one opens none.
+    let query = oauth.authorize_query(REDIRECT, &[]);
+    let (_, _, _, csrf) = oauth.page(&query).await;
+    let sign_in = |password: &'static str| {
+        [
+            ("email", EMAIL),
+            ("password", password),
+            ("decision", "approve"),
+        ]
+    };
+    for (password, status) in [
+        (PASSWORD, StatusCode::FOUND),
+        ("other-password", StatusCode::FOUND),
+        ("neither-password", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let response = oauth.submit(&query, &csrf, &sign_in(password)).await;
+        assert_eq!(response.status(), status, "{password}");
+    }
+
+    // One password that fits accounts in two companies does not choose between them.
+    let third = app.user("Third Co", "company_owner").await;
+    let (_, roles) = app
+        .get(&third, "/api/role?filter=name:eq:company_viewer")
+        .await;
+    let body = json!({"name": "Same", "email": EMAIL, "password": PASSWORD, "role_id": roles["data"][0]["id"]});
+    let (status, body) = app.post(&third, "/api/user", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let response = oauth.submit(&query, &csrf, &sign_in(PASSWORD)).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("more than one company"), "{page}");
+}

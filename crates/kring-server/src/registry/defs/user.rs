@@ -16,7 +16,7 @@ pub static USER: ResourceDef = ResourceDef {
         int("company_id").not_null(),
         int("role_id").required().references("roles").restrict(),
         text("name").required(),
-        text("email").required().email().unique_everywhere(),
+        text("email").required().email().unique(),
         text("password").required().min(8).password(),
         text("phone").writable(),
         text("locale").writable().one_of(LOCALES),
