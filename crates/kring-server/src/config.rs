@@ -218,6 +218,22 @@ pub fn database_url(url: Option<&str>, data_dir: &Path) -> Result<String, Error>
     Ok(format!("sqlite://{}", data_dir.join("kring.db").display()))
 }
 
+/// `url` with the password of its user-info part hidden, for messages and logs.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +253,19 @@ mod tests {
         config.webhook_timeout_seconds = 10;
         config.webhook_lease_seconds = u64::MAX;
         assert!(config.check().is_err(), "a lease past a day is refused");
+    }
+
+    #[test]
+    fn hides_only_the_password() {
+        assert_eq!(
+            redacted("postgres://kring:s3cret@db:5432/kring?sslmode=disable"),
+            "postgres://kring:***@db:5432/kring?sslmode=disable"
+        );
+        assert_eq!(
+            redacted("redis://:pw@cache:6379"),
+            "redis://:***@cache:6379"
+        );
+        assert_eq!(redacted("redis://cache:6379"), "redis://cache:6379");
+        assert_eq!(redacted("sqlite://data/k.db"), "sqlite://data/k.db");
     }
 }

@@ -82,6 +82,11 @@ async fn ready(State(state): State<AppState>) -> Response {
         Err(Error::QueryTimeout) => {
             serde_json::json!(format!("no answer within {} s", READY_WITHIN.as_secs()))
         }
+        // Anyone may ask `/ready`: an internal error's detail goes to the log only.
+        Err(Error::Internal(detail)) => {
+            tracing::warn!(error = %detail, "a readiness check failed");
+            serde_json::json!("failed; the server log says why")
+        }
         Err(e) => serde_json::json!(e.to_string()),
     };
     let ready = probe.reads.is_ok() && probe.writes.is_ok();

@@ -135,7 +135,10 @@ impl Limiter {
             .set_number_of_retries(1);
         let connection = ConnectionManager::new_with_config(client, bounded)
             .await
-            .map_err(|e| Error::Config(format!("cannot reach Redis at {url}: {e}")))?;
+            .map_err(|e| {
+                let url = crate::config::redacted(url);
+                Error::Config(format!("cannot reach Redis at {url}: {e}"))
+            })?;
         let prefix = prefix.to_string();
         Ok(Limiter {
             store: Store::Redis {
@@ -365,7 +368,7 @@ pub async fn middleware(
     let client = request
         .extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip().to_string());
+        .map(|ConnectInfo(address)| network(address.ip()));
     let mut response = next.run(request).await;
     let decision = match slot.0.get() {
         Some(decision) => *decision,
@@ -396,10 +399,36 @@ fn set_headers(response: &mut Response, decision: &Decision) {
     }
 }
 
+/// The address a client is counted under: itself for IPv4, its /64 for IPv6, since one
+/// machine commonly holds a whole /64 (and could otherwise count under a new address at will).
+pub fn network(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let [a, b, c, d, ..] = v6.segments();
+            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+
+    #[test]
+    fn ipv6_clients_count_per_64() {
+        let ip = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(
+            network(ip("2001:db8:1:2::1")),
+            network(ip("2001:db8:1:2:ffff::9"))
+        );
+        assert_ne!(
+            network(ip("2001:db8:1:2::1")),
+            network(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(network(ip("192.0.2.7")), "192.0.2.7");
+    }
 
     #[tokio::test]
     async fn a_window_counts_and_resets_on_the_minute() {

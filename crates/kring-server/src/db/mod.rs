@@ -247,7 +247,8 @@ impl Db {
             return Db::connect_sqlite(options, query_timeout).await;
         }
         Err(Error::Config(format!(
-            "unsupported database URL (use sqlite://… or postgres://…): {url}"
+            "unsupported database URL (use sqlite://… or postgres://…): {}",
+            crate::config::redacted(url)
         )))
     }
 

@@ -4,6 +4,8 @@ pub mod body;
 pub mod extract;
 pub mod listener;
 pub mod middleware;
+#[cfg(test)]
+mod proptests;
 pub mod query;
 pub mod response;
 pub mod unit_of_work;

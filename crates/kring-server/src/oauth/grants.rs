@@ -33,20 +33,11 @@ pub async fn throttle(
     address: SocketAddr,
     limit: u64,
 ) -> Result<(), Error> {
-    let key = format!("{purpose}:{}", network(address.ip()));
+    let key = format!(
+        "{purpose}:{}",
+        crate::auth::rate_limit::network(address.ip())
+    );
     state.limiter.enforce(&key, limit).await
-}
-
-/// The address a client is counted under: itself for IPv4, its /64 for IPv6, since one
-/// machine commonly holds a whole /64.
-fn network(ip: std::net::IpAddr) -> String {
-    match ip {
-        std::net::IpAddr::V4(v4) => v4.to_string(),
-        std::net::IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-    }
 }
 
 pub async fn token(

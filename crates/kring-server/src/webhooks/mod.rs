@@ -34,6 +34,8 @@ use crate::error::Error;
 use crate::state::AppState;
 
 pub mod egress;
+#[cfg(test)]
+mod proptests;
 pub mod target;
 
 pub use egress::Egress;

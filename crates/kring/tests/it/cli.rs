@@ -238,3 +238,17 @@ async fn client_create_prints_id_and_secret() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// A database URL Kring cannot use is named in the error without its password.
+#[test]
+fn a_refused_database_url_is_shown_without_its_password() {
+    let out = kring(
+        &["migrate"],
+        &[("KRING_DATABASE_URL", "mysql://kring:s3cret-pw@db:3306/crm")],
+        &std::env::temp_dir(),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("mysql://kring:***@db:3306/crm"), "{stderr}");
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+}
