@@ -206,7 +206,7 @@ enum Command {
         #[arg(long)]
         customers: u64,
         /// The company to fill (created with a demo owner if it does not exist).
-        #[arg(long, default_value = "Kring Demo")]
+        #[arg(long, default_value = DEFAULT_DEMO_COMPANY)]
         company: String,
         #[command(flatten)]
         database: DatabaseArgs,
@@ -294,6 +294,23 @@ fn seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+/// The demo owner of a seeded company: `demo@kring.test` for the default one, and an address
+/// of its own for any other, so each can be named to `kring token create`.
+fn demo_owner_email(company: &str) -> String {
+    if company == DEFAULT_DEMO_COMPANY {
+        return "demo@kring.test".into();
+    }
+    let slug: String = company
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let slug: Vec<&str> = slug.split('-').filter(|part| !part.is_empty()).collect();
+    format!("demo-{}@kring.test", slug.join("-"))
+}
+
+const DEFAULT_DEMO_COMPANY: &str = "Kring Demo";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     kring_server::init_logging();
@@ -357,12 +374,12 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let db = database.open_migrated().await?;
             if !admin::company_exists(&db, &company).await? {
-                let email = "demo@kring.test";
+                let email = demo_owner_email(&company);
                 admin::create_user(
                     &db,
                     &company,
                     "Demo Owner",
-                    email,
+                    &email,
                     "kring-demo-password",
                     "company_owner",
                 )

@@ -109,12 +109,14 @@ async fn serve_with_no_configuration_and_sigterm() {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
         probe.local_addr().expect("addr").port()
     };
+    let log = dir.join("serve.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_kring"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env_remove("KRING_DATABASE_URL")
         .env_remove("KRING_DATA_DIR")
+        .env("KRING_LOG", "info")
         .current_dir(&dir)
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("spawn");
     let client = crate::support::client();
@@ -142,6 +144,10 @@ async fn serve_with_no_configuration_and_sigterm() {
     assert!(status.success());
     let exit = child.wait().expect("wait");
     assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
+    // A log written to a file is plain text: no colour codes.
+    let log = std::fs::read_to_string(&log).expect("log");
+    assert!(log.contains("kring is listening"), "{log}");
+    assert!(!log.contains('\x1b'), "{log:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -193,6 +199,32 @@ async fn seed_fills_a_demo_company() {
         "customers, contacts, links, tasks, tier values, one tier field"
     );
     db.close().await;
+    // A second demo company has an owner of its own.
+    let out = kring(
+        &["seed", "--customers", "2", "--company", "Second Demo Co"],
+        &env,
+        &here,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = kring(
+        &[
+            "token",
+            "create",
+            "--email",
+            "demo-second-demo-co@kring.test",
+        ],
+        &env,
+        &here,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     if let Some(dir) = dir {
         let _ = std::fs::remove_dir_all(dir);
     }
