@@ -47,8 +47,9 @@ pub struct UploadedFile {
 /// What a request asks of one custom field.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldInput {
-    /// A value in its stored form; `None` clears the field.
-    Value(Option<String>),
+    /// A value as the engine takes it (text in its stored form, a multiselect's list of
+    /// choices); `None` clears the field.
+    Value(Option<Json>),
     /// The files a file field now holds.
     Files(Vec<UploadedFile>),
 }
@@ -359,6 +360,14 @@ impl Check {
                     None
                 }
             },
+            "multiselect" => {
+                if let Some(choices) = self.choices(&path, value, field) {
+                    self.out
+                        .fields
+                        .push((field.id, FieldInput::Value(Some(choices))));
+                }
+                return;
+            }
             other => match custom_field::check(other, value) {
                 Ok(stored) => stored,
                 Err(message) => {
@@ -370,8 +379,43 @@ impl Check {
         if let Some(stored) = stored {
             self.out
                 .fields
-                .push((field.id, FieldInput::Value(Some(stored))));
+                .push((field.id, FieldInput::Value(Some(Json::String(stored)))));
         }
+    }
+
+    /// A multiselect's choices, as a JSON list (`["golf"]`), repeated form parts (`value[]`) or
+    /// indexed form keys (`value[0]`), each one of the field's options. A single string is
+    /// refused with a message that says to send a list.
+    fn choices(&mut self, path: &str, value: &Json, field: &FieldConfig) -> Option<Json> {
+        let named = |m: Message| m.with("attribute", field.name.as_str());
+        let items: Vec<&Json> = match value {
+            Json::Array(items) => items.iter().collect(),
+            // PHP's indexed keys (`value[0]=…&value[1]=…`), in the order sent.
+            Json::Object(map) if map.keys().all(|k| k.parse::<usize>().is_ok()) => {
+                map.values().collect()
+            }
+            Json::String(_) => {
+                self.fail(path, named(Message::new("validation.choices_list")));
+                return None;
+            }
+            _ => {
+                self.fail(path, named(Message::new("validation.array")));
+                return None;
+            }
+        };
+        let mut choices = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Json::String(s) if field.options.is_empty() || field.options.contains(s) => {
+                    choices.push(Json::String(s.clone()));
+                }
+                _ => {
+                    self.fail(path, named(Message::new("validation.in")));
+                    return None;
+                }
+            }
+        }
+        Some(Json::Array(choices))
     }
 
     /// `….file_upload.files`: array|max:<items>, each `file|extensions|mimes|max`. The formats a

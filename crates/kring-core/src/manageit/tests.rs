@@ -104,7 +104,7 @@ fn a_valid_request_maps_onto_columns_permissions_and_fields() {
     assert!(
         input
             .fields
-            .contains(&(52, FieldInput::Value(Some("Engineering".into()))))
+            .contains(&(52, FieldInput::Value(Some(Json::String("Engineering".into())))))
     );
     assert!(input.fields.iter().all(|(id, _)| *id != 2));
 }

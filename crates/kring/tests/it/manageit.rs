@@ -25,6 +25,7 @@ backend_tests!(
     forged_file_markers_are_refused,
     files_go_with_their_records,
     list_statements_do_not_grow_with_rows,
+    multiselect_values_are_written_in_every_body_shape,
 );
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
@@ -1210,4 +1211,64 @@ async fn list_statements_do_not_grow_with_rows(app: TestApp) {
     // The principal, the page's rows, its total, then fields, options, values, permissions
     // and photos: each customer row is read once.
     assert_eq!(costs[0], 8, "{costs:?}");
+}
+
+/// Issue "One model, two dialects" 1: a multiselect (type 6) takes a list as JSON, as repeated
+/// multipart parts and as indexed form keys, and stores the list; a plain string is a 422 that
+/// says to send a list.
+async fn multiselect_values_are_written_in_every_body_shape(app: TestApp) {
+    let token = app.owner().await;
+    let sports = field(
+        &app,
+        &token,
+        json!({"type": 6, "name": "Sports", "fields": {"options": ["golf", "tennis", "chess"]}}),
+    )
+    .await;
+    let stored = |body: &Value| {
+        body["data"]["custom_fields"]
+            .as_array()
+            .and_then(|fields| fields.iter().find(|f| f["id"] == sports))
+            .map(|f| f["custom_field_values"][0]["value"].clone())
+            .unwrap_or(Value::Null)
+    };
+    let mut json_body = json!({
+        "email": "multi-json@example.test", "name": "M", "last_name": "J", "phone": "1",
+        "business_information": {"company_name": "M"},
+        "permissions": {"invoice": {"view-invoice": "1"}},
+    });
+    json_body["custom_fields"] = json!({ sports.to_string(): {"value": ["golf", "tennis"]} });
+    let (status, body) = app.post(&token, "/api/customers", json_body).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(stored(&body), json!(["golf", "tennis"]), "{body}");
+
+    let form = person(Form::new(), "multi-form@example.test")
+        .text(format!("custom_fields[{sports}][value][]"), "golf")
+        .text(format!("custom_fields[{sports}][value][]"), "chess");
+    let (status, body) = post_form(&app, &token, "/api/customers", form).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(stored(&body), json!(["golf", "chess"]), "{body}");
+
+    let encoded = format!(
+        "email=multi-url%40example.test&name=M&last_name=U&phone=1\
+         &business_information[company_name]=M&permissions[invoice][view-invoice]=1\
+         &custom_fields[{sports}][value][0]=tennis&custom_fields[{sports}][value][1]=golf"
+    );
+    let request = app
+        .client
+        .post(format!("{}/api/customers", app.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encoded);
+    let (status, body) = answer(request).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(stored(&body), json!(["tennis", "golf"]), "{body}");
+
+    let form = person(Form::new(), "multi-string@example.test")
+        .text(format!("custom_fields[{sports}][value]"), "golf");
+    let (status, body) = post_form(&app, &token, "/api/customers", form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["errors"][format!("custom_fields.{sports}.value")][0]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("list"), "{body}");
 }
