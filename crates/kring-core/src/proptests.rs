@@ -1,11 +1,11 @@
-//! Property tests for the single-file parsers (timestamps, column coercion, custom field
-//! values, webhook signing), and the case-count helper every property test module shares.
+//! Property tests for the parsers that live in one file each: timestamps, column coercion,
+//! custom field values and webhook signing.
 //!
-//! Run the whole fuzzing pass longer with `PROPTEST_CASES=100000 cargo test -p kring-core
-//! proptests`.
+//! Every property test in the crate is named `…proptests::…`, and `PROPTEST_CASES` overrides
+//! each one's case count (the `proptest!` macro applies it on top of an explicit config), so
+//! `PROPTEST_CASES=100000 cargo test -p kring-core proptests` runs the whole pass longer.
 
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use serde_json::{Map, Value as Json};
 
 use crate::custom_field;
@@ -18,19 +18,6 @@ use crate::validate::{Mode, check_value, coerce, is_email, is_url, validate};
 use crate::value::Value;
 use crate::webhook::{BadSecret, SECRET_PREFIX, hmac_sha256, secret_from, sign, signature_header};
 
-/// `default_cases` cases, unless `PROPTEST_CASES` asks for another number. A config built
-/// with `Config::with_cases` ignores the variable, and a longer run must reach every test.
-pub(crate) fn config(default_cases: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|raw| raw.parse().ok())
-        .unwrap_or(default_cases);
-    Config {
-        cases,
-        ..Config::default()
-    }
-}
-
 /// Message building must not fail for whatever text a check echoes back.
 pub(crate) fn assert_renders(message: &Message) {
     for locale in [Locale::En, Locale::Nl] {
@@ -42,15 +29,83 @@ pub(crate) fn assert_renders(message: &Message) {
 fn timeish() -> impl Strategy<Value = String> {
     let token = prop_oneof![
         prop::sample::select(vec![
-            "2024", "0000", "9999", "+10000", "-0001", "+2024", "99999", "-", "-", ":", ":", "T",
-            "t", " ", ".", "Z", "z", "+", "+02:00", "-14:00", "+99:99", "+0530", "01", "02",
-            "12", "13", "29", "30", "31", "00", "23", "24", "59", "60", "61", "123", "123456",
-            "123456789", "1234567890123", "\u{a0}", "\t", "\n", "١", "e", "UTC",
+            "2024",
+            "0000",
+            "9999",
+            "+10000",
+            "-0001",
+            "+2024",
+            "99999",
+            "-",
+            "-",
+            ":",
+            ":",
+            "T",
+            "t",
+            " ",
+            ".",
+            "Z",
+            "z",
+            "+",
+            "+02:00",
+            "-14:00",
+            "+99:99",
+            "+0530",
+            "01",
+            "02",
+            "12",
+            "13",
+            "29",
+            "30",
+            "31",
+            "00",
+            "23",
+            "24",
+            "59",
+            "60",
+            "61",
+            "123",
+            "123456",
+            "123456789",
+            "1234567890123",
+            "\u{a0}",
+            "\t",
+            "\n",
+            "١",
+            "e",
+            "UTC",
         ])
         .prop_map(str::to_string),
         "[0-9]{1,4}",
     ];
-    prop::collection::vec(token, 0..16).prop_map(|tokens| tokens.concat())
+    let soup = prop::collection::vec(token, 0..16).prop_map(|tokens| tokens.concat());
+    prop_oneof![soup, datetime_shaped()]
+}
+
+/// Text laid out as a timestamp, each part drawn from valid and just-invalid values.
+fn datetime_shaped() -> impl Strategy<Value = String> {
+    let pick = |items: &[&'static str]| prop::sample::select(items.to_vec());
+    let date = (
+        pick(&[
+            "2024", "0000", "9999", "+10000", "-0001", "+2024", "0", "99999", "1970",
+        ]),
+        pick(&["01", "02", "12", "13", "00", "1"]),
+        pick(&["01", "28", "29", "30", "31", "32", "00", "1"]),
+    )
+        .prop_map(|(y, m, d)| format!("{y}-{m}-{d}"));
+    let time = (
+        pick(&["T", " ", "t", "  "]),
+        pick(&["00", "23", "24", "9"]),
+        pick(&["00", "59", "60"]),
+        pick(&["", ":00", ":59", ":60", ":61"]),
+        pick(&["", ".5", ".123456", ".123456789", ".1234567891", "."]),
+        pick(&[
+            "", "Z", "z", "+00:00", "+01:00", "-01:00", "+14:00", "-23:59", "+24:00", " +0100",
+        ]),
+    )
+        .prop_map(|(sep, h, min, sec, frac, zone)| format!("{sep}{h}:{min}{sec}{frac}{zone}"));
+    (date, prop::option::of(time), pick(&["", " ", "\t"]))
+        .prop_map(|(date, time, pad)| format!("{pad}{date}{}{pad}", time.unwrap_or_default()))
 }
 
 /// Timestamps in the range both databases and the fixed-width format hold.
@@ -140,8 +195,6 @@ fn is_within_range(column: &Column, value: &Value) -> bool {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
-
     #[test]
     fn timestamps_parse_any_text_without_panicking(input in any::<String>()) {
         let _ = parse_timestamp(&input);

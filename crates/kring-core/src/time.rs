@@ -1,6 +1,6 @@
 //! Timestamps: one output format, several accepted input formats (DESIGN §2).
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 
 /// `2025-07-29T12:32:45.000000Z`: UTC, microseconds, as Laravel serialises dates.
 /// Fixed width, so the text sorts in time order (SQLite stores it as text).
@@ -15,6 +15,18 @@ pub fn format_date(d: &NaiveDate) -> String {
 /// Reads ISO-8601 with or without fraction and offset, `YYYY-MM-DD HH:MM:SS`, and a bare date
 /// (midnight UTC). Returns `None` for anything else, never panics.
 pub fn parse_timestamp(input: &str) -> Option<DateTime<Utc>> {
+    read_timestamp(input).filter(|t| has_four_digit_year(t.year()))
+}
+
+/// chrono also reads signed and five-digit years (`+10000-01-01`, `-0001-01-01`, or a year 0
+/// moved back by its offset). Kring's formats cannot write those in four digits: the text
+/// would no longer sort in time order, and SQLite would hand back a timestamp that does not
+/// parse again, so the value would read as null.
+fn has_four_digit_year(year: i32) -> bool {
+    (0..=9999).contains(&year)
+}
+
+fn read_timestamp(input: &str) -> Option<DateTime<Utc>> {
     let s = input.trim();
     if s.len() > 64 {
         return None;
@@ -41,7 +53,9 @@ pub fn parse_timestamp(input: &str) -> Option<DateTime<Utc>> {
 }
 
 pub fn parse_date(input: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d").ok()
+    NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d")
+        .ok()
+        .filter(|d| has_four_digit_year(d.year()))
 }
 
 /// Both databases keep microseconds; dropping finer digits up front keeps what a client sent,
@@ -86,6 +100,25 @@ mod tests {
         ] {
             assert!(parse_timestamp(input).is_none(), "{input}");
         }
+    }
+
+    /// Found by `proptests::parsed_timestamps_print_fixed_width_and_read_back`.
+    #[test]
+    fn refuses_years_that_four_digits_cannot_hold() {
+        for input in [
+            "+10000-01-01",
+            "-0001-01-01",
+            "-0001-01-01 00:00:00",
+            "0000-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-01:00",
+        ] {
+            assert_eq!(parse_timestamp(input), None, "{input}");
+            assert_eq!(parse_date(input), None, "{input}");
+        }
+        let first = parse_timestamp("0000-01-01T00:00:00Z").map(|t| format_timestamp(&t));
+        assert_eq!(first.as_deref(), Some("0000-01-01T00:00:00.000000Z"));
+        let last = parse_date("9999-12-31").map(|d| format_date(&d));
+        assert_eq!(last.as_deref(), Some("9999-12-31"));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! `POST /api/customers` with Laravel's messages on dot paths.
 
 mod files;
+#[cfg(test)]
+mod proptests;
 mod rules;
 #[cfg(test)]
 mod tests;

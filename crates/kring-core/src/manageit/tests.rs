@@ -101,11 +101,10 @@ fn a_valid_request_maps_onto_columns_permissions_and_fields() {
     assert_eq!(input.columns["email"], "john@example.test");
     assert_eq!(input.permissions, Some(vec![1, 4, 8]));
     // The unknown field 2 and the `key` are ignored; unmentioned optional fields clear.
-    assert!(
-        input
-            .fields
-            .contains(&(52, FieldInput::Value(Some(Json::String("Engineering".into())))))
-    );
+    assert!(input.fields.contains(&(
+        52,
+        FieldInput::Value(Some(Json::String("Engineering".into())))
+    )));
     assert!(input.fields.iter().all(|(id, _)| *id != 2));
 }
 

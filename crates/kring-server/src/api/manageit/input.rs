@@ -386,3 +386,7 @@ impl axum::extract::FromRequest<AppState> for Input {
         read(request, state).await
     }
 }
+
+#[cfg(test)]
+#[path = "input_proptests.rs"]
+mod proptests;
