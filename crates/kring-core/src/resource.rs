@@ -69,6 +69,9 @@ impl ResourceDef {
 pub struct Link {
     pub key: &'static str,
     pub relation: &'static str,
+    /// A to-one column of the record whose target is always one of the linked (a contact's
+    /// primary `customer_id` is among its `customers`), kept in the pivot from both sides.
+    pub primary: Option<&'static str>,
 }
 
 /// Which HTTP routes the generic engine mounts for a resource.

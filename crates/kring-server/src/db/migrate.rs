@@ -167,6 +167,15 @@ const MIGRATIONS: &[(i64, &str, Source)] = &[
             postgres: include_str!("../../migrations/postgres/0013_user_email_per_company.sql"),
         },
     ),
+    (
+        14,
+        "primary customers linked",
+        Source::Portable {
+            sql: include_str!("../../migrations/0014_primary_customers_linked.sql"),
+            sqlite: None,
+            postgres: None,
+        },
+    ),
 ];
 
 fn migrator(backend: Backend) -> Result<Migrator, Error> {

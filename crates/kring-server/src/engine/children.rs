@@ -52,7 +52,72 @@ struct LinkSync {
     pivot: &'static str,
     own_key: &'static str,
     other_key: &'static str,
-    ids: BTreeSet<i64>,
+    /// The set the body gives; `None` when it gives none and only `kept` is ensured.
+    ids: Option<BTreeSet<i64>>,
+    kept: Kept,
+}
+
+/// Links a set always holds, whatever the body gives (see [`Link::primary`]).
+#[derive(Clone, Copy)]
+enum Kept {
+    Nothing,
+    /// The target the record's own column names (a contact's primary customer), as the write
+    /// leaves it.
+    Own {
+        column: &'static str,
+    },
+    /// The records of the target whose column names this one (a customer's contacts whose
+    /// primary customer it is).
+    Inverse {
+        table: &'static str,
+        column: &'static str,
+    },
+}
+
+impl Kept {
+    /// What `link` of `def` (through `pivot`, to `target`) always holds.
+    fn of(link: &Link, target: &ResourceDef, pivot: &str) -> Kept {
+        if let Some(column) = link.primary {
+            return Kept::Own { column };
+        }
+        let inverse = target.links.iter().find(|other| {
+            target.relation(other.relation).is_some_and(
+                |r| matches!(r.kind, RelationKind::ManyToMany { pivot: p, .. } if p == pivot),
+            )
+        });
+        match inverse.and_then(|other| other.primary) {
+            Some(column) => Kept::Inverse {
+                table: target.table,
+                column,
+            },
+            None => Kept::Nothing,
+        }
+    }
+
+    async fn ids(
+        self,
+        tx: &mut Tx,
+        tenant: Tenant,
+        parent: &Parent<'_>,
+    ) -> Result<BTreeSet<i64>, Error> {
+        let (table, column) = match self {
+            Kept::Nothing => return Ok(BTreeSet::new()),
+            Kept::Own { column } => return Ok(parent.value(column).into_iter().collect()),
+            Kept::Inverse { table, column } => (table, column),
+        };
+        let mut query = Query::select();
+        query
+            .column("id")
+            .from(table)
+            .and_where(Expr::col(column).eq(parent.id))
+            .and_where(Expr::col("company_id").eq(tenant.company_id));
+        Ok(tx
+            .fetch(&query, &[ColumnType::Int])
+            .await?
+            .iter()
+            .filter_map(|r| r.first().and_then(Value::as_int))
+            .collect())
+    }
 }
 
 /// The relations a write's response shows: the nested lists and the links whose body key is
@@ -222,8 +287,16 @@ async fn link_ids(
     else {
         return Ok(None);
     };
+    let kept = Kept::of(link, target, pivot);
     let Some(items) = list(body, link.key, errors) else {
-        return Ok(None);
+        // No set given: only what it always holds is ensured (a contact's new primary).
+        return Ok(link.primary.is_some().then_some(LinkSync {
+            pivot,
+            own_key,
+            other_key,
+            ids: None,
+            kept,
+        }));
     };
     let by_name = target.column("name").is_some();
     let mut ids = BTreeSet::new();
@@ -292,23 +365,38 @@ async fn link_ids(
         pivot,
         own_key,
         other_key,
-        ids: resolved,
+        ids: Some(resolved),
+        kept,
     }))
 }
 
-/// Writes the prepared children and links of record `parent`; says whether anything changed.
+/// The record whose children are written, as the write leaves it.
+pub struct Parent<'a> {
+    pub def: &'a ResourceDef,
+    pub id: i64,
+    pub record: &'a [Value],
+}
+
+impl Parent<'_> {
+    fn value(&self, column: &str) -> Option<i64> {
+        let position = self.def.position(column)?;
+        self.record.get(position).and_then(Value::as_int)
+    }
+}
+
+/// Writes the prepared children and links of `parent`; says whether anything changed.
 pub async fn write(
     tx: &mut Tx,
     tenant: Tenant,
-    parent: i64,
+    parent: &Parent<'_>,
     prepared: &Prepared,
 ) -> Result<bool, Error> {
     let mut changed = false;
     for sync in &prepared.nested {
-        changed |= write_nested(tx, tenant, parent, sync).await?;
+        changed |= write_nested(tx, tenant, parent.id, sync).await?;
     }
     for link in &prepared.links {
-        changed |= write_link(tx, parent, link).await?;
+        changed |= write_link(tx, tenant, parent, link).await?;
     }
     Ok(changed)
 }
@@ -391,7 +479,14 @@ fn new_child(
         .collect()
 }
 
-async fn write_link(tx: &mut Tx, parent: i64, link: &LinkSync) -> Result<bool, Error> {
+async fn write_link(
+    tx: &mut Tx,
+    tenant: Tenant,
+    parent: &Parent<'_>,
+    link: &LinkSync,
+) -> Result<bool, Error> {
+    let kept = link.kept.ids(tx, tenant, parent).await?;
+    let parent = parent.id;
     let mut query = Query::select();
     query
         .column(link.other_key)
@@ -403,8 +498,12 @@ async fn write_link(tx: &mut Tx, parent: i64, link: &LinkSync) -> Result<bool, E
         .iter()
         .filter_map(|r| r.first().and_then(Value::as_int))
         .collect();
-    let removed: Vec<i64> = current.difference(&link.ids).copied().collect();
-    let added: Vec<i64> = link.ids.difference(&current).copied().collect();
+    let wanted: BTreeSet<i64> = match &link.ids {
+        Some(given) => given.union(&kept).copied().collect(),
+        None => current.union(&kept).copied().collect(),
+    };
+    let removed: Vec<i64> = current.difference(&wanted).copied().collect();
+    let added: Vec<i64> = wanted.difference(&current).copied().collect();
     if !removed.is_empty() {
         let mut delete = Query::delete();
         delete

@@ -105,7 +105,12 @@ pub async fn store(
         *slot = Value::Int(id);
     }
     let changes = field_values::write(tx, def, tenant, id, &checked.field_values).await?;
-    children::write(tx, tenant, id, &checked.children).await?;
+    let parent = children::Parent {
+        def,
+        id,
+        record: &record,
+    };
+    children::write(tx, tenant, &parent, &checked.children).await?;
     adjust_count(tx, def, tenant, 1).await?;
     let served = to_json(def, &record);
     let attributes = with_field_changes(served.clone(), &changes, false);
@@ -194,7 +199,12 @@ pub async fn update(
         .map(|(column, _)| column)
         .collect();
     let field_changes = field_values::write(tx, def, tenant, id, &checked.field_values).await?;
-    let children_changed = children::write(tx, tenant, id, &checked.children).await?;
+    let parent = children::Parent {
+        def,
+        id,
+        record: &record,
+    };
+    let children_changed = children::write(tx, tenant, &parent, &checked.children).await?;
     if changed.is_empty() && field_changes.is_empty() && !children_changed {
         return Ok(to_json(def, &record));
     }

@@ -130,17 +130,27 @@ async fn links_replace_the_set(app: TestApp) {
     };
     assert_eq!(linked().await, [a, b]);
     let path = format!("/api/contact/{contact}");
+    // The primary customer `a` stays linked whatever the set (issue 14, point 6).
     let (status, _) = app.patch(&token, &path, json!({"customer_ids": [b]})).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(linked().await, [b]);
+    assert_eq!(linked().await, [a, b]);
     let (status, error) = app
         .patch(&token, &path, json!({"customer_ids": [b, foreign, "x"]}))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
     assert!(error["errors"]["customer_ids.1"].is_array(), "{error}");
     assert!(error["errors"]["customer_ids.2"].is_array(), "{error}");
-    assert_eq!(linked().await, [b], "nothing half-written");
+    assert_eq!(linked().await, [a, b], "nothing half-written");
     let (status, _) = app.patch(&token, &path, json!({"customer_ids": []})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(linked().await, [a]);
+    let (status, _) = app
+        .patch(
+            &token,
+            &path,
+            json!({"customer_id": null, "customer_ids": []}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(linked().await.is_empty());
 }

@@ -10,7 +10,8 @@ backend_tests!(
     crud_round_trip,
     list_envelope_and_pagination,
     concurrent_creates_all_persist,
-    update_is_partial
+    update_is_partial,
+    a_contacts_primary_customer_is_one_of_its_customers,
 );
 
 async fn crud_round_trip(app: TestApp) {
@@ -251,4 +252,84 @@ async fn update_is_partial(app: TestApp) {
         (put["coc"].as_str(), put["email"].as_str()),
         (Some("87654321"), Some("a@a.nl"))
     );
+}
+
+/// Issue "One model, two dialects" 6: a contact's `customer_id` is always among its customers,
+/// and that customer sees it through `with`, `count` and `filter`; neither side's link set can
+/// drop the primary pair.
+async fn a_contacts_primary_customer_is_one_of_its_customers(app: TestApp) {
+    let token = app.owner().await;
+    let mut ids = Vec::new();
+    for name in ["Primary BV", "Second BV"] {
+        let (_, created) = app
+            .post(&token, "/api/customer", json!({"name": name}))
+            .await;
+        ids.push(created["id"].as_i64().expect("id"));
+    }
+    let (first, second) = (ids[0], ids[1]);
+    let (status, contact) = app
+        .post(
+            &token,
+            "/api/contact",
+            json!({"first_name": "Pia", "customer_id": first}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{contact}");
+    let contact = contact["id"].as_i64().expect("id");
+    let customer_sees = |customer: i64| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let (_, shown) = app
+                .get(
+                    token,
+                    &format!("/api/customer/{customer}?with=contacts&count=contacts"),
+                )
+                .await;
+            let (_, found) = app
+                .get(token, "/api/customer?filter=contacts.first_name:eq:Pia")
+                .await;
+            let found: Vec<i64> = found["data"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .filter_map(|c| c["id"].as_i64())
+                .collect();
+            (
+                shown["contacts_count"].as_i64(),
+                shown["contacts"]["data"][0]["id"].as_i64(),
+                found.contains(&customer),
+            )
+        }
+    };
+    assert_eq!(customer_sees(first).await, (Some(1), Some(contact), true));
+
+    // Replacing either side's set keeps the primary pair.
+    let path = format!("/api/contact/{contact}");
+    let (status, body) = app
+        .patch(&token, &path, json!({"customer_ids": [second]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(customer_sees(first).await, (Some(1), Some(contact), true));
+    assert_eq!(customer_sees(second).await, (Some(1), Some(contact), true));
+    let (status, body) = app
+        .patch(
+            &token,
+            &format!("/api/customer/{first}"),
+            json!({"contact_ids": []}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(customer_sees(first).await, (Some(1), Some(contact), true));
+    let (status, body) = app.patch(&token, &path, json!({"customer_ids": []})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(customer_sees(first).await, (Some(1), Some(contact), true));
+    assert_eq!(customer_sees(second).await.0, Some(0));
+
+    // A new primary joins the set.
+    let (status, body) = app
+        .patch(&token, &path, json!({"customer_id": second}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(customer_sees(second).await, (Some(1), Some(contact), true));
 }

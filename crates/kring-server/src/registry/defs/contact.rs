@@ -46,6 +46,7 @@ pub static CONTACT: ResourceDef = ResourceDef {
     links: &[Link {
         key: "customer_ids",
         relation: "customers",
+        primary: Some("customer_id"),
     }],
     ..ResourceDef::BASE
 };

@@ -67,6 +67,7 @@ pub static CUSTOMER: ResourceDef = ResourceDef {
     links: &[Link {
         key: "contact_ids",
         relation: "contacts",
+        primary: None,
     }],
     ..ResourceDef::BASE
 };

@@ -28,6 +28,7 @@ pub static ROLE: ResourceDef = ResourceDef {
     links: &[Link {
         key: "permissions",
         relation: "permissions",
+        primary: None,
     }],
     ..ResourceDef::BASE
 };
