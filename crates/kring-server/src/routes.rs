@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use crate::api::cirqll::{resources as handlers, webhooks as deliveries};
 use crate::error::Error;
 use crate::http::extract::RouteResource;
-use crate::http::{self, json_response, method_not_allowed};
+use crate::http::{self, answering, json_response, method_not_allowed};
 use crate::registry::REGISTRY;
 use crate::registry::defs::webhook::WEBHOOK;
 use crate::state::AppState;
@@ -22,24 +22,19 @@ pub fn router(state: AppState) -> Router {
     let webhook_operations = Router::new()
         .route(
             "/api/webhook/{id}/deliveries",
-            get(deliveries::list).fallback(|request: Request| async move {
-                method_not_allowed(&request, "GET, HEAD")
-            }),
+            answering("GET, HEAD", get(deliveries::list)),
         )
         .route(
             "/api/webhook/{id}/deliveries/{delivery}/redeliver",
-            post(deliveries::redeliver)
-                .fallback(|request: Request| async move { method_not_allowed(&request, "POST") }),
+            answering("POST", post(deliveries::redeliver)),
         )
         .route(
             "/api/webhook/{id}/test",
-            post(deliveries::send_test)
-                .fallback(|request: Request| async move { method_not_allowed(&request, "POST") }),
+            answering("POST", post(deliveries::send_test)),
         )
         .route(
             "/api/webhook/{id}/rotate-secret",
-            post(deliveries::rotate_secret)
-                .fallback(|request: Request| async move { method_not_allowed(&request, "POST") }),
+            answering("POST", post(deliveries::rotate_secret)),
         )
         .route_layer(RouteResource::layer(&WEBHOOK));
     let mut api = Router::new()

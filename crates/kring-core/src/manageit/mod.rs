@@ -10,7 +10,9 @@ mod rules;
 mod tests;
 
 pub use files::{FileKind, accepted_extensions, extension_of, sniff};
-pub use rules::{CustomerInput, FieldConfig, FieldInput, Limits, UploadedFile, validate_customer};
+pub use rules::{
+    CustomerInput, FieldConfig, FieldInput, Limits, Photo, UploadedFile, validate_customer,
+};
 
 use serde_json::Value as Json;
 

@@ -244,7 +244,7 @@ fn check_customer(input: Json, mode: Mode) -> Result<(), TestCaseError> {
                     }
                 }
             }
-            if let Some(photo) = &customer.photo {
+            if let super::Photo::New(photo) = &customer.photo {
                 prop_assert!(photo.size <= LIMITS.photo_kb * 1024);
             }
         }

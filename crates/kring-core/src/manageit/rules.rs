@@ -5,7 +5,7 @@
 use serde_json::{Map, Value as Json};
 
 use super::files::{FileKind, accepted_extensions, expected_kind, extension_of, is_php};
-use super::{MODULES, module_actions, permission_id};
+use super::{MODULES, module_actions, permission_id, permission_name};
 use crate::custom_field;
 use crate::form::FILE_MARKER;
 use crate::i18n::Message;
@@ -62,8 +62,18 @@ pub struct CustomerInput {
     /// The permission ids granted, when the request set them.
     pub permissions: Option<Vec<i64>>,
     pub fields: Vec<(i64, FieldInput)>,
-    /// A new profile photo.
-    pub photo: Option<UploadedFile>,
+    pub photo: Photo,
+}
+
+/// What a request does to the profile photo.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub enum Photo {
+    /// Not named (or named as it is).
+    #[default]
+    Unchanged,
+    New(UploadedFile),
+    /// `profile_photo_path` sent empty or `null`.
+    Removed,
 }
 
 /// The person's keys and their columns; `required` on create.
@@ -224,9 +234,13 @@ impl Check {
     /// `profile_photo_path`: nullable|image (jpg, jpeg, png by content)|max.
     fn photo(&mut self, value: Option<&Json>, limits: &Limits, sniffed: &dyn Fn(&str) -> FileKind) {
         const PATH: &str = "profile_photo_path";
-        let Some(value) = value.filter(|v| !v.is_null()) else {
+        let Some(value) = value else {
             return;
         };
+        if value.is_null() || value.as_str() == Some("") {
+            self.out.photo = Photo::Removed;
+            return;
+        }
         let Some(file) = file_of(value) else {
             self.fail(PATH, Message::new("validation.image"));
             return;
@@ -246,7 +260,7 @@ impl Check {
                 Message::new("validation.max.file").with("max", limits.photo_kb.to_string()),
             );
         } else {
-            self.out.photo = Some(file.upload);
+            self.out.photo = Photo::New(file.upload);
         }
     }
 
@@ -256,6 +270,12 @@ impl Check {
             return;
         }
         let modules = match value {
+            // The shape a response shows (`{"4": "view-invoice"}`), sent back as it came.
+            Some(Json::Object(map))
+                if !map.is_empty() && map.keys().all(|k| k.parse::<i64>().is_ok()) =>
+            {
+                return self.shown_permissions(map);
+            }
             Some(Json::Object(map)) if !map.is_empty() => map,
             None | Some(Json::Null) => {
                 return self.fail("permissions", Message::new("validation.required"));
@@ -289,6 +309,21 @@ impl Check {
             }
         }
         granted.sort_unstable();
+        self.out.permissions = Some(granted);
+    }
+
+    /// Permissions in the response's shape: each id with the name it has.
+    fn shown_permissions(&mut self, shown: &Map<String, Json>) {
+        let mut granted = Vec::new();
+        for (key, name) in shown {
+            let id = key.parse::<i64>().ok();
+            match id.filter(|id| permission_name(*id).as_deref() == name.as_str()) {
+                Some(id) => granted.push(id),
+                None => self.fail(&format!("permissions.{key}"), Message::new("validation.in")),
+            }
+        }
+        granted.sort_unstable();
+        granted.dedup();
         self.out.permissions = Some(granted);
     }
 

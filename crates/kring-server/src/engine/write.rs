@@ -10,14 +10,14 @@ use kring_core::Value;
 use kring_core::i18n::Message;
 use kring_core::schema::{Column, ColumnType, Default, OnDelete};
 use kring_core::validate::{Mode, Validated, ValidationErrors, validate};
-use sea_query::{Expr, ExprTrait, LockType, Query};
+use sea_query::{Expr, ExprTrait, Func, LockType, Query};
 use serde_json::{Map, Value as Json};
 
 use super::children::{self, Prepared};
 use super::field_values::{self, FieldValueChange};
 use super::read::{by_id, not_found, to_json};
 use crate::crypto::hash_password;
-use crate::db::{Tx, bind};
+use crate::db::{Tx, bind, dialect};
 use crate::error::Error;
 use crate::ledger::activity::{self, Event};
 use crate::ledger::counters::adjust_count;
@@ -524,6 +524,10 @@ async fn check_references(
     Ok(())
 }
 
+/// Refuses a value of a unique column that another record of the company holds (never the
+/// record itself). Text is compared as Laravel on MySQL's default collation compares it,
+/// ignoring case, in both dialects. On PostgreSQL a transaction lock per company and column
+/// keeps two writes from both passing the check (SQLite runs one write at a time).
 async fn check_unique(
     tx: &mut Tx,
     def: &ResourceDef,
@@ -536,11 +540,18 @@ async fn check_unique(
         let Some(value) = validated.get(column.name).filter(|_| column.unique) else {
             continue;
         };
+        let lock = unique_lock(def.table, column.name) ^ tenant.company_id;
+        dialect::lock_until_commit(tx, lock).await?;
+        let same = match value {
+            Value::Text(text) => Expr::expr(Func::lower(Expr::col(column.name)))
+                .eq(Func::lower(Expr::val(text.clone()))),
+            other => Expr::col(column.name).eq(bind(other, column.ty)),
+        };
         let mut query = Query::select();
         query
             .column("id")
             .from(def.table)
-            .and_where(Expr::col(column.name).eq(bind(value, column.ty)))
+            .and_where(same)
             .and_where(Expr::col("company_id").eq(tenant.company_id));
         if let Some(id) = existing {
             query.and_where(Expr::col("id").ne(id));
@@ -550,6 +561,15 @@ async fn check_unique(
         }
     }
     Ok(())
+}
+
+/// The advisory lock of one unique column: FNV-1a of its table and name.
+fn unique_lock(table: &str, column: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in table.bytes().chain([b'.']).chain(column.bytes()) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
 /// Adds `field_values.<field_id>` entries to an activity-log attribute map.

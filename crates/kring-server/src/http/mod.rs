@@ -13,4 +13,4 @@ pub mod unit_of_work;
 pub use body::{
     drain, expects_continue, json_body, linger, parse_json_object, read_limited, refuse_unread,
 };
-pub use response::{json_response, method_not_allowed, public_base};
+pub use response::{answering, json_response, method_not_allowed, public_base};

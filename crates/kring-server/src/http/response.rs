@@ -16,6 +16,18 @@ pub fn method_not_allowed(request: &Request, allowed: &'static str) -> Error {
     }
 }
 
+/// `methods`, with a 405 that names `allowed` for any other method (the route table's own
+/// fallback cannot know a route's methods).
+pub fn answering<S>(
+    allowed: &'static str,
+    methods: axum::routing::MethodRouter<S>,
+) -> axum::routing::MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    methods.fallback(move |request: Request| async move { method_not_allowed(&request, allowed) })
+}
+
 /// Where this server is reached, for absolute URLs in responses (OAuth metadata, download
 /// links): the configured public URL, else the request's `Host` when it is allowed (421
 /// otherwise)

@@ -120,9 +120,11 @@ async fn check(state: &AppState, params: &Params) -> Result<Authorization, Respo
     let redirect_uri = match (get("redirect_uri"), client.redirects.as_slice()) {
         (Some(uri), _) if client.allows_redirect(uri) => uri.to_string(),
         (None, [only]) => only.clone(),
+        // League (Passport's server) takes a redirect the client did not register as a
+        // failed client authentication.
         _ => {
             let hint = "Check the `redirect_uri` parameter";
-            return Err(oauth_error(OAuthCode::InvalidRequest, hint, false).into_response());
+            return Err(oauth_error(OAuthCode::InvalidClient, hint, false).into_response());
         }
     };
     if get("response_type") != Some("code") {

@@ -23,29 +23,45 @@ pub const REFRESH_TOKEN_DAYS: i64 = 30;
 pub const CODE_MINUTES: i64 = 10;
 
 pub fn routes() -> Router<AppState> {
+    use crate::http::answering;
     Router::new()
         .route(
             "/oauth/authorize",
-            get(authorize::show)
-                .post(authorize::decide)
-                .delete(authorize::deny),
+            answering(
+                "GET, HEAD, POST, DELETE",
+                get(authorize::show)
+                    .post(authorize::decide)
+                    .delete(authorize::deny),
+            ),
         )
-        .route("/oauth/token", post(grants::token))
-        .route("/oauth/revoke", post(grants::revoke))
+        .route("/oauth/token", answering("POST", post(grants::token)))
+        .route("/oauth/revoke", answering("POST", post(grants::revoke)))
         .route(
             "/oauth/clients",
-            get(manage::list_clients).post(manage::create_client),
+            answering(
+                "GET, HEAD, POST",
+                get(manage::list_clients).post(manage::create_client),
+            ),
         )
         .route(
             "/oauth/clients/{id}",
-            axum::routing::put(manage::update_client).delete(manage::delete_client),
+            answering(
+                "PUT, DELETE",
+                axum::routing::put(manage::update_client).delete(manage::delete_client),
+            ),
         )
-        .route("/oauth/tokens", get(manage::list_tokens))
+        .route(
+            "/oauth/tokens",
+            answering("GET, HEAD", get(manage::list_tokens)),
+        )
         .route(
             "/oauth/tokens/{id}",
-            axum::routing::delete(manage::delete_token),
+            answering("DELETE", axum::routing::delete(manage::delete_token)),
         )
-        .route("/.well-known/oauth-authorization-server", get(metadata))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            answering("GET, HEAD", get(metadata)),
+        )
 }
 
 /// RFC 8414 metadata: what this server offers, so clients can configure themselves. Issuer and

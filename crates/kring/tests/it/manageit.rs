@@ -26,6 +26,8 @@ backend_tests!(
     files_go_with_their_records,
     list_statements_do_not_grow_with_rows,
     multiselect_values_are_written_in_every_body_shape,
+    one_email_rule_in_both_dialects,
+    a_fetched_customer_put_back_changes_nothing_and_a_photo_can_be_removed,
 );
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
@@ -1271,4 +1273,132 @@ async fn multiselect_values_are_written_in_every_body_shape(app: TestApp) {
         .as_str()
         .unwrap_or_default();
     assert!(message.contains("list"), "{body}");
+}
+
+/// Issue "One model, two dialects" 8: a customer's email is unique within its company, ignoring
+/// case, whichever dialect writes it; a record never conflicts with itself; another company may
+/// hold the same address.
+async fn one_email_rule_in_both_dialects(app: TestApp) {
+    let token = app.owner().await;
+    let (status, first) = app
+        .post(
+            &token,
+            "/api/customer",
+            json!({"name": "First", "email": "dup@example.test"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let id = first["id"].as_i64().expect("id");
+    let (status, body) = app
+        .post(
+            &token,
+            "/api/customer",
+            json!({"name": "Second", "email": "DUP@example.test"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["errors"]["email"][0],
+        "The email has already been taken."
+    );
+    let form = person(Form::new(), "Dup@Example.test");
+    let (status, body) = post_form(&app, &token, "/api/customers", form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["errors"]["email"][0],
+        "The email has already been taken."
+    );
+
+    // Sending a record's own address back is no conflict, in either dialect.
+    let (status, body) = app
+        .patch(
+            &token,
+            &format!("/api/customer/{id}"),
+            json!({"email": "dup@example.test"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .send(
+            "PUT",
+            Some(&token),
+            &format!("/api/customers/{id}"),
+            Some(json!({"email": "dup@example.test", "last_name": "Kept"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let other = app.user("Elsewhere", "company_owner").await;
+    let (status, body) = app
+        .post(
+            &other,
+            "/api/customer",
+            json!({"name": "Theirs", "email": "dup@example.test"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// Issue "One model, two dialects" 12 and 13: the customer a client fetched, PUT back as it
+/// came (permissions as `{"4": "view-invoice"}`, the photo as its URL), changes nothing; an
+/// empty or `null` `profile_photo_path` removes the photo and its file.
+async fn a_fetched_customer_put_back_changes_nothing_and_a_photo_can_be_removed(app: TestApp) {
+    let token = app.owner().await;
+    let mut ids = Vec::new();
+    for email in ["photo-a@example.test", "photo-b@example.test"] {
+        let form =
+            person(Form::new(), email).part("profile_photo_path", file(PNG, "me.png", "image/png"));
+        let (status, body) = post_form(&app, &token, "/api/customers", form).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.push(body["data"]["id"].as_i64().expect("id"));
+    }
+    assert_eq!(media_count(&app).await, 2);
+    let path = format!("/api/customers/{}", ids[0]);
+    let (_, fetched) = app.get(&token, &path).await;
+    let (status, body) = app
+        .send("PUT", Some(&token), &path, Some(fetched["data"].clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["permissions"], fetched["data"]["permissions"]);
+    assert_eq!(
+        body["data"]["profile_photo_path"],
+        fetched["data"]["profile_photo_path"]
+    );
+    assert_eq!(media_count(&app).await, 2, "the photo stayed");
+    // Another URL is not an image.
+    let (status, body) = app
+        .send(
+            "PUT",
+            Some(&token),
+            &path,
+            Some(json!({"profile_photo_path": "https://elsewhere.test/x.png"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Empty in a form, null in JSON: the photo goes.
+    let form = Form::new()
+        .text("_method", "PUT")
+        .text("profile_photo_path", "");
+    let (status, body) = post_form(&app, &token, &path, form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["profile_photo_path"], Value::Null, "{body}");
+    let other = format!("/api/customers/{}", ids[1]);
+    let (status, body) = app
+        .send(
+            "PUT",
+            Some(&token),
+            &other,
+            Some(json!({"profile_photo_path": null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["profile_photo_path"], Value::Null, "{body}");
+    assert_eq!(media_count(&app).await, 0);
+    crate::support::wait_for(
+        || !stored_files(&app).iter().any(|f| f.starts_with("objects")),
+        std::time::Duration::from_secs(10),
+        "the photos' files to go",
+    )
+    .await;
 }

@@ -484,7 +484,9 @@ async fn t03_t04_the_consent_page_checks_before_it_redirects() {
         "https://app.test/cb#frag",
     ] {
         let (status, headers, body, _) = oauth.page(&oauth.authorize_query(redirect, &[])).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{redirect}: {body}");
+        // As League (Passport's server) answers: an unregistered redirect fails the client.
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{redirect}: {body}");
+        assert!(body.contains("invalid_client"), "{redirect}: {body}");
         assert!(headers.get("location").is_none(), "{redirect}");
     }
     let (status, _, _, _) = oauth
@@ -525,7 +527,7 @@ async fn t03_t04_the_consent_page_checks_before_it_redirects() {
     let (status, _, _, _) = oauth
         .page(&oauth.authorize_query("http://127.0.0.1:12345/other", &[]))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -1424,4 +1426,41 @@ async fn an_address_another_company_holds_is_free_here() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = response.text().await.unwrap();
     assert!(page.contains("more than one company"), "{page}");
+}
+
+/// Issue "One model, two dialects" 19: every OAuth route names the methods it answers.
+#[tokio::test]
+async fn oauth_routes_name_their_own_methods() {
+    let oauth = Oauth::new().await;
+    for (method, path, allowed) in [
+        ("GET", "/oauth/token", "POST"),
+        ("PUT", "/oauth/revoke", "POST"),
+        ("PATCH", "/oauth/authorize", "GET, HEAD, POST, DELETE"),
+        ("DELETE", "/oauth/clients", "GET, HEAD, POST"),
+        ("GET", "/oauth/clients/1", "PUT, DELETE"),
+        ("POST", "/oauth/tokens", "GET, HEAD"),
+        ("GET", "/oauth/tokens/1", "DELETE"),
+        (
+            "POST",
+            "/.well-known/oauth-authorization-server",
+            "GET, HEAD",
+        ),
+        ("POST", "/api/files/abc", "GET, HEAD"),
+    ] {
+        let response = oauth
+            .http
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", oauth.app.base),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(response.headers()["allow"], allowed, "{method} {path}");
+    }
 }

@@ -6,17 +6,17 @@ use std::collections::HashMap;
 use chrono::Utc;
 use kring_core::Value;
 use kring_core::manageit::{
-    CustomerInput, FieldInput, Limits, UploadedFile, permission_name, validate_customer,
+    CustomerInput, FieldInput, Limits, Photo, UploadedFile, permission_name, validate_customer,
 };
 use kring_core::schema::ColumnType;
-use kring_core::validate::{Mode, ValidationErrors};
-use sea_query::{Expr, ExprTrait, Func, Query};
+use kring_core::validate::Mode;
+use sea_query::{Expr, ExprTrait, Query};
 use serde_json::{Map, Value as Json, json};
 
 use super::fields::{CustomField, column, customer_fields, text_of};
 use super::input::Input;
 use crate::api::cirqll::resources::embedding;
-use crate::db::{Db, Reader, Tx, dialect};
+use crate::db::{Db, Reader, Tx};
 use crate::engine::write;
 use crate::engine::{self, by_id};
 use crate::error::Error;
@@ -344,6 +344,34 @@ async fn notes_and_activity(
     ))
 }
 
+/// A client that PUTs back the customer it fetched sends the photo's download URL: that names
+/// the photo the customer has, so it changes nothing (any other text is not an image).
+async fn keep_echoed_photo(
+    tx: &mut Tx,
+    tenant: Tenant,
+    id: i64,
+    input: &mut Input,
+) -> Result<(), Error> {
+    let Some(Json::String(sent)) = input.values.get("profile_photo_path") else {
+        return Ok(());
+    };
+    let rows = tx
+        .fetch(
+            &photo_query(tenant, &[id]),
+            &[ColumnType::Int, ColumnType::Text],
+        )
+        .await?;
+    let current = rows.last().and_then(|row| match row.as_slice() {
+        [_, Value::Text(uuid)] => Some(uuid.clone()),
+        _ => None,
+    });
+    let echoed = current.is_some_and(|uuid| sent.ends_with(&download_url("", &uuid)));
+    if echoed {
+        input.values.remove("profile_photo_path");
+    }
+    Ok(())
+}
+
 /// Validates the input and writes the customer (new when `existing` is `None`) with its field
 /// values, files and permissions, in one transaction; returns its id.
 pub async fn write_customer(
@@ -361,6 +389,9 @@ pub async fn write_customer(
             return Err(engine::not_found(&CUSTOMER, id));
         }
     }
+    if let Some(id) = existing {
+        keep_echoed_photo(&mut tx, tenant, id, input).await?;
+    }
     let fields = customer_fields(&mut Reader::Tx(&mut tx), tenant, None).await?;
     let configs: Vec<_> = fields.iter().map(CustomField::config).collect();
     let mode = if existing.is_some() {
@@ -377,9 +408,6 @@ pub async fn write_customer(
         input.kind(key)
     })
     .map_err(Error::Validation)?;
-    if let Some(Json::String(email)) = checked.columns.get("email") {
-        refuse_taken_email(&mut tx, tenant, email, existing).await?;
-    }
     let mut kept = Vec::new();
     let written = async {
         let id = write_row(&mut tx, tenant, existing, &checked).await?;
@@ -450,10 +478,11 @@ fn collections(checked: &CustomerInput) -> Vec<(String, Vec<UploadedFile>)> {
             FieldInput::Files(list) => Some((format!("custom_field_{field_id}"), list.clone())),
             FieldInput::Value(_) => None,
         });
-    let photo = checked
-        .photo
-        .iter()
-        .map(|photo| (PHOTO.to_string(), vec![photo.clone()]));
+    let photo = match &checked.photo {
+        Photo::Unchanged => None,
+        Photo::New(photo) => Some((PHOTO.to_string(), vec![photo.clone()])),
+        Photo::Removed => Some((PHOTO.to_string(), Vec::new())),
+    };
     fields.chain(photo).collect()
 }
 
@@ -608,40 +637,6 @@ async fn replace_permissions(
 fn permission_names(ids: &[i64]) -> Json {
     ids.iter().filter_map(|id| permission_name(*id)).collect()
 }
-
-/// ManageIt customers are users with a unique email (`spec/manageit.md` §5.6): "The email has
-/// already been taken." Case is ignored. On PostgreSQL a transaction lock per company keeps two
-/// concurrent writes from both passing the check (SQLite runs one write at a time).
-async fn refuse_taken_email(
-    tx: &mut Tx,
-    tenant: Tenant,
-    email: &str,
-    existing: Option<i64>,
-) -> Result<(), Error> {
-    dialect::lock_until_commit(tx, EMAIL_LOCK ^ tenant.company_id).await?;
-    let mut query = Query::select();
-    query
-        .column("id")
-        .from("customers")
-        .and_where(Expr::col("company_id").eq(tenant.company_id))
-        .and_where(
-            Expr::expr(Func::lower(Expr::col("email")))
-                .eq(Func::lower(Expr::val(email.to_string()))),
-        )
-        .limit(1);
-    if let Some(id) = existing {
-        query.and_where(Expr::col("id").ne(id));
-    }
-    if tx.fetch(&query, &[ColumnType::Int]).await?.is_empty() {
-        return Ok(());
-    }
-    let mut errors = ValidationErrors::default();
-    errors.add("email", kring_core::i18n::Message::new("validation.unique"));
-    Err(Error::Validation(errors))
-}
-
-/// The advisory lock (with the company id mixed in) that serialises email checks in a company.
-const EMAIL_LOCK: i64 = 0x656d_6169_6c00_0000;
 
 /// The engine's validation errors under ManageIt's names (what the ManageIt rules did not
 /// already refuse, such as a value the engine's stricter type check rejects).

@@ -25,7 +25,7 @@ use crate::error::Error;
 use crate::http::extract::{IdempotencyKey, RecordId, RouteResource};
 use crate::http::query::{self, number_between};
 use crate::http::unit_of_work::{Started, UnitOfWork};
-use crate::http::{json_response, method_not_allowed, public_base};
+use crate::http::{answering, json_response, public_base};
 use crate::ledger::idempotency::{self, Attempt};
 use crate::registry::defs::customer::CUSTOMER;
 use crate::registry::defs::field::FIELD;
@@ -42,30 +42,27 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/api/customers",
-            get(list_customers)
-                .post(create_customer)
-                .fallback(|request: Request| async move {
-                    method_not_allowed(&request, COLLECTION_METHODS)
-                }),
+            answering(
+                COLLECTION_METHODS,
+                get(list_customers).post(create_customer),
+            ),
         )
         .route(
             "/api/customers/{id}",
-            get(show_customer)
-                .put(update_customer)
-                .patch(update_customer)
-                .delete(delete_customer)
-                .post(spoofed_customer)
-                .fallback(|request: Request| async move {
-                    method_not_allowed(&request, RECORD_METHODS)
-                }),
+            answering(
+                RECORD_METHODS,
+                get(show_customer)
+                    .put(update_customer)
+                    .patch(update_customer)
+                    .delete(delete_customer)
+                    .post(spoofed_customer),
+            ),
         )
         .route_layer(RouteResource::layer(&CUSTOMER))
         .merge(field_routes())
         .route(
             "/api/files/{uuid}",
-            get(crate::api::files::download).fallback(|request: Request| async move {
-                method_not_allowed(&request, "GET, HEAD")
-            }),
+            answering("GET, HEAD", get(crate::api::files::download)),
         )
 }
 
@@ -73,21 +70,17 @@ fn field_routes() -> Router<AppState> {
     Router::new()
         .route(
             "/api/custom-fields",
-            get(list_fields)
-                .post(create_field)
-                .fallback(|request: Request| async move {
-                    method_not_allowed(&request, COLLECTION_METHODS)
-                }),
+            answering(COLLECTION_METHODS, get(list_fields).post(create_field)),
         )
         .route(
             "/api/custom-fields/{id}",
-            get(show_field)
-                .put(update_field)
-                .patch(update_field)
-                .delete(delete_field)
-                .fallback(|request: Request| async move {
-                    method_not_allowed(&request, "GET, HEAD, PUT, PATCH, DELETE")
-                }),
+            answering(
+                "GET, HEAD, PUT, PATCH, DELETE",
+                get(show_field)
+                    .put(update_field)
+                    .patch(update_field)
+                    .delete(delete_field),
+            ),
         )
         .route_layer(RouteResource::layer(&FIELD))
 }

@@ -14,7 +14,8 @@ pub static CUSTOMER: ResourceDef = ResourceDef {
         text("name").required(),
         long_text("description").writable(),
         text("coc").writable(),
-        text("email").writable().email(),
+        // Unique per company in both dialects, as ManageIt's rules have it.
+        text("email").writable().email().unique(),
         text("phone").writable(),
         timestamp("next_contact").writable(),
         boolean("show_on_map").writable(),
