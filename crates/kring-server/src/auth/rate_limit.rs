@@ -168,6 +168,35 @@ impl Limiter {
         }
     }
 
+    /// Whether one more request for `key` would stay within `limit`, counting nothing: for
+    /// budgets of failures, which are counted only once a request has failed.
+    pub async fn peek(&self, key: &str, limit: u64) -> Decision {
+        let now = self.clock.epoch_seconds();
+        let window = now / WINDOW;
+        let used = match &self.store {
+            Store::Memory { windows, .. } => peek_in_memory(windows, key, window),
+            Store::Redis {
+                connection,
+                prefix,
+                fallback,
+                retry_at,
+                ..
+            } => {
+                let stored = match retry_at.load(Ordering::Relaxed) > now {
+                    true => None,
+                    false => redis_get(connection, &format!("{prefix}:rl:{key}:{window}")).await,
+                };
+                stored.unwrap_or_else(|| peek_in_memory(fallback, key, window))
+            }
+        };
+        Decision {
+            limit,
+            used: used.saturating_add(1),
+            reset: (window + 1) * WINDOW,
+            now,
+        }
+    }
+
     /// Counts one request for `key` against `limit`; over it, the 429.
     pub async fn enforce(&self, key: &str, limit: u64) -> Result<(), Error> {
         self.hit_with(key, limit).await.check()
@@ -258,6 +287,29 @@ async fn redis_hit(connection: &ConnectionManager, key: &str) -> Option<u64> {
     match tokio::time::timeout(REDIS_BUDGET, call).await {
         Ok(Ok(used)) => Some(used),
         _ => None,
+    }
+}
+
+/// The count of `key` in Redis (0 when it has none), or `None` when Redis does not answer in
+/// time.
+async fn redis_get(connection: &ConnectionManager, key: &str) -> Option<u64> {
+    let mut connection = connection.clone();
+    let mut command = redis::cmd("GET");
+    command.arg(key);
+    let call = command.query_async::<Option<u64>>(&mut connection);
+    match tokio::time::timeout(REDIS_BUDGET, call).await {
+        Ok(Ok(used)) => Some(used.unwrap_or(0)),
+        _ => None,
+    }
+}
+
+fn peek_in_memory(windows: &Mutex<Windows>, key: &str, window: u64) -> u64 {
+    let Ok(windows) = windows.lock() else {
+        return 0;
+    };
+    match windows.counts.get(key) {
+        Some((w, used)) if *w == window => *used,
+        _ => 0,
     }
 }
 

@@ -179,15 +179,7 @@ pub async fn authenticate(
     headers: &HeaderMap,
     body: &Map<String, Json>,
 ) -> Result<Client, Error> {
-    let basic = basic_credentials(headers);
-    let used_basic = basic.is_some();
-    let (id, secret) = match basic {
-        Some((id, secret)) => (Some(id), Some(secret)),
-        None => (
-            param(body, "client_id").map(str::to_string),
-            param(body, "client_secret").map(str::to_string),
-        ),
-    };
+    let (id, secret, used_basic) = credentials(headers, body);
     let failed = || oauth_error(OAuthCode::InvalidClient, "", used_basic);
     let Some(id) = id else {
         return Err(failed());
@@ -197,6 +189,26 @@ pub async fn authenticate(
         (Some(hash), Some(secret)) if constant_time_eq(hash, &sha256_hex(&secret)) => Ok(client),
         (None, None) => Ok(client),
         _ => Err(failed()),
+    }
+}
+
+/// The client id a request names, in a Basic header or in its body.
+pub fn client_id_of(headers: &HeaderMap, body: &Map<String, Json>) -> Option<String> {
+    credentials(headers, body).0
+}
+
+/// The client id and secret a request sends, and whether in a Basic header.
+fn credentials(
+    headers: &HeaderMap,
+    body: &Map<String, Json>,
+) -> (Option<String>, Option<String>, bool) {
+    match basic_credentials(headers) {
+        Some((id, secret)) => (Some(id), Some(secret), true),
+        None => (
+            param(body, "client_id").map(str::to_string),
+            param(body, "client_secret").map(str::to_string),
+            false,
+        ),
     }
 }
 

@@ -40,6 +40,38 @@ pub async fn throttle(
     state.limiter.enforce(&key, limit).await
 }
 
+/// Failed client authentications per minute for one client from one address. Failures, not
+/// requests, so a busy client is never slowed; per address, so guesses from elsewhere cannot
+/// shut a client out.
+pub const CLIENT_FAILURES_PER_MINUTE: u64 = 10;
+
+/// [`clients::authenticate`], refused with a 429 once this client has failed too often from
+/// this address (the right secret too: a guesser must not learn it was right).
+async fn authenticate_within_budget(
+    state: &AppState,
+    address: SocketAddr,
+    headers: &axum::http::HeaderMap,
+    body: &Map<String, Json>,
+) -> Result<Client, Error> {
+    let Some(id) = clients::client_id_of(headers, body) else {
+        return clients::authenticate(&state.db, headers, body).await;
+    };
+    let network = crate::auth::rate_limit::network(address.ip());
+    let failures = format!("oauth-client-failures:{id}:{network}");
+    let limiter = &state.limiter;
+    limiter
+        .peek(&failures, CLIENT_FAILURES_PER_MINUTE)
+        .await
+        .check()?;
+    let authenticated = clients::authenticate(&state.db, headers, body).await;
+    if authenticated.is_err() {
+        limiter
+            .hit_with(&failures, CLIENT_FAILURES_PER_MINUTE)
+            .await;
+    }
+    authenticated
+}
+
 pub async fn token(
     State(state): State<AppState>,
     ConnectInfo(address): ConnectInfo<SocketAddr>,
@@ -61,7 +93,7 @@ pub async fn token(
     ) {
         return Err(oauth_error(OAuthCode::UnsupportedGrantType, "", false));
     }
-    let client = clients::authenticate(&state.db, &headers, &body).await?;
+    let client = authenticate_within_budget(&state, address, &headers, &body).await?;
     let mut tx = state.db.begin().await?;
     let outcome = match grant {
         "authorization_code" => code_grant(&mut tx, &client, &body).await,

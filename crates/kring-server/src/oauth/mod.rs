@@ -6,7 +6,7 @@
 
 pub mod authorize;
 pub mod clients;
-mod grants;
+pub mod grants;
 mod manage;
 
 use axum::Router;

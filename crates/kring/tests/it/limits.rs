@@ -495,3 +495,52 @@ async fn t58_redis_away_means_a_limit_in_process_not_a_stall() {
     let (_, ready) = app.ready().await;
     assert_eq!(ready["checks"]["rate_limit_store"], "ok", "{ready}");
 }
+
+/// Failed client secrets are one budget across instances sharing Redis: counted where they
+/// fail, read (not counted) where the next one is tried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_client_secrets_share_one_budget_in_redis() {
+    let Some(redis) = redis_url("shared client failures") else {
+        return;
+    };
+    let prefix = unique("kring-test-");
+    let configure = |c: &mut kring_server::Config| {
+        c.redis_url = Some(redis.clone());
+        c.redis_prefix = prefix.clone();
+    };
+    let first = TestApp::spawn_configured(Backend::Sqlite, configure)
+        .await
+        .unwrap();
+    let second = first.sibling(configure).await;
+    let email = format!("{}@acme.test", unique("owner"));
+    first.user_with_email("Acme", "company_owner", &email).await;
+    let client = kring_server::oauth::clients::create(
+        &first.db,
+        &email,
+        "Guessed",
+        &["https://app.test/cb".to_string()],
+        false,
+    )
+    .await
+    .unwrap();
+    let id = client["client_id"].as_str().unwrap().to_string();
+    let attempt = |app: &TestApp, secret: &str| {
+        app.client
+            .post(format!("{}/oauth/token", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=client_credentials&client_id={id}&client_secret={secret}"
+            ))
+            .send()
+    };
+    let budget = kring_server::oauth::grants::CLIENT_FAILURES_PER_MINUTE;
+    for i in 0..budget {
+        let app = if i % 2 == 0 { &first } else { &second };
+        let response = attempt(app, "wrong").await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    for app in [&first, &second] {
+        let response = attempt(app, "wrong").await.unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+}

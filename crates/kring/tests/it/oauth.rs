@@ -1464,3 +1464,41 @@ async fn oauth_routes_name_their_own_methods() {
         assert_eq!(response.headers()["allow"], allowed, "{method} {path}");
     }
 }
+
+/// Issue "One model, two dialects" 18: failed client secrets are counted per client and
+/// address; past the budget even the right secret gets a 429 there, while the client still
+/// gets tokens from elsewhere.
+#[tokio::test]
+async fn a_clients_failed_secrets_are_limited_per_address() {
+    let oauth = Oauth::new().await;
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 3]))
+        .build()
+        .unwrap();
+    let attempt = |http: &reqwest::Client, secret: &str| {
+        http.post(format!("{}/oauth/token", oauth.app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &oauth.client_id),
+                ("client_secret", secret),
+            ]))
+            .send()
+    };
+    let budget = kring_server::oauth::grants::CLIENT_FAILURES_PER_MINUTE;
+    for i in 0..budget {
+        let response = attempt(&elsewhere, &format!("wrong-{i}")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let response = attempt(&elsewhere, "wrong-again").await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().get("retry-after").is_some());
+    let response = attempt(&elsewhere, &oauth.secret).await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the right secret too"
+    );
+    let response = attempt(&oauth.http, &oauth.secret).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "from another address");
+}
