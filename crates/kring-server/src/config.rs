@@ -55,6 +55,8 @@ pub struct Config {
     /// How long one request's expensive reads (filters, orders, deep pages) may run together
     /// before they are stopped with a 503; PostgreSQL's `statement_timeout` for every statement.
     pub query_timeout: Duration,
+    /// PKCE of confidential OAuth clients too (public ones always need it).
+    pub require_pkce: bool,
     /// Hosts besides loopback that absolute URLs may follow when `public_url` is not set.
     pub allowed_hosts: Vec<String>,
     /// Open connections, request-head timeout and minimum body rate.
@@ -169,6 +171,7 @@ impl Config {
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             connections: ConnectionLimits::default(),
             allowed_hosts: Vec::new(),
+            require_pkce: false,
             clock: Arc::new(SystemClock),
         }
     }

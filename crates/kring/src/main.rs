@@ -153,6 +153,9 @@ enum Command {
             value_delimiter = ','
         )]
         allowed_hosts: Vec<String>,
+        /// Require PKCE of confidential OAuth clients too (public clients always need it).
+        #[arg(long, env = "KRING_REQUIRE_PKCE")]
+        require_pkce: bool,
         /// Connections open at once; more are closed as soon as they are accepted.
         #[arg(long, env = "KRING_MAX_CONNECTIONS", default_value_t = 4096)]
         max_connections: usize,
@@ -322,6 +325,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency_limit,
             query_timeout,
             allowed_hosts,
+            require_pkce,
             max_connections,
             header_timeout,
             min_body_rate,
@@ -348,6 +352,7 @@ async fn main() -> anyhow::Result<()> {
             config.concurrency_limit = concurrency_limit;
             config.query_timeout = std::time::Duration::from_secs_f64(query_timeout);
             config.allowed_hosts = allowed_hosts;
+            config.require_pkce = require_pkce;
             config.connections.max_connections = max_connections.max(1);
             config.connections.header_timeout = std::time::Duration::from_secs_f64(header_timeout);
             config.connections.min_body_rate = min_body_rate;

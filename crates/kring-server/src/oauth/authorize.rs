@@ -132,8 +132,13 @@ async fn check(state: &AppState, params: &Params) -> Result<Authorization, Respo
         return Err(malformed(OAuthCode::UnsupportedResponseType, hint));
     }
     let scopes = requested_scopes(get("scope")).map_err(IntoResponse::into_response)?;
+    // PKCE as Passport has it: required of public clients, optional for confidential ones
+    // (which prove themselves with their secret) unless the operator requires it of all.
+    // Only S256; a code issued without a challenge is stored with an empty one.
+    let optional = client.confidential && !state.config.require_pkce;
     let challenge = match (get("code_challenge"), get("code_challenge_method")) {
         (Some(challenge), Some("S256")) if challenge.len() == 43 => challenge.to_string(),
+        (None, None) if optional => String::new(),
         _ => {
             let hint = "PKCE is required: send code_challenge with code_challenge_method=S256";
             return Err(malformed(OAuthCode::InvalidRequest, hint));

@@ -281,9 +281,13 @@ async fn code_grant(
     if param(body, "redirect_uri") != Some(redirect_uri.as_str()) {
         return Err(invalid_grant("Invalid redirect URI").into());
     }
-    // Every code was issued with a challenge (PKCE is required), so a verifier always is.
-    let verified = param(body, "code_verifier")
-        .is_some_and(|v| valid_verifier(v) && constant_time_eq(&s256(v), &challenge));
+    // A code issued with a challenge needs its verifier; one issued without (a confidential
+    // client that skipped PKCE) takes none, so a verifier cannot be slipped in afterwards.
+    let verified = match (param(body, "code_verifier"), challenge.is_empty()) {
+        (Some(v), false) => valid_verifier(v) && constant_time_eq(&s256(v), &challenge),
+        (None, true) => true,
+        _ => false,
+    };
     if !verified {
         return Err(invalid_grant("Failed to verify `code_verifier`").into());
     }

@@ -1502,3 +1502,80 @@ async fn a_clients_failed_secrets_are_limited_per_address() {
     let response = attempt(&oauth.http, &oauth.secret).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "from another address");
 }
+
+/// Issue "One model, two dialects" 17: as in Passport, a confidential client may skip PKCE
+/// (then its code takes no verifier); a public client may not, nor any client once the
+/// operator requires PKCE of all.
+#[tokio::test]
+async fn pkce_is_optional_for_confidential_clients_as_in_passport() {
+    let oauth = Oauth::new().await;
+    let without = oauth.authorize_query(
+        REDIRECT,
+        &[("code_challenge", ""), ("code_challenge_method", "")],
+    );
+    let code = || async {
+        let (status, _, body, csrf) = oauth.page(&without).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let approve = [
+            ("email", EMAIL),
+            ("password", PASSWORD),
+            ("decision", "approve"),
+        ];
+        let response = oauth.submit(&without, &csrf, &approve).await;
+        assert_eq!(response.status(), StatusCode::FOUND);
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        location
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("code="))
+            .unwrap()
+            .to_string()
+    };
+    let exchange = |code: String, verifier: Option<&'static str>| {
+        let oauth = &oauth;
+        async move {
+            let mut fields = vec![
+                ("grant_type", "authorization_code"),
+                ("client_id", oauth.client_id.as_str()),
+                ("client_secret", oauth.secret.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("code", code.as_str()),
+            ];
+            fields.extend(verifier.map(|v| ("code_verifier", v)));
+            let (status, _, body) = oauth.token(&fields).await;
+            (status, body)
+        }
+    };
+    let (status, body) = exchange(code().await, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = exchange(code().await, Some(VERIFIER)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+
+    // A public client needs PKCE.
+    let public = kring_server::oauth::clients::create(
+        &oauth.app.db,
+        EMAIL,
+        "Browser app",
+        &[REDIRECT.to_string()],
+        true,
+    )
+    .await
+    .unwrap();
+    let query = without.replace(
+        &format!("client_id={}", oauth.client_id),
+        &format!("client_id={}", public["client_id"].as_str().unwrap()),
+    );
+    let (status, _, body, _) = oauth.page(&query).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("PKCE is required"), "{body}");
+
+    // So does every client where the operator requires it.
+    let strict = oauth.app.sibling(|c| c.require_pkce = true).await;
+    let response = oauth
+        .http
+        .get(format!("{}/oauth/authorize?{without}", strict.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
