@@ -55,6 +55,9 @@ pub struct Config {
     /// How long one request's expensive reads (filters, orders, deep pages) may run together
     /// before they are stopped with a 503; PostgreSQL's `statement_timeout` for every statement.
     pub query_timeout: Duration,
+    /// Origins whose browser apps may call the API (`https://app.example.com`), or `*` for
+    /// any; none by default.
+    pub cors_origins: Vec<String>,
     /// PKCE of confidential OAuth clients too (public ones always need it).
     pub require_pkce: bool,
     /// Hosts besides loopback that absolute URLs may follow when `public_url` is not set.
@@ -172,6 +175,7 @@ impl Config {
             connections: ConnectionLimits::default(),
             allowed_hosts: Vec::new(),
             require_pkce: false,
+            cors_origins: Vec::new(),
             clock: Arc::new(SystemClock),
         }
     }

@@ -19,6 +19,7 @@ use crate::state::AppState;
 /// Every route Kring serves, for both dialects.
 pub fn router(state: AppState) -> Router {
     let limits = state.limiter.clone();
+    let cors_origins = state.config.cors_origins.clone();
     let webhook_operations = Router::new()
         .route(
             "/api/webhook/{id}/deliveries",
@@ -58,7 +59,7 @@ pub fn router(state: AppState) -> Router {
             limits,
             crate::auth::rate_limit::middleware,
         ));
-    http::middleware::around(api)
+    http::middleware::around(api, &cors_origins)
 }
 
 async fn health() -> Response {

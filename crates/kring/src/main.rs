@@ -153,6 +153,14 @@ enum Command {
             value_delimiter = ','
         )]
         allowed_hosts: Vec<String>,
+        /// Origins whose browser apps may call the API (https://app.example.com), or * for
+        /// any; repeat or separate with commas. None by default.
+        #[arg(
+            long = "cors-origins",
+            env = "KRING_CORS_ORIGINS",
+            value_delimiter = ','
+        )]
+        cors_origins: Vec<String>,
         /// Require PKCE of confidential OAuth clients too (public clients always need it).
         #[arg(long, env = "KRING_REQUIRE_PKCE")]
         require_pkce: bool,
@@ -326,6 +334,7 @@ async fn main() -> anyhow::Result<()> {
             query_timeout,
             allowed_hosts,
             require_pkce,
+            cors_origins,
             max_connections,
             header_timeout,
             min_body_rate,
@@ -353,6 +362,7 @@ async fn main() -> anyhow::Result<()> {
             config.query_timeout = std::time::Duration::from_secs_f64(query_timeout);
             config.allowed_hosts = allowed_hosts;
             config.require_pkce = require_pkce;
+            config.cors_origins = cors_origins;
             config.connections.max_connections = max_connections.max(1);
             config.connections.header_timeout = std::time::Duration::from_secs_f64(header_timeout);
             config.connections.min_body_rate = min_body_rate;

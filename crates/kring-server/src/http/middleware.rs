@@ -1,5 +1,5 @@
-//! The middleware around every route: request ids, one log line per request, the language of
-//! errors, and a panic caught as a 500.
+//! The middleware around every route: CORS for the allowed origins, request ids, one log line
+//! per request, the language of errors, and a panic caught as a 500.
 
 use std::time::{Duration, Instant};
 
@@ -19,8 +19,17 @@ use crate::error::{Error, RenderedError};
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Wraps `routes` in the layers every request passes, the outermost last.
-pub fn around(routes: Router) -> Router {
+/// Wraps `routes` in the layers every request passes, the outermost last; CORS outside them
+/// all, so a preflight to any route is answered before anything asks for a token.
+pub fn around(routes: Router, cors_origins: &[String]) -> Router {
+    let routes = inner_layers(routes);
+    match cors(cors_origins) {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    }
+}
+
+fn inner_layers(routes: Router) -> Router {
     routes
         .layer(middleware::from_fn(api_headers))
         .layer(middleware::from_fn(localize))
@@ -30,6 +39,61 @@ pub fn around(routes: Router) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             Error::Internal("a handler panicked".into()).into_response()
         }))
+}
+
+/// Headers a browser app may send: the API's own, besides those CORS always allows.
+const CORS_REQUEST_HEADERS: [HeaderName; 5] = [
+    header::AUTHORIZATION,
+    header::CONTENT_TYPE,
+    header::ACCEPT_LANGUAGE,
+    HeaderName::from_static("idempotency-key"),
+    HeaderName::from_static("x-http-method-override"),
+];
+
+/// Response headers a browser app may read: budgets, replays, ids, links.
+const CORS_EXPOSED_HEADERS: [HeaderName; 9] = [
+    HeaderName::from_static("x-ratelimit-limit"),
+    HeaderName::from_static("x-ratelimit-remaining"),
+    HeaderName::from_static("x-ratelimit-used"),
+    HeaderName::from_static("x-ratelimit-reset"),
+    header::RETRY_AFTER,
+    HeaderName::from_static("idempotent-replayed"),
+    HeaderName::from_static("x-request-id"),
+    header::LOCATION,
+    header::LINK,
+];
+
+/// CORS for `origins` (`--cors-origins`): none, some (each `scheme://host[:port]`), or `*`
+/// for any. Never with credentials: Kring's API authenticates with bearer tokens, not cookies,
+/// so a browser has no ambient authority to lend a foreign origin.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allowed = match origins.iter().any(|o| o == "*") {
+        true => AllowOrigin::any(),
+        false => AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin.trim_end_matches('/')).ok()),
+        ),
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allowed)
+            .allow_methods([
+                axum::http::Method::GET,
+                axum::http::Method::HEAD,
+                axum::http::Method::POST,
+                axum::http::Method::PUT,
+                axum::http::Method::PATCH,
+                axum::http::Method::DELETE,
+            ])
+            .allow_headers(CORS_REQUEST_HEADERS)
+            .expose_headers(CORS_EXPOSED_HEADERS)
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// Picks the language from `Accept-Language`, renders errors in it, and says which it used.

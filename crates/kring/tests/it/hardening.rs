@@ -744,3 +744,101 @@ async fn an_oversized_body_gets_its_413_whether_or_not_the_client_waits() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(!answer.contains("100 Continue"), "{answer}");
 }
+
+/// Issue "One model, two dialects" 16: with `--cors-origins`, a browser app on an allowed
+/// origin gets its preflights answered on every route and may read the API's headers; another
+/// origin gets nothing; without the setting no response carries CORS headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_answers_allowed_origins_only() {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |c| {
+        c.rate_limit = 1_000_000;
+        c.cors_origins = vec!["https://app.example".into()];
+    })
+    .await
+    .expect("sqlite");
+    let token = app.owner().await;
+    let preflight = |origin: &'static str, path: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", app.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type, idempotency-key",
+            )
+            .send()
+    };
+    for path in ["/api/customer", "/oauth/token", "/api/customers/7"] {
+        let response = preflight("https://app.example", path)
+            .await
+            .expect("preflight");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        let headers = response.headers();
+        assert_eq!(
+            headers["access-control-allow-origin"],
+            "https://app.example"
+        );
+        let allowed = headers["access-control-allow-headers"]
+            .to_str()
+            .unwrap_or_default();
+        assert!(allowed.contains("idempotency-key"), "{allowed}");
+        assert!(
+            headers["access-control-allow-methods"]
+                .to_str()
+                .unwrap_or_default()
+                .contains("POST")
+        );
+    }
+    let response = app
+        .client
+        .get(format!("{}/api/customer", app.base))
+        .bearer_auth(&token)
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(exposed.contains("x-ratelimit-remaining"), "{exposed}");
+    assert!(exposed.contains("idempotent-replayed"), "{exposed}");
+
+    let response = preflight("https://evil.example", "/api/customer")
+        .await
+        .expect("preflight");
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let closed = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    let response = closed
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/customer", closed.base),
+        )
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .expect("preflight");
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
