@@ -420,11 +420,19 @@ async fn write_nested(
     }
     let now = Value::Timestamp(Utc::now());
     for item in &sync.items {
+        // The list's order is the children's order: positions 0, 1, 2, … as sent, so kept,
+        // moved and new children never share one.
+        let place = Value::Int(i64::try_from(item.position).unwrap_or(i64::MAX));
         match item.id {
             Some(id) => {
+                if let Some(ordinal) = target.columns.iter().find(|c| c.ordinal) {
+                    changed |=
+                        place_child(tx, target, tenant, id, ordinal.name, &place, &now).await?;
+                }
                 let values: Vec<(&Column, &Value)> = target
                     .columns
                     .iter()
+                    .filter(|c| !c.ordinal)
                     .filter_map(|c| item.values.get(c.name).map(|v| (c, v)))
                     .collect();
                 if values.is_empty() {
@@ -453,8 +461,34 @@ async fn write_nested(
     Ok(changed)
 }
 
-/// A new child's record: the body's values, the parent key, its place in the list as
-/// `position` unless the body gives one, and the column defaults.
+/// Moves a kept child to `place`; says whether it moved (the statement matches only a child
+/// that is elsewhere, so an unchanged list writes nothing).
+async fn place_child(
+    tx: &mut Tx,
+    target: &ResourceDef,
+    tenant: Tenant,
+    id: i64,
+    column: &'static str,
+    place: &Value,
+    now: &Value,
+) -> Result<bool, Error> {
+    let mut update = Query::update();
+    update
+        .table(target.table)
+        .value(column, bind(place, ColumnType::Int))
+        .value("updated_at", bind(now, ColumnType::Timestamp))
+        .and_where(Expr::col("id").eq(id))
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
+        .cond_where(
+            Cond::any()
+                .add(Expr::col(column).ne(bind(place, ColumnType::Int)))
+                .add(Expr::col(column).is_null()),
+        );
+    Ok(tx.execute(&update).await? > 0)
+}
+
+/// A new child's record: the body's values, the parent key, its place in the list as its
+/// position, and the column defaults.
 fn new_child(
     target: &ResourceDef,
     parent_key: &str,
@@ -468,11 +502,9 @@ fn new_child(
         .map(|column| match column.name {
             "created_at" | "updated_at" => now.clone(),
             name if name == parent_key => Value::Int(parent),
+            _ if column.ordinal => Value::Int(i64::try_from(item.position).unwrap_or(i64::MAX)),
             name => match item.values.get(name) {
                 Some(value) => value.clone(),
-                None if column.ordinal => {
-                    Value::Int(i64::try_from(item.position).unwrap_or(i64::MAX))
-                }
                 None => super::write::default_for(column),
             },
         })

@@ -13,6 +13,7 @@ use crate::support::TestApp;
 
 backend_tests!(
     nested_subtasks_sync_by_id,
+    nested_positions_follow_the_order_sent,
     links_replace_the_set,
     custom_role_grants_exactly_its_permissions,
     users_hide_passwords_and_know_themselves,
@@ -643,4 +644,67 @@ async fn form_bodies_take_bracket_keys(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+/// Issue "One model, two dialects" 11: after a sync the children's positions are 0, 1, 2, … in
+/// the order sent, whether kept, moved or new; sending the same list again changes nothing.
+async fn nested_positions_follow_the_order_sent(app: TestApp) {
+    let token = app.owner().await;
+    let (_, task) = app
+        .post(
+            &token,
+            "/api/task",
+            json!({"name": "Order", "subtasks": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}),
+        )
+        .await;
+    let id = task["id"].as_i64().unwrap();
+    let ids: Vec<i64> = task["subtasks"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_i64().unwrap())
+        .collect();
+    let path = format!("/api/task/{id}");
+    let places = |task: &Value| -> Vec<(String, i64)> {
+        task["subtasks"]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_string(),
+                    s["position"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (status, task) = app
+        .patch(
+            &token,
+            &path,
+            json!({"subtasks": [{"id": ids[0]}, {"id": ids[2]}, {"name": "d", "position": 2}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    let mut shown = places(&task);
+    shown.sort_by_key(|(_, p)| *p);
+    assert_eq!(shown, [("a".into(), 0), ("c".into(), 1), ("d".into(), 2)]);
+    let d = task["subtasks"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "d")
+        .and_then(|s| s["id"].as_i64())
+        .unwrap();
+    let order = json!({"subtasks": [{"id": d}, {"id": ids[0]}, {"id": ids[2]}]});
+    let (_, task) = app.patch(&token, &path, order.clone()).await;
+    let mut shown = places(&task);
+    shown.sort_by_key(|(_, p)| *p);
+    assert_eq!(shown, [("d".into(), 0), ("a".into(), 1), ("c".into(), 2)]);
+    let before = task["updated_at"].clone();
+    let (_, task) = app.patch(&token, &path, order).await;
+    assert_eq!(
+        task["updated_at"], before,
+        "the same order again changes nothing"
+    );
 }
