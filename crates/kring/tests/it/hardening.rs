@@ -420,6 +420,16 @@ async fn a_dropped_request_stops_its_statement_and_gives_up_its_connection(app: 
         "the heavy read took {whole:?}: too quick to be dropped halfway"
     );
 
+    // Idle connections in the pool first: stopping a statement on PostgreSQL takes a second
+    // connection for the cancel, and a new one opened for it would hide the one that left.
+    let light = format!("{}/api/customer?limit=1", app.base);
+    let warm: Vec<_> = (0..3)
+        .map(|_| tokio::spawn(app.client.get(&light).bearer_auth(&token).send()))
+        .collect();
+    for response in warm {
+        let response = response.await.expect("joined").expect("light read");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
     let request = app.client.get(&path).bearer_auth(&token);
     let client = tokio::spawn(async move { request.send().await.map(|r| r.status()) });
     // A fifth of the way in, the statement is running: hang up.

@@ -28,6 +28,7 @@ backend_tests!(
     multiselect_values_are_written_in_every_body_shape,
     one_email_rule_in_both_dialects,
     a_fetched_customer_put_back_changes_nothing_and_a_photo_can_be_removed,
+    a_multipart_body_labelled_json_is_read_as_multipart,
 );
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
@@ -1401,4 +1402,58 @@ async fn a_fetched_customer_put_back_changes_nothing_and_a_photo_can_be_removed(
         "the photos' files to go",
     )
     .await;
+}
+
+/// Issue "One model, two dialects" 21: the seed shows `Content-Type: application/json` beside
+/// a multipart body; a client that copies it is read as the multipart body it sends.
+async fn a_multipart_body_labelled_json_is_read_as_multipart(app: TestApp) {
+    let token = app.owner().await;
+    let boundary = "----seedcopy7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("email", "labelled@example.test"),
+        ("name", "Label"),
+        ("last_name", "Json"),
+        ("phone", "1"),
+        ("business_information[company_name]", "Label Co"),
+        ("permissions[invoice][view-invoice]", "1"),
+    ] {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .into_bytes(),
+        );
+    }
+    body.extend(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"profile_photo_path\"; \
+             filename=\"me.png\"\r\nContent-Type: image/png\r\n\r\n"
+        )
+        .into_bytes(),
+    );
+    body.extend_from_slice(PNG);
+    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+    let request = app
+        .client
+        .post(format!("{}/api/customers", app.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(body);
+    let (status, created) = answer(request).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["data"]["last_name"], "Json");
+    assert!(
+        created["data"]["profile_photo_path"].is_string(),
+        "{created}"
+    );
+    // JSON stays JSON, and broken JSON is still a 400.
+    let request = app
+        .client
+        .post(format!("{}/api/customers", app.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"email\": ");
+    let (status, _) = answer(request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

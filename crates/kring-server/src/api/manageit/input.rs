@@ -114,13 +114,26 @@ pub async fn read(request: Request, state: &AppState) -> Result<Input, Error> {
         staged: HashMap::new(),
         store: state.files.clone(),
     };
-    let body = request.into_body();
+    let shared = SharedBody::new(request.into_body());
+    let is_json = |t: &str| t.is_empty() || t.contains("/json") || t.ends_with("+json");
+    let (media_type, content_type) = match is_json(&media_type) {
+        // The ManageIt seed labels its multipart example `application/json`: a body so
+        // labelled that opens with a boundary line is read as what it is.
+        true => match opening_boundary(&shared.opening().await) {
+            Some(boundary) => (
+                "multipart/form-data".to_string(),
+                format!("multipart/form-data; boundary={boundary}"),
+            ),
+            None => (media_type, content_type),
+        },
+        false => (media_type, content_type),
+    };
     // Only a multipart body has files; anywhere else a file marker is forged input.
     let files_allowed = media_type == "multipart/form-data";
     let values = match media_type.as_str() {
         "multipart/form-data" => {
             if declared_length.is_some_and(|n| n > config.upload_request_limit) {
-                refuse_unread(body, waits).await;
+                refuse_unread(shared.into_body(), waits).await;
                 return Err(Error::PayloadTooLarge {
                     limit: usize::try_from(config.upload_request_limit).unwrap_or(usize::MAX),
                 });
@@ -128,10 +141,9 @@ pub async fn read(request: Request, state: &AppState) -> Result<Input, Error> {
             // A body of unknown length may be as large as the limit.
             let at_most = declared_length.unwrap_or(config.upload_request_limit);
             if let Err(e) = state.files.check_room(at_most) {
-                refuse_unread(body, waits).await;
+                refuse_unread(shared.into_body(), waits).await;
                 return Err(e);
             }
-            let shared = SharedBody::new(body);
             match read_multipart(shared.clone(), &content_type, config, &mut input).await {
                 Ok(values) => values,
                 Err(e) => {
@@ -142,12 +154,12 @@ pub async fn read(request: Request, state: &AppState) -> Result<Input, Error> {
             }
         }
         "application/x-www-form-urlencoded" => {
-            let bytes = read_limited(body, config.body_limit).await?;
+            let bytes = read_limited(shared.into_body(), config.body_limit).await?;
             let tree = parse_urlencoded(&bytes, &Limits::default()).map_err(form_error)?;
             object(tree.to_json())
         }
-        t if t.is_empty() || t.contains("/json") || t.ends_with("+json") => {
-            let bytes = read_limited(body, config.body_limit).await?;
+        t if is_json(t) => {
+            let bytes = read_limited(shared.into_body(), config.body_limit).await?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 Map::new()
             } else {
@@ -155,7 +167,7 @@ pub async fn read(request: Request, state: &AppState) -> Result<Input, Error> {
             }
         }
         other => {
-            refuse_unread(body, waits).await;
+            refuse_unread(shared.into_body(), waits).await;
             return Err(Error::UnsupportedMediaType {
                 content_type: kring_core::query::truncate(other, 60),
                 expected: "multipart/form-data, application/x-www-form-urlencoded or application/json",
@@ -321,11 +333,46 @@ async fn read_text(
 /// A request body that the multipart parser reads and that can still be drained after the
 /// parser gave up on it.
 #[derive(Clone)]
-struct SharedBody(Arc<Mutex<BodyDataStream>>);
+struct SharedBody(Arc<Mutex<Peekable>>);
+
+/// The body's chunks, and what was read ahead of them to see how the body begins.
+struct Peekable {
+    ahead: Option<Bytes>,
+    stream: BodyDataStream,
+}
+
+/// How much of a body is read ahead to find a multipart boundary line (at most 70 characters
+/// after `--`, RFC 2046).
+const BOUNDARY_LINE: usize = 80;
 
 impl SharedBody {
     fn new(body: Body) -> SharedBody {
-        SharedBody(Arc::new(Mutex::new(body.into_data_stream())))
+        SharedBody(Arc::new(Mutex::new(Peekable {
+            ahead: None,
+            stream: body.into_data_stream(),
+        })))
+    }
+
+    /// The body's first bytes (up to a line ending or [`BOUNDARY_LINE`]), read ahead and then
+    /// still read by whoever reads the body.
+    async fn opening(&self) -> Bytes {
+        let mut ahead = Vec::new();
+        let mut this = self.clone();
+        while ahead.len() < BOUNDARY_LINE && !ahead.windows(2).any(|w| w == b"\r\n") {
+            match std::future::poll_fn(|cx| Pin::new(&mut this).poll_next(cx)).await {
+                Some(Ok(chunk)) => ahead.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        let ahead = Bytes::from(ahead);
+        if let Ok(mut peekable) = self.0.lock() {
+            peekable.ahead = Some(ahead.clone()).filter(|a| !a.is_empty());
+        }
+        ahead
+    }
+
+    fn into_body(self) -> Body {
+        Body::from_stream(self)
     }
 }
 
@@ -334,10 +381,25 @@ impl Stream for SharedBody {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match self.0.lock() {
-            Ok(mut stream) => Pin::new(&mut *stream).poll_next(cx),
+            Ok(mut peekable) => match peekable.ahead.take() {
+                Some(ahead) => Poll::Ready(Some(Ok(ahead))),
+                None => Pin::new(&mut peekable.stream).poll_next(cx),
+            },
             Err(_) => Poll::Ready(None),
         }
     }
+}
+
+/// The boundary of a body that opens with a multipart boundary line (`--<boundary>\r\n`).
+fn opening_boundary(opening: &[u8]) -> Option<String> {
+    let line = opening.strip_prefix(b"--")?;
+    let end = line.windows(2).position(|w| w == b"\r\n")?;
+    let boundary = std::str::from_utf8(line.get(..end)?).ok()?;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "'()+_,-./:=? ".contains(c);
+    let valid = (1..=70).contains(&boundary.len())
+        && boundary.chars().all(allowed)
+        && !boundary.ends_with(' ');
+    valid.then(|| boundary.to_string())
 }
 
 /// The body as the multipart parser reads it, with every part's header block held to
