@@ -933,10 +933,42 @@ async fn list_and_laravel_pagination(app: TestApp) {
     assert_eq!(page["meta"]["from"], 3);
     assert_eq!(page["meta"]["to"], 3);
     assert_eq!(page["links"]["next"], Value::Null);
+    // Links keep every parameter but `page` (issue 14, point 10), so following them keeps
+    // the page size.
     assert_eq!(
         page["links"]["prev"],
-        format!("{}/api/customers?page=1", app.base)
+        format!("{}/api/customers?per_page=2&page=1", app.base)
     );
+    let (_, first) = app.get(&token, "/api/customers?per_page=2&page=1").await;
+    let next = first["links"]["next"].as_str().expect("a next page");
+    let (_, followed) = app.get(&token, &next[app.base.len()..]).await;
+    assert_eq!(followed["data"], page["data"]);
+    assert_eq!(followed["meta"]["per_page"], 2);
+    // Laravel's `meta.links`: previous, each page, next.
+    let labels: Vec<(&str, bool)> = page["meta"]["links"]
+        .as_array()
+        .expect("meta.links")
+        .iter()
+        .map(|l| (l["label"].as_str().unwrap(), l["active"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            ("&laquo; Previous", false),
+            ("1", false),
+            ("2", true),
+            ("Next &raquo;", false)
+        ]
+    );
+    assert_eq!(page["meta"]["links"][3]["url"], Value::Null);
+    // Without `page`, a list the cap cut short says so; one that fits stays bare.
+    let (_, capped) = app.get(&token, "/api/customers?limit=2").await;
+    assert_eq!(capped["data"].as_array().map(Vec::len), Some(2));
+    assert_eq!(capped["meta"]["total"], 3, "{capped}");
+    let next = capped["links"]["next"].as_str().expect("a next page");
+    assert!(next.ends_with("per_page=2&page=2"), "{next}");
+    let (_, rest) = app.get(&token, &next[app.base.len()..]).await;
+    assert_eq!(rest["data"].as_array().map(Vec::len), Some(1), "{rest}");
 
     // Cirqll's query language works here too.
     let (_, filtered) = app

@@ -115,10 +115,27 @@ async fn list_customers(
     let shown = u64::try_from(records.len()).unwrap_or(u64::MAX);
     let rows = customers::shaped(&state.db, tenant, records, &base).await?;
     let mut body = json!({ "data": rows });
-    if let Some((page, per_page)) = laravel_page {
-        let total = u64::try_from(listed.total).unwrap_or(0);
+    let total = u64::try_from(listed.total).unwrap_or(0);
+    // Without `page` the seed's bare `{"data": …}`, unless the page cap left records out:
+    // then the paginator's links and meta of page 1, so a client sees there is more.
+    let page = laravel_page.or_else(|| {
+        let limit = plan.page.as_ref().map(|p| p.limit)?;
+        (total > shown).then_some((1, limit))
+    });
+    if let Some((page, per_page)) = page {
         let path = format!("{base}/api/customers");
-        paginate(&mut body, &path, page, per_page, total, shown);
+        let query = uri.query().unwrap_or("");
+        paginate(
+            &mut body,
+            &Pages {
+                path: &path,
+                query,
+                page,
+                per_page,
+                total,
+                shown,
+            },
+        );
     }
     data(StatusCode::OK, body)
 }
@@ -140,25 +157,99 @@ fn laravel_page(query: &str) -> Result<Option<(u64, u64)>, Error> {
     Ok(Some((page, per_page)))
 }
 
+/// One page of a list, as Laravel's length-aware paginator describes it.
+struct Pages<'a> {
+    path: &'a str,
+    /// The request's query string: links keep every parameter, the page size as `per_page`
+    /// (Cirqll's `limit` is the same setting) and their own `page`.
+    query: &'a str,
+    page: u64,
+    per_page: u64,
+    total: u64,
+    shown: u64,
+}
+
+impl Pages<'_> {
+    fn last(&self) -> u64 {
+        self.total.div_ceil(self.per_page.max(1)).max(1)
+    }
+
+    fn url(&self, page: u64) -> String {
+        let kept: Vec<&str> = self
+            .query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .filter(|pair| !matches!(pair.split('=').next(), Some("page" | "per_page" | "limit")))
+            .collect();
+        let mut query = kept.join("&");
+        if !query.is_empty() {
+            query.push('&');
+        }
+        let per_page = self.per_page;
+        format!("{}?{query}per_page={per_page}&page={page}", self.path)
+    }
+
+    /// The pages `meta.links` lists, as Laravel's URL window picks them (three on each side
+    /// of the current one); `None` stands for a "..." gap.
+    fn window(&self) -> Vec<Option<u64>> {
+        const EACH_SIDE: u64 = 3;
+        let (page, last) = (self.page, self.last());
+        let all = |from: u64, to: u64| (from..=to).map(Some).collect::<Vec<_>>();
+        if last < EACH_SIDE * 2 + 8 {
+            return all(1, last);
+        }
+        let window = EACH_SIDE + 4;
+        let mut pages = Vec::new();
+        if page <= window {
+            pages.extend(all(1, window + EACH_SIDE));
+            pages.push(None);
+            pages.extend(all(last - 1, last));
+        } else if page > last - window {
+            pages.extend(all(1, 2));
+            pages.push(None);
+            pages.extend(all(last - (window + EACH_SIDE - 1), last));
+        } else {
+            pages.extend(all(1, 2));
+            pages.push(None);
+            pages.extend(all(page - EACH_SIDE, page + EACH_SIDE));
+            pages.push(None);
+            pages.extend(all(last - 1, last));
+        }
+        pages
+    }
+}
+
 /// Laravel's `links` and `meta` of a length-aware paginator.
-fn paginate(body: &mut Json, path: &str, page: u64, per_page: u64, total: u64, shown: u64) {
-    let last = total.div_ceil(per_page).max(1);
-    let url = |p: u64| json!(format!("{path}?page={p}"));
-    let from = (page - 1) * per_page + 1;
+fn paginate(body: &mut Json, pages: &Pages<'_>) {
+    let (page, last) = (pages.page, pages.last());
+    let link = |p: Option<u64>| p.map_or(Json::Null, |p| json!(pages.url(p)));
+    let prev = (page > 1).then(|| page - 1);
+    let next = (page < last).then(|| page + 1);
+    let from = (page - 1) * pages.per_page + 1;
     body["links"] = json!({
-        "first": url(1),
-        "last": url(last),
-        "prev": if page > 1 { url(page - 1) } else { Json::Null },
-        "next": if page < last { url(page + 1) } else { Json::Null },
+        "first": link(Some(1)),
+        "last": link(Some(last)),
+        "prev": link(prev),
+        "next": link(next),
     });
+    let mut listed = vec![json!({"url": link(prev), "label": "&laquo; Previous", "active": false})];
+    for entry in pages.window() {
+        listed.push(match entry {
+            Some(p) => json!({"url": link(Some(p)), "label": p.to_string(), "active": p == page}),
+            None => json!({"url": null, "label": "...", "active": false}),
+        });
+    }
+    listed.push(json!({"url": link(next), "label": "Next &raquo;", "active": false}));
+    let shown = pages.shown;
     body["meta"] = json!({
         "current_page": page,
         "from": if shown > 0 { json!(from) } else { Json::Null },
         "last_page": last,
-        "path": path,
-        "per_page": per_page,
+        "links": listed,
+        "path": pages.path,
+        "per_page": pages.per_page,
         "to": if shown > 0 { json!(from + shown - 1) } else { Json::Null },
-        "total": total,
+        "total": pages.total,
     });
 }
 
@@ -447,5 +538,51 @@ fn field_errors(error: Error) -> Error {
     match error {
         Error::Validation(errors) => Error::Validation(errors.renamed(fields::manageit_path)),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pages;
+
+    fn window(page: u64, last: u64) -> Vec<Option<u64>> {
+        let pages = Pages {
+            path: "/api/customers",
+            query: "",
+            page,
+            per_page: 1,
+            total: last,
+            shown: 1,
+        };
+        pages.window()
+    }
+
+    fn slider(parts: &[&[u64]]) -> Vec<Option<u64>> {
+        let mut out = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                out.push(None);
+            }
+            out.extend(part.iter().copied().map(Some));
+        }
+        out
+    }
+
+    /// Laravel's URL window, three pages on each side: every page below 14, else a slider.
+    #[test]
+    fn pages_are_windowed_as_laravel_does() {
+        assert_eq!(window(2, 5), slider(&[&[1, 2, 3, 4, 5]]));
+        assert_eq!(
+            window(3, 20),
+            slider(&[&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], &[19, 20]])
+        );
+        assert_eq!(
+            window(10, 20),
+            slider(&[&[1, 2], &[7, 8, 9, 10, 11, 12, 13], &[19, 20]])
+        );
+        assert_eq!(
+            window(18, 20),
+            slider(&[&[1, 2], &[11, 12, 13, 14, 15, 16, 17, 18, 19, 20]])
+        );
     }
 }
