@@ -36,6 +36,17 @@ pub fn like_ignoring_case(
     }
 }
 
+/// Whether `target` holds `needle` as it is: case and `%` included (SQLite `instr`,
+/// PostgreSQL `strpos`; `LIKE` differs in case between the two).
+pub fn holds_text(backend: Backend, target: sea_query::Expr, needle: String) -> sea_query::Expr {
+    use sea_query::{ExprTrait, Func};
+    let (name, args) = match backend {
+        Backend::Sqlite => ("instr", [target, sea_query::Expr::val(needle)]),
+        Backend::Postgres => ("strpos", [target, sea_query::Expr::val(needle)]),
+    };
+    sea_query::Expr::from(Func::cust(name).args(args)).gt(0)
+}
+
 /// `column` as an operand no index can serve, so that a condition on it never chooses how a
 /// join is driven. SQLite: `column + 0`. PostgreSQL estimates such an expression as very
 /// selective and builds nested loops over it (1.1 s instead of 44 ms), and it has the

@@ -355,6 +355,10 @@ fn field_value_test(
         .and_where(Expr::col((fv.clone(), Alias::new("field_id"))).eq(field))
         .and_where(Expr::col((fv, Alias::new("company_id"))).eq(ctx.tenant.company_id));
     let inner = match test {
+        Test::Compare(Comparison::Eq, given) if ty == "multiselect" => {
+            holds_choice(ctx, value, std::slice::from_ref(given))
+        }
+        Test::In(given) if ty == "multiselect" => holds_choice(ctx, value, given),
         Test::IsNull => {
             query.and_where(value.is_not_null());
             return Ok(if negated {
@@ -385,6 +389,25 @@ fn field_value_test(
     };
     query.and_where(if negated { inner.not() } else { inner });
     Ok(record.in_subquery(query))
+}
+
+/// Whether a multiselect's stored list (compact JSON, `["red","blue"]`) holds one of
+/// `choices`: each choice as a JSON string between the list's delimiters, so `red` does not
+/// match `reddish` and a quote inside a choice cannot fake a boundary (JSON escapes it).
+fn holds_choice(ctx: &Context, stored: Expr, choices: &[Value]) -> Expr {
+    let mut any = Cond::any();
+    for choice in choices {
+        let text = match choice {
+            Value::Text(text) => text.clone(),
+            other => other.to_json().to_string(),
+        };
+        let literal = serde_json::Value::String(text).to_string();
+        for (open, close) in [("[", ","), ("[", "]"), (",", ","), (",", "]")] {
+            let needle = format!("{open}{literal}{close}");
+            any = any.add(dialect::holds_text(ctx.backend, stored.clone(), needle));
+        }
+    }
+    any.into()
 }
 
 /// The stored value and the client's value, made comparable for field type `ty`.

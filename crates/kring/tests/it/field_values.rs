@@ -11,7 +11,8 @@ use crate::support::TestApp;
 backend_tests!(
     field_values_written_with_the_record,
     field_value_types_are_checked,
-    activity_log_records_each_write
+    activity_log_records_each_write,
+    multiselect_filters_test_membership,
 );
 
 async fn field(app: &TestApp, token: &str, name: &str, ty: &str, required: bool) -> i64 {
@@ -223,4 +224,66 @@ async fn activity_log_records_each_write(app: TestApp) {
             created["user_id"].as_i64().map(Cell::Int).expect("causer")
         );
     }
+}
+
+/// Issue "One model, two dialects" 4: on a multiselect, `eq` and `in` ask whether the list
+/// holds a choice, not whether its text does (`red` is not in `["reddish"]`).
+async fn multiselect_filters_test_membership(app: TestApp) {
+    let token = app.owner().await;
+    let (status, field) = app
+        .post(
+            &token,
+            "/api/field",
+            json!({"name": "Colours", "type": "multiselect", "model": "customer",
+                   "options": [{"value": "red"}, {"value": "blue"}, {"value": "reddish"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{field}");
+    let id = field["id"].as_i64().expect("id");
+    let mut customers = Vec::new();
+    for (name, colours) in [
+        ("Both", json!(["red", "blue"])),
+        ("Reddish", json!(["reddish"])),
+        ("Blue", json!(["blue"])),
+    ] {
+        let (status, body) = app
+            .post(
+                &token,
+                "/api/customer",
+                json!({"name": name, "field_values": [{"field_id": id, "value": colours}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        customers.push(body["id"].as_i64().expect("id"));
+    }
+    let found = |filter: String| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let (status, body) = app
+                .get(token, &format!("/api/customer?order_by=id&filter={filter}"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{filter}: {body}");
+            body["data"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .filter_map(|c| c["id"].as_i64())
+                .collect::<Vec<i64>>()
+        }
+    };
+    let (both, reddish, blue) = (customers[0], customers[1], customers[2]);
+    assert_eq!(found(format!("field_values.{id}:eq:red")).await, [both]);
+    assert_eq!(
+        found(format!("field_values.{id}:in:red;green")).await,
+        [both]
+    );
+    assert_eq!(
+        found(format!("field_values.{id}:in:reddish;blue")).await,
+        [both, reddish, blue]
+    );
+    assert_eq!(
+        found(format!("field_values.{id}:not:eq:red")).await,
+        [reddish, blue]
+    );
 }
