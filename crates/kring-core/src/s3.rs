@@ -125,10 +125,8 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    /// AWS's own worked example ("Example: GET Object", Signature Version 4 header-based
-    /// authentication, S3 API reference).
-    #[test]
-    fn matches_the_documented_get_object_example() {
+    /// The key and the moment of AWS's worked examples.
+    fn aws_example() -> (Credentials, DateTime<Utc>) {
         let credentials = Credentials {
             access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
@@ -137,6 +135,14 @@ mod tests {
         let time = DateTime::parse_from_rfc3339("2013-05-24T00:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
+        (credentials, time)
+    }
+
+    /// AWS's own worked example ("Example: GET Object", Signature Version 4 header-based
+    /// authentication, S3 API reference).
+    #[test]
+    fn matches_the_documented_get_object_example() {
+        let (credentials, time) = aws_example();
         let headers = sign(
             &credentials,
             &Signable {
@@ -161,14 +167,7 @@ mod tests {
     /// AWS's worked example "GET Bucket (List Objects)": the query is part of what is signed.
     #[test]
     fn matches_the_documented_list_objects_example() {
-        let credentials = Credentials {
-            access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
-            secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
-            region: "us-east-1".into(),
-        };
-        let time = DateTime::parse_from_rfc3339("2013-05-24T00:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let (credentials, time) = aws_example();
         let headers = sign(
             &credentials,
             &Signable {

@@ -100,6 +100,22 @@ impl Moto {
         )
     }
 
+    /// Puts an object under each of `keys` straight into the bucket, past Kring.
+    async fn put(&self, access: &(String, String), keys: &[&str]) {
+        let puts: String = keys
+            .iter()
+            .map(|key| {
+                format!("s3.put_object(Bucket='{BUCKET}', Key='{key}', Body=b'left behind')\n")
+            })
+            .collect();
+        self.boto3(&format!(
+            "s3 = boto3.client('s3', endpoint_url=endpoint, aws_access_key_id={:?}, \
+             aws_secret_access_key={:?}, region_name='us-east-1')\n{puts}print('[]')",
+            access.0, access.1
+        ))
+        .await;
+    }
+
     /// `{key: sha256}` of every object in the bucket, read by boto3.
     async fn objects(&self, access: &(String, String)) -> Value {
         self.boto3(&format!(
@@ -131,6 +147,28 @@ fn sha256(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Creates a ManageIt customer `email` with a profile photo and nothing else optional.
+async fn post_photo_customer(app: &TestApp, token: &str, email: &str) -> reqwest::Response {
+    let form = Form::new()
+        .text("email", email.to_string())
+        .text("name", "P")
+        .text("last_name", "P")
+        .text("phone", "1")
+        .text("business_information[company_name]", "P")
+        .text("permissions[invoice][view-invoice]", "1")
+        .part(
+            "profile_photo_path",
+            Part::bytes(PNG.to_vec()).file_name("me.png"),
+        );
+    app.client
+        .post(format!("{}/api/customers", app.base))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("the customer's request")
 }
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01";
@@ -243,25 +281,7 @@ async fn two_instances_share_a_bucket() {
             c.s3 = Some(config);
         })
         .await;
-    let form = Form::new()
-        .text("email", "refused@example.test")
-        .text("name", "R")
-        .text("last_name", "R")
-        .text("phone", "1")
-        .text("business_information[company_name]", "R")
-        .text("permissions[invoice][view-invoice]", "1")
-        .part(
-            "profile_photo_path",
-            Part::bytes(PNG.to_vec()).file_name("me.png"),
-        );
-    let response = wrong
-        .client
-        .post(format!("{}/api/customers", wrong.base))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = post_photo_customer(&wrong, &token, "refused@example.test").await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = response.json().await.unwrap();
     assert!(body["message"].is_string());
@@ -291,52 +311,16 @@ async fn unrecorded_objects_are_swept_from_the_bucket() {
         .await
         .unwrap();
     let token = first.owner().await;
-    let form = Form::new()
-        .text("email", "kept@example.test")
-        .text("name", "K")
-        .text("last_name", "K")
-        .text("phone", "1")
-        .text("business_information[company_name]", "K")
-        .text("permissions[invoice][view-invoice]", "1")
-        .part(
-            "profile_photo_path",
-            Part::bytes(PNG.to_vec()).file_name("me.png"),
-        );
-    let response = first
-        .client
-        .post(format!("{}/api/customers", first.base))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = post_photo_customer(&first, &token, "kept@example.test").await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let recorded = moto.objects(&access).await;
     let recorded = recorded.as_object().unwrap().keys().next().unwrap().clone();
     let company = recorded.split('/').next().unwrap();
-    let put = |key: String| {
-        format!("s3.put_object(Bucket='{BUCKET}', Key='{key}', Body=b'left behind')\n")
-    };
     let old_orphan = format!("{company}/{}", "a".repeat(32));
-    let script = format!(
-        "s3 = boto3.client('s3', endpoint_url=endpoint, aws_access_key_id={:?}, \
-         aws_secret_access_key={:?}, region_name='us-east-1')\n{}{}print('[]')",
-        access.0,
-        access.1,
-        put(old_orphan.clone()),
-        put("notes/readme.txt".into()),
-    );
-    moto.boto3(&script).await;
+    moto.put(&access, &[&old_orphan, "notes/readme.txt"]).await;
     tokio::time::sleep(grace + std::time::Duration::from_millis(500)).await;
     let young_orphan = format!("{company}/{}", "b".repeat(32));
-    let script = format!(
-        "s3 = boto3.client('s3', endpoint_url=endpoint, aws_access_key_id={:?}, \
-         aws_secret_access_key={:?}, region_name='us-east-1')\n{}print('[]')",
-        access.0,
-        access.1,
-        put(young_orphan.clone()),
-    );
-    moto.boto3(&script).await;
+    moto.put(&access, &[&young_orphan]).await;
 
     // The next instance to start sweeps.
     let _second = first.sibling(with_bucket).await;

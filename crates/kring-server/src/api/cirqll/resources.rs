@@ -3,7 +3,7 @@
 //! none knows SQL.
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
@@ -22,7 +22,7 @@ use crate::engine::write;
 use crate::error::Error;
 use crate::http::extract::{IdempotencyKey, JsonBody, RecordId, RouteResource};
 use crate::http::unit_of_work::{Started, UnitOfWork};
-use crate::http::{json_response, method_not_allowed};
+use crate::http::{answering, json_response};
 use crate::ledger::idempotency::{self, Attempt};
 use crate::registry::{REGISTRY, Relation, ResourceDef, Routes, find};
 use crate::state::AppState;
@@ -42,12 +42,12 @@ pub fn routes(def: &'static ResourceDef) -> Router<AppState> {
         Routes::Crud => crud_routes(def),
         Routes::Singleton => Router::new().route(
             &format!("/api/{}", def.name),
-            get(singleton::show)
-                .patch(singleton::update)
-                .put(singleton::update)
-                .fallback(|request: Request| async move {
-                    method_not_allowed(&request, SINGLETON_METHODS)
-                }),
+            answering(
+                SINGLETON_METHODS,
+                get(singleton::show)
+                    .patch(singleton::update)
+                    .put(singleton::update),
+            ),
         ),
         Routes::None => return Router::new(),
     };
@@ -59,28 +59,20 @@ fn crud_routes(def: &'static ResourceDef) -> Router<AppState> {
     let router = Router::new()
         .route(
             &format!("/api/{}", def.name),
-            get(index)
-                .post(store)
-                .fallback(|request: Request| async move {
-                    method_not_allowed(&request, COLLECTION_METHODS)
-                }),
+            answering(COLLECTION_METHODS, get(index).post(store)),
         )
         .route(
             &format!("/api/{}/{{id}}", def.name),
-            get(show)
-                .patch(update)
-                .put(update)
-                .delete(destroy)
-                .fallback(|request: Request| async move {
-                    method_not_allowed(&request, RECORD_METHODS)
-                }),
+            answering(
+                RECORD_METHODS,
+                get(show).patch(update).put(update).delete(destroy),
+            ),
         );
     if !def.own_record {
         return router;
     }
     // The token's own record (`spec/cirqll.md` §6.3); a static segment wins over `{id}`.
-    let me = get(me)
-        .fallback(|request: Request| async move { method_not_allowed(&request, READ_METHODS) });
+    let me = answering(READ_METHODS, get(me));
     router
         .route(&format!("/api/{}/me", def.name), me.clone())
         .route("/api/me", me)

@@ -10,7 +10,7 @@ use std::process::Command;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::uploads::{BOUNDARY, customer_form, file_field, staged};
+use super::uploads::{customer_form, file_field, post_customer_form, staged};
 use crate::process::Deployment;
 use crate::support::unique;
 
@@ -86,17 +86,7 @@ async fn t77_a_real_full_disk_refuses_big_uploads_first_and_recovers_when_space_
     let server = deployment.serve(&[]).await;
     let token = &deployment.token;
     let field = file_field(&server, token).await;
-    let upload = |form: Vec<u8>| {
-        crate::support::client()
-            .post(format!("{}/api/customers", server.base))
-            .bearer_auth(token)
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={BOUNDARY}"),
-            )
-            .body(form)
-            .send()
-    };
+    let upload = |form: Vec<u8>| post_customer_form(&server, token, form);
 
     // 18 MiB (within the upload limits) on a disk with less than that free: refused up
     // front, nothing staged.

@@ -17,7 +17,7 @@ use super::fetch;
 use crate::process::{Deployment, Server};
 use crate::support::{Backend, unique};
 
-pub(super) const BOUNDARY: &str = "kringcrashboundary";
+const BOUNDARY: &str = "kringcrashboundary";
 /// Large enough that a slow upload is still streaming when the kill comes.
 const FILE_BYTES: usize = 256 * 1024;
 
@@ -120,9 +120,13 @@ pub(super) async fn file_field(server: &Server, token: &str) -> i64 {
     field["data"]["id"].as_i64().expect("field id")
 }
 
-/// One upload at full speed; `Some(id)` of the customer once acknowledged.
-async fn upload(server: &Server, token: &str, form: Vec<u8>) -> Option<i64> {
-    let response = crate::support::client()
+/// Posts a customer form (multipart bytes with [`BOUNDARY`]) at full speed.
+pub(super) async fn post_customer_form(
+    server: &Server,
+    token: &str,
+    form: Vec<u8>,
+) -> reqwest::Result<reqwest::Response> {
+    crate::support::client()
         .post(format!("{}/api/customers", server.base))
         .bearer_auth(token)
         .header(
@@ -132,7 +136,11 @@ async fn upload(server: &Server, token: &str, form: Vec<u8>) -> Option<i64> {
         .body(form)
         .send()
         .await
-        .ok()?;
+}
+
+/// One upload at full speed; `Some(id)` of the customer once acknowledged.
+async fn upload(server: &Server, token: &str, form: Vec<u8>) -> Option<i64> {
+    let response = post_customer_form(server, token, form).await.ok()?;
     let status = response.status();
     let body: Value = response.json().await.ok()?;
     assert!(
