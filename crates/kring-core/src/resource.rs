@@ -7,6 +7,9 @@
 use crate::Value;
 use crate::schema::{Column, ColumnType};
 
+/// See [`ResourceDef::present`].
+pub type Present = fn(&ResourceDef, &[Value], &mut serde_json::Map<String, serde_json::Value>);
+
 /// One resource.
 #[derive(Debug)]
 pub struct ResourceDef {
@@ -34,6 +37,9 @@ pub struct ResourceDef {
     pub links: &'static [Link],
     /// Recomputes derived columns from the others, before every write.
     pub derive: Option<fn(&ResourceDef, &mut [Value])>,
+    /// Adjusts a record's JSON form from its values (a field value is shown in its field's
+    /// type, which its text column alone does not say).
+    pub present: Option<Present>,
     /// Creates per minute one user may make, for records whose creation is a sensitive
     /// business flow (inviting users): beyond it, 429 and nothing is created.
     pub create_quota: Option<u64>,
@@ -58,6 +64,7 @@ impl ResourceDef {
         nested: &[],
         links: &[],
         derive: None,
+        present: None,
         create_quota: None,
         own_record: false,
     };

@@ -104,6 +104,7 @@ pub async fn demo(db: &Db, company: &str, count: u64) -> Result<(), Error> {
             "customer".into(),
             (*customer).into(),
             pick(&TIERS, i).into(),
+            "select".into(),
             now.into(),
             now.into(),
         ]
@@ -114,6 +115,7 @@ pub async fn demo(db: &Db, company: &str, count: u64) -> Result<(), Error> {
         "model_type",
         "model_id",
         "value",
+        "field_type",
         "created_at",
         "updated_at",
     ];

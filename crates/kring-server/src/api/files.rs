@@ -1,15 +1,144 @@
-//! `GET /api/files/{uuid}`: downloads, for the owning company only.
+//! `GET /api/files/{uuid}`: downloads, for the owning company only; and the file objects a
+//! response shows for the file values it holds.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use std::collections::HashMap;
+
+use sea_query::{Expr, ExprTrait, Query};
+use serde_json::{Value as Json, json};
+
 use crate::auth::Principal;
-use crate::db::Raw;
+use crate::db::{Db, Raw};
 use crate::error::Error;
 use crate::registry::{Action, find};
 use crate::state::AppState;
+use crate::tenant::Tenant;
+
+/// The download URLs a response shows, absolute from the request's public base.
+pub struct Links {
+    base: String,
+}
+
+impl Links {
+    pub fn new(base: &str) -> Links {
+        Links {
+            base: base.to_string(),
+        }
+    }
+
+    /// The links of a request, from its public base (421 for a `Host` that may not be one).
+    pub fn of(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Links, Error> {
+        crate::http::public_base(&state.config, headers).map(|base| Links { base })
+    }
+
+    pub fn url(&self, uuid: &str) -> String {
+        format!("{}/api/files/{uuid}", self.base)
+    }
+}
+
+/// How a dialect names a file's URL: Cirqll's `url`, ManageIt's `path` (`spec/manageit.md`
+/// §2.3) beside it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum FileKeys {
+    Cirqll,
+    ManageIt,
+}
+
+/// Turns every file value in `json` (a record, a list, relations at any depth: a `value` that
+/// is a list of `{"name", "uuid"}`, as the engine presents a file field) into what a client
+/// uses: each file's name, size, content type and URL. One statement for all of them; a file
+/// whose media row is gone is left out. `links` is asked for only when there are files.
+pub async fn present_files(
+    db: &Db,
+    tenant: Tenant,
+    links: impl FnOnce() -> Result<Links, Error>,
+    keys: FileKeys,
+    json: &mut Json,
+) -> Result<(), Error> {
+    let mut uuids = Vec::new();
+    visit_file_values(json, &mut |items| {
+        uuids.extend(
+            items
+                .iter()
+                .filter_map(|i| i.get("uuid")?.as_str().map(String::from)),
+        );
+    });
+    if uuids.is_empty() {
+        return Ok(());
+    }
+    let links = links()?;
+    let facts = file_facts(db, tenant, uuids).await?;
+    visit_file_values(json, &mut |items| {
+        let shown: Vec<Json> = items
+            .iter()
+            .filter_map(|item| {
+                let name = item.get("name")?.clone();
+                let uuid = item.get("uuid")?.as_str()?;
+                let (size, content_type) = facts.get(uuid)?;
+                let url = links.url(uuid);
+                Some(match keys {
+                    FileKeys::Cirqll => json!({
+                        "name": name, "size": size, "content_type": content_type, "url": url,
+                    }),
+                    FileKeys::ManageIt => json!({
+                        "name": name, "path": url, "size": size, "content_type": content_type,
+                    }),
+                })
+            })
+            .collect();
+        *items = shown;
+    });
+    Ok(())
+}
+
+/// Calls `found` with each file value's list of files in `json`.
+fn visit_file_values(json: &mut Json, found: &mut dyn FnMut(&mut Vec<Json>)) {
+    match json {
+        Json::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                match value {
+                    Json::Array(items) if key == "value" && is_file_list(items) => found(items),
+                    other => visit_file_values(other, found),
+                }
+            }
+        }
+        Json::Array(items) => items
+            .iter_mut()
+            .for_each(|item| visit_file_values(item, found)),
+        _ => {}
+    }
+}
+
+fn is_file_list(items: &[Json]) -> bool {
+    !items.is_empty()
+        && items.iter().all(|item| {
+            item.as_object()
+                .is_some_and(|m| m.len() == 2 && m.contains_key("uuid") && m.contains_key("name"))
+        })
+}
+
+/// Size and content type of each named file of the company.
+async fn file_facts(
+    db: &Db,
+    tenant: Tenant,
+    uuids: Vec<String>,
+) -> Result<HashMap<String, (i64, Option<String>)>, Error> {
+    let mut query = Query::select();
+    query
+        .columns(["uuid", "size", "mime_type"])
+        .from("media")
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
+        .and_where(Expr::col("uuid").is_in(uuids));
+    let rows: Vec<(String, i64, Option<String>)> = db.fetch_as(&query).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(uuid, size, mime)| (uuid, (size, mime)))
+        .collect())
+}
 
 /// `GET /api/files/{uuid}`: the file, to a caller of its company who may view the record it
 /// belongs to; 404 for anyone else, as for a file that does not exist (T44).

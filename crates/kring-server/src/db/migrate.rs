@@ -176,6 +176,15 @@ const MIGRATIONS: &[(i64, &str, Source)] = &[
             postgres: None,
         },
     ),
+    (
+        15,
+        "field value types",
+        Source::Portable {
+            sql: include_str!("../../migrations/0015_field_value_types.sql"),
+            sqlite: None,
+            postgres: None,
+        },
+    ),
 ];
 
 fn migrator(backend: Backend) -> Result<Migrator, Error> {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use kring_core::Value;
-use kring_core::custom_field;
+use kring_core::custom_field::{self, StoredFile};
 use kring_core::i18n::Message;
 use kring_core::schema::ColumnType;
 use kring_core::validate::{Mode, ValidationErrors};
@@ -23,8 +23,14 @@ use crate::tenant::Tenant;
 /// A checked value for one field; `stored: None` clears it.
 pub struct FieldValueInput {
     field_id: i64,
+    field_type: String,
     stored: Option<String>,
 }
+
+/// Files a request itself uploaded for a record's file fields, as `(field id, file)`: the only
+/// files a file value may name besides those its field already holds. A client's JSON body
+/// cannot name one, so only the dialect that takes uploads hands them on.
+pub type Uploads<'a> = &'a [(i64, StoredFile)];
 
 /// What a write changed, for the activity log.
 pub struct FieldValueChange {
@@ -141,6 +147,14 @@ async fn fields_of(tx: &mut Tx, def: &ResourceDef, tenant: Tenant) -> Result<Vec
     Ok(fields)
 }
 
+/// Where a write's values go: the record (`None` before it exists) and the files the request
+/// uploaded for it.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub record: Option<i64>,
+    pub uploads: Uploads<'a>,
+}
+
 /// Checks `body["field_values"]`, adding problems to `errors` under `field_values.N.…`.
 pub async fn validate(
     tx: &mut Tx,
@@ -148,6 +162,7 @@ pub async fn validate(
     tenant: Tenant,
     body: &Map<String, Json>,
     mode: Mode,
+    target: Target<'_>,
     errors: &mut ValidationErrors,
 ) -> Result<Vec<FieldValueInput>, Error> {
     if !def.custom_fields {
@@ -165,6 +180,12 @@ pub async fn validate(
         return Ok(Vec::new());
     }
     let fields = fields_of(tx, def, tenant).await?;
+    let current = match target.record {
+        Some(id) if fields.iter().any(|f| f.ty == "file") => {
+            current_values(tx, def, tenant, id).await?
+        }
+        _ => HashMap::new(),
+    };
     let mut inputs: Vec<FieldValueInput> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let path = |key: &str| format!("field_values.{i}.{key}");
@@ -196,7 +217,14 @@ pub async fn validate(
             errors.add(path("field_id"), Message::new("validation.distinct"));
             continue;
         }
-        match custom_field::check(&field.ty, item.get("value").unwrap_or(&Json::Null)) {
+        let raw = item.get("value").unwrap_or(&Json::Null);
+        let checked = if field.ty == "file" {
+            let held = held_by(&current, target.uploads, field.id);
+            custom_field::held_files(raw, &held).map(|files| custom_field::files_text(&files))
+        } else {
+            custom_field::check(&field.ty, raw)
+        };
+        match checked {
             Ok(None) if field.required => {
                 errors.add(
                     path("value"),
@@ -204,9 +232,16 @@ pub async fn validate(
                 );
             }
             Ok(stored) => match stored.map(|s| field.choose(s)).transpose() {
-                Ok(stored) => inputs.push(FieldValueInput { field_id, stored }),
+                Ok(stored) => inputs.push(FieldValueInput {
+                    field_id,
+                    field_type: field.ty.clone(),
+                    stored,
+                }),
                 Err(message) => errors.add(path("value"), message),
             },
+            Err(message) if field.ty == "file" => {
+                errors.add(path("value"), message.with("attribute", field.name.clone()))
+            }
             Err(message) => errors.add(path("value"), message),
         }
     }
@@ -224,7 +259,53 @@ pub async fn validate(
     Ok(inputs)
 }
 
-/// Writes checked values for record `id`: one upsert for the values, one delete for the cleared.
+/// The files a file field may name: those its value holds now and those the request uploaded.
+fn held_by(
+    current: &HashMap<i64, Option<String>>,
+    uploads: Uploads<'_>,
+    field_id: i64,
+) -> Vec<StoredFile> {
+    let now = current
+        .get(&field_id)
+        .and_then(Option::as_deref)
+        .map(custom_field::stored_files)
+        .unwrap_or_default();
+    let uploaded = uploads
+        .iter()
+        .filter(|(field, _)| *field == field_id)
+        .map(|(_, file)| file.clone());
+    now.into_iter().chain(uploaded).collect()
+}
+
+/// Record `id`'s stored values by field id.
+async fn current_values(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    tenant: Tenant,
+    id: i64,
+) -> Result<HashMap<i64, Option<String>>, Error> {
+    let mut query = Query::select();
+    query
+        .columns(["field_id", "value"])
+        .from("field_values")
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
+        .and_where(Expr::col("model_type").eq(def.name))
+        .and_where(Expr::col("model_id").eq(id));
+    Ok(tx
+        .fetch(&query, &[ColumnType::Int, ColumnType::Text])
+        .await?
+        .into_iter()
+        .filter_map(|row| match row.as_slice() {
+            [Value::Int(field_id), Value::Text(v)] => Some((*field_id, Some(v.clone()))),
+            [Value::Int(field_id), Value::Null] => Some((*field_id, None)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Writes checked values for record `id`: one upsert for the values, one delete for the
+/// cleared, and the release of the files a replaced file value held (their media rows go, and
+/// with them, once committed, the files).
 pub async fn write(
     tx: &mut Tx,
     def: &ResourceDef,
@@ -235,23 +316,7 @@ pub async fn write(
     if inputs.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = Query::select();
-    query
-        .columns(["field_id", "value"])
-        .from("field_values")
-        .and_where(Expr::col("company_id").eq(tenant.company_id))
-        .and_where(Expr::col("model_type").eq(def.name))
-        .and_where(Expr::col("model_id").eq(id));
-    let existing: HashMap<i64, Option<String>> = tx
-        .fetch(&query, &[ColumnType::Int, ColumnType::Text])
-        .await?
-        .into_iter()
-        .filter_map(|row| match row.as_slice() {
-            [Value::Int(field_id), Value::Text(v)] => Some((*field_id, Some(v.clone()))),
-            [Value::Int(field_id), Value::Null] => Some((*field_id, None)),
-            _ => None,
-        })
-        .collect();
+    let existing = current_values(tx, def, tenant, id).await?;
 
     let changes: Vec<FieldValueChange> = inputs
         .iter()
@@ -275,6 +340,7 @@ pub async fn write(
                 "model_type",
                 "model_id",
                 "value",
+                "field_type",
                 "created_at",
                 "updated_at",
             ])
@@ -284,6 +350,10 @@ pub async fn write(
                     .to_owned(),
             );
         for change in &upserts {
+            let field_type = inputs
+                .iter()
+                .find(|input| input.field_id == change.field_id)
+                .map(|input| input.field_type.as_str());
             insert
                 .values([
                     Expr::val(tenant.company_id),
@@ -291,6 +361,7 @@ pub async fn write(
                     Expr::val(def.name),
                     Expr::val(id),
                     Expr::val(change.new.clone()),
+                    Expr::val(field_type.unwrap_or("text")),
                     Expr::val(now),
                     Expr::val(now),
                 ])
@@ -313,5 +384,49 @@ pub async fn write(
             .and_where(Expr::col("field_id").is_in(cleared));
         tx.execute(&delete).await?;
     }
+    release_files(tx, def, tenant, id, inputs, &changes).await?;
     Ok(changes)
+}
+
+/// Deletes the media rows of the files that changed file values no longer hold.
+async fn release_files(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    tenant: Tenant,
+    id: i64,
+    inputs: &[FieldValueInput],
+    changes: &[FieldValueChange],
+) -> Result<(), Error> {
+    let files_of = |text: &Option<String>| {
+        text.as_deref()
+            .map(custom_field::stored_files)
+            .unwrap_or_default()
+    };
+    let released: Vec<String> = changes
+        .iter()
+        .filter(|change| {
+            inputs
+                .iter()
+                .any(|i| i.field_id == change.field_id && i.field_type == "file")
+        })
+        .flat_map(|change| {
+            let kept = files_of(&change.new);
+            files_of(&change.old)
+                .into_iter()
+                .filter(move |file| !kept.contains(file))
+                .map(|file| file.uuid)
+        })
+        .collect();
+    if released.is_empty() {
+        return Ok(());
+    }
+    let mut delete = Query::delete();
+    delete
+        .from_table("media")
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
+        .and_where(Expr::col("model_type").eq(def.name))
+        .and_where(Expr::col("model_id").eq(id))
+        .and_where(Expr::col("uuid").is_in(released));
+    tx.execute(&delete).await?;
+    Ok(())
 }

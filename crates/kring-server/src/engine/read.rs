@@ -39,7 +39,8 @@ pub fn by_id(def: &ResourceDef, tenant: Tenant, id: i64) -> SelectStatement {
 
 /// The JSON form of a record: every column but the hidden ones, in column order.
 pub fn to_json(def: &ResourceDef, record: &[Value]) -> Map<String, Json> {
-    def.columns
+    let mut json: Map<String, Json> = def
+        .columns
         .iter()
         .zip(record)
         .filter(|(column, _)| !column.hidden)
@@ -52,7 +53,11 @@ pub fn to_json(def: &ResourceDef, record: &[Value]) -> Map<String, Json> {
             };
             (column.name.to_string(), json)
         })
-        .collect()
+        .collect();
+    if let Some(present) = def.present {
+        present(def, record, &mut json);
+    }
+    json
 }
 
 pub fn not_found(def: &ResourceDef, id: i64) -> Error {

@@ -14,7 +14,7 @@ use sea_query::{Expr, ExprTrait, Func, LockType, Query};
 use serde_json::{Map, Value as Json};
 
 use super::children::{self, Prepared};
-use super::field_values::{self, FieldValueChange};
+use super::field_values::{self, FieldValueChange, Target, Uploads};
 use super::read::{by_id, not_found, to_json};
 use crate::crypto::hash_password;
 use crate::db::{Tx, bind, dialect};
@@ -42,6 +42,7 @@ async fn check(
     tenant: Tenant,
     body: &Map<String, Json>,
     existing: Option<(i64, &[Value])>,
+    uploads: Uploads<'_>,
 ) -> Result<Checked, Error> {
     let mode = if existing.is_some() {
         Mode::Update
@@ -55,7 +56,12 @@ async fn check(
     let existing = existing.map(|(id, _)| id);
     check_references(tx, def, tenant, &validated, &mut errors).await?;
     check_unique(tx, def, tenant, &validated, existing, &mut errors).await?;
-    let field_values = field_values::validate(tx, def, tenant, body, mode, &mut errors).await?;
+    let target = Target {
+        record: existing,
+        uploads,
+    };
+    let field_values =
+        field_values::validate(tx, def, tenant, body, mode, target, &mut errors).await?;
     let children = children::validate(tx, def, tenant, body, existing, &mut errors).await?;
     if errors.is_empty() {
         Ok(Checked {
@@ -76,7 +82,18 @@ pub async fn store(
     tenant: Tenant,
     body: &Map<String, Json>,
 ) -> Result<(i64, Map<String, Json>), Error> {
-    let checked = check(tx, def, tenant, body, None).await?;
+    store_with(tx, def, tenant, body, &[]).await
+}
+
+/// [`store`], with files the request uploaded for the record's file fields.
+pub async fn store_with(
+    tx: &mut Tx,
+    def: &'static ResourceDef,
+    tenant: Tenant,
+    body: &Map<String, Json>,
+    uploads: Uploads<'_>,
+) -> Result<(i64, Map<String, Json>), Error> {
+    let checked = check(tx, def, tenant, body, None, uploads).await?;
     let now = Value::Timestamp(Utc::now());
     let mut record: Record = def
         .columns
@@ -173,11 +190,23 @@ pub async fn update(
     id: i64,
     body: &Map<String, Json>,
 ) -> Result<Map<String, Json>, Error> {
+    update_with(tx, def, tenant, id, body, &[]).await
+}
+
+/// [`update`], with files the request uploaded for the record's file fields.
+pub async fn update_with(
+    tx: &mut Tx,
+    def: &'static ResourceDef,
+    tenant: Tenant,
+    id: i64,
+    body: &Map<String, Json>,
+    uploads: Uploads<'_>,
+) -> Result<Map<String, Json>, Error> {
     let mut query = by_id(def, tenant, id);
     query.lock(LockType::Update);
     let rows = tx.fetch(&query, &def.types()).await?;
     let mut record = rows.into_iter().next().ok_or_else(|| not_found(def, id))?;
-    let checked = check(tx, def, tenant, body, Some((id, &record))).await?;
+    let checked = check(tx, def, tenant, body, Some((id, &record)), uploads).await?;
 
     let before = record.clone();
     for (column, slot) in def.columns.iter().zip(record.iter_mut()) {

@@ -2,6 +2,8 @@
 //! client (reqwest) and hand-built ones for what clients should not send, files on disk,
 //! Laravel's 422s, and the same customers and fields as the Cirqll dialect.
 
+use std::collections::HashMap;
+
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
@@ -29,6 +31,8 @@ backend_tests!(
     one_email_rule_in_both_dialects,
     a_fetched_customer_put_back_changes_nothing_and_a_photo_can_be_removed,
     a_multipart_body_labelled_json_is_read_as_multipart,
+    values_travel_in_their_fields_type_in_both_dialects,
+    a_cirqll_write_names_only_files_a_field_holds,
 );
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
@@ -1488,4 +1492,290 @@ async fn a_multipart_body_labelled_json_is_read_as_multipart(app: TestApp) {
         .body("{\"email\": ");
     let (status, _) = answer(request).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// A customer made through ManageIt with a value of each type and two files; the field ids in
+/// the order (number, checkbox, multiselect, date, text, file), and the customer's id.
+async fn typed_customer(app: &TestApp, token: &str) -> ([i64; 6], i64) {
+    let number = field(app, token, json!({"type": 2, "name": "Seats"})).await;
+    let checkbox = field(app, token, json!({"type": 4, "name": "Active"})).await;
+    let colours = field(
+        app,
+        token,
+        json!({"type": 6, "name": "Colours", "fields": {"options": ["red", "blue", "green"]}}),
+    )
+    .await;
+    let date = field(app, token, json!({"type": 3, "name": "Since"})).await;
+    let text = field(app, token, json!({"type": 1, "name": "Tier"})).await;
+    let documents = field(
+        app,
+        token,
+        json!({"type": 9, "name": "Documents",
+               "fields": {"fileConfig": {"acceptFile": ["PDF"], "allowMultiple": true, "maxFiles": 3}}}),
+    )
+    .await;
+    let files = format!("custom_fields[{documents}][file_upload][files][]");
+    let form = person(Form::new(), "typed@example.test")
+        .text(format!("custom_fields[{number}][value]"), "42.5")
+        .text(format!("custom_fields[{checkbox}][value]"), "1")
+        .text(format!("custom_fields[{colours}][value][]"), "red")
+        .text(format!("custom_fields[{colours}][value][]"), "blue")
+        .text(format!("custom_fields[{date}][value]"), "2024-02-29")
+        .text(format!("custom_fields[{text}][value]"), "42")
+        .part(files.clone(), file(PDF, "a.pdf", "application/pdf"))
+        .part(files, file(PDF, "b.pdf", "application/pdf"));
+    let (status, created) = post_form(app, token, "/api/customers", form).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["data"]["id"].as_i64().expect("id");
+    ([number, checkbox, colours, date, text, documents], id)
+}
+
+/// Each field's value as a Cirqll read shows it, by field id.
+async fn cirqll_values(app: &TestApp, token: &str, id: i64) -> HashMap<i64, Value> {
+    let path = format!("/api/customer/{id}?with=field_values");
+    let (status, body) = app.get(token, &path).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let values = body["field_values"]["data"]
+        .as_array()
+        .or(body["field_values"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    values
+        .iter()
+        .map(|v| {
+            (
+                v["field_id"].as_i64().expect("field id"),
+                v["value"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Each field's value as a ManageIt read shows it, by field id.
+async fn manageit_values(app: &TestApp, token: &str, id: i64) -> HashMap<i64, Value> {
+    let (status, body) = app.get(token, &format!("/api/customers/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["data"]["custom_fields"]
+        .as_array()
+        .expect("custom fields")
+        .iter()
+        .map(|f| {
+            let value = f["custom_field_values"][0]["value"].clone();
+            (f["id"].as_i64().expect("id"), value)
+        })
+        .collect()
+}
+
+/// Issue "One model, two dialects" 2: a value goes out in its field's type, the same stored
+/// value the same way in both dialects, whichever dialect wrote it; a file value is a list of
+/// files with name, size, content type and a URL that downloads it.
+async fn values_travel_in_their_fields_type_in_both_dialects(app: TestApp) {
+    let token = app.owner().await;
+    let ([number, checkbox, colours, date, text, documents], id) =
+        typed_customer(&app, &token).await;
+    let expected = [
+        (number, json!(42.5)),
+        (checkbox, json!(true)),
+        (colours, json!(["red", "blue"])),
+        (date, json!("2024-02-29")),
+        (text, json!("42")),
+    ];
+    let cirqll = cirqll_values(&app, &token, id).await;
+    let manageit = manageit_values(&app, &token, id).await;
+    for (field, value) in &expected {
+        assert_eq!(
+            cirqll.get(field),
+            Some(value),
+            "Cirqll, field {field}: {cirqll:?}"
+        );
+        assert_eq!(
+            manageit.get(field),
+            Some(value),
+            "ManageIt, field {field}: {manageit:?}"
+        );
+    }
+    let size = PDF.len();
+    let files = cirqll[&documents].as_array().expect("files").clone();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for (shown, name) in files.iter().zip(["a.pdf", "b.pdf"]) {
+        let keys: Vec<&str> = shown
+            .as_object()
+            .expect("file")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["name", "size", "content_type", "url"], "{shown}");
+        assert_eq!(shown["name"], name);
+        assert_eq!(shown["size"], size);
+        assert_eq!(shown["content_type"], "application/pdf");
+    }
+    let shown = manageit[&documents].as_array().expect("files").clone();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    for (item, cirqll_item) in shown.iter().zip(&files) {
+        assert_eq!(item["name"], cirqll_item["name"]);
+        assert_eq!(
+            item["path"], cirqll_item["url"],
+            "the same file, the same URL"
+        );
+        assert_eq!(item["size"], size);
+        assert_eq!(item["content_type"], "application/pdf");
+    }
+    let url = files[0]["url"].as_str().expect("url");
+    let response = app
+        .client
+        .get(url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.bytes().await.expect("bytes").as_ref(), PDF);
+
+    // Written through Cirqll's JSON, the values read back in the same types.
+    let (status, body) = app
+        .post(
+            &token,
+            "/api/customer",
+            json!({"name": "Typed too", "field_values": [
+                {"field_id": number, "value": 42.5},
+                {"field_id": checkbox, "value": true},
+                {"field_id": colours, "value": ["red", "blue"]},
+                {"field_id": date, "value": "2024-02-29"},
+                {"field_id": text, "value": 42},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let other = body["id"].as_i64().expect("id");
+    let cirqll = cirqll_values(&app, &token, other).await;
+    let manageit = manageit_values(&app, &token, other).await;
+    for (field, value) in &expected {
+        assert_eq!(cirqll.get(field), Some(value), "Cirqll, field {field}");
+        assert_eq!(manageit.get(field), Some(value), "ManageIt, field {field}");
+    }
+
+    // Lists show them the same way.
+    let (status, list) = app
+        .get(
+            &token,
+            &format!("/api/customer?with=field_values&filter=id:eq:{id}"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let values = &list["data"][0]["field_values"];
+    let values = values["data"]
+        .as_array()
+        .or(values.as_array())
+        .expect("values");
+    let seats = values
+        .iter()
+        .find(|v| v["field_id"] == number)
+        .expect("seats");
+    assert_eq!(seats["value"], json!(42.5));
+    let docs = values
+        .iter()
+        .find(|v| v["field_id"] == documents)
+        .expect("documents");
+    assert_eq!(docs["value"], Value::Array(files));
+}
+
+/// Writes one field value of a customer through Cirqll.
+async fn set_files(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    field: i64,
+    value: Value,
+) -> (StatusCode, Value) {
+    let body = json!({"field_values": [{"field_id": field, "value": value}]});
+    app.patch(token, path, body).await
+}
+
+/// The names of the files a customer's file field holds, as ManageIt shows them.
+async fn held_names(app: &TestApp, token: &str, id: i64, field: i64) -> Vec<String> {
+    manageit_values(app, token, id)
+        .await
+        .get(&field)
+        .and_then(Value::as_array)
+        .map(|files| {
+            files
+                .iter()
+                .map(|f| f["name"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Issue "One model, two dialects" 3: files come only by upload. A Cirqll write may keep or
+/// drop the files a file field holds, by name, uuid, URL or the object a read shows; any other
+/// value is a 422 that changes nothing, and files a write drops are released.
+async fn a_cirqll_write_names_only_files_a_field_holds(app: TestApp) {
+    let token = app.owner().await;
+    let ([.., documents], id) = typed_customer(&app, &token).await;
+    let path = format!("/api/customer/{id}");
+    assert_eq!(settle(&app, 2).await.len(), 2);
+
+    for refused in [
+        json!("hello.pdf"),
+        json!([{"name": "x.pdf", "uuid": "0123456789abcdef0123456789abcdef"}]),
+        json!(7),
+    ] {
+        let (status, answer) = set_files(&app, &token, &path, documents, refused.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{refused}: {answer}"
+        );
+        let message = answer["errors"]["field_values.0.value"][0]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            message.contains("Documents") && message.contains("upload"),
+            "{answer}"
+        );
+        assert_eq!(
+            held_names(&app, &token, id, documents).await,
+            ["a.pdf", "b.pdf"],
+            "{refused} changed nothing"
+        );
+    }
+    // A new record holds no files, so it may name none, not even another record's.
+    let (status, answer) = app
+        .post(
+            &token,
+            "/api/customer",
+            json!({"name": "Thief", "field_values": [{"field_id": documents, "value": "a.pdf"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+
+    // The value as a read shows it, sent back, changes nothing.
+    let shown = cirqll_values(&app, &token, id).await[&documents].clone();
+    let (status, answer) = set_files(&app, &token, &path, documents, json!(shown)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        held_names(&app, &token, id, documents).await,
+        ["a.pdf", "b.pdf"]
+    );
+
+    // Keeping one file by name releases the other, its row and its bytes.
+    let (status, answer) = set_files(&app, &token, &path, documents, json!(["b.pdf"])).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(held_names(&app, &token, id, documents).await, ["b.pdf"]);
+    assert_eq!(media_count(&app).await, 1);
+    assert_eq!(
+        settle(&app, 1).await.len(),
+        1,
+        "the released file is removed"
+    );
+
+    // `null` releases them all.
+    let (status, answer) = set_files(&app, &token, &path, documents, json!(null)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        held_names(&app, &token, id, documents).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(media_count(&app).await, 0);
+    assert_eq!(settle(&app, 0).await, Vec::<String>::new());
 }

@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use kring_core::i18n::Message;
@@ -13,6 +13,7 @@ use kring_core::validate::{Mode, ValidationErrors, validate};
 use serde_json::{Map, Value as Json};
 
 use super::singleton;
+use crate::api::files::{FileKeys, Links, present_files};
 use crate::auth::principal::{Create, Delete, Update, View};
 use crate::auth::{Allowed, Principal, privilege};
 use crate::engine;
@@ -161,9 +162,11 @@ async fn index(
     RouteResource(def): RouteResource,
     Allowed(principal, ..): Allowed<View>,
     uri: Uri,
+    headers: HeaderMap,
 ) -> Result<Response, Error> {
     let plan = permitted_plan(&principal, def, &uri, PlanKind::Index)?;
-    let list = engine::index(&state.db, def, principal.tenant, &plan).await?;
+    let mut list = engine::index(&state.db, def, principal.tenant, &plan).await?;
+    with_files(&state, principal.tenant, &headers, &mut list).await?;
     Ok(planned_response(StatusCode::OK, &list, &plan))
 }
 
@@ -173,9 +176,11 @@ async fn show(
     Allowed(principal, ..): Allowed<View>,
     RecordId(id): RecordId,
     uri: Uri,
+    headers: HeaderMap,
 ) -> Result<Response, Error> {
     let plan = permitted_plan(&principal, def, &uri, PlanKind::Show)?;
-    let record = engine::show(&state.db, def, principal.tenant, id, &plan).await?;
+    let mut record = engine::show(&state.db, def, principal.tenant, id, &plan).await?;
+    with_files(&state, principal.tenant, &headers, &mut record).await?;
     Ok(planned_response(StatusCode::OK, &record, &plan))
 }
 
@@ -185,11 +190,24 @@ async fn me(
     RouteResource(def): RouteResource,
     principal: Principal,
     uri: Uri,
+    headers: HeaderMap,
 ) -> Result<Response, Error> {
     let plan = permitted_plan(&principal, def, &uri, PlanKind::Show)?;
     let tenant = principal.tenant;
-    let record = engine::show(&state.db, def, tenant, tenant.user_id, &plan).await?;
+    let mut record = engine::show(&state.db, def, tenant, tenant.user_id, &plan).await?;
+    with_files(&state, tenant, &headers, &mut record).await?;
     Ok(planned_response(StatusCode::OK, &record, &plan))
+}
+
+/// Completes the file values a read shows with each file's size, type and download URL.
+async fn with_files(
+    state: &AppState,
+    tenant: Tenant,
+    headers: &HeaderMap,
+    json: &mut Json,
+) -> Result<(), Error> {
+    let links = || Links::of(state, headers);
+    present_files(&state.db, tenant, links, FileKeys::Cirqll, json).await
 }
 
 async fn store(
@@ -214,6 +232,7 @@ async fn store(
                 privilege::check_write(&mut tx, &principal, def, None, &body).await?;
                 let (id, record) = write::store(&mut tx, def, tenant, &body).await?;
                 work.commit(tx, Some(id)).await?;
+                released_files(&state, def);
                 with_written(&state, def, tenant, id, record).await?
             }
             Attempt::Recover { .. } => {
@@ -225,6 +244,13 @@ async fn store(
     }
     .await;
     work.finish(outcome).await
+}
+
+/// A write that changed file values may have released files: their removal need not wait.
+fn released_files(state: &AppState, def: &ResourceDef) {
+    if def.custom_fields {
+        state.files.wake_sweeper();
+    }
 }
 
 /// Refuses a body whose target URLs lead to non-public addresses (a webhook's `url`), with the
@@ -268,6 +294,7 @@ async fn update(
             privilege::check_write(&mut tx, &principal, def, Some(id), &body).await?;
             let record = write::update(&mut tx, def, tenant, id, &body).await?;
             work.commit(tx, None).await?;
+            released_files(&state, def);
             let shown = with_written(&state, def, tenant, id, record).await?;
             return Ok((StatusCode::OK, Some(shown)));
         }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use kring_core::Value;
+use kring_core::custom_field::{self, StoredFile};
 use kring_core::manageit::{
     CustomerInput, FieldInput, Limits, Photo, UploadedFile, permission_name, validate_customer,
 };
@@ -16,6 +17,7 @@ use serde_json::{Map, Value as Json, json};
 use super::fields::{CustomField, column, customer_fields, text_of};
 use super::input::Input;
 use crate::api::cirqll::resources::embedding;
+use crate::api::files::{FileKeys, Links, present_files};
 use crate::db::{Db, Reader, Tx};
 use crate::engine::write;
 use crate::engine::{self, by_id};
@@ -77,7 +79,7 @@ pub async fn shaped(
     let mut values = field_values(db, tenant, &ids).await?;
     let mut permissions = permissions(db, tenant, &ids).await?;
     let photos = photos(db, tenant, &ids).await?;
-    Ok(records
+    let shaped: Vec<Json> = records
         .into_iter()
         .zip(ids)
         .map(|(record, id)| {
@@ -86,7 +88,20 @@ pub async fn shaped(
                 permissions: permissions.remove(&id).unwrap_or_default(),
                 photo: photos.get(&id).cloned(),
             };
-            customer_json(&record, &fields, parts, base_url)
+            Json::Object(customer_json(&record, &fields, parts, base_url))
+        })
+        .collect();
+    let mut shaped = Json::Array(shaped);
+    let links = || Ok(Links::new(base_url));
+    present_files(db, tenant, links, FileKeys::ManageIt, &mut shaped).await?;
+    let Json::Array(shaped) = shaped else {
+        return Ok(Vec::new());
+    };
+    Ok(shaped
+        .into_iter()
+        .filter_map(|customer| match customer {
+            Json::Object(map) => Some(map),
+            _ => None,
         })
         .collect())
 }
@@ -146,7 +161,7 @@ fn customer_json(
                 .values
                 .iter()
                 .filter(|v| v.get(2).and_then(Value::as_int) == Some(field.id()))
-                .map(|v| value_json(v, field, id, &owner, base_url))
+                .map(|v| value_json(v, field, id, &owner))
                 .collect();
             if mine.is_empty() {
                 return None;
@@ -185,25 +200,15 @@ pub fn download_url(base_url: &str, uuid: &str) -> String {
     format!("{base_url}/api/files/{uuid}")
 }
 
-/// `(id, model_id, field_id, value, created_at, updated_at)` of a value row.
-fn value_json(
-    row: &[Value],
-    field: &CustomField,
-    customer: i64,
-    owner: &Json,
-    base_url: &str,
-) -> Json {
+/// `(id, model_id, field_id, value, created_at, updated_at)` of a value row, its value in the
+/// field's type (a file field's files are completed by [`present_files`]).
+fn value_json(row: &[Value], field: &CustomField, customer: i64, owner: &Json) -> Json {
     let cell = |i: usize| row.get(i).map(Value::to_json).unwrap_or(Json::Null);
-    let stored = row.get(3).and_then(text_of);
-    let value = match (field.config().ty.as_str(), stored) {
-        (_, None) => Json::Null,
-        ("file", Some(text)) => stored_files(&text)
-            .into_iter()
-            .map(|(name, uuid)| json!({ "name": name, "path": download_url(base_url, &uuid) }))
-            .collect(),
-        ("multiselect", Some(text)) => serde_json::from_str(&text).unwrap_or(Json::String(text)),
-        (_, Some(text)) => Json::String(text),
-    };
+    let value = row
+        .get(3)
+        .and_then(text_of)
+        .map(|text| custom_field::present(&field.config().ty, &text))
+        .unwrap_or(Json::Null);
     json!({
         "id": cell(0),
         "owner_id": owner,
@@ -213,22 +218,6 @@ fn value_json(
         "created_at": cell(4),
         "updated_at": cell(5),
     })
-}
-
-/// A file field's stored value, `[{"name": …, "uuid": …}]`, as (name, uuid) pairs.
-fn stored_files(text: &str) -> Vec<(String, String)> {
-    let Ok(Json::Array(items)) = serde_json::from_str::<Json>(text) else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .filter_map(|item| {
-            Some((
-                item.get("name")?.as_str()?.to_string(),
-                item.get("uuid")?.as_str()?.to_string(),
-            ))
-        })
-        .collect()
 }
 
 async fn field_values(
@@ -456,12 +445,12 @@ async fn write_row(
     existing: Option<i64>,
     checked: &CustomerInput,
 ) -> Result<i64, Error> {
-    let body = engine_body(checked);
+    let (body, uploads) = engine_body(checked);
     match existing {
-        None => write::store(tx, &CUSTOMER, tenant, &body)
+        None => write::store_with(tx, &CUSTOMER, tenant, &body, &uploads)
             .await
             .map(|(id, _)| id),
-        Some(id) => write::update(tx, &CUSTOMER, tenant, id, &body)
+        Some(id) => write::update_with(tx, &CUSTOMER, tenant, id, &body, &uploads)
             .await
             .map(|_| id),
     }
@@ -523,23 +512,28 @@ fn extras_changed(
 /// Jetstream's profile photo limit (`spec/manageit.md` §5.6): 1024 kilobytes.
 const PHOTO_KB: u64 = 1024;
 
-/// The Cirqll body of a checked request: its columns, and its field values in their stored form
-/// (a file field holds `[{"name", "uuid"}]` of its uploads).
-fn engine_body(checked: &CustomerInput) -> Map<String, Json> {
+/// The Cirqll body of a checked request, its columns and its field values in their stored
+/// form, and the files it uploads for its file fields (which those values name).
+fn engine_body(checked: &CustomerInput) -> (Map<String, Json>, Vec<(i64, StoredFile)>) {
     let mut body = checked.columns.clone();
+    let mut uploads = Vec::new();
     let values: Vec<Json> = checked
         .fields
         .iter()
         .map(|(field_id, input)| {
             let value = match input {
                 FieldInput::Value(value) => json!(value),
-                FieldInput::Files(list) if list.is_empty() => Json::Null,
                 FieldInput::Files(list) => {
-                    let stored: Vec<Json> = list
+                    let files: Vec<StoredFile> = list
                         .iter()
-                        .map(|f| json!({ "name": files::display_name(&f.original_name), "uuid": f.storage_key }))
+                        .map(|f| StoredFile {
+                            name: files::display_name(&f.original_name),
+                            uuid: f.storage_key.clone(),
+                        })
                         .collect();
-                    json!(Json::Array(stored).to_string())
+                    let stored = custom_field::files_text(&files);
+                    uploads.extend(files.into_iter().map(|file| (*field_id, file)));
+                    json!(stored)
                 }
             };
             json!({ "field_id": field_id, "value": value })
@@ -548,7 +542,7 @@ fn engine_body(checked: &CustomerInput) -> Map<String, Json> {
     if !values.is_empty() {
         body.insert("field_values".into(), Json::Array(values));
     }
-    body
+    (body, uploads)
 }
 
 /// Records one upload as the customer's media and moves it into place.
