@@ -153,10 +153,7 @@ pub fn held_files(raw: &Json, held: &[StoredFile]) -> Result<Vec<StoredFile>, Me
 /// Whether one item of a written file value names `file`.
 fn names_file(item: &Json, file: &StoredFile) -> bool {
     let names = |text: &str| {
-        let path = text.split(['?', '#']).next().unwrap_or(text);
-        text == file.uuid
-            || text == file.name
-            || path.ends_with(&format!("/api/files/{}", file.uuid))
+        text == file.uuid || text == file.name || crate::file_url::links_to(text, &file.uuid)
     };
     match item {
         Json::String(text) => names(text),

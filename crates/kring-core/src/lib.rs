@@ -13,6 +13,7 @@
 #![cfg_attr(test, allow(clippy::as_conversions, clippy::indexing_slicing))]
 
 pub mod custom_field;
+pub mod file_url;
 pub mod form;
 pub mod i18n;
 pub mod manageit;

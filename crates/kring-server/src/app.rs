@@ -45,6 +45,7 @@ pub async fn prepare(config: Config) -> Result<AppState, Error> {
     let concurrency_limit = config.concurrency_limit;
     let files = files::FileStore::new(&config)?;
     files.sweep_staging().await;
+    let link_key = files::link_key(&db).await?;
     Ok(AppState {
         db,
         config: Arc::new(config),
@@ -52,6 +53,7 @@ pub async fn prepare(config: Config) -> Result<AppState, Error> {
         concurrency: Arc::new(rate_limit::Concurrency::new(concurrency_limit)),
         egress,
         files: Arc::new(files),
+        link_key: Arc::new(link_key),
     })
 }
 

@@ -1,5 +1,5 @@
-//! The time the rate limiter counts windows by: the system's, or one a test sets and moves, so
-//! a test of a window's end need not wait for the wall clock's.
+//! The time the rate limiter counts windows by and download links expire by: the system's, or
+//! one a test sets and moves, so a test of a window's end need not wait for the wall clock's.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};

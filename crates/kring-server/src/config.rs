@@ -41,6 +41,8 @@ pub struct Config {
     /// How old a kept file that no media row names must be before it is swept: a write keeps
     /// its file before its transaction commits, so a younger one may still be wanted.
     pub orphan_grace: Duration,
+    /// How long a download link in a response opens its file (`--file-link-lifetime`).
+    pub file_link_lifetime: Duration,
     /// A PEM file of extra certificate authorities that webhook targets' HTTPS certificates may
     /// chain to, besides the system's (a private CA of a closed network; tests).
     pub webhook_ca_file: Option<PathBuf>,
@@ -137,6 +139,9 @@ impl Default for ConnectionLimits {
 /// How old an unrecorded file must be before it is swept, unless configured (`--orphan-grace`).
 pub const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
+/// How long a download link opens its file, unless configured (`--file-link-lifetime`).
+pub const DEFAULT_FILE_LINK_LIFETIME: Duration = Duration::from_secs(3600);
+
 /// How long a request's expensive reads may take together, unless configured
 /// (`--query-timeout`).
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -167,6 +172,7 @@ impl Config {
             public_url: None,
             s3: None,
             orphan_grace: DEFAULT_ORPHAN_GRACE,
+            file_link_lifetime: DEFAULT_FILE_LINK_LIFETIME,
             webhook_ca_file: None,
             webhook_timeout_seconds: DEFAULT_WEBHOOK_TIMEOUT,
             webhook_lease_seconds: DEFAULT_WEBHOOK_LEASE,

@@ -19,4 +19,6 @@ pub struct AppState {
     pub egress: Arc<Egress>,
     /// Where uploaded files are kept.
     pub files: Arc<files::FileStore>,
+    /// The key that signs download links, the same for every instance of the deployment.
+    pub link_key: Arc<Vec<u8>>,
 }

@@ -203,6 +203,9 @@ enum Command {
         /// upload killed before its commit left); checked at start and every hour.
         #[arg(long, env = "KRING_ORPHAN_GRACE", default_value_t = 3600.0, value_parser = seconds)]
         orphan_grace: f64,
+        /// Seconds a download link in a response opens its file, with no header needed.
+        #[arg(long, env = "KRING_FILE_LINK_LIFETIME", default_value_t = 3600.0, value_parser = seconds)]
+        file_link_lifetime: f64,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -347,6 +350,7 @@ async fn main() -> anyhow::Result<()> {
             public_url,
             s3,
             orphan_grace,
+            file_link_lifetime,
             database,
         } => {
             let mut config = Config::new(database.url()?);
@@ -356,6 +360,7 @@ async fn main() -> anyhow::Result<()> {
             config.public_url = public_url.filter(|u| !u.is_empty());
             config.s3 = (*s3).config()?;
             config.orphan_grace = std::time::Duration::from_secs_f64(orphan_grace);
+            config.file_link_lifetime = std::time::Duration::from_secs_f64(file_link_lifetime);
             config.body_limit = body_limit;
             config.rate_limit = rate_limit;
             config.concurrency_limit = concurrency_limit;

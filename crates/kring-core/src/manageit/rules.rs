@@ -317,7 +317,9 @@ impl Check {
         let mut granted = Vec::new();
         for (key, name) in shown {
             let id = key.parse::<i64>().ok();
-            match id.filter(|id| permission_name(*id).as_deref() == name.as_str()) {
+            // Both sides must be there: an unknown id has no name, and `null` is none.
+            let named = |id: &i64| permission_name(*id).is_some_and(|n| name.as_str() == Some(&*n));
+            match id.filter(named) {
                 Some(id) => granted.push(id),
                 None => self.fail(&format!("permissions.{key}"), Message::new("validation.in")),
             }

@@ -7,36 +7,56 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use kring_core::file_url::{self, Refusal};
+use kring_core::i18n::Message;
 
 use sea_query::{Expr, ExprTrait, Query};
 use serde_json::{Value as Json, json};
 
 use crate::auth::Principal;
-use crate::db::{Db, Raw};
+use crate::db::Db;
 use crate::error::Error;
 use crate::registry::{Action, find};
 use crate::state::AppState;
 use crate::tenant::Tenant;
 
-/// The download URLs a response shows, absolute from the request's public base.
+/// The download links a response shows: absolute from the request's public base, signed and
+/// expiring (`kring_core::file_url`), so they open with no header.
+#[derive(Clone)]
 pub struct Links {
     base: String,
+    key: Arc<Vec<u8>>,
+    expires: i64,
 }
 
 impl Links {
-    pub fn new(base: &str) -> Links {
-        Links {
-            base: base.to_string(),
-        }
+    /// The links of a request, from its public base (421 for a `Host` that may not be one).
+    /// They expire a lifetime from now, rounded up to the minute, so that a page of links
+    /// made within one minute stays the same (and a browser's cache keeps an image).
+    pub fn of(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Links, Error> {
+        let base = crate::http::public_base(&state.config, headers)?;
+        let lifetime = i64::try_from(state.config.file_link_lifetime.as_secs()).unwrap_or(i64::MAX);
+        let now = i64::try_from(state.config.clock.epoch_seconds()).unwrap_or(i64::MAX);
+        let expires = now.saturating_add(lifetime).saturating_add(59) / 60 * 60;
+        Ok(Links {
+            base,
+            key: state.link_key.clone(),
+            expires,
+        })
     }
 
-    /// The links of a request, from its public base (421 for a `Host` that may not be one).
-    pub fn of(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Links, Error> {
-        crate::http::public_base(&state.config, headers).map(|base| Links { base })
+    /// The public base the links start with.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     pub fn url(&self, uuid: &str) -> String {
-        format!("{}/api/files/{uuid}", self.base)
+        let query = file_url::signed_query(&self.key, uuid, self.expires);
+        format!("{}{}?{query}", self.base, file_url::path(uuid))
     }
 }
 
@@ -140,36 +160,55 @@ async fn file_facts(
         .collect())
 }
 
-/// `GET /api/files/{uuid}`: the file, to a caller of its company who may view the record it
-/// belongs to; 404 for anyone else, as for a file that does not exist (T44).
+/// `GET /api/files/{uuid}`: the file, by a signed link (`?expires=…&signature=…`, as responses
+/// show them) to anyone holding it, or to a bearer of its company who may view the record it
+/// belongs to; 404 for anyone else, as for a file that does not exist (T44). A link that is
+/// wrong, expired or for another file is a 403.
 pub async fn download(
     State(state): State<AppState>,
-    principal: Principal,
     Path(uuid): Path<String>,
+    mut parts: Parts,
 ) -> Result<Response, Error> {
-    let tenant = principal.tenant;
     let not_found = || Error::NotFound {
         resource: "media",
         id: kring_core::query::truncate(&uuid, 40),
     };
+    let link = signed_link(parts.uri.query().unwrap_or(""));
+    let company = match &link {
+        Some((expires, signature)) => {
+            let now = i64::try_from(state.config.clock.epoch_seconds()).unwrap_or(i64::MAX);
+            file_url::verify(&state.link_key, &uuid, expires, signature, now).map_err(|r| {
+                Error::Refused(Message::new(match r {
+                    Refusal::Wrong => "http.file_link_wrong",
+                    Refusal::Expired => "http.file_link_expired",
+                }))
+            })?;
+            None
+        }
+        None => Some(Principal::from_request_parts(&mut parts, &state).await?),
+    };
     if uuid.len() != 32 || !uuid.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(not_found());
     }
-    let rows: Vec<(String, String, Option<String>)> = state
-        .db
-        .fetch_as(&Raw::new(
-            "SELECT model_type, file_name, mime_type FROM media WHERE company_id = ? AND uuid = ?",
-            vec![tenant.company_id.into(), uuid.clone().into()],
-        ))
-        .await?;
-    let Some((model, name, mime)) = rows.into_iter().next() else {
+    let mut query = Query::select();
+    query
+        .columns(["company_id", "model_type", "file_name", "mime_type"])
+        .from("media")
+        .and_where(Expr::col("uuid").eq(uuid.as_str()));
+    if let Some(principal) = &company {
+        query.and_where(Expr::col("company_id").eq(principal.tenant.company_id));
+    }
+    let rows: Vec<(i64, String, String, Option<String>)> = state.db.fetch_as(&query).await?;
+    let Some((company_id, model, name, mime)) = rows.into_iter().next() else {
         return Err(not_found());
     };
-    let def = find(&model).ok_or_else(not_found)?;
-    principal.may(def, Action::View)?;
+    if let Some(principal) = &company {
+        let def = find(&model).ok_or_else(not_found)?;
+        principal.may(def, Action::View)?;
+    }
     let (body, length) = state
         .files
-        .open(tenant.company_id, &uuid)
+        .open(company_id, &uuid)
         .await?
         .ok_or_else(not_found)?;
     let mime = mime
@@ -177,6 +216,25 @@ pub async fn download(
         .unwrap_or_else(|| "application/octet-stream".to_string());
     Ok(file_response(body, length, &name, &mime))
 }
+
+/// The `expires` and `signature` of a signed link's query, when it has either.
+fn signed_link(query: &str) -> Option<(String, String)> {
+    let pairs = kring_core::query::parse_query_string(query);
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    match (get("expires"), get("signature")) {
+        (None, None) => None,
+        (expires, signature) => Some((expires.unwrap_or_default(), signature.unwrap_or_default())),
+    }
+}
+
+/// Images a browser shows rather than runs: shown inline, so `<img src>` works. Anything else,
+/// SVG included (it can carry script), is an attachment.
+const INLINE_IMAGES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
 
 fn file_response(body: Body, length: Option<u64>, name: &str, mime: &str) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
@@ -189,7 +247,17 @@ fn file_response(body: Body, length: Option<u64>, name: &str, mime: &str) -> Res
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    if let Ok(value) = HeaderValue::from_str(&content_disposition(name)) {
+    // Whatever a file holds, it runs nothing and loads nothing in a browser that opens it.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    let disposition = if INLINE_IMAGES.contains(&mime) {
+        "inline"
+    } else {
+        "attachment"
+    };
+    if let Ok(value) = HeaderValue::from_str(&content_disposition(disposition, name)) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     if let Some(length) = length {
@@ -198,8 +266,8 @@ fn file_response(body: Body, length: Option<u64>, name: &str, mime: &str) -> Res
     response
 }
 
-/// `attachment; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>` (RFC 6266).
-pub fn content_disposition(name: &str) -> String {
+/// `<disposition>; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>` (RFC 6266).
+pub fn content_disposition(disposition: &str, name: &str) -> String {
     let fallback: String = name
         .chars()
         .map(|c| {
@@ -211,5 +279,5 @@ pub fn content_disposition(name: &str) -> String {
         })
         .collect();
     let encoded = kring_core::form::percent_encode(name, b"");
-    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+    format!("{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }

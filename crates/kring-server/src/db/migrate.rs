@@ -185,6 +185,15 @@ const MIGRATIONS: &[(i64, &str, Source)] = &[
             postgres: None,
         },
     ),
+    (
+        16,
+        "server keys",
+        Source::Portable {
+            sql: include_str!("../../migrations/0016_server_keys.sql"),
+            sqlite: None,
+            postgres: None,
+        },
+    ),
 ];
 
 fn migrator(backend: Backend) -> Result<Migrator, Error> {

@@ -406,6 +406,30 @@ pub async fn forget(
     Ok(())
 }
 
+/// The key that signs download links: made once per deployment, at the first start, and kept
+/// in the database so that every instance signs and checks with the same one.
+pub async fn link_key(db: &crate::db::Db) -> Result<Vec<u8>, Error> {
+    let made = crate::crypto::random_secret()?;
+    let mut tx = db.begin().await?;
+    tx.execute(&Raw::new(
+        "INSERT INTO server_keys (name, secret) VALUES ('file_links', ?) \
+         ON CONFLICT (name) DO NOTHING",
+        vec![made.into()],
+    ))
+    .await?;
+    let rows: Vec<(String,)> = tx
+        .fetch_as(&Raw::new(
+            "SELECT secret FROM server_keys WHERE name = 'file_links'",
+            vec![],
+        ))
+        .await?;
+    tx.commit().await?;
+    rows.into_iter()
+        .next()
+        .map(|(secret,)| secret.into_bytes())
+        .ok_or_else(|| Error::Internal("the download link key is missing".into()))
+}
+
 /// Removes the files of deleted media rows (queued by the trigger on `media`), a batch at a
 /// time; returns how many went. Safe on several instances at once: removing twice is harmless.
 pub async fn sweep_deletions(db: &crate::db::Db, store: &FileStore) -> Result<usize, Error> {

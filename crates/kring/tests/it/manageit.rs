@@ -362,6 +362,8 @@ async fn seed_file_upload_customer(app: TestApp) {
     assert_eq!(response.headers()["content-type"], "image/png");
     assert_eq!(response.bytes().await.unwrap().as_ref(), PNG);
 
+    // The bearer route: the link's path without its signature.
+    let path = link_path(&json!(path));
     let stranger = app.user("Other", "company_owner").await;
     let response = app
         .client
@@ -1397,11 +1399,23 @@ async fn a_fetched_customer_put_back_changes_nothing_and_a_photo_can_be_removed(
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["permissions"], fetched["data"]["permissions"]);
+    // The same file's link (its signature's expiry moves on with the clock's minute).
     assert_eq!(
-        body["data"]["profile_photo_path"],
-        fetched["data"]["profile_photo_path"]
+        link_path(&body["data"]["profile_photo_path"]),
+        link_path(&fetched["data"]["profile_photo_path"])
     );
     assert_eq!(media_count(&app).await, 2, "the photo stayed");
+    // A permission id without its name is not a permission the response showed.
+    let (status, body) = app
+        .send(
+            "PUT",
+            Some(&token),
+            &path,
+            Some(json!({"permissions": {"0": null}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["errors"]["permissions.0"].is_array(), "{body}");
     // Another URL is not an image.
     let (status, body) = app
         .send(
@@ -1438,6 +1452,12 @@ async fn a_fetched_customer_put_back_changes_nothing_and_a_photo_can_be_removed(
         "the photos' files to go",
     )
     .await;
+}
+
+/// A download link without its query (the signature that expires).
+fn link_path(link: &Value) -> String {
+    let link = link.as_str().expect("a link");
+    link.split('?').next().unwrap_or(link).to_string()
 }
 
 /// Issue "One model, two dialects" 21: the seed shows `Content-Type: application/json` beside
@@ -1778,4 +1798,155 @@ async fn a_cirqll_write_names_only_files_a_field_holds(app: TestApp) {
     );
     assert_eq!(media_count(&app).await, 0);
     assert_eq!(settle(&app, 0).await, Vec::<String>::new());
+}
+
+/// Issue "One model, two dialects" 15, on both engines: `signed_links` with each.
+mod signed_links_open_files_without_a_header {
+    use crate::support::Backend;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::signed_links(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::signed_links(Backend::Postgres).await;
+    }
+}
+
+/// Download links in responses are signed and expire: they open their file with no header
+/// (an image inline, anything else as an attachment, never sniffed), through any instance of
+/// the deployment, until they expire; a wrong, expired or borrowed signature is a 403 JSON
+/// error; the bearer route keeps working.
+async fn signed_links(backend: crate::support::Backend) {
+    use kring_server::clock::{Clock, ManualClock};
+    let clock = std::sync::Arc::new(ManualClock::at(1_900_000_000));
+    let shared = clock.clone();
+    let configure = move |c: &mut kring_server::config::Config| {
+        c.rate_limit = 1_000_000;
+        c.clock = shared;
+        c.file_link_lifetime = std::time::Duration::from_secs(600);
+    };
+    let Some(app) = TestApp::spawn_configured(backend, configure.clone()).await else {
+        eprintln!("KRING_TEST_POSTGRES_URL is not set: PostgreSQL half skipped");
+        return;
+    };
+    let token = app.owner().await;
+    let ([.., documents], id) = typed_customer(&app, &token).await;
+    let form = Form::new()
+        .text("_method", "PUT")
+        .part("profile_photo_path", file(PNG, "me.png", "image/png"));
+    let (status, body) = post_form(&app, &token, &format!("/api/customers/{id}"), form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let photo = body["data"]["profile_photo_path"]
+        .as_str()
+        .expect("photo")
+        .to_string();
+    let pdf = manageit_values(&app, &token, id).await[&documents][0]["path"]
+        .as_str()
+        .expect("path")
+        .to_string();
+    let expires: i64 = pdf
+        .split("expires=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .and_then(|e| e.parse().ok())
+        .expect("an expiry");
+    let now = i64::try_from(clock.epoch_seconds()).expect("now");
+    assert!(
+        (600..660).contains(&(expires - now)),
+        "{pdf}: a lifetime from now"
+    );
+
+    let fetch = |url: String| {
+        let client = app.client.clone();
+        async move { client.get(url).send().await.expect("download") }
+    };
+    let response = fetch(pdf.clone()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("attachment;"),
+        "{headers:?}"
+    );
+    assert_eq!(response.bytes().await.expect("bytes").as_ref(), PDF);
+    let response = fetch(photo.clone()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "inline; filename=\"me.png\"; filename*=UTF-8''me.png"
+    );
+    assert_eq!(response.bytes().await.expect("bytes").as_ref(), PNG);
+
+    // Another instance of the deployment opens the same link.
+    let sibling = app
+        .sibling({
+            let files_dir = app.files_dir.clone();
+            let configure = configure.clone();
+            move |c| {
+                configure(c);
+                c.files_dir = files_dir;
+            }
+        })
+        .await;
+    let on_sibling = pdf.replace(&app.base, &sibling.base);
+    assert_eq!(fetch(on_sibling).await.status(), StatusCode::OK);
+
+    // A signature for another file, altered, or missing half: 403, with a message.
+    let query = pdf
+        .split_once('?')
+        .map(|(_, q)| q.to_string())
+        .expect("query");
+    let photo_path = link_path(&json!(photo));
+    let borrowed = format!("{photo_path}?{query}");
+    let altered = pdf.replace("signature=", "signature=0");
+    let later = pdf.replace(
+        &format!("expires={expires}"),
+        &format!("expires={}", expires + 60),
+    );
+    let unsigned = pdf.split("&signature").next().unwrap_or("").to_string();
+    for refused in [borrowed, altered, later, unsigned] {
+        let response = fetch(refused.clone()).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{refused}");
+        let body: Value = response.json().await.expect("a JSON error");
+        assert_eq!(
+            body["message"], "This download link is not valid for this file.",
+            "{refused}"
+        );
+    }
+
+    // Past its expiry the genuine link is refused as expired; a fresh read gives a new one.
+    clock.advance(661);
+    let response = fetch(pdf.clone()).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body: Value = response.json().await.expect("a JSON error");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("expired"),
+        "{body}"
+    );
+    let fresh = manageit_values(&app, &token, id).await[&documents][0]["path"]
+        .as_str()
+        .expect("path")
+        .to_string();
+    assert_ne!(fresh, pdf);
+    assert_eq!(fetch(fresh).await.status(), StatusCode::OK);
+
+    // The bearer route is unchanged: 401 without the header, the file with it.
+    let bare = link_path(&json!(pdf));
+    assert_eq!(fetch(bare.clone()).await.status(), StatusCode::UNAUTHORIZED);
+    let response = app
+        .client
+        .get(&bare)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("bearer");
+    assert_eq!(response.status(), StatusCode::OK);
 }

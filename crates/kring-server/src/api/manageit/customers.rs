@@ -66,7 +66,7 @@ pub async fn shaped(
     db: &Db,
     tenant: Tenant,
     records: Vec<Vec<Value>>,
-    base_url: &str,
+    links: &Links,
 ) -> Result<Vec<Map<String, Json>>, Error> {
     if records.is_empty() {
         return Ok(Vec::new());
@@ -88,12 +88,12 @@ pub async fn shaped(
                 permissions: permissions.remove(&id).unwrap_or_default(),
                 photo: photos.get(&id).cloned(),
             };
-            Json::Object(customer_json(&record, &fields, parts, base_url))
+            Json::Object(customer_json(&record, &fields, parts, links))
         })
         .collect();
     let mut shaped = Json::Array(shaped);
-    let links = || Ok(Links::new(base_url));
-    present_files(db, tenant, links, FileKeys::ManageIt, &mut shaped).await?;
+    let same_links = || Ok(links.clone());
+    present_files(db, tenant, same_links, FileKeys::ManageIt, &mut shaped).await?;
     let Json::Array(shaped) = shaped else {
         return Ok(Vec::new());
     };
@@ -111,13 +111,13 @@ pub async fn shaped_one(
     db: &Db,
     tenant: Tenant,
     id: i64,
-    base_url: &str,
+    links: &Links,
     detail: Detail,
 ) -> Result<Json, Error> {
     let records = db
         .fetch(&by_id(&CUSTOMER, tenant, id), &CUSTOMER.types())
         .await?;
-    let mut found = shaped(db, tenant, records, base_url).await?;
+    let mut found = shaped(db, tenant, records, links).await?;
     let mut customer = found
         .pop()
         .ok_or_else(|| engine::not_found(&CUSTOMER, id))?;
@@ -145,7 +145,7 @@ fn customer_json(
     record: &[Value],
     fields: &[CustomField],
     parts: Parts,
-    base_url: &str,
+    links: &Links,
 ) -> Map<String, Json> {
     let get = |name: &str| column(&CUSTOMER, record, name).to_json();
     let id = column(&CUSTOMER, record, "id").as_int().unwrap_or(0);
@@ -185,7 +185,7 @@ fn customer_json(
         "profile_photo_path".into(),
         parts
             .photo
-            .map(|uuid| json!(download_url(base_url, &uuid)))
+            .map(|uuid| json!(links.url(&uuid)))
             .unwrap_or(Json::Null),
     );
     out.insert("email".into(), get("email"));
@@ -194,10 +194,6 @@ fn customer_json(
     out.insert("custom_fields".into(), Json::Array(custom_fields));
     out.insert("permissions".into(), Json::Object(permissions));
     out
-}
-
-pub fn download_url(base_url: &str, uuid: &str) -> String {
-    format!("{base_url}/api/files/{uuid}")
 }
 
 /// `(id, model_id, field_id, value, created_at, updated_at)` of a value row, its value in the
@@ -354,7 +350,7 @@ async fn keep_echoed_photo(
         [_, Value::Text(uuid)] => Some(uuid.clone()),
         _ => None,
     });
-    let echoed = current.is_some_and(|uuid| sent.ends_with(&download_url("", &uuid)));
+    let echoed = current.is_some_and(|uuid| kring_core::file_url::links_to(sent, &uuid));
     if echoed {
         input.values.remove("profile_photo_path");
     }

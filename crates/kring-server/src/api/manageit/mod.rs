@@ -16,6 +16,7 @@ use kring_core::query::PlanKind;
 use serde_json::{Map, Value as Json, json};
 
 use crate::api::cirqll::resources::{deleted, query_plan};
+use crate::api::files::Links;
 use crate::auth::principal::{Create, Delete, Update, View};
 use crate::auth::{Allowed, Principal};
 use crate::db::Reader;
@@ -25,7 +26,7 @@ use crate::error::Error;
 use crate::http::extract::{IdempotencyKey, RecordId, RouteResource};
 use crate::http::query::{self, number_between};
 use crate::http::unit_of_work::{Started, UnitOfWork};
-use crate::http::{answering, json_response, public_base};
+use crate::http::{answering, json_response};
 use crate::ledger::idempotency::{self, Attempt};
 use crate::registry::defs::customer::CUSTOMER;
 use crate::registry::defs::field::FIELD;
@@ -98,7 +99,8 @@ async fn list_customers(
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let tenant = principal.tenant;
-    let base = public_base(&state.config, &headers)?;
+    let links = Links::of(&state, &headers)?;
+    let base = links.base();
     let mut plan = query_plan(&CUSTOMER, &uri, PlanKind::Index)?;
     plan.with.clear();
     plan.count.clear();
@@ -113,7 +115,7 @@ async fn list_customers(
     let listed = engine::list(&state.db, &CUSTOMER, tenant, &plan).await?;
     let records: Vec<_> = listed.rows.into_iter().map(|row| row.record).collect();
     let shown = u64::try_from(records.len()).unwrap_or(u64::MAX);
-    let rows = customers::shaped(&state.db, tenant, records, &base).await?;
+    let rows = customers::shaped(&state.db, tenant, records, &links).await?;
     let mut body = json!({ "data": rows });
     let total = u64::try_from(listed.total).unwrap_or(0);
     // Without `page` the seed's bare `{"data": …}`, unless the page cap left records out:
@@ -259,8 +261,9 @@ async fn show_customer(
     RecordId(id): RecordId,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    let base = public_base(&state.config, &headers)?;
-    let body = customers::shaped_one(&state.db, principal.tenant, id, &base, Detail::Plain).await?;
+    let links = Links::of(&state, &headers)?;
+    let body =
+        customers::shaped_one(&state.db, principal.tenant, id, &links, Detail::Plain).await?;
     data(StatusCode::OK, body)
 }
 
@@ -341,11 +344,11 @@ async fn spoofed_customer(
 }
 
 /// What a write needs from its request besides the body, read before it: the idempotency
-/// key, the path it is fingerprinted under, and the base of download URLs.
+/// key, the path it is fingerprinted under, and the download links it shows.
 struct Written {
     key: Option<String>,
     path: String,
-    base: String,
+    links: Links,
 }
 
 impl FromRequestParts<AppState> for Written {
@@ -356,7 +359,7 @@ impl FromRequestParts<AppState> for Written {
         Ok(Written {
             key,
             path: parts.uri.path().to_string(),
-            base: public_base(&state.config, &parts.headers)?,
+            links: Links::of(state, &parts.headers)?,
         })
     }
 }
@@ -417,7 +420,7 @@ async fn store_customer(
                 (StatusCode::OK, Detail::Updated { notes })
             }
         };
-        let body = customers::shaped_one(&state.db, tenant, id, &written.base, detail).await?;
+        let body = customers::shaped_one(&state.db, tenant, id, &written.links, detail).await?;
         Ok((status, Some(body)))
     }
     .await;
