@@ -21,6 +21,16 @@ pub fn code_point_text(backend: Backend, quoted_column: &str) -> Option<String> 
     }
 }
 
+/// `"table"."column"` as text is sorted: ignoring ASCII case, as a Laravel app on MySQL's
+/// default collation sorts ("Acme bv" before "Acme Corp"), and by code point otherwise, the
+/// same on both engines (SQLite's `NOCASE` folds ASCII only; so does `lower` under `"C"`).
+pub fn folded_text(backend: Backend, quoted_column: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("{quoted_column} COLLATE NOCASE"),
+        Backend::Postgres => format!("lower({quoted_column} COLLATE \"C\") COLLATE \"C\""),
+    }
+}
+
 /// A case-insensitive `LIKE` with `\` as its escape. PostgreSQL's `ILIKE` takes backslash by
 /// default (an explicit `ESCAPE` does not render with it); SQLite's `LIKE` ignores ASCII case.
 pub fn like_ignoring_case(

@@ -475,15 +475,22 @@ pub fn count_expr(ctx: &Context, def: &ResourceDef, count: &Count) -> Expr {
     Expr::from(query)
 }
 
-/// `ORDER BY` the client's columns of `def` (named `root` in the statement), then `id` so
-/// pages never overlap.
+/// `ORDER BY` the client's columns of `def` (named `root` in the statement), text ignoring
+/// case, then `id` so that ties keep one order and pages never overlap.
 pub fn order(ctx: &Context, root: &str, query: &mut SelectStatement, items: &[OrderItem]) {
     for item in items {
         let (order, nulls) = match item.direction {
             Direction::Asc => (Order::Asc, NullOrdering::First),
             Direction::Desc => (Order::Desc, NullOrdering::Last),
         };
-        query.order_by_expr_with_nulls(ordered_text(ctx, root, item.column), order, nulls);
+        let sorted = match item.column.ty {
+            ColumnType::Text => Expr::cust(dialect::folded_text(
+                ctx.backend,
+                &quoted(root, item.column.name),
+            )),
+            _ => Expr::col((Alias::new(root), Alias::new(item.column.name))),
+        };
+        query.order_by_expr_with_nulls(sorted, order, nulls);
     }
     if !items.iter().any(|item| item.column.name == "id") {
         query.order_by((Alias::new(root), Alias::new("id")), Order::Asc);

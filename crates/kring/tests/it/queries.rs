@@ -15,6 +15,7 @@ backend_tests!(
     count_adds_relation_sizes,
     filter_grammar_end_to_end,
     order_by_and_pagination,
+    text_orders_ignore_case_and_ties_go_by_id,
     to_many_relations_are_paginated_per_parent,
     statements_per_request_do_not_grow_with_rows,
     invalid_queries_are_400_and_say_why
@@ -296,15 +297,15 @@ async fn order_by_and_pagination(app: TestApp) {
     let (_, list) = app.get(&token, "/api/customer?order_by=name").await;
     assert_eq!(
         indexes(&list),
-        [0, 4, 2, 8, 9, 10, 3, 11, 7, 5, 1, 6],
-        "text sorts by code point, the same on both engines"
+        [0, 1, 4, 6, 2, 8, 9, 10, 3, 11, 7, 5],
+        "text sorts ignoring case, the same on both engines"
     );
     let (_, list) = app
         .get(&token, "/api/customer?order_by=next_contact:desc,name:asc")
         .await;
     assert_eq!(
         indexes(&list),
-        [8, 7, 5, 4, 11, 2, 10, 1, 0, 9, 3, 6],
+        [8, 7, 5, 4, 11, 2, 10, 1, 0, 6, 9, 3],
         "nulls last descending"
     );
     let (_, list) = app.get(&token, "/api/customer?order_by=next_contact").await;
@@ -324,7 +325,7 @@ async fn order_by_and_pagination(app: TestApp) {
     let (_, page) = app
         .get(&token, "/api/customer?order_by=name&limit=3&offset=3")
         .await;
-    assert_eq!(indexes(&page), [8, 9, 10]);
+    assert_eq!(indexes(&page), [6, 2, 8]);
     assert_eq!(
         (
             page["limit"].clone(),
@@ -554,5 +555,57 @@ async fn hostile_query_lists_are_bounded(app: TestApp) {
         (status, indexes(&list)),
         (StatusCode::OK, vec![11]),
         "\"\" is the empty text"
+    );
+}
+
+/// Issue "One model, two dialects" 14: text sorts as a Laravel app on MySQL's default
+/// collation sorts it, ignoring case ("Acme bv" before "Acme Corp"), and names equal but for
+/// case keep their creation order in both directions, in both dialects, on both engines.
+async fn text_orders_ignore_case_and_ties_go_by_id(app: TestApp) {
+    let token = app.owner().await;
+    let names = [
+        "Acme Corp",
+        "acme BV",
+        "Zulu",
+        "Acme bv",
+        "alpha",
+        "ACME BV",
+    ];
+    for name in names {
+        create(&app, &token, "customer", json!({ "name": name })).await;
+    }
+    let listed = |list: &Value, key: &str| -> Vec<String> {
+        list["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("not a list: {list}"))
+            .iter()
+            .map(|c| c[key].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let (status, list) = app.get(&token, "/api/customer?order_by=name").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(
+        listed(&list, "name"),
+        [
+            "acme BV",
+            "Acme bv",
+            "ACME BV",
+            "Acme Corp",
+            "alpha",
+            "Zulu"
+        ]
+    );
+    let (_, list) = app.get(&token, "/api/customer?order_by=name:desc").await;
+    assert_eq!(
+        listed(&list, "name"),
+        [
+            "Zulu",
+            "alpha",
+            "Acme Corp",
+            "acme BV",
+            "Acme bv",
+            "ACME BV"
+        ],
+        "ties still by id, ascending"
     );
 }
