@@ -31,8 +31,8 @@ pub use filter::{FilterExpr, Literal, Op, RawCondition};
 pub use page::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 pub use plan::{
     Comparison, Condition, Count, Filter, MAX_FILTER_HOPS, MAX_FILTER_JOINS,
-    MAX_FILTER_TO_MANY_HOPS, MAX_WEIGHT, Operand, Order, Pattern, Plan, PlanKind, Step, Test,
-    WithNode, plan,
+    MAX_FILTER_TO_MANY_HOPS, MAX_WEIGHT, Operand, Order, Pattern, Plan, PlanKind, Step, Test, View,
+    WithNode, plan, plan_view,
 };
 pub use syntax::{Direction, List, OrderItem, Path, QuerySyntax};
 

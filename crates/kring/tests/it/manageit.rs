@@ -33,6 +33,7 @@ backend_tests!(
     a_multipart_body_labelled_json_is_read_as_multipart,
     values_travel_in_their_fields_type_in_both_dialects,
     a_cirqll_write_names_only_files_a_field_holds,
+    query_parameters_name_what_manageit_shows,
 );
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
@@ -1949,4 +1950,100 @@ async fn signed_links(backend: crate::support::Backend) {
         .await
         .expect("bearer");
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// Issue "One model, two dialects" 7: on `/api/customers`, `filter` and `order_by` name the
+/// fields the ManageIt response shows (`name` is the person's first name there, the company is
+/// `business_information.company_name`), custom fields as `custom_fields.<id>`, and a Cirqll
+/// name the response does not show is a 400 that lists the names it takes.
+async fn query_parameters_name_what_manageit_shows(app: TestApp) {
+    let token = app.owner().await;
+    let tier = field(&app, &token, json!({"type": 1, "name": "Tier"})).await;
+    for (first, last, company, tier_value) in [
+        ("Jane", "Zimmer", "acme BV", "gold"),
+        ("John", "Appel", "Zeta Holding", "silver"),
+        ("jane", "Moss", "Acme Corp", "gold"),
+    ] {
+        let form = Form::new()
+            .text(
+                "email",
+                format!("{}.{last}@example.test", first.to_lowercase()),
+            )
+            .text("name", first)
+            .text("last_name", last)
+            .text("phone", "0612345678")
+            .text("business_information[company_name]", company)
+            .text("business_information[city]", "Utrecht")
+            .text("permissions[invoice][view-invoice]", "1")
+            .text(format!("custom_fields[{tier}][value]"), tier_value);
+        let (status, body) = post_form(&app, &token, "/api/customers", form).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let listed = |body: &Value, pick: &dyn Fn(&Value) -> Value| -> Vec<Value> {
+        body["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("not a list: {body}"))
+            .iter()
+            .map(pick)
+            .collect()
+    };
+    let last_names = |body: &Value| listed(body, &|c| c["last_name"].clone());
+    let get = |query: &str| {
+        let path = format!("/api/customers?{query}");
+        let app = &app;
+        let token = &token;
+        async move { app.get(token, &path).await }
+    };
+
+    let (status, body) = get("filter=name:eq:Jane").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        last_names(&body),
+        [json!("Zimmer")],
+        "the person named Jane"
+    );
+    let (_, body) = get("filter=last_name:starts_with:m").await;
+    assert_eq!(last_names(&body), [json!("Moss")]);
+    let (_, body) = get("order_by=last_name").await;
+    assert_eq!(
+        last_names(&body),
+        [json!("Appel"), json!("Moss"), json!("Zimmer")]
+    );
+    let (_, body) = get("order_by=business_information.company_name:desc").await;
+    assert_eq!(
+        listed(&body, &|c| c["business_information"]["company_name"]
+            .clone()),
+        [json!("Zeta Holding"), json!("Acme Corp"), json!("acme BV")],
+        "the company's name, ignoring case"
+    );
+    let (_, body) =
+        get("filter=business_information.company_name:contains:acme&order_by=name,id").await;
+    assert_eq!(
+        last_names(&body),
+        [json!("Zimmer"), json!("Moss")],
+        "Jane before jane, by id"
+    );
+    let (_, body) = get(&format!(
+        "filter=custom_fields.{tier}:eq:gold&order_by=last_name:desc"
+    ))
+    .await;
+    assert_eq!(last_names(&body), [json!("Zimmer"), json!("Moss")]);
+    let (_, body) = get("filter=business_information.city:eq:Utrecht&per_page=2&page=1").await;
+    assert_eq!(body["meta"]["total"], 3, "{body}");
+
+    // Cirqll's names for what ManageIt names otherwise are not this dialect's.
+    for (query, field) in [
+        ("filter=first_name:eq:Jane", "first_name"),
+        ("order_by=next_contact", "next_contact"),
+        ("filter=contacts.email:eq:x", "contacts.email"),
+    ] {
+        let (status, body) = get(query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        let message = body["message"].as_str().unwrap_or("");
+        assert!(message.contains(field), "{query}: {message}");
+        assert!(
+            message.contains("business_information.company_name"),
+            "{query}: {message}"
+        );
+    }
 }

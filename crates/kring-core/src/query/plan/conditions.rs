@@ -87,13 +87,25 @@ pub enum Pattern {
     EndsWith,
 }
 
+/// How a condition's path is read: its relation hops and its operand. `field` is the path as
+/// written, for errors.
+pub(super) type Operands<'a> =
+    dyn Fn(&[String], &str) -> Result<(Vec<Step>, Operand), QueryError> + 'a;
+
+/// Cirqll's paths: relations, then a column or `field_values.<id>` (see [`operand`]).
+pub(super) fn cirqll_operands<'a>(
+    def: &'static ResourceDef,
+    registry: &'a dyn Registry,
+) -> impl Fn(&[String], &str) -> Result<(Vec<Step>, Operand), QueryError> + 'a {
+    move |segments, field| operand(segments, field, def, registry)
+}
+
 /// Resolves a whole filter and checks what it would cost (see [`MAX_FILTER_JOINS`]).
 pub(super) fn resolve_bounded(
     expr: &FilterExpr,
-    def: &'static ResourceDef,
-    registry: &dyn Registry,
+    operands: &Operands<'_>,
 ) -> Result<Filter, QueryError> {
-    let filter = resolve(expr, def, registry)?;
+    let filter = resolve(expr, operands)?;
     let joins = filter.joins();
     if joins > MAX_FILTER_JOINS {
         return Err(QueryError::new("query.filter_too_costly", "filter")
@@ -115,31 +127,23 @@ impl Filter {
     }
 }
 
-fn resolve(
-    expr: &FilterExpr,
-    def: &'static ResourceDef,
-    registry: &dyn Registry,
-) -> Result<Filter, QueryError> {
+fn resolve(expr: &FilterExpr, operands: &Operands<'_>) -> Result<Filter, QueryError> {
     let parts = |parts: &[FilterExpr]| {
         parts
             .iter()
-            .map(|part| resolve(part, def, registry))
+            .map(|part| resolve(part, operands))
             .collect::<Result<Vec<_>, _>>()
     };
     Ok(match expr {
         FilterExpr::All(all) => Filter::All(parts(all)?),
         FilterExpr::Any(any) => Filter::Any(parts(any)?),
-        FilterExpr::Cond(raw) => Filter::Cond(condition(raw, def, registry)?),
+        FilterExpr::Cond(raw) => Filter::Cond(condition(raw, operands)?),
     })
 }
 
-fn condition(
-    raw: &RawCondition,
-    def: &'static ResourceDef,
-    registry: &dyn Registry,
-) -> Result<Condition, QueryError> {
+fn condition(raw: &RawCondition, operands: &Operands<'_>) -> Result<Condition, QueryError> {
     let field = raw.path.to_string();
-    let (hops, operand) = operand(raw.path.segments(), &field, def, registry)?;
+    let (hops, operand) = operands(raw.path.segments(), &field)?;
     Ok(Condition {
         hops,
         operand,
@@ -189,7 +193,7 @@ fn operand(
 }
 
 /// A positive whole number, written with digits only.
-fn field_id(segment: &str) -> Option<i64> {
+pub(super) fn field_id(segment: &str) -> Option<i64> {
     if !segment.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

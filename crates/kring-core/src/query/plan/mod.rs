@@ -106,6 +106,19 @@ impl Plan {
     }
 }
 
+/// The parameters as written, and the page a list asks for.
+fn syntax_and_page(
+    pairs: &[(String, String)],
+    kind: PlanKind,
+) -> Result<(QuerySyntax, Option<Page>), QueryError> {
+    let syntax = QuerySyntax::parse(pairs)?;
+    let page = match kind {
+        PlanKind::Index => Some(Page::parse(pairs)?),
+        PlanKind::Show => None,
+    };
+    Ok((syntax, page))
+}
+
 /// Reads and checks the query parameters of a request on `def`. `registry` resolves relation
 /// targets. Parameters Kring does not know are ignored; the first problem found is the error.
 pub fn plan(
@@ -114,16 +127,13 @@ pub fn plan(
     registry: &dyn Registry,
     kind: PlanKind,
 ) -> Result<Plan, QueryError> {
-    let syntax = QuerySyntax::parse(pairs)?;
-    let page = match kind {
-        PlanKind::Index => Some(Page::parse(pairs)?),
-        PlanKind::Show => None,
-    };
+    let (syntax, page) = syntax_and_page(pairs, kind)?;
     let loads = loads::resolve(&syntax.with, &syntax.show, def, registry)?;
+    let operands = conditions::cirqll_operands(def, registry);
     let filter = syntax
         .filter
         .as_ref()
-        .map(|expr| conditions::resolve_bounded(expr, def, registry))
+        .map(|expr| conditions::resolve_bounded(expr, &operands))
         .transpose()?;
     Ok(Plan {
         select: loads.select,
@@ -133,6 +143,89 @@ pub fn plan(
         filter,
         order_by: orders(&syntax.order_by, def)?,
         page,
+    })
+}
+
+/// A dialect's own names for a resource's columns, as its responses show them (ManageIt's
+/// `name` is a customer's `first_name`, `business_information.company_name` its `name`), and
+/// the prefix under which it names custom fields (`custom_fields.<id>`).
+pub struct View {
+    pub names: Vec<(String, &'static str)>,
+    pub custom_fields: &'static str,
+}
+
+impl View {
+    fn column(&self, def: &'static ResourceDef, name: &str) -> Option<&'static Column> {
+        let (_, column) = self.names.iter().find(|(shown, _)| shown == name)?;
+        def.column(column)
+    }
+
+    fn unknown(
+        &self,
+        key: &'static str,
+        param: &'static str,
+        field: &str,
+        def: &ResourceDef,
+    ) -> QueryError {
+        let shown = self.names.iter().map(|(name, _)| name.as_str());
+        QueryError::new(key, param)
+            .with("field", echo(field))
+            .with("resource", def.name)
+            .with("allowed", names(shown))
+    }
+}
+
+/// [`plan`] for a dialect that names columns its own way ([`View`]): `filter` and `order_by`
+/// take only the view's names (and its custom fields). The view is their allow-list: what a
+/// dialect shows, it may filter and sort by, though the resource hides it from Cirqll. The page
+/// parameters are as in [`plan`]; relations are not the view's to follow.
+pub fn plan_view(
+    pairs: &[(String, String)],
+    def: &'static ResourceDef,
+    view: &View,
+    kind: PlanKind,
+) -> Result<Plan, QueryError> {
+    let (syntax, page) = syntax_and_page(pairs, kind)?;
+    let operands = |segments: &[String], field: &str| {
+        if let [prefix, id] = segments
+            && prefix == view.custom_fields
+            && def.custom_fields
+        {
+            let id = conditions::field_id(id).ok_or_else(|| {
+                QueryError::new("query.filter_field_id", "filter").with("field", echo(field))
+            })?;
+            return Ok((Vec::new(), Operand::FieldValue(id)));
+        }
+        let column = view
+            .column(def, field)
+            .ok_or_else(|| view.unknown("query.unknown_column", "filter", field, def))?;
+        Ok((Vec::new(), Operand::Column(column)))
+    };
+    let filter = syntax
+        .filter
+        .as_ref()
+        .map(|expr| conditions::resolve_bounded(expr, &operands))
+        .transpose()?;
+    let mut seen: Vec<&str> = Vec::new();
+    let mut order_by = Vec::new();
+    for item in syntax.order_by.iter() {
+        if seen.contains(&item.field.as_str()) {
+            continue;
+        }
+        seen.push(item.field.as_str());
+        let column = view
+            .column(def, &item.field)
+            .ok_or_else(|| view.unknown("query.order_field", "order_by", &item.field, def))?;
+        order_by.push(Order {
+            column,
+            direction: item.direction,
+        });
+    }
+    Ok(Plan {
+        filter,
+        order_by,
+        page,
+        ..Plan::default()
     })
 }
 

@@ -124,6 +124,11 @@ pub(crate) fn query_plan(
     uri: &Uri,
     kind: PlanKind,
 ) -> Result<Plan, Error> {
+    plan(&query_pairs(uri)?, def, &REGISTRY, kind).map_err(Error::BadQuery)
+}
+
+/// The request's decoded query parameters; 400 for a NUL in any.
+pub(crate) fn query_pairs(uri: &Uri) -> Result<Vec<(String, String)>, Error> {
     let pairs = parse_query_string(uri.query().unwrap_or(""));
     if pairs
         .iter()
@@ -131,7 +136,7 @@ pub(crate) fn query_plan(
     {
         return Err(Error::BadBody(Message::new("http.nul_character")));
     }
-    plan(&pairs, def, &REGISTRY, kind).map_err(Error::BadQuery)
+    Ok(pairs)
 }
 
 /// The request's plan, once the principal may read everything it reaches.

@@ -9,6 +9,7 @@ use kring_core::custom_field::{self, StoredFile};
 use kring_core::manageit::{
     CustomerInput, FieldInput, Limits, Photo, UploadedFile, permission_name, validate_customer,
 };
+use kring_core::query::View;
 use kring_core::schema::ColumnType;
 use kring_core::validate::Mode;
 use sea_query::{Expr, ExprTrait, Query};
@@ -46,6 +47,30 @@ const BUSINESS: &[(&str, &str)] = &[
     ("zip_code", "zip_code"),
     ("fax", "fax"),
 ];
+
+/// The names a ManageIt customer shows, and the columns behind them: what its `filter` and
+/// `order_by` take.
+pub fn view() -> View {
+    let person = [
+        ("id", "id"),
+        ("name", "first_name"),
+        ("last_name", "last_name"),
+        ("phone", "phone"),
+        ("email", "email"),
+        ("stripe_customer_flag", "stripe_customer_flag"),
+    ];
+    let business = BUSINESS
+        .iter()
+        .map(|(key, column)| (format!("business_information.{key}"), *column));
+    View {
+        names: person
+            .iter()
+            .map(|(name, column)| (name.to_string(), *column))
+            .chain(business)
+            .collect(),
+        custom_fields: "custom_fields",
+    }
+}
 
 /// What a response shows besides the record itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,10 +12,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
-use kring_core::query::PlanKind;
+use kring_core::query::{PlanKind, plan_view};
 use serde_json::{Map, Value as Json, json};
 
-use crate::api::cirqll::resources::{deleted, query_plan};
+use crate::api::cirqll::resources::{deleted, query_pairs};
 use crate::api::files::Links;
 use crate::auth::principal::{Create, Delete, Update, View};
 use crate::auth::{Allowed, Principal};
@@ -91,7 +91,8 @@ fn data(status: StatusCode, body: Json) -> Result<Response, Error> {
 }
 
 /// `GET /api/customers`: `{"data": […]}` as the seed shows; with `?page=` Laravel's paginator
-/// (`links`, `meta`). Cirqll's `filter` and `order_by` work here too.
+/// (`links`, `meta`). `filter` and `order_by` as in Cirqll, over the names this dialect shows
+/// (`name`, `last_name`, `business_information.company_name`, `custom_fields.<id>`, …).
 async fn list_customers(
     State(state): State<AppState>,
     Allowed(principal, ..): Allowed<View>,
@@ -101,11 +102,9 @@ async fn list_customers(
     let tenant = principal.tenant;
     let links = Links::of(&state, &headers)?;
     let base = links.base();
-    let mut plan = query_plan(&CUSTOMER, &uri, PlanKind::Index)?;
-    plan.with.clear();
-    plan.count.clear();
-    plan.weight = None;
-    principal.may_reach(&plan)?;
+    let view = customers::view();
+    let mut plan = plan_view(&query_pairs(&uri)?, &CUSTOMER, &view, PlanKind::Index)
+        .map_err(Error::BadQuery)?;
     let laravel_page = laravel_page(uri.query().unwrap_or(""))?;
     if let (Some((page, per_page)), Some(p)) = (laravel_page, plan.page.as_mut()) {
         p.limit = per_page;
