@@ -337,8 +337,13 @@ impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Error {
         match e {
             sqlx::Error::PoolTimedOut => Error::Unavailable("database pool timed out".into()),
-            // Two requests wrote the same unique value at once; validation saw neither.
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
+            // Two requests wrote the same unique value at once; validation saw neither. Or
+            // PostgreSQL chose this request to end a deadlock or a serialization conflict
+            // (40P01, 40001): trying again succeeds.
+            sqlx::Error::Database(db)
+                if db.is_unique_violation()
+                    || matches!(db.code().as_deref(), Some("40P01" | "40001")) =>
+            {
                 Error::Conflict(Message::new("http.concurrent_conflict"))
             }
             // SQLite's SQLITE_FULL (13), PostgreSQL's disk_full.

@@ -7,7 +7,7 @@
 
 use kring_core::Value;
 use kring_core::query::Plan;
-use kring_core::schema::ColumnType;
+use kring_core::schema::{Column, ColumnType};
 use sea_query::{Alias, Expr, ExprTrait, Func, Query, SelectStatement};
 use serde_json::{Map, Value as Json};
 
@@ -37,6 +37,14 @@ pub fn by_id(def: &ResourceDef, tenant: Tenant, id: i64) -> SelectStatement {
     query
 }
 
+/// One column's value as JSON (a JSON column's text parsed).
+pub fn column_json(column: &Column, value: &Value) -> Json {
+    match (column.ty, value) {
+        (ColumnType::Json, Value::Text(text)) => serde_json::from_str(text).unwrap_or(Json::Null),
+        _ => value.to_json(),
+    }
+}
+
 /// The JSON form of a record: every column but the hidden ones, in column order.
 pub fn to_json(def: &ResourceDef, record: &[Value]) -> Map<String, Json> {
     let mut json: Map<String, Json> = def
@@ -44,15 +52,7 @@ pub fn to_json(def: &ResourceDef, record: &[Value]) -> Map<String, Json> {
         .iter()
         .zip(record)
         .filter(|(column, _)| !column.hidden)
-        .map(|(column, value)| {
-            let json = match (column.ty, value) {
-                (ColumnType::Json, Value::Text(text)) => {
-                    serde_json::from_str(text).unwrap_or(Json::Null)
-                }
-                _ => value.to_json(),
-            };
-            (column.name.to_string(), json)
-        })
+        .map(|(column, value)| (column.name.to_string(), column_json(column, value)))
         .collect();
     if let Some(present) = def.present {
         present(def, record, &mut json);

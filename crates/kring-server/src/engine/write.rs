@@ -15,7 +15,7 @@ use serde_json::{Map, Value as Json};
 
 use super::children::{self, Prepared};
 use super::field_values::{self, FieldValueChange, Target, Uploads};
-use super::read::{by_id, not_found, to_json};
+use super::read::{by_id, column_json, not_found, to_json};
 use crate::crypto::hash_password;
 use crate::db::{Tx, bind, dialect};
 use crate::error::Error;
@@ -130,9 +130,10 @@ pub async fn store_with(
     children::write(tx, tenant, &parent, &checked.children).await?;
     adjust_count(tx, def, tenant, 1).await?;
     let served = to_json(def, &record);
-    let attributes = with_field_changes(served.clone(), &changes, false);
+    let recorded = recorded_json(def, &record);
+    let attributes = with_field_changes(recorded.clone(), &changes, false);
     // A generated secret is in this one response and nowhere else (not the log, not events).
-    let mut shown = served.clone();
+    let mut shown = served;
     shown.extend(generated);
     let properties = serde_json::json!({ "attributes": attributes });
     activity::record(tx, def, tenant, id, Event::Created, properties).await?;
@@ -140,11 +141,30 @@ pub async fn store_with(
         def,
         id,
         event: Event::Created,
-        data: &served,
+        data: &recorded,
         previous: None,
     };
     events::record(tx, tenant, created).await?;
     Ok((id, shown))
+}
+
+/// A record as its changes are recorded (activity log, events, webhooks): as served, and with
+/// the hidden columns a dialect writes (ManageIt's person and business details), never a
+/// password or a generated secret.
+fn recorded_json(def: &ResourceDef, record: &[Value]) -> Map<String, Json> {
+    let mut json = to_json(def, record);
+    for (column, value) in def.columns.iter().zip(record) {
+        if column.hidden && column.writable && !column.password {
+            json.insert(column.name.to_string(), column_json(column, value));
+        }
+    }
+    json
+}
+
+impl Beside {
+    fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.old.is_empty()
+    }
 }
 
 /// Inserts one record (all columns but `id`; the tenant from the scope) and returns its id.
@@ -190,10 +210,20 @@ pub async fn update(
     id: i64,
     body: &Map<String, Json>,
 ) -> Result<Map<String, Json>, Error> {
-    update_with(tx, def, tenant, id, body, &[]).await
+    update_with(tx, def, tenant, id, body, &[], &Beside::default()).await
 }
 
-/// [`update`], with files the request uploaded for the record's file fields.
+/// What a dialect changed beside the record's columns, values and children in the same write
+/// (ManageIt's permissions, photo and files), under its own names: recorded with the update as
+/// one change, in its activity entry and its event.
+#[derive(Debug, Default)]
+pub struct Beside {
+    pub attributes: Map<String, Json>,
+    pub old: Map<String, Json>,
+}
+
+/// [`update`], with files the request uploaded for the record's file fields and what the
+/// write changed beside the record.
 pub async fn update_with(
     tx: &mut Tx,
     def: &'static ResourceDef,
@@ -201,6 +231,7 @@ pub async fn update_with(
     id: i64,
     body: &Map<String, Json>,
     uploads: Uploads<'_>,
+    beside: &Beside,
 ) -> Result<Map<String, Json>, Error> {
     let mut query = by_id(def, tenant, id);
     query.lock(LockType::Update);
@@ -234,7 +265,7 @@ pub async fn update_with(
         record: &record,
     };
     let children_changed = children::write(tx, tenant, &parent, &checked.children).await?;
-    if changed.is_empty() && field_changes.is_empty() && !children_changed {
+    if changed.is_empty() && field_changes.is_empty() && !children_changed && beside.is_empty() {
         return Ok(to_json(def, &record));
     }
 
@@ -259,7 +290,7 @@ pub async fn update_with(
         tx.execute(&statement).await?;
     }
 
-    let (after, before) = (to_json(def, &record), to_json(def, &before));
+    let (mut after, before) = (recorded_json(def, &record), recorded_json(def, &before));
     let pick = |map: &Map<String, Json>| -> Map<String, Json> {
         changed
             .iter()
@@ -267,11 +298,12 @@ pub async fn update_with(
             .filter_map(|c| map.get(c.name).map(|v| (c.name.to_string(), v.clone())))
             .collect()
     };
-    let previous = with_field_changes(pick(&before), &field_changes, true);
-    let properties = serde_json::json!({
-        "attributes": with_field_changes(pick(&after), &field_changes, false),
-        "old": previous,
-    });
+    let mut previous = with_field_changes(pick(&before), &field_changes, true);
+    let mut attributes = with_field_changes(pick(&after), &field_changes, false);
+    previous.extend(beside.old.clone());
+    attributes.extend(beside.attributes.clone());
+    after.extend(beside.attributes.clone());
+    let properties = serde_json::json!({ "attributes": attributes, "old": previous });
     activity::record(tx, def, tenant, id, Event::Updated, properties).await?;
     let updated = Change {
         def,
@@ -281,7 +313,7 @@ pub async fn update_with(
         previous: Some(&previous),
     };
     events::record(tx, tenant, updated).await?;
-    Ok(after)
+    Ok(to_json(def, &record))
 }
 
 /// Deletes the record and, as its references say, deletes or detaches what depends on it, in

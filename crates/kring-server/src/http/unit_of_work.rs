@@ -21,6 +21,7 @@ use serde_json::Value as Json;
 use super::response::json_response;
 use crate::db::{Db, Tx};
 use crate::error::Error;
+use crate::ledger::events;
 use crate::ledger::idempotency::{self, Attempt, Claim, Found, Outcome};
 use crate::state::AppState;
 use crate::tenant::Tenant;
@@ -93,7 +94,9 @@ impl<'a> UnitOfWork<'a> {
 
     /// Opens the write's transaction.
     pub async fn begin(&self) -> Result<Tx, Error> {
-        self.db.begin().await
+        let mut tx = self.db.begin().await?;
+        events::hold_order(&mut tx, self.tenant).await?;
+        Ok(tx)
     }
 
     /// Writes the request's key into `tx` beside the effect (`created`: the record a create

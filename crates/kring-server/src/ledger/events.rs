@@ -14,8 +14,17 @@ use crate::error::Error;
 use crate::ledger::activity::Event;
 use crate::tenant::Tenant;
 
-/// The key of the advisory lock that orders event ids by commit on PostgreSQL.
-const ORDER_LOCK: i64 = 0x6b72_696e_6765;
+/// The key of the advisory lock that orders a company's event ids by commit on PostgreSQL
+/// (with the company's id mixed in: each company's feed is read on its own).
+const ORDER_LOCK: i64 = 0x6b72_696e_6765_0000;
+
+/// Takes the lock that orders `tenant`'s events, until `tx` commits. A unit of work takes it
+/// first, before any other lock: an event is recorded at the end of a write, after its row,
+/// counter and uniqueness locks, and two writes that took those in one order and this lock in
+/// the other would deadlock (PostgreSQL; SQLite has one writer).
+pub async fn hold_order(tx: &mut Tx, tenant: Tenant) -> Result<(), Error> {
+    dialect::lock_until_commit(tx, ORDER_LOCK ^ tenant.company_id).await
+}
 
 /// The change of one record.
 pub struct Change<'a> {
@@ -35,7 +44,7 @@ pub async fn record(tx: &mut Tx, tenant: Tenant, change: Change<'_>) -> Result<(
     }
     // Held to commit: ids are then taken in commit order, so a feed reader that resumes after
     // an id can never miss an event committed later with a smaller one.
-    dialect::lock_until_commit(tx, ORDER_LOCK).await?;
+    hold_order(tx, tenant).await?;
     let changed = change
         .previous
         .map(|p| Json::Array(p.keys().map(|k| Json::String(k.clone())).collect()).to_string());

@@ -16,6 +16,7 @@ backend_tests!(
     a_read_past_its_budget_is_a_503_and_its_connection_serves_the_next,
     one_tenant_cannot_take_every_read_connection,
     a_dropped_request_stops_its_statement_and_gives_up_its_connection,
+    concurrent_writes_that_lock_in_different_orders_all_succeed,
 );
 
 /// `n` relation terms joined by `,or,`.
@@ -851,4 +852,70 @@ async fn cors_answers_allowed_origins_only() {
             .get("access-control-allow-origin")
             .is_none()
     );
+}
+
+/// Writes that touch the same rows in different orders, at once: deleting customers (which
+/// detaches their contacts, an event each, before the customer counter changes) beside creating
+/// customers with contacts (counter first, event last) and updating contacts. On PostgreSQL such
+/// writes deadlocked through the lock that orders events, and the one PostgreSQL chose to end
+/// answered 500. Every one of them must succeed.
+async fn concurrent_writes_that_lock_in_different_orders_all_succeed(app: TestApp) {
+    let token = app.owner().await;
+    let mut doomed = Vec::new();
+    for i in 0..12 {
+        let customer = json!({"name": format!("Old {i}")});
+        let customer = app
+            .expect(
+                StatusCode::CREATED,
+                "POST",
+                &token,
+                "/api/customer",
+                Some(customer),
+            )
+            .await;
+        let id = customer["id"].as_i64().expect("id");
+        let contact = json!({"first_name": format!("Contact {i}"), "customer_id": id});
+        let contact = app
+            .expect(
+                StatusCode::CREATED,
+                "POST",
+                &token,
+                "/api/contact",
+                Some(contact),
+            )
+            .await;
+        doomed.push((id, contact["id"].as_i64().expect("contact id")));
+    }
+    let mut writes = Vec::new();
+    for (i, (customer, contact)) in doomed.into_iter().enumerate() {
+        let requests = [
+            ("DELETE", format!("/api/customer/{customer}"), None),
+            (
+                "POST",
+                "/api/customer".to_string(),
+                Some(json!({"name": format!("New {i}")})),
+            ),
+            (
+                "PATCH",
+                format!("/api/contact/{contact}"),
+                Some(json!({"first_name": format!("Moved {i}")})),
+            ),
+            (
+                "POST",
+                "/api/contact".to_string(),
+                Some(json!({"first_name": format!("Fresh {i}")})),
+            ),
+        ];
+        for (method, path, body) in requests {
+            let app = &app;
+            let token = &token;
+            writes.push(async move {
+                let (status, answer) = app.send(method, Some(token), &path, body).await;
+                (method, path, status, answer)
+            });
+        }
+    }
+    for (method, path, status, answer) in futures_util::future::join_all(writes).await {
+        assert!(status.is_success(), "{method} {path}: {status} {answer}");
+    }
 }

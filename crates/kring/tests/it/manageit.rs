@@ -34,6 +34,7 @@ backend_tests!(
     values_travel_in_their_fields_type_in_both_dialects,
     a_cirqll_write_names_only_files_a_field_holds,
     query_parameters_name_what_manageit_shows,
+    changes_only_manageit_shows_are_recorded_in_each_dialects_names,
 );
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
@@ -830,13 +831,14 @@ async fn updates_deletes_and_method_spoofing(app: TestApp) {
         json!({"16": "view-meeting"})
     );
     assert!(updated["data"]["profile_photo_path"].is_string());
-    // Created, the phone changed, and what Cirqll's customer does not hold.
+    // Created, then one change: the phone and what Cirqll's customer does not hold.
     let log = updated["data"]["activity_log"].as_array().unwrap();
-    assert_eq!(log.len(), 3, "{updated}");
+    assert_eq!(log.len(), 2, "{updated}");
     let manageit = log
         .iter()
         .find(|e| e["properties"]["attributes"].get("permissions").is_some())
         .expect("logged");
+    assert_eq!(manageit["properties"]["attributes"]["phone"], "999");
     assert_eq!(
         manageit["properties"]["attributes"]["permissions"],
         json!(["view-meeting"])
@@ -2046,4 +2048,92 @@ async fn query_parameters_name_what_manageit_shows(app: TestApp) {
             "{query}: {message}"
         );
     }
+}
+
+/// Issue "One model, two dialects" 9: a change to what only ManageIt shows (the person's
+/// names, the business details, permissions) is one change, recorded in full: in the activity
+/// log under each dialect's names, and in the event the change feed and webhooks carry.
+async fn changes_only_manageit_shows_are_recorded_in_each_dialects_names(app: TestApp) {
+    let token = app.owner().await;
+    let (status, created) = post_form(
+        &app,
+        &token,
+        "/api/customers",
+        person(Form::new(), "jane@example.test").text("business_information[city]", "Utrecht"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["data"]["id"].as_i64().expect("id");
+    let form = Form::new()
+        .text("_method", "PUT")
+        .text("name", "Janet")
+        .text("last_name", "Doe")
+        .text("business_information[city]", "Leiden")
+        .text("permissions[meeting][view-meeting]", "1");
+    let (status, updated) = post_form(&app, &token, &format!("/api/customers/{id}"), form).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+
+    // ManageIt's activity log, in ManageIt's names.
+    let log = updated["data"]["activity_log"].as_array().expect("log");
+    let change = log
+        .iter()
+        .find(|e| e["event"] == "updated")
+        .unwrap_or_else(|| panic!("an update entry: {updated}"));
+    let attributes = &change["properties"]["attributes"];
+    let old = &change["properties"]["old"];
+    assert_eq!(attributes["name"], "Janet", "{change}");
+    assert_eq!(attributes["last_name"], "Doe", "{change}");
+    assert_eq!(
+        attributes["business_information.city"], "Leiden",
+        "{change}"
+    );
+    assert_eq!(
+        attributes["permissions"],
+        json!(["view-meeting"]),
+        "{change}"
+    );
+    assert_eq!(old["name"], "Test", "{change}");
+    assert_eq!(old["business_information.city"], "Utrecht", "{change}");
+
+    // Cirqll's activity log, in Cirqll's names.
+    let (status, shown) = app
+        .get(&token, &format!("/api/customer/{id}?with=activity_log"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    let entries = shown["activity_log"]["data"].as_array().expect("entries");
+    assert_eq!(entries.len(), 2, "created, then one change: {shown}");
+    let attributes = &entries
+        .iter()
+        .find(|e| e["properties"]["old"].is_object())
+        .expect("the update")["properties"]["attributes"];
+    assert_eq!(attributes["first_name"], "Janet", "{attributes}");
+    assert_eq!(attributes["city"], "Leiden", "{attributes}");
+
+    // One event, with every changed field and its previous value (what webhooks carry).
+    let (status, feed) = app.get(&token, "/api/changes?since=0").await;
+    assert_eq!(status, StatusCode::OK, "{feed}");
+    let updates: Vec<&Value> = feed["data"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["event"] == "customer.updated")
+        .collect();
+    assert_eq!(updates.len(), 1, "{feed}");
+    let mut changed: Vec<String> = updates[0]["changed_fields"]
+        .as_array()
+        .expect("changed fields")
+        .iter()
+        .filter_map(|f| f.as_str().map(String::from))
+        .collect();
+    changed.sort();
+    assert_eq!(
+        changed,
+        ["city", "first_name", "last_name", "permissions"],
+        "{}",
+        updates[0]
+    );
+    assert_eq!(updates[0]["previous"]["first_name"], "Test");
+    assert_eq!(updates[0]["previous"]["city"], "Utrecht");
+    assert_eq!(updates[0]["data"]["first_name"], "Janet");
+    assert_eq!(updates[0]["data"]["permissions"], json!(["view-meeting"]));
 }

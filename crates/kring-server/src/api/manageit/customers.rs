@@ -20,12 +20,11 @@ use super::input::Input;
 use crate::api::cirqll::resources::embedding;
 use crate::api::files::{FileKeys, Links, present_files};
 use crate::db::{Db, Reader, Tx};
-use crate::engine::write;
+use crate::engine::write::{self, Beside};
 use crate::engine::{self, by_id};
 use crate::error::Error;
 use crate::files::{self, FileStore, NewMedia};
 use crate::http::unit_of_work::UnitOfWork;
-use crate::ledger::activity::{self, Event};
 use crate::registry::defs::customer::CUSTOMER;
 use crate::state::AppState;
 use crate::tenant::Tenant;
@@ -348,10 +347,42 @@ async fn notes_and_activity(
     let plan = embedding(relations.iter().filter_map(|name| CUSTOMER.relation(name)));
     let shown = engine::show(db, &CUSTOMER, tenant, id, &plan).await?;
     let list = |name: &str| shown.get(name).and_then(|l| l.get("data")).cloned();
-    Ok((
-        list("notes").unwrap_or(json!([])),
-        list("activity_log").unwrap_or(json!([])),
-    ))
+    let mut activity = list("activity_log").unwrap_or(json!([]));
+    if let Json::Array(entries) = &mut activity {
+        let view = view();
+        entries
+            .iter_mut()
+            .for_each(|entry| in_manageit_names(&view, entry));
+    }
+    Ok((list("notes").unwrap_or(json!([])), activity))
+}
+
+/// An activity entry's changed attributes under the names this dialect shows (`first_name` is
+/// `name`, `name` is `business_information.company_name`, `field_values.3` is
+/// `custom_fields.3`); what it does not show keeps Cirqll's name.
+fn in_manageit_names(view: &View, entry: &mut Json) {
+    let Some(properties) = entry.get_mut("properties").and_then(Json::as_object_mut) else {
+        return;
+    };
+    for part in ["attributes", "old"] {
+        if let Some(Json::Object(changed)) = properties.get_mut(part) {
+            *changed = std::mem::take(changed)
+                .into_iter()
+                .map(|(key, value)| (manageit_name(view, &key), value))
+                .collect();
+        }
+    }
+}
+
+fn manageit_name(view: &View, key: &str) -> String {
+    if let Some(id) = key.strip_prefix("field_values.") {
+        return format!("{}.{id}", view.custom_fields);
+    }
+    view.names
+        .iter()
+        .find(|(_, column)| *column == key)
+        .map(|(shown, _)| shown.clone())
+        .unwrap_or_else(|| key.to_string())
 }
 
 /// A client that PUTs back the customer it fetched sends the photo's download URL: that names
@@ -420,24 +451,23 @@ pub async fn write_customer(
     .map_err(Error::Validation)?;
     let mut kept = Vec::new();
     let written = async {
-        let id = write_row(&mut tx, tenant, existing, &checked).await?;
-        let before = match &checked.permissions {
-            Some(granted) => Some(replace_permissions(&mut tx, tenant, id, granted).await?),
-            None => None,
-        };
         let collections = collections(&checked);
-        if existing.is_some()
-            && let Some(properties) = extras_changed(&checked, before.as_deref(), &collections)
-        {
-            activity::record(&mut tx, &CUSTOMER, tenant, id, Event::Updated, properties).await?;
-        }
-        for (collection, files) in &collections {
-            files::forget(&mut tx, tenant, "customer", id, collection).await?;
-            for file in files {
-                keep(&mut tx, &state.files, tenant, input, id, collection, file).await?;
-                kept.push(file.storage_key.clone());
+        // An update writes what Cirqll's customer does not hold first, so that the record's
+        // own change (its activity entry, its event) can say all that changed.
+        let id = match existing {
+            Some(id) => {
+                let before = replace_permissions_of(&mut tx, tenant, id, &checked).await?;
+                keep_files(&mut tx, state, tenant, input, id, &collections, &mut kept).await?;
+                let beside = extras_changed(&checked, before.as_deref(), &collections);
+                write_row(&mut tx, tenant, Some(id), &checked, &beside).await?
             }
-        }
+            None => {
+                let id = write_row(&mut tx, tenant, None, &checked, &Beside::default()).await?;
+                replace_permissions_of(&mut tx, tenant, id, &checked).await?;
+                keep_files(&mut tx, state, tenant, input, id, &collections, &mut kept).await?;
+                id
+            }
+        };
         Ok(id)
     }
     .await;
@@ -459,19 +489,21 @@ pub async fn write_customer(
     committed
 }
 
-/// The customer row and its field values, through the engine; the customer's id.
+/// The customer row and its field values, through the engine, with what the write changed
+/// beside them; the customer's id.
 async fn write_row(
     tx: &mut Tx,
     tenant: Tenant,
     existing: Option<i64>,
     checked: &CustomerInput,
+    beside: &Beside,
 ) -> Result<i64, Error> {
     let (body, uploads) = engine_body(checked);
     match existing {
         None => write::store_with(tx, &CUSTOMER, tenant, &body, &uploads)
             .await
             .map(|(id, _)| id),
-        Some(id) => write::update_with(tx, &CUSTOMER, tenant, id, &body, &uploads)
+        Some(id) => write::update_with(tx, &CUSTOMER, tenant, id, &body, &uploads, beside)
             .await
             .map(|_| id),
     }
@@ -502,7 +534,7 @@ fn extras_changed(
     checked: &CustomerInput,
     permissions_before: Option<&[i64]>,
     collections: &[(String, Vec<UploadedFile>)],
-) -> Option<Json> {
+) -> Beside {
     let mut attributes = Map::new();
     let mut old = Map::new();
     if let (Some(granted), Some(before)) = (&checked.permissions, permissions_before)
@@ -527,7 +559,44 @@ fn extras_changed(
         };
         attributes.insert(key, shown);
     }
-    (!attributes.is_empty()).then(|| json!({ "attributes": attributes, "old": old }))
+    Beside { attributes, old }
+}
+
+/// Replaces the customer's permissions when the request names them; the ones it had then.
+async fn replace_permissions_of(
+    tx: &mut Tx,
+    tenant: Tenant,
+    customer: i64,
+    checked: &CustomerInput,
+) -> Result<Option<Vec<i64>>, Error> {
+    match &checked.permissions {
+        Some(granted) => Ok(Some(
+            replace_permissions(tx, tenant, customer, granted).await?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Puts each collection's uploads in place as the customer's media (replacing what the
+/// collection held), noting in `kept` each storage key put in place, for removal should the
+/// write not commit.
+async fn keep_files(
+    tx: &mut Tx,
+    state: &AppState,
+    tenant: Tenant,
+    input: &mut Input,
+    customer: i64,
+    collections: &[(String, Vec<UploadedFile>)],
+    kept: &mut Vec<String>,
+) -> Result<(), Error> {
+    for (collection, files) in collections {
+        files::forget(tx, tenant, "customer", customer, collection).await?;
+        for file in files {
+            keep(tx, &state.files, tenant, input, customer, collection, file).await?;
+            kept.push(file.storage_key.clone());
+        }
+    }
+    Ok(())
 }
 
 /// Jetstream's profile photo limit (`spec/manageit.md` §5.6): 1024 kilobytes.
