@@ -81,6 +81,8 @@ pub struct Column {
     /// Made by the server on create (a webhook's signing secret); a hidden one is shown once,
     /// in the create response. `None` from the generator means it could not make one.
     pub generate: Option<fn() -> Option<String>>,
+    /// What a create that leaves the column empty puts there (see [`Fill`]).
+    pub fill: Option<Fill>,
 }
 
 /// What happens to a record when the record its column references is deleted.
@@ -100,6 +102,39 @@ pub enum Default {
     Int(i64),
     Text(&'static str),
     Bool(bool),
+}
+
+/// How a create fills a column the body left empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    /// A key made from the named text column ([`key_from`]), unique within the company (`tier`,
+    /// then `tier_2`, …).
+    KeyOf(&'static str),
+    /// A random version 4 UUID.
+    Uuid,
+}
+
+/// A key for `name`: its letters and digits, lower case, runs of anything else as one `_`
+/// ("Contract Type" is `contract_type`).
+pub fn key_from(name: &str) -> String {
+    let mut key = String::new();
+    for c in name.trim().chars() {
+        if c.is_alphanumeric() {
+            key.extend(c.to_lowercase());
+        } else if !key.ends_with('_') && !key.is_empty() {
+            key.push('_');
+        }
+    }
+    key.trim_end_matches('_').to_string()
+}
+
+/// `key`, or the first of `key_2`, `key_3`, … that `taken` (lower case) does not hold.
+pub fn unique_key(key: &str, taken: &[String]) -> String {
+    let free = |candidate: &String| !taken.iter().any(|t| t == candidate);
+    std::iter::once(key.to_string())
+        .chain((2..).map(|n| format!("{key}_{n}")))
+        .find(free)
+        .unwrap_or_else(|| key.to_string())
 }
 
 impl Column {
@@ -128,6 +163,7 @@ impl Column {
             default: None,
             fixed: false,
             generate: None,
+            fill: None,
         }
     }
 
@@ -232,6 +268,12 @@ impl Column {
         self
     }
 
+    /// Filled as `fill` says when a create leaves it empty.
+    pub const fn filled(mut self, fill: Fill) -> Column {
+        self.fill = Some(fill);
+        self
+    }
+
     /// Made by `generator` on create.
     pub const fn generated(mut self, generator: fn() -> Option<String>) -> Column {
         self.generate = Some(generator);
@@ -290,4 +332,20 @@ pub const fn timestamp(name: &'static str) -> Column {
 }
 pub const fn date(name: &'static str) -> Column {
     Column::new(name, ColumnType::Date)
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn keys_come_from_names_and_stay_unique() {
+        assert_eq!(key_from("  Contract Type "), "contract_type");
+        assert_eq!(key_from("Prijs (€) / jaar"), "prijs_jaar");
+        assert_eq!(key_from("Straße 2"), "straße_2");
+        assert_eq!(key_from("!!!"), "");
+        let taken = ["tier".to_string(), "tier_2".to_string()];
+        assert_eq!(unique_key("tier", &taken), "tier_3");
+        assert_eq!(unique_key("seats", &taken), "seats");
+    }
 }

@@ -20,10 +20,12 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Migrates the schema, then brings the permissions the registry implies, and the built-in
-/// roles' grants, up to date (a new resource's permissions reach existing companies).
+/// Migrates the schema, fills what older records left empty, then brings the permissions the
+/// registry implies, and the built-in roles' grants, up to date (a new resource's permissions
+/// reach existing companies).
 pub async fn migrate(db: &Db) -> Result<(), Error> {
     db::migrate(db).await?;
+    crate::engine::write::fill_missing(db).await?;
     crate::auth::sync_permissions(db).await
 }
 

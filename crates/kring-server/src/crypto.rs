@@ -47,3 +47,20 @@ pub async fn verify_password(password: &str, stored: String) -> bool {
     .await
     .unwrap_or(false)
 }
+
+/// A random version 4 UUID, as ManageIt's field groups are.
+pub fn uuid() -> Result<String, Error> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| Error::Internal(format!("random: {e}")))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}

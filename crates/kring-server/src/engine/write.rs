@@ -8,7 +8,7 @@
 use chrono::Utc;
 use kring_core::Value;
 use kring_core::i18n::Message;
-use kring_core::schema::{Column, ColumnType, Default, OnDelete};
+use kring_core::schema::{Column, ColumnType, Default, Fill, OnDelete};
 use kring_core::validate::{Mode, Validated, ValidationErrors, validate};
 use sea_query::{Expr, ExprTrait, Func, LockType, Query};
 use serde_json::{Map, Value as Json};
@@ -93,6 +93,8 @@ pub async fn store_with(
     body: &Map<String, Json>,
     uploads: Uploads<'_>,
 ) -> Result<(i64, Map<String, Json>), Error> {
+    let filled = fill_absent(tx, def, tenant, body).await?;
+    let body = filled.as_ref().unwrap_or(body);
     let checked = check(tx, def, tenant, body, None, uploads).await?;
     let now = Value::Timestamp(Utc::now());
     let mut record: Record = def
@@ -631,6 +633,119 @@ fn unique_lock(table: &str, column: &str) -> i64 {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
     }
     i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// The body of a create with the columns it left empty that say how to fill them
+/// ([`Fill`]); `None` when there are none.
+async fn fill_absent(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    tenant: Tenant,
+    body: &Map<String, Json>,
+) -> Result<Option<Map<String, Json>>, Error> {
+    let absent = |c: &&Column| c.fill.is_some() && body.get(c.name).is_none_or(Json::is_null);
+    if !def.columns.iter().any(|c| absent(&c)) {
+        return Ok(None);
+    }
+    let mut filled = body.clone();
+    for column in def.columns.iter().filter(absent) {
+        let value = match column.fill {
+            Some(Fill::Uuid) => crate::crypto::uuid()?,
+            Some(Fill::KeyOf(source)) => {
+                let Some(Json::String(name)) = body.get(source) else {
+                    continue;
+                };
+                free_key(tx, def, tenant, column, name).await?
+            }
+            None => continue,
+        };
+        filled.insert(column.name.to_string(), Json::String(value));
+    }
+    Ok(Some(filled))
+}
+
+/// Fills what records written before a column had a [`Fill`] left empty (fields made before
+/// every field had a key and a group): once, at start, after the migrations.
+pub async fn fill_missing(db: &crate::db::Db) -> Result<(), Error> {
+    for def in REGISTRY.iter().filter(|d| d.tenant) {
+        for column in def.columns.iter().filter(|c| c.fill.is_some()) {
+            let mut query = Query::select();
+            query
+                .columns(["id", "company_id"])
+                .from(def.table)
+                .and_where(Expr::col(column.name).is_null());
+            let mut types = vec![ColumnType::Int, ColumnType::Int];
+            if let Some(Fill::KeyOf(source)) = column.fill {
+                query.column(source);
+                types.push(ColumnType::Text);
+            }
+            let mut tx = db.begin().await?;
+            for row in tx.fetch(&query, &types).await? {
+                let (Some(Value::Int(id)), Some(Value::Int(company_id))) =
+                    (row.first(), row.get(1))
+                else {
+                    continue;
+                };
+                let tenant = Tenant {
+                    company_id: *company_id,
+                    user_id: 0,
+                };
+                let value = match (column.fill, row.get(2)) {
+                    (Some(Fill::KeyOf(_)), Some(Value::Text(name))) => {
+                        free_key(&mut tx, def, tenant, column, name).await?
+                    }
+                    (Some(Fill::KeyOf(_)), _) => free_key(&mut tx, def, tenant, column, "").await?,
+                    _ => crate::crypto::uuid()?,
+                };
+                let mut update = Query::update();
+                update
+                    .table(def.table)
+                    .value(column.name, value)
+                    .and_where(Expr::col("id").eq(*id));
+                tx.execute(&update).await?;
+            }
+            tx.commit().await?;
+        }
+    }
+    Ok(())
+}
+
+/// A key for `name` in `column` that no record of the company has yet (ignoring case). The
+/// column's uniqueness lock is taken first, so a concurrent create waits and then sees it.
+async fn free_key(
+    tx: &mut Tx,
+    def: &ResourceDef,
+    tenant: Tenant,
+    column: &Column,
+    name: &str,
+) -> Result<String, Error> {
+    let lock = unique_lock(def.table, column.name) ^ tenant.company_id;
+    dialect::lock_until_commit(tx, lock).await?;
+    let mut key = kring_core::schema::key_from(name);
+    if key.is_empty() {
+        key = def.name.to_string();
+    }
+    let like = format!("{}%", key.replace('\\', "\\\\").replace('_', "\\_"));
+    let mut query = Query::select();
+    query
+        .expr(Func::lower(Expr::col(column.name)))
+        .from(def.table)
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
+        .and_where(dialect::like_ignoring_case(
+            tx.backend(),
+            Expr::col(column.name),
+            like,
+        ));
+    let taken: Vec<String> = tx
+        .fetch(&query, &[ColumnType::Text])
+        .await?
+        .into_iter()
+        .filter_map(|row| match row.into_iter().next() {
+            Some(Value::Text(text)) => Some(text),
+            _ => None,
+        })
+        .collect();
+    Ok(kring_core::schema::unique_key(&key, &taken))
 }
 
 /// Adds `field_values.<field_id>` entries to an activity-log attribute map.

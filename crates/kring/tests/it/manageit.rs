@@ -35,6 +35,7 @@ backend_tests!(
     a_cirqll_write_names_only_files_a_field_holds,
     query_parameters_name_what_manageit_shows,
     changes_only_manageit_shows_are_recorded_in_each_dialects_names,
+    every_field_has_a_key_and_a_group_and_cirqll_shows_its_file_configuration,
 );
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
@@ -2136,4 +2137,105 @@ async fn changes_only_manageit_shows_are_recorded_in_each_dialects_names(app: Te
     assert_eq!(updates[0]["previous"]["city"], "Utrecht");
     assert_eq!(updates[0]["data"]["first_name"], "Janet");
     assert_eq!(updates[0]["data"]["permissions"], json!(["view-meeting"]));
+}
+
+/// Issue "One model, two dialects" 5: a field made through Cirqll has a key made from its name
+/// (unique in the company) and a group in ManageIt; an explicit key already taken is a 422;
+/// Cirqll shows a field's file configuration; fields an older version left without a key or
+/// group get them at the next start.
+async fn every_field_has_a_key_and_a_group_and_cirqll_shows_its_file_configuration(app: TestApp) {
+    let token = app.owner().await;
+    let mut ids = Vec::new();
+    for name in ["Contract Type", "contract type"] {
+        let body = json!({"name": name, "type": "text", "model": "customer"});
+        let created = app
+            .expect(
+                StatusCode::CREATED,
+                "POST",
+                &token,
+                "/api/field",
+                Some(body),
+            )
+            .await;
+        ids.push(created["id"].as_i64().expect("id"));
+    }
+    let manageit_field = |id: i64| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let path = format!("/api/custom-fields/{id}");
+            app.expect(StatusCode::OK, "GET", token, &path, None).await["data"].clone()
+        }
+    };
+    let first = manageit_field(ids[0]).await;
+    let second = manageit_field(ids[1]).await;
+    assert_eq!(first["key"], "contract_type", "{first}");
+    assert_eq!(second["key"], "contract_type_2", "{second}");
+    for field in [&first, &second] {
+        let group = field["group"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a group: {field}"));
+        assert_eq!(group.len(), 36, "a UUID: {group}");
+    }
+    assert_ne!(first["group"], second["group"]);
+
+    let (status, body) = app
+        .post(
+            &token,
+            "/api/custom-fields",
+            json!({"type": 1, "name": "Other", "key": "Contract_Type"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["errors"]["key"].is_array(), "{body}");
+
+    let documents = field(
+        &app,
+        &token,
+        json!({"type": 9, "name": "Documents",
+               "fields": {"fileConfig": {"acceptFile": ["PDF"], "allowMultiple": true, "maxFiles": 2}}}),
+    )
+    .await;
+    let shown = app
+        .expect(
+            StatusCode::OK,
+            "GET",
+            &token,
+            &format!("/api/field/{documents}"),
+            None,
+        )
+        .await;
+    assert_eq!(shown["accept_file"], json!(["PDF"]), "{shown}");
+    assert_eq!(shown["allow_multiple"], true, "{shown}");
+    assert_eq!(shown["max_files"], 2, "{shown}");
+
+    // What an older version wrote: no key, no group. The next start fills them.
+    app.execute("UPDATE fields SET field_key = NULL, field_group = NULL")
+        .await;
+    let restarted = app.sibling(|_| {}).await;
+    let path = format!("/api/custom-fields/{}", ids[1]);
+    let again = restarted
+        .expect(StatusCode::OK, "GET", &token, &path, None)
+        .await["data"]
+        .clone();
+    let key = again["key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a key: {again}"));
+    assert!(key.starts_with("contract_type"), "{again}");
+    assert_eq!(again["group"].as_str().map(str::len), Some(36), "{again}");
+    let keys = restarted
+        .query(
+            "SELECT field_key FROM fields ORDER BY field_key",
+            &[kring_core::schema::ColumnType::Text],
+        )
+        .await;
+    assert_eq!(
+        keys.iter().map(|row| row[0].to_json()).collect::<Vec<_>>(),
+        [
+            json!("contract_type"),
+            json!("contract_type_2"),
+            json!("documents"),
+        ],
+        "unique again (the refused field was never made)"
+    );
 }

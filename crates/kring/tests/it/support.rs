@@ -241,6 +241,16 @@ impl TestApp {
         self.send("DELETE", Some(token), path, None).await
     }
 
+    /// Writes straight to the database, for states the API never makes (data written by an
+    /// older version).
+    pub async fn execute(&self, sql: &'static str) {
+        let mut tx = self.db.begin().await.expect("begin");
+        tx.execute(&db::Raw::new(sql, vec![]))
+            .await
+            .expect("execute");
+        tx.commit().await.expect("commit");
+    }
+
     /// Reads straight from the database, for what the API does not expose (yet).
     pub async fn query(
         &self,

@@ -170,7 +170,6 @@ pub fn field_body(input: &Map<String, Json>, creating: bool) -> Result<Map<Strin
     let mut body = Map::new();
     if creating {
         body.insert("model".into(), json!("customer"));
-        body.insert("field_group".into(), json!(uuid()?));
     }
     if let Some(ty) = input.get("type") {
         let id = match ty {
@@ -197,12 +196,6 @@ pub fn field_body(input: &Map<String, Json>, creating: bool) -> Result<Map<Strin
         if let Some(value) = input.get(from) {
             body.insert(to.into(), value.clone());
         }
-    }
-    if creating
-        && !body.contains_key("field_key")
-        && let Some(Json::String(name)) = input.get("name")
-    {
-        body.insert("field_key".into(), json!(key_from(name)));
     }
     let settings = input.get("fields").and_then(Json::as_object);
     if let Some(options) = settings.and_then(|f| f.get("options")) {
@@ -274,34 +267,4 @@ pub fn manageit_path(path: &str) -> String {
         }
     };
     renamed.to_string()
-}
-
-/// `Department Name` → `department_name`: the key a field gets when none is given.
-fn key_from(name: &str) -> String {
-    let mut key = String::new();
-    for c in name.trim().chars() {
-        if c.is_alphanumeric() {
-            key.extend(c.to_lowercase());
-        } else if !key.ends_with('_') && !key.is_empty() {
-            key.push('_');
-        }
-    }
-    key.trim_end_matches('_').to_string()
-}
-
-/// A random version 4 UUID, as ManageIt's field groups are.
-pub fn uuid() -> Result<String, Error> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| Error::Internal(format!("random: {e}")))?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    ))
 }

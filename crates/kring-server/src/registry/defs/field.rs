@@ -3,7 +3,7 @@
 //! through the field's body.
 
 use kring_core::custom_field::FIELD_TYPES;
-use kring_core::schema::{Column, ColumnType, Default, boolean, int, long_text, text};
+use kring_core::schema::{Column, ColumnType, Default, Fill, boolean, int, long_text, text};
 
 use super::{CREATED_AT, UPDATED_AT};
 use crate::registry::{Relation, ResourceDef};
@@ -27,7 +27,12 @@ pub static FIELD: ResourceDef = ResourceDef {
         // What ManageIt's configuration adds (`spec/manageit.md` §2.6, §6.2); Cirqll does not
         // show these keys.
         int("user_id").references("users").hidden(),
-        text("field_key").writable().hidden(),
+        // ManageIt's `key`: unique in the company, made from the name when none is sent.
+        text("field_key")
+            .writable()
+            .unique()
+            .filled(Fill::KeyOf("name"))
+            .hidden(),
         long_text("description").writable().hidden(),
         text("placeholder").writable().hidden(),
         int("location")
@@ -35,13 +40,13 @@ pub static FIELD: ResourceDef = ResourceDef {
             .not_null()
             .default(Default::Int(3))
             .hidden(),
-        text("field_group").writable().hidden(),
-        // The accepted format labels, a JSON list as the client wrote them.
-        Column::new("accept_file", ColumnType::Json)
-            .writable()
-            .hidden(),
-        boolean("allow_multiple").writable().hidden(),
-        int("max_files").writable().not_null().hidden(),
+        text("field_group").writable().filled(Fill::Uuid).hidden(),
+        // The file configuration (ManageIt's `fileConfig`), shown in both dialects: the
+        // accepted format labels, a JSON list as the client wrote them; several files or one;
+        // at most how many (0: no limit but the request's).
+        Column::new("accept_file", ColumnType::Json).writable(),
+        boolean("allow_multiple").writable(),
+        int("max_files").writable().not_null(),
     ],
     relations: &[Relation::has_many("options", "field_option", "field_id")],
     owner: Some("user_id"),
