@@ -17,6 +17,7 @@ mod behaviour;
 mod bucket;
 mod changes;
 mod cli;
+mod clients;
 mod crash;
 mod customers;
 mod dataset;
