@@ -12,6 +12,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use chrono::Utc;
+use kring_core::i18n::Locale;
 use kring_core::query::Plan;
 
 use super::grants;
@@ -20,6 +21,8 @@ use crate::crypto::sha256_hex;
 use crate::db::{Backend, Raw, dialect};
 use crate::error::{Error, OAuthCode};
 use crate::http::extract::RouteResource;
+use crate::http::middleware::LocaleSlot;
+use crate::registry::defs::setting::SETTING;
 use crate::registry::{Action, REGISTRY, ResourceDef, Routes, find};
 use crate::state::AppState;
 use crate::tenant::Tenant;
@@ -29,6 +32,8 @@ use crate::tenant::Tenant;
 pub struct Principal {
     pub tenant: Tenant,
     grants: Arc<Grants>,
+    /// The company's language (its `locale` setting).
+    pub locale: Locale,
 }
 
 #[derive(Debug)]
@@ -132,6 +137,9 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(slot) = &slot {
             slot.hold(place);
         }
+        if let Some(LocaleSlot(slot)) = parts.extensions.get::<LocaleSlot>() {
+            let _ = slot.set(principal.locale);
+        }
         parts.extensions.insert(principal.clone());
         Ok(principal)
     }
@@ -152,7 +160,8 @@ fn principal_statement(backend: Backend) -> &'static str {
         format!(
             "SELECT u.id, u.company_id, t.scopes, t.client_id IS NULL, \
                  (SELECT {} FROM role_permissions rp \
-                  JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id = u.role_id) \
+                  JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id = u.role_id), \
+                 (SELECT s.locale FROM settings s WHERE s.company_id = u.company_id) \
              FROM personal_access_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = ? AND t.revoked = ? \
              AND (t.expires_at IS NULL OR t.expires_at > ?)",
@@ -166,6 +175,9 @@ fn principal_statement(backend: Backend) -> &'static str {
         Backend::Postgres => &POSTGRES,
     }
 }
+
+/// User id, company id, scopes, personal, permission names, the company's locale.
+type PrincipalRow = (i64, i64, String, bool, Option<String>, Option<String>);
 
 /// The token's principal: one statement.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, Error> {
@@ -190,8 +202,10 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal
         principal_statement(state.db.backend()),
         vec![sha256_hex(token).into(), false.into(), Utc::now().into()],
     );
-    let rows: Vec<(i64, i64, String, bool, Option<String>)> = state.db.fetch_as(&query).await?;
-    let Some((user_id, company_id, scopes, personal, permissions)) = rows.into_iter().next() else {
+    let rows: Vec<PrincipalRow> = state.db.fetch_as(&query).await?;
+    let Some((user_id, company_id, scopes, personal, permissions, locale)) =
+        rows.into_iter().next()
+    else {
         return Err(Error::InvalidToken);
     };
     let mut permissions: Vec<String> = permissions
@@ -210,7 +224,18 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal
             personal,
             permissions,
         }),
+        locale: company_locale(locale.as_deref()),
     })
+}
+
+/// The company's `locale` setting; a company that never wrote its settings has the setting's
+/// default.
+fn company_locale(setting: Option<&str>) -> Locale {
+    let default = match SETTING.column("locale").and_then(|c| c.default) {
+        Some(kring_core::schema::Default::Text(code)) => code,
+        _ => "en",
+    };
+    Locale::from_accept_language(setting.unwrap_or(default))
 }
 
 /// What a route does to its resource, named by a type so that a handler's arguments say it.

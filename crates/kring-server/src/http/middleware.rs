@@ -1,6 +1,7 @@
 //! The middleware around every route: CORS for the allowed origins, request ids, one log line
 //! per request, the language of errors, and a panic caught as a 500.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -96,15 +97,24 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     )
 }
 
-/// Picks the language from `Accept-Language`, renders errors in it, and says which it used.
-async fn localize(request: Request, next: Next) -> Response {
-    let locale = request
+/// Where authentication leaves the caller's company locale, for a request that names no
+/// language of its own.
+#[derive(Clone, Default)]
+pub struct LocaleSlot(pub Arc<OnceLock<Locale>>);
+
+/// Picks the language from `Accept-Language`, else the caller's company's `locale` setting
+/// once authentication knows the caller, else English; renders errors in it, and says which
+/// it used.
+async fn localize(mut request: Request, next: Next) -> Response {
+    let asked = request
         .headers()
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
-        .map(Locale::from_accept_language)
-        .unwrap_or_default();
+        .map(Locale::from_accept_language);
+    let slot = LocaleSlot::default();
+    request.extensions_mut().insert(slot.clone());
     let mut response = next.run(request).await;
+    let locale = asked.or_else(|| slot.0.get().copied()).unwrap_or_default();
     if locale != Locale::En
         && let Some(RenderedError(error)) = response.extensions().get::<RenderedError>().cloned()
     {

@@ -11,7 +11,8 @@ backend_tests!(
     validation_errors_in_laravel_shape,
     malformed_bodies_are_client_errors,
     routes_and_methods,
-    dutch_messages
+    dutch_messages,
+    a_request_without_a_language_gets_its_companys_locale,
 );
 
 async fn validation_errors_in_laravel_shape(app: TestApp) {
@@ -366,4 +367,52 @@ async fn dutch_messages(app: TestApp) {
             .and_then(|v| v.to_str().ok()),
         Some("en")
     );
+}
+
+/// Issue "One model, two dialects" 27: without `Accept-Language`, a caller's errors come in its
+/// company's `locale` setting (Dutch by default, as the setting says), English before the
+/// caller is known; `Accept-Language` still wins.
+async fn a_request_without_a_language_gets_its_companys_locale(app: TestApp) {
+    let token = app.owner().await;
+    // A client that names no language (the tests' own asks for English).
+    let plain = reqwest::Client::new();
+    let send = |language: Option<&'static str>, bearer: bool| {
+        let mut request = plain
+            .post(format!("{}/api/customer", app.base))
+            .json(&json!({"email": "not an email"}));
+        if bearer {
+            request = request.bearer_auth(&token);
+        }
+        if let Some(language) = language {
+            request = request.header("accept-language", language);
+        }
+        async move {
+            let response = request.send().await.expect("a response");
+            let language = response.headers()["content-language"]
+                .to_str()
+                .unwrap_or("")
+                .to_string();
+            let body: Value = response.json().await.expect("JSON");
+            (language, body["message"].as_str().unwrap_or("").to_string())
+        }
+    };
+    let (language, message) = send(None, true).await;
+    assert_eq!(language, "nl", "{message}");
+    assert!(message.contains("veld"), "Dutch: {message}");
+    let (language, _) = send(None, false).await;
+    assert_eq!(language, "en", "no caller yet: English");
+
+    app.expect(
+        StatusCode::OK,
+        "PATCH",
+        &token,
+        "/api/setting",
+        Some(json!({"locale": "en"})),
+    )
+    .await;
+    let (language, message) = send(None, true).await;
+    assert_eq!(language, "en", "{message}");
+    assert!(message.contains("field"), "English: {message}");
+    let (language, message) = send(Some("nl"), true).await;
+    assert_eq!(language, "nl", "Accept-Language wins: {message}");
 }

@@ -738,7 +738,7 @@ async fn an_oversized_body_gets_its_413_whether_or_not_the_client_waits() {
     let head = |expect: &str| {
         format!(
             "POST /api/customer HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-             Authorization: Bearer {token}\r\n\
+             Authorization: Bearer {token}\r\nAccept-Language: en\r\n\
              Content-Type: application/json\r\nContent-Length: {size}\r\n{expect}\r\n"
         )
     };

@@ -24,9 +24,19 @@ pub struct TestApp {
 }
 
 /// An HTTP client for talking to Kring (the TLS provider installed first, as reqwest needs).
+/// The tests' HTTP client. It asks for English, as the tests' messages are written in it: a
+/// request without `Accept-Language` gets its company's language, Dutch by default.
 pub fn client() -> reqwest::Client {
     kring_server::install_tls_provider();
-    reqwest::Client::new()
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT_LANGUAGE,
+        reqwest::header::HeaderValue::from_static("en"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("a client")
 }
 
 pub fn unique(prefix: &str) -> String {
