@@ -8,6 +8,29 @@ pub fn format_timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// A timestamp as Kring writes it (`2019-08-24T14:15:22.123456Z`) with `digits` fractional
+/// digits instead of six (`0` drops the fraction); `None` for any other text. Cutting digits
+/// never changes the second, so the order of timestamps is kept.
+pub fn with_precision(text: &str, digits: usize) -> Option<String> {
+    let bytes = text.as_bytes();
+    let shape = bytes.len() == 27
+        && bytes.get(10) == Some(&b'T')
+        && bytes.get(19) == Some(&b'.')
+        && bytes.get(26) == Some(&b'Z')
+        && text
+            .get(20..26)
+            .is_some_and(|f| f.bytes().all(|b| b.is_ascii_digit()));
+    if !shape || digits >= 6 || parse_timestamp(text).is_none() {
+        return None;
+    }
+    let seconds = text.get(..19)?;
+    let fraction = text.get(20..20 + digits)?;
+    Some(match digits {
+        0 => format!("{seconds}Z"),
+        _ => format!("{seconds}.{fraction}Z"),
+    })
+}
+
 pub fn format_date(d: &NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
@@ -125,5 +148,32 @@ mod tests {
     fn drops_sub_microsecond_digits() {
         let t = parse_timestamp("2019-08-24T14:15:22.123456789Z").map(|t| format_timestamp(&t));
         assert_eq!(t.as_deref(), Some("2019-08-24T14:15:22.123456Z"));
+    }
+}
+
+#[cfg(test)]
+mod precision_tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_cut_to_the_precision_asked() {
+        let t = "2019-08-24T14:15:22.123456Z";
+        assert_eq!(
+            with_precision(t, 3).as_deref(),
+            Some("2019-08-24T14:15:22.123Z")
+        );
+        assert_eq!(
+            with_precision(t, 0).as_deref(),
+            Some("2019-08-24T14:15:22Z")
+        );
+        assert_eq!(with_precision(t, 6), None, "already so");
+        assert_eq!(with_precision("2019-08-24T14:15:22.12345Z", 3), None);
+        assert_eq!(with_precision("2019-08-24", 3), None);
+        assert_eq!(
+            with_precision("2019-13-24T14:15:22.123456Z", 3),
+            None,
+            "not a date"
+        );
+        assert_eq!(with_precision("hello world, this is 27 chr", 3), None);
     }
 }

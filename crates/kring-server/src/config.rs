@@ -60,6 +60,9 @@ pub struct Config {
     /// Origins whose browser apps may call the API (`https://app.example.com`), or `*` for
     /// any; none by default.
     pub cors_origins: Vec<String>,
+    /// Fractional digits of the timestamps responses show (`--timestamp-precision`, 0–6);
+    /// stored timestamps always keep six.
+    pub timestamp_precision: usize,
     /// PKCE of confidential OAuth clients too (public ones always need it).
     pub require_pkce: bool,
     /// Hosts besides loopback that absolute URLs may follow when `public_url` is not set.
@@ -182,12 +185,18 @@ impl Config {
             allowed_hosts: Vec::new(),
             require_pkce: false,
             cors_origins: Vec::new(),
+            timestamp_precision: 6,
             clock: Arc::new(SystemClock),
         }
     }
 
     /// Refuses settings that cannot work together.
     pub fn check(&self) -> Result<(), Error> {
+        if self.timestamp_precision > 6 {
+            return Err(Error::Config(
+                "the timestamp precision must be 0 to 6 digits".into(),
+            ));
+        }
         if !(MIN_QUERY_TIMEOUT..=MAX_QUERY_TIMEOUT).contains(&self.query_timeout) {
             return Err(Error::Config(format!(
                 "the query timeout must be {} ms to {} s",

@@ -20,6 +20,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let limits = state.limiter.clone();
     let cors_origins = state.config.cors_origins.clone();
+    let precision = state.config.timestamp_precision;
     let webhook_operations = Router::new()
         .route(
             "/api/webhook/{id}/deliveries",
@@ -59,7 +60,7 @@ pub fn router(state: AppState) -> Router {
             limits,
             crate::auth::rate_limit::middleware,
         ));
-    http::middleware::around(api, &cors_origins)
+    http::middleware::around(api, &cors_origins, precision)
 }
 
 async fn health() -> Response {

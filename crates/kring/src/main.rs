@@ -125,6 +125,8 @@ impl S3Args {
     }
 }
 
+// Parsed once at start and matched at once: the size of `Serve`'s many options costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Migrate the database and serve the API.
@@ -161,6 +163,10 @@ enum Command {
             value_delimiter = ','
         )]
         cors_origins: Vec<String>,
+        /// Fractional digits of the timestamps in responses: 6 as Laravel writes them, 3 as
+        /// Cirqll's documentation shows them (0 to 6).
+        #[arg(long, env = "KRING_TIMESTAMP_PRECISION", default_value_t = 6)]
+        timestamp_precision: usize,
         /// Require PKCE of confidential OAuth clients too (public clients always need it).
         #[arg(long, env = "KRING_REQUIRE_PKCE")]
         require_pkce: bool,
@@ -338,6 +344,7 @@ async fn main() -> anyhow::Result<()> {
             allowed_hosts,
             require_pkce,
             cors_origins,
+            timestamp_precision,
             max_connections,
             header_timeout,
             min_body_rate,
@@ -368,6 +375,7 @@ async fn main() -> anyhow::Result<()> {
             config.allowed_hosts = allowed_hosts;
             config.require_pkce = require_pkce;
             config.cors_origins = cors_origins;
+            config.timestamp_precision = timestamp_precision;
             config.connections.max_connections = max_connections.max(1);
             config.connections.header_timeout = std::time::Duration::from_secs_f64(header_timeout);
             config.connections.min_body_rate = min_body_rate;

@@ -22,7 +22,11 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps `routes` in the layers every request passes, the outermost last; CORS outside them
 /// all, so a preflight to any route is answered before anything asks for a token.
-pub fn around(routes: Router, cors_origins: &[String]) -> Router {
+pub fn around(routes: Router, cors_origins: &[String], timestamp_digits: usize) -> Router {
+    let routes = match timestamp_digits {
+        6.. => routes,
+        digits => routes.layer(middleware::from_fn_with_state(digits, timestamp_precision)),
+    };
     let routes = inner_layers(routes);
     match cors(cors_origins) {
         Some(cors) => routes.layer(cors),
@@ -127,6 +131,49 @@ async fn localize(mut request: Request, next: Next) -> Response {
         HeaderValue::from_static(locale.code()),
     );
     response
+}
+
+/// Writes the timestamps of a JSON answer with `digits` fractional digits (Kring keeps and
+/// shapes six; `--timestamp-precision` asks for fewer). Only mounted when it is fewer: every
+/// JSON body is then read, rewritten and sent again, which costs what a second serialisation
+/// costs. A text value that is itself exactly such a timestamp is cut too.
+async fn timestamp_precision(
+    axum::extract::State(digits): axum::extract::State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Kring's own answers are bounded by the page caps; the limit only guards the reading.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024 * 1024).await else {
+        return Error::Internal("an answer too large to rewrite".into()).into_response();
+    };
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    cut_timestamps(&mut value, digits);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(value.to_string()))
+}
+
+fn cut_timestamps(value: &mut serde_json::Value, digits: usize) {
+    match value {
+        serde_json::Value::String(text) => {
+            if let Some(cut) = kring_core::time::with_precision(text, digits) {
+                *text = cut;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| cut_timestamps(v, digits)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| cut_timestamps(v, digits)),
+        _ => {}
+    }
 }
 
 /// What every JSON answer under `/api` carries (security plan T62): it is never sniffed as

@@ -333,3 +333,110 @@ async fn a_contacts_primary_customer_is_one_of_its_customers(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(customer_sees(second).await, (Some(1), Some(contact), true));
 }
+
+/// Issue "One model, two dialects" 22, on both engines: `timestamps_at_the_seeds_precision`.
+mod timestamps_follow_the_configured_precision {
+    use crate::support::Backend;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::timestamps_at_the_seeds_precision(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::timestamps_at_the_seeds_precision(Backend::Postgres).await;
+    }
+}
+
+/// Timestamps go out with six fractional digits (Laravel's), or as many as
+/// `--timestamp-precision` says: three writes them as Cirqll's documentation shows them, in
+/// both dialects; what is stored keeps six.
+async fn timestamps_at_the_seeds_precision(backend: crate::support::Backend) {
+    let fraction = |text: &serde_json::Value| {
+        let text = text
+            .as_str()
+            .unwrap_or_else(|| panic!("a timestamp: {text}"));
+        text.rsplit('.')
+            .next()
+            .map(|f| f.trim_end_matches('Z').len())
+    };
+    let body = serde_json::json!({"name": "Seed BV", "next_contact": "2019-08-24T14:15:22.123Z"});
+    let Some(six) = crate::support::TestApp::spawn(backend).await else {
+        return;
+    };
+    let token = six.owner().await;
+    let created = six
+        .expect(
+            reqwest::StatusCode::CREATED,
+            "POST",
+            &token,
+            "/api/customer",
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(created["next_contact"], "2019-08-24T14:15:22.123000Z");
+    assert_eq!(fraction(&created["created_at"]), Some(6));
+
+    let three = crate::support::TestApp::spawn_configured(backend, |c| {
+        c.rate_limit = 1_000_000;
+        c.timestamp_precision = 3;
+    })
+    .await
+    .expect("the same engine again");
+    let token = three.owner().await;
+    let created = three
+        .expect(
+            reqwest::StatusCode::CREATED,
+            "POST",
+            &token,
+            "/api/customer",
+            Some(body),
+        )
+        .await;
+    assert_eq!(
+        created["next_contact"], "2019-08-24T14:15:22.123Z",
+        "{created}"
+    );
+    assert_eq!(fraction(&created["created_at"]), Some(3), "{created}");
+    let id = created["id"].as_i64().expect("id");
+    let list = three
+        .expect(
+            reqwest::StatusCode::OK,
+            "GET",
+            &token,
+            "/api/customer?with=user",
+            None,
+        )
+        .await;
+    assert_eq!(fraction(&list["data"][0]["updated_at"]), Some(3), "{list}");
+    assert_eq!(
+        fraction(&list["data"][0]["user"]["created_at"]),
+        Some(3),
+        "{list}"
+    );
+    let feed = three
+        .expect(
+            reqwest::StatusCode::OK,
+            "GET",
+            &token,
+            "/api/changes?since=0",
+            None,
+        )
+        .await;
+    assert!(
+        feed.to_string().contains("2019-08-24T14:15:22.123Z\""),
+        "{feed}"
+    );
+    let stored = three
+        .query(
+            "SELECT next_contact FROM customers",
+            &[kring_core::schema::ColumnType::Timestamp],
+        )
+        .await;
+    assert_eq!(
+        stored[0][0].to_json(),
+        serde_json::json!("2019-08-24T14:15:22.123000Z"),
+        "stored with six (customer {id})"
+    );
+}
