@@ -132,10 +132,9 @@ pub async fn store_with(
     children::write(tx, tenant, &parent, &checked.children).await?;
     adjust_count(tx, def, tenant, 1).await?;
     let served = to_json(def, &record);
-    let recorded = recorded_json(def, &record);
-    let attributes = with_field_changes(recorded.clone(), &changes, false);
+    let attributes = with_field_changes(recorded_json(def, &record), &changes, false);
     // A generated secret is in this one response and nowhere else (not the log, not events).
-    let mut shown = served;
+    let mut shown = served.clone();
     shown.extend(generated);
     let properties = serde_json::json!({ "attributes": attributes });
     activity::record(tx, def, tenant, id, Event::Created, properties).await?;
@@ -143,7 +142,7 @@ pub async fn store_with(
         def,
         id,
         event: Event::Created,
-        data: &recorded,
+        data: &served,
         previous: None,
     };
     events::record(tx, tenant, created).await?;
@@ -292,7 +291,7 @@ pub async fn update_with(
         tx.execute(&statement).await?;
     }
 
-    let (mut after, before) = (recorded_json(def, &record), recorded_json(def, &before));
+    let (after, before) = (recorded_json(def, &record), recorded_json(def, &before));
     let pick = |map: &Map<String, Json>| -> Map<String, Json> {
         changed
             .iter()
@@ -304,18 +303,25 @@ pub async fn update_with(
     let mut attributes = with_field_changes(pick(&after), &field_changes, false);
     previous.extend(beside.old.clone());
     attributes.extend(beside.attributes.clone());
-    after.extend(beside.attributes.clone());
+    // The event's record as a show returns it, with the new values of what changed that a
+    // show does not hold (a hidden column, ManageIt's permissions), so every changed field
+    // has its value beside its previous one.
+    let served = to_json(def, &record);
+    let mut data = served.clone();
+    for (key, value) in pick(&after).into_iter().chain(beside.attributes.clone()) {
+        data.entry(key).or_insert(value);
+    }
     let properties = serde_json::json!({ "attributes": attributes, "old": previous });
     activity::record(tx, def, tenant, id, Event::Updated, properties).await?;
     let updated = Change {
         def,
         id,
         event: Event::Updated,
-        data: &after,
+        data: &data,
         previous: Some(&previous),
     };
     events::record(tx, tenant, updated).await?;
-    Ok(to_json(def, &record))
+    Ok(served)
 }
 
 /// Deletes the record and, as its references say, deletes or detaches what depends on it, in

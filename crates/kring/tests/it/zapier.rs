@@ -38,6 +38,17 @@ async fn zapier_integration_offline_tests() {
     .await
     .unwrap();
     let token = app.user_with_email("Acme", "company_owner", EMAIL).await;
+    // Acme works in English (a company's messages follow its `locale`, Dutch by default); the
+    // integration asks for no language of its own.
+    let english = Some(serde_json::json!({"locale": "en"}));
+    app.expect(
+        reqwest::StatusCode::OK,
+        "PATCH",
+        &token,
+        "/api/setting",
+        english,
+    )
+    .await;
     let run = tokio::process::Command::new("node")
         .arg("--test")
         .current_dir(APP_DIR)
