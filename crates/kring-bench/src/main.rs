@@ -231,7 +231,7 @@ async fn main() -> anyhow::Result<()> {
             client
                 .post(format!("{base}/api/customer"))
                 .bearer_auth(&token)
-                .json(&serde_json::json!({"name": format!("Bench {r}"), "email": "bench@example.test", "show_on_map": true}))
+                .json(&serde_json::json!({"name": format!("Bench {r}"), "email": format!("bench{r}@example.test"), "show_on_map": true}))
         }
     };
 
