@@ -20,6 +20,7 @@ use serde_json::{Value as Json, json};
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::error::Error;
+use crate::http::query::param;
 use crate::registry::{Action, find};
 use crate::state::AppState;
 use crate::tenant::Tenant;
@@ -40,8 +41,7 @@ impl Links {
     pub fn of(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Links, Error> {
         let base = crate::http::public_base(&state.config, headers)?;
         let lifetime = i64::try_from(state.config.file_link_lifetime.as_secs()).unwrap_or(i64::MAX);
-        let now = i64::try_from(state.config.clock.epoch_seconds()).unwrap_or(i64::MAX);
-        let expires = now.saturating_add(lifetime).saturating_add(59) / 60 * 60;
+        let expires = now(state).saturating_add(lifetime).saturating_add(59) / 60 * 60;
         Ok(Links {
             base,
             key: state.link_key.clone(),
@@ -58,6 +58,11 @@ impl Links {
         let query = file_url::signed_query(&self.key, uuid, self.expires);
         format!("{}{}?{query}", self.base, file_url::path(uuid))
     }
+}
+
+/// Unix seconds on the server's clock (the one tests move), which links expire by.
+fn now(state: &AppState) -> i64 {
+    i64::try_from(state.config.clock.epoch_seconds()).unwrap_or(i64::MAX)
 }
 
 /// How a dialect names a file's URL: Cirqll's `url`, ManageIt's `path` (`spec/manageit.md`
@@ -176,13 +181,14 @@ pub async fn download(
     let link = signed_link(parts.uri.query().unwrap_or(""));
     let company = match &link {
         Some((expires, signature)) => {
-            let now = i64::try_from(state.config.clock.epoch_seconds()).unwrap_or(i64::MAX);
-            file_url::verify(&state.link_key, &uuid, expires, signature, now).map_err(|r| {
-                Error::Refused(Message::new(match r {
-                    Refusal::Wrong => "http.file_link_wrong",
-                    Refusal::Expired => "http.file_link_expired",
-                }))
-            })?;
+            file_url::verify(&state.link_key, &uuid, expires, signature, now(&state)).map_err(
+                |r| {
+                    Error::Refused(Message::new(match r {
+                        Refusal::Wrong => "http.file_link_wrong",
+                        Refusal::Expired => "http.file_link_expired",
+                    }))
+                },
+            )?;
             None
         }
         None => Some(Principal::from_request_parts(&mut parts, &state).await?),
@@ -220,12 +226,7 @@ pub async fn download(
 /// The `expires` and `signature` of a signed link's query, when it has either.
 fn signed_link(query: &str) -> Option<(String, String)> {
     let pairs = kring_core::query::parse_query_string(query);
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.clone())
-    };
+    let get = |name: &str| param(&pairs, name).map(str::to_string);
     match (get("expires"), get("signature")) {
         (None, None) => None,
         (expires, signature) => Some((expires.unwrap_or_default(), signature.unwrap_or_default())),

@@ -296,7 +296,7 @@ fn column_test(ctx: &Context, table: &str, column: &Column, test: &Test, negated
             *comparison,
             Expr::val(bind(value, column.ty)),
         ),
-        Test::Match(pattern, text) => matches(ctx, plain, *pattern, text),
+        Test::Match(pattern, text) => matches(ctx.backend, plain, *pattern, text),
         Test::In(values) => plain.is_in(values.iter().map(|v| bind(v, column.ty))),
     };
     if negated { expr.not() } else { expr }
@@ -313,7 +313,7 @@ fn compare(left: Expr, comparison: Comparison, right: Expr) -> Expr {
 }
 
 /// A case-insensitive pattern match; `%`, `_` and `\` in the client's text match themselves.
-fn matches(ctx: &Context, target: Expr, pattern: Pattern, text: &str) -> Expr {
+pub fn matches(backend: Backend, target: Expr, pattern: Pattern, text: &str) -> Expr {
     let escaped = text
         .replace('\\', "\\\\")
         .replace('%', "\\%")
@@ -323,7 +323,7 @@ fn matches(ctx: &Context, target: Expr, pattern: Pattern, text: &str) -> Expr {
         Pattern::StartsWith => format!("{escaped}%"),
         Pattern::EndsWith => format!("%{escaped}"),
     };
-    dialect::like_ignoring_case(ctx.backend, target, pattern)
+    dialect::like_ignoring_case(backend, target, pattern)
 }
 
 /// A test on a custom field's value, compared as the field's type: numbers as numbers,
@@ -371,7 +371,7 @@ fn field_value_test(
             let (left, right) = typed_operands(ctx, ty, value, given, field)?;
             compare(left, *comparison, right)
         }
-        Test::Match(pattern, text) => matches(ctx, value, *pattern, text),
+        Test::Match(pattern, text) => matches(ctx.backend, value, *pattern, text),
         Test::In(given) => {
             // One `IN (…)`: an OR chain grows one nesting level per value in SQLite.
             let mut left = None;

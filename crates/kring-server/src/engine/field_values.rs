@@ -375,13 +375,8 @@ pub async fn write(
         .map(|c| c.field_id)
         .collect();
     if !cleared.is_empty() {
-        let mut delete = Query::delete();
-        delete
-            .from_table("field_values")
-            .and_where(Expr::col("company_id").eq(tenant.company_id))
-            .and_where(Expr::col("model_type").eq(def.name))
-            .and_where(Expr::col("model_id").eq(id))
-            .and_where(Expr::col("field_id").is_in(cleared));
+        let mut delete = rows_of_record("field_values", def, tenant, id);
+        delete.and_where(Expr::col("field_id").is_in(cleared));
         tx.execute(&delete).await?;
     }
     release_files(tx, def, tenant, id, inputs, &changes).await?;
@@ -420,13 +415,25 @@ async fn release_files(
     if released.is_empty() {
         return Ok(());
     }
-    let mut delete = Query::delete();
-    delete
-        .from_table("media")
-        .and_where(Expr::col("company_id").eq(tenant.company_id))
-        .and_where(Expr::col("model_type").eq(def.name))
-        .and_where(Expr::col("model_id").eq(id))
-        .and_where(Expr::col("uuid").is_in(released));
+    let mut delete = rows_of_record("media", def, tenant, id);
+    delete.and_where(Expr::col("uuid").is_in(released));
     tx.execute(&delete).await?;
     Ok(())
+}
+
+/// A delete of the rows of `table` that belong to record `id` of `def` (its field values, its
+/// media), narrowed further by the caller.
+fn rows_of_record(
+    table: &str,
+    def: &ResourceDef,
+    tenant: Tenant,
+    id: i64,
+) -> sea_query::DeleteStatement {
+    let mut delete = Query::delete();
+    delete
+        .from_table(sea_query::Alias::new(table))
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
+        .and_where(Expr::col("model_type").eq(def.name))
+        .and_where(Expr::col("model_id").eq(id));
+    delete
 }

@@ -8,12 +8,14 @@
 use chrono::Utc;
 use kring_core::Value;
 use kring_core::i18n::Message;
+use kring_core::query::Pattern;
 use kring_core::schema::{Column, ColumnType, Default, Fill, OnDelete};
 use kring_core::validate::{Mode, Validated, ValidationErrors, validate};
 use sea_query::{Expr, ExprTrait, Func, LockType, Query};
 use serde_json::{Map, Value as Json};
 
 use super::children::{self, Prepared};
+use super::criteria;
 use super::field_values::{self, FieldValueChange, Target, Uploads};
 use super::read::{by_id, column_json, not_found, to_json};
 use crate::crypto::hash_password;
@@ -731,16 +733,16 @@ async fn free_key(
     if key.is_empty() {
         key = def.name.to_string();
     }
-    let like = format!("{}%", key.replace('\\', "\\\\").replace('_', "\\_"));
     let mut query = Query::select();
     query
         .expr(Func::lower(Expr::col(column.name)))
         .from(def.table)
         .and_where(Expr::col("company_id").eq(tenant.company_id))
-        .and_where(dialect::like_ignoring_case(
+        .and_where(criteria::matches(
             tx.backend(),
             Expr::col(column.name),
-            like,
+            Pattern::StartsWith,
+            &key,
         ));
     let taken: Vec<String> = tx
         .fetch(&query, &[ColumnType::Text])

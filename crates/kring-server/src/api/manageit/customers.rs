@@ -48,8 +48,13 @@ const BUSINESS: &[(&str, &str)] = &[
 ];
 
 /// The names a ManageIt customer shows, and the columns behind them: what its `filter` and
-/// `order_by` take.
-pub fn view() -> View {
+/// `order_by` take, and what its activity log is shown in. Built once.
+pub fn view() -> &'static View {
+    static VIEW: std::sync::LazyLock<View> = std::sync::LazyLock::new(customer_view);
+    &VIEW
+}
+
+fn customer_view() -> View {
     let person = [
         ("id", "id"),
         ("name", "first_name"),
@@ -352,7 +357,7 @@ async fn notes_and_activity(
         let view = view();
         entries
             .iter_mut()
-            .for_each(|entry| in_manageit_names(&view, entry));
+            .for_each(|entry| in_manageit_names(view, entry));
     }
     Ok((list("notes").unwrap_or(json!([])), activity))
 }

@@ -102,9 +102,13 @@ async fn list_customers(
     let tenant = principal.tenant;
     let links = Links::of(&state, &headers)?;
     let base = links.base();
-    let view = customers::view();
-    let mut plan = plan_view(&query_pairs(&uri)?, &CUSTOMER, &view, PlanKind::Index)
-        .map_err(Error::BadQuery)?;
+    let mut plan = plan_view(
+        &query_pairs(&uri)?,
+        &CUSTOMER,
+        customers::view(),
+        PlanKind::Index,
+    )
+    .map_err(Error::BadQuery)?;
     let laravel_page = laravel_page(uri.query().unwrap_or(""))?;
     if let (Some((page, per_page)), Some(p)) = (laravel_page, plan.page.as_mut()) {
         p.limit = per_page;
