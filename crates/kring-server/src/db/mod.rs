@@ -956,6 +956,30 @@ from_row!(A, B, C, D, E, F);
 from_row!(A, B, C, D, E, F, G);
 from_row!(A, B, C, D, E, F, G, H);
 
+/// A named typed row: a struct whose fields are read by position, in the order they are
+/// declared, for statements too wide for a tuple to read well.
+macro_rules! typed_row {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($field:ident: $ty:ty),+ $(,)? }) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $($field: $ty),+
+        }
+
+        impl $crate::db::FromRow for $name {
+            const TYPES: &'static [kring_core::schema::ColumnType] =
+                &[$(<$ty as $crate::db::FromValue>::TYPE),+];
+            fn from_row(row: Vec<kring_core::Value>) -> Option<Self> {
+                let mut values = row.into_iter();
+                let row = $name {
+                    $($field: <$ty as $crate::db::FromValue>::from_value(values.next()?)?),+
+                };
+                values.next().is_none().then_some(row)
+            }
+        }
+    };
+}
+pub(crate) use typed_row;
+
 fn typed<T: FromRow>(rows: Vec<Vec<Value>>) -> Result<Vec<T>, Error> {
     rows.into_iter()
         .map(|row| {
@@ -1004,5 +1028,22 @@ mod typed_rows {
             "a column too many"
         );
         assert_eq!(<(i64,)>::from_row(vec![]), None, "a column too few");
+    }
+
+    typed_row! {
+        #[derive(Debug, PartialEq)]
+        struct Named {
+            id: i64,
+            note: Option<String>,
+        }
+    }
+
+    #[test]
+    fn named_rows_decode_in_declared_order() {
+        assert_eq!(Named::TYPES, &[ColumnType::Int, ColumnType::Text]);
+        let row = vec![Value::Int(3), Value::Null];
+        assert_eq!(Named::from_row(row), Some(Named { id: 3, note: None }));
+        let swapped = vec![Value::Text("a".into()), Value::Int(3)];
+        assert_eq!(Named::from_row(swapped), None);
     }
 }

@@ -25,11 +25,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use kring_core::Value;
-use kring_core::schema::ColumnType;
 use kring_core::time::format_timestamp;
 use serde_json::{Value as Json, json};
 
-use crate::db::{Raw, dialect};
+use crate::db::{FromRow, Raw, dialect, typed_row};
 use crate::error::Error;
 use crate::state::AppState;
 
@@ -162,26 +161,26 @@ async fn release(
     Ok(())
 }
 
-/// The columns a claim reads, in order. Untyped on purpose: fifteen columns are past what a
-/// typed row holds, and a row that does not read must still take its lease (see [`claim`])
-/// rather than fail the whole batch.
-const CLAIMED: [ColumnType; 15] = [
-    ColumnType::Int,       // d.id
-    ColumnType::Int,       // d.company_id
-    ColumnType::Int,       // d.attempts
-    ColumnType::Int,       // d.webhook_id
-    ColumnType::Int,       // d.redelivery_of
-    ColumnType::Text,      // w.url
-    ColumnType::Text,      // w.secret
-    ColumnType::Text,      // w.previous_secret
-    ColumnType::Timestamp, // w.previous_secret_until
-    ColumnType::Int,       // e.id
-    ColumnType::Text,      // e.event
-    ColumnType::Text,      // e.data
-    ColumnType::Text,      // e.changed_fields
-    ColumnType::Text,      // e.previous
-    ColumnType::Timestamp, // e.created_at
-];
+typed_row! {
+    /// A claimed delivery with its subscription and event, as the claim reads it.
+    struct Claimed {
+        id: i64,
+        company_id: i64,
+        attempts: i64,
+        webhook_id: i64,
+        redelivery_of: Option<i64>,
+        url: String,
+        secret: Option<String>,
+        previous_secret: Option<String>,
+        previous_secret_until: Option<DateTime<Utc>>,
+        event_id: i64,
+        event: String,
+        data: String,
+        changed_fields: Option<String>,
+        previous: Option<String>,
+        created_at: DateTime<Utc>,
+    }
+}
 
 async fn claim(state: &AppState) -> Result<Vec<Due>, Error> {
     let now = Utc::now();
@@ -212,7 +211,10 @@ async fn claim(state: &AppState) -> Result<Vec<Due>, Error> {
     );
     let mut tx = state.db.begin().await?;
     let rows = tx
-        .fetch(&Raw::owned(sql, vec![now.into(), BATCH.into()]), &CLAIMED)
+        .fetch(
+            &Raw::owned(sql, vec![now.into(), BATCH.into()]),
+            Claimed::TYPES,
+        )
         .await?;
     let mut due = Vec::with_capacity(rows.len());
     for row in rows {
@@ -227,8 +229,9 @@ async fn claim(state: &AppState) -> Result<Vec<Due>, Error> {
             vec![(now + lease).into(), now.into(), (*id).into()],
         ))
         .await?;
-        if let Some(delivery) = due_of(&row, now, now + lease) {
-            due.push(delivery);
+        // Read only now, so that a row that does not read still took its lease above.
+        if let Some(claimed) = Claimed::from_row(row) {
+            due.push(due_of(claimed, now, now + lease));
         }
     }
     tx.commit().await?;
@@ -236,73 +239,58 @@ async fn claim(state: &AppState) -> Result<Vec<Due>, Error> {
 }
 
 /// A claimed row as a delivery to attempt.
-fn due_of(row: &[Value], now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Option<Due> {
-    let [
-        Value::Int(id),
-        Value::Int(company_id),
-        Value::Int(attempts),
-        Value::Int(webhook_id),
-        redelivery_of,
-        Value::Text(url),
-        secret,
-        previous_secret,
-        previous_until,
-        Value::Int(event_id),
-        Value::Text(event),
-        Value::Text(data),
-        changed,
-        previous,
-        Value::Timestamp(created),
-    ] = row
-    else {
-        return None;
+fn due_of(claimed: Claimed, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Due {
+    let overlapping = claimed.previous_secret.filter(|_| {
+        claimed
+            .previous_secret_until
+            .is_some_and(|until| until > now)
+    });
+    let secrets = claimed.secret.into_iter().chain(overlapping).collect();
+    let first = claimed.redelivery_of.unwrap_or(claimed.id);
+    let event = Recorded {
+        id: claimed.event_id,
+        event: claimed.event,
+        data: claimed.data,
+        changed_fields: claimed.changed_fields,
+        previous: claimed.previous,
+        created_at: claimed.created_at,
     };
-    let mut secrets: Vec<String> = Vec::new();
-    if let Value::Text(secret) = secret {
-        secrets.push(secret.clone());
-    }
-    if let (Value::Text(old), Value::Timestamp(until)) = (previous_secret, previous_until)
-        && *until > now
-    {
-        secrets.push(old.clone());
-    }
-    let first = match redelivery_of {
-        Value::Int(first) => *first,
-        _ => *id,
-    };
-    Some(Due {
-        id: *id,
-        company_id: *company_id,
-        attempt: attempts + 1,
+    Due {
+        id: claimed.id,
+        company_id: claimed.company_id,
+        attempt: claimed.attempts + 1,
         lease_until,
-        webhook_id: *webhook_id,
-        url: url.clone(),
+        webhook_id: claimed.webhook_id,
+        url: claimed.url,
         secrets,
         message_id: format!("msg_{first}"),
-        payload: payload(*event_id, event, data, changed, previous, created),
-    })
+        payload: payload(&event),
+    }
+}
+
+/// An event as a delivery carries it.
+struct Recorded {
+    id: i64,
+    event: String,
+    data: String,
+    changed_fields: Option<String>,
+    previous: Option<String>,
+    created_at: DateTime<Utc>,
 }
 
 /// The body of a delivery: the event as the change feed shows it.
-fn payload(
-    event_id: i64,
-    event: &str,
-    data: &str,
-    changed: &Value,
-    previous: &Value,
-    created: &DateTime<Utc>,
-) -> Json {
-    let parse = |v: &Value| match v {
-        Value::Text(t) => serde_json::from_str::<Json>(t).ok(),
-        _ => None,
+fn payload(event: &Recorded) -> Json {
+    let parse = |text: &Option<String>| {
+        text.as_deref()
+            .and_then(|t| serde_json::from_str::<Json>(t).ok())
     };
     let mut payload = json!({
-        "id": event_id.to_string(),
-        "event": event,
-        "created_at": format_timestamp(created),
-        "data": serde_json::from_str::<Json>(data).unwrap_or(Json::Null),
+        "id": event.id.to_string(),
+        "event": event.event,
+        "created_at": format_timestamp(&event.created_at),
+        "data": serde_json::from_str::<Json>(&event.data).unwrap_or(Json::Null),
     });
-    if let (Some(changed), Some(previous)) = (parse(changed), parse(previous))
+    if let (Some(changed), Some(previous)) = (parse(&event.changed_fields), parse(&event.previous))
         && let Json::Object(fields) = &mut payload
     {
         fields.insert("changed_fields".into(), changed);

@@ -8,16 +8,14 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use kring_core::Value;
 use kring_core::i18n::Message;
 use kring_core::query::{Plan, parse_query_string};
-use kring_core::schema::ColumnType;
 use kring_core::time::format_timestamp;
 use serde_json::{Map, Value as Json, json};
 
 use crate::auth::Allowed;
 use crate::auth::principal::{Update, View};
-use crate::db::{Db, Raw, Tx};
+use crate::db::{Db, Raw, Tx, typed_row};
 use crate::engine::{self, by_id};
 use crate::error::Error;
 use crate::http::extract::{IdempotencyKey, RecordId, parse_id};
@@ -37,22 +35,26 @@ const DEFAULT_PAGE: u64 = 100;
 /// How long a replaced secret keeps signing beside the new one.
 const ROTATION_OVERLAP_HOURS: i64 = 24;
 
-/// The columns a delivery is shown with, in order; eleven, past what a typed row holds.
+/// The columns a delivery is shown with, in [`Shown`]'s order.
 const SHOWN: &str = "d.id, d.event_id, e.event, d.status, d.attempts, d.response_status, \
                      d.error, d.redelivery_of, d.next_attempt_at, d.created_at, d.updated_at";
-const SHOWN_TYPES: [ColumnType; 11] = [
-    ColumnType::Int,
-    ColumnType::Int,
-    ColumnType::Text,
-    ColumnType::Text,
-    ColumnType::Int,
-    ColumnType::Int,
-    ColumnType::Text,
-    ColumnType::Int,
-    ColumnType::Timestamp,
-    ColumnType::Timestamp,
-    ColumnType::Timestamp,
-];
+
+typed_row! {
+    /// A delivery as it is shown.
+    struct Shown {
+        id: i64,
+        event_id: i64,
+        event: String,
+        status: String,
+        attempts: i64,
+        response_status: Option<i64>,
+        error: Option<String>,
+        redelivery_of: Option<i64>,
+        next_attempt_at: DateTime<Utc>,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+    }
+}
 
 /// The caller's webhook named by the path, or 404 (also for another company's).
 async fn owned_webhook(state: &AppState, tenant: Tenant, id: i64) -> Result<i64, Error> {
@@ -102,10 +104,7 @@ pub async fn list(
         i64::try_from(limit).unwrap_or(i64::MAX).into(),
         i64::try_from(offset).unwrap_or(i64::MAX).into(),
     ];
-    let rows = state
-        .db
-        .fetch(&Raw::owned(sql, values), &SHOWN_TYPES)
-        .await?;
+    let rows: Vec<Shown> = state.db.fetch_as(&Raw::owned(sql, values)).await?;
     let total: Vec<(i64,)> = state
         .db
         .fetch_as(&Raw::new(
@@ -133,14 +132,8 @@ type AttemptRow = (
 );
 
 /// The deliveries of `rows` as JSON, each with its attempts, oldest first (one query for all).
-async fn with_attempts(db: &Db, tenant: Tenant, rows: &[Vec<Value>]) -> Result<Vec<Json>, Error> {
-    let ids: Vec<i64> = rows
-        .iter()
-        .filter_map(|r| match r.first() {
-            Some(Value::Int(id)) => Some(*id),
-            _ => None,
-        })
-        .collect();
+async fn with_attempts(db: &Db, tenant: Tenant, rows: &[Shown]) -> Result<Vec<Json>, Error> {
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let mut attempts: std::collections::HashMap<i64, Vec<Json>> = Default::default();
     if !ids.is_empty() {
         let marks = vec!["?"; ids.len()].join(", ");
@@ -162,58 +155,33 @@ async fn with_attempts(db: &Db, tenant: Tenant, rows: &[Vec<Value>]) -> Result<V
     }
     Ok(rows
         .iter()
-        .filter_map(|row| {
-            let mut shown = delivery_json(row)?;
-            let id = shown.get("id").and_then(Json::as_i64)?;
-            let history = attempts.remove(&id).unwrap_or_default();
+        .map(|row| {
+            let mut shown = delivery_json(row);
+            let history = attempts.remove(&row.id).unwrap_or_default();
             let last = history.last();
             let duration = last.map(|a| a["duration_ms"].clone()).unwrap_or(Json::Null);
             shown.insert("duration_ms".into(), duration);
             shown.insert("history".into(), Json::Array(history));
-            Some(Json::Object(shown))
+            Json::Object(shown)
         })
         .collect())
 }
 
-fn time(v: &Value) -> Json {
-    match v {
-        Value::Timestamp(t) => Json::String(format_timestamp(t)),
-        _ => Json::Null,
-    }
-}
-
-/// One delivery row (`SHOWN`) as JSON.
-fn delivery_json(row: &[Value]) -> Option<Map<String, Json>> {
-    let [
-        Value::Int(id),
-        event_id,
-        event,
-        status,
-        attempts,
-        response,
-        error,
-        redelivery_of,
-        next,
-        created,
-        updated,
-    ] = row
-    else {
-        return None;
-    };
-    let first = match redelivery_of {
-        Value::Int(first) => *first,
-        _ => *id,
-    };
+/// One delivery as JSON.
+fn delivery_json(row: &Shown) -> Map<String, Json> {
+    let first = row.redelivery_of.unwrap_or(row.id);
     let json = json!({
-        "id": id, "event_id": event_id.to_json(), "event": event.to_json(),
-        "message_id": format!("msg_{first}"), "redelivery_of": redelivery_of.to_json(),
-        "status": status.to_json(), "attempts": attempts.to_json(),
-        "response_status": response.to_json(), "error": error.to_json(),
-        "next_attempt_at": time(next), "created_at": time(created), "updated_at": time(updated),
+        "id": row.id, "event_id": row.event_id, "event": row.event,
+        "message_id": format!("msg_{first}"), "redelivery_of": row.redelivery_of,
+        "status": row.status, "attempts": row.attempts,
+        "response_status": row.response_status, "error": row.error,
+        "next_attempt_at": format_timestamp(&row.next_attempt_at),
+        "created_at": format_timestamp(&row.created_at),
+        "updated_at": format_timestamp(&row.updated_at),
     });
     match json {
-        Json::Object(map) => Some(map),
-        _ => None,
+        Json::Object(map) => map,
+        _ => Map::new(),
     }
 }
 
@@ -287,11 +255,8 @@ async fn shown_delivery(db: &Db, tenant: Tenant, id: i64) -> Result<Json, Error>
         "SELECT {SHOWN} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
          WHERE d.id = ? AND d.company_id = ?"
     );
-    let rows = db
-        .fetch(
-            &Raw::owned(sql, vec![id.into(), tenant.company_id.into()]),
-            &SHOWN_TYPES,
-        )
+    let rows: Vec<Shown> = db
+        .fetch_as(&Raw::owned(sql, vec![id.into(), tenant.company_id.into()]))
         .await?;
     let shown = with_attempts(db, tenant, &rows).await?;
     shown
