@@ -73,6 +73,9 @@ pub enum FileKeys {
     ManageIt,
 }
 
+/// A stored file's size and content type, by uuid.
+pub type FileFacts = HashMap<String, (i64, Option<String>)>;
+
 /// Turns every file value in `json` (a record, a list, relations at any depth: a `value` that
 /// is a list of `{"name", "uuid"}`, as the engine presents a file field) into what a client
 /// uses: each file's name, size, content type and URL. One statement for all of them; a file
@@ -97,6 +100,12 @@ pub async fn present_files(
     }
     let links = links()?;
     let facts = file_facts(db, tenant, uuids).await?;
+    complete_files(json, &facts, &links, keys);
+    Ok(())
+}
+
+/// [`present_files`] with the facts already read (a record read with its media).
+pub fn complete_files(json: &mut Json, facts: &FileFacts, links: &Links, keys: FileKeys) {
     visit_file_values(json, &mut |items| {
         let shown: Vec<Json> = items
             .iter()
@@ -117,7 +126,6 @@ pub async fn present_files(
             .collect();
         *items = shown;
     });
-    Ok(())
 }
 
 /// Calls `found` with each file value's list of files in `json`.
@@ -147,11 +155,7 @@ fn is_file_list(items: &[Json]) -> bool {
 }
 
 /// Size and content type of each named file of the company.
-async fn file_facts(
-    db: &Db,
-    tenant: Tenant,
-    uuids: Vec<String>,
-) -> Result<HashMap<String, (i64, Option<String>)>, Error> {
+async fn file_facts(db: &Db, tenant: Tenant, uuids: Vec<String>) -> Result<FileFacts, Error> {
     let mut query = Query::select();
     query
         .columns(["uuid", "size", "mime_type"])

@@ -4,7 +4,8 @@
 //! with `IN (…)` on their keys. To-many relations are paginated per parent inside that one
 //! statement (`ROW_NUMBER() OVER (PARTITION BY parent)`), with the per-parent total from
 //! `COUNT(*) OVER` the same partition, so a list of 100 customers with their contacts is two
-//! statements whatever the number of contacts.
+//! statements whatever the number of contacts. A fixed plan's `whole` relation reads every
+//! related row in that same one statement.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -159,7 +160,7 @@ async fn attach_many(
         let data = grouped.remove(&id).unwrap_or_default();
         let envelope = serde_json::json!({
             "data": data,
-            "limit": RELATED_LIMIT,
+            "limit": if load.whole { Json::Null } else { RELATED_LIMIT.into() },
             "total": totals.get(&id).copied().unwrap_or(0),
             "offset": 0,
         });
@@ -168,7 +169,8 @@ async fn attach_many(
     Ok(())
 }
 
-/// `SELECT <target columns>, parent, total FROM (… ROW_NUMBER() …) WHERE row <= 50`.
+/// `SELECT <target columns>, parent, total FROM (… ROW_NUMBER() …) WHERE row <= 50`, in the
+/// order of the target's key (its first column, `id` but for a keyless link table).
 fn related_page(
     def: &ResourceDef,
     tenant: Tenant,
@@ -206,7 +208,8 @@ fn related_page(
         }
         RelationKind::BelongsTo { .. } => quoted(target.table, "id"),
     };
-    let id = quoted(target.table, "id");
+    let key = target.columns.first().map_or("id", |c| c.name);
+    let id = quoted(target.table, key);
     inner
         .expr_as(Expr::cust(parent_column.clone()), Alias::new(PARENT))
         .expr_as(
@@ -224,8 +227,10 @@ fn related_page(
         .columns(target.columns.iter().map(|c| Alias::new(c.name)))
         .columns([Alias::new(PARENT), Alias::new(TOTAL)])
         .from_subquery(inner, Alias::new("related"))
-        .and_where(Expr::col(Alias::new(ROW_NUMBER)).lte(RELATED_LIMIT))
         .order_by(Alias::new(PARENT), Order::Asc)
-        .order_by(Alias::new("id"), Order::Asc);
+        .order_by(Alias::new(key), Order::Asc);
+    if !load.whole {
+        outer.and_where(Expr::col(Alias::new(ROW_NUMBER)).lte(RELATED_LIMIT));
+    }
     outer
 }

@@ -37,6 +37,7 @@ pub static REGISTRY: &[&ResourceDef] = &[
     &defs::field_option::FIELD_OPTION,
     &defs::subtask::SUBTASK,
     &defs::template_item::TEMPLATE_ITEM,
+    &defs::customer_permission::CUSTOMER_PERMISSION,
 ];
 
 /// Every table the registry's resources and relations use (pivots included), once each.

@@ -23,6 +23,10 @@ pub struct WithNode {
     /// `id` and the foreign keys of this node's to-one children.
     pub select: Option<Vec<&'static Column>>,
     pub children: Vec<WithNode>,
+    /// Every related record rather than a page of them: for a dialect's fixed plan, which
+    /// shapes a record from all it holds (a record's field values, files, permissions: bounded
+    /// by what one record can hold, never by the tenant).
+    pub whole: bool,
 }
 
 /// What `with` and `show` resolve to.
@@ -177,6 +181,7 @@ fn insert<'n>(nodes: &'n mut Vec<WithNode>, steps: &[Step]) -> Option<&'n mut Wi
                 target: first.target,
                 select: None,
                 children: Vec::new(),
+                whole: false,
             });
             nodes.len() - 1
         }

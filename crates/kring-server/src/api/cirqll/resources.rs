@@ -93,6 +93,7 @@ pub(crate) fn embedding(relations: impl Iterator<Item = &'static Relation>) -> P
                 target: find(relation.target)?,
                 select: None,
                 children: Vec::new(),
+                whole: false,
             })
         })
         .collect();

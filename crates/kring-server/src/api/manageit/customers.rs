@@ -1,8 +1,6 @@
 //! ManageIt customers: the seed's shape read from Kring's customers, and writes that keep every
 //! row of a request (the customer, its field values, files and permissions) in one transaction.
 
-use std::collections::HashMap;
-
 use chrono::Utc;
 use kring_core::Value;
 use kring_core::custom_field::{self, StoredFile};
@@ -15,17 +13,19 @@ use kring_core::validate::Mode;
 use sea_query::{Expr, ExprTrait, Query};
 use serde_json::{Map, Value as Json, json};
 
-use super::fields::{CustomField, column, customer_fields, text_of};
+use super::fields::{CustomField, column, customer_fields};
 use super::input::Input;
-use crate::api::cirqll::resources::embedding;
-use crate::api::files::{FileKeys, Links, present_files};
+use crate::api::files::{FileFacts, FileKeys, Links, complete_files};
 use crate::db::{Db, Reader, Tx};
+use crate::engine::loader::{Load, Row, attach};
 use crate::engine::write::{self, Beside};
 use crate::engine::{self, by_id};
 use crate::error::Error;
 use crate::files::{self, FileStore, NewMedia};
 use crate::http::unit_of_work::UnitOfWork;
 use crate::registry::defs::customer::CUSTOMER;
+use crate::registry::defs::customer_permission::PERMISSIONS;
+use crate::registry::find;
 use crate::state::AppState;
 use crate::tenant::Tenant;
 
@@ -88,54 +88,47 @@ pub enum Detail {
     Updated { notes: bool },
 }
 
-/// Customer records (rows as the engine reads them), in their order, shaped as the seed shows
-/// them: five statements whatever their number (fields, options, values, permissions,
-/// photos).
-pub async fn shaped(
-    db: &Db,
-    tenant: Tenant,
-    records: Vec<Vec<Value>>,
-    links: &Links,
-) -> Result<Vec<Map<String, Json>>, Error> {
-    if records.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<i64> = records
-        .iter()
-        .filter_map(|r| r.first().and_then(Value::as_int))
-        .collect();
-    let fields = customer_fields(&mut Reader::Db(db), tenant, None).await?;
-    let mut values = field_values(db, tenant, &ids).await?;
-    let mut permissions = permissions(db, tenant, &ids).await?;
-    let photos = photos(db, tenant, &ids).await?;
-    let shaped: Vec<Json> = records
-        .into_iter()
-        .zip(ids)
-        .map(|(record, id)| {
-            let parts = Parts {
-                values: values.remove(&id).unwrap_or_default(),
-                permissions: permissions.remove(&id).unwrap_or_default(),
-                photo: photos.get(&id).cloned(),
-            };
-            Json::Object(customer_json(&record, &fields, parts, links))
-        })
-        .collect();
-    let mut shaped = Json::Array(shaped);
-    let same_links = || Ok(links.clone());
-    present_files(db, tenant, same_links, FileKeys::ManageIt, &mut shaped).await?;
-    let Json::Array(shaped) = shaped else {
-        return Ok(Vec::new());
+/// What a ManageIt customer is read with beside its row, one statement per relation whatever
+/// the number of customers: every field value, permission and file (the photo among them); on
+/// an update's answer also its notes and activity log as Cirqll's `with` shows them.
+pub fn loads(detail: Detail) -> Vec<Load> {
+    let paged: &[&str] = match detail {
+        Detail::Updated { notes: true } => &["notes", "activity_log"],
+        Detail::Updated { notes: false } => &["activity_log"],
+        Detail::Plain | Detail::Created => &[],
     };
-    Ok(shaped
+    let whole = ["field_values", "media"]
         .into_iter()
-        .filter_map(|customer| match customer {
-            Json::Object(map) => Some(map),
-            _ => None,
+        .filter_map(|name| CUSTOMER.relation(name))
+        .chain([&PERMISSIONS])
+        .map(|relation| (relation, true));
+    let paged = paged
+        .iter()
+        .filter_map(|name| CUSTOMER.relation(name))
+        .map(|relation| (relation, false));
+    whole
+        .chain(paged)
+        .filter_map(|(relation, whole)| {
+            Some(Load {
+                relation,
+                target: find(relation.target)?,
+                select: None,
+                children: Vec::new(),
+                whole,
+            })
         })
-        .collect())
+        .collect()
 }
 
-/// One customer as a write answers it.
+/// Customers read with [`loads`]'s relations, in their order, shaped as the seed shows them.
+pub fn shaped(rows: Vec<Row>, fields: &[CustomField], links: &Links) -> Vec<Map<String, Json>> {
+    rows.into_iter()
+        .map(|mut row| shape(&mut row, fields, links))
+        .collect()
+}
+
+/// One customer as a write answers it: its row and each relation of [`loads`], one statement
+/// each, and the company's fields.
 pub async fn shaped_one(
     db: &Db,
     tenant: Tenant,
@@ -146,36 +139,46 @@ pub async fn shaped_one(
     let records = db
         .fetch(&by_id(&CUSTOMER, tenant, id), &CUSTOMER.types())
         .await?;
-    let mut found = shaped(db, tenant, records, links).await?;
-    let mut customer = found
-        .pop()
-        .ok_or_else(|| engine::not_found(&CUSTOMER, id))?;
+    let mut rows: Vec<Row> = records
+        .into_iter()
+        .map(|record| Row::new(&CUSTOMER, record, None))
+        .collect();
+    attach(db, &CUSTOMER, tenant, &mut rows, &loads(detail)).await?;
+    let mut row = rows.pop().ok_or_else(|| engine::not_found(&CUSTOMER, id))?;
+    let fields = customer_fields(&mut Reader::Db(db), tenant, None).await?;
+    let mut customer = shape(&mut row, &fields, links);
     if detail != Detail::Plain {
-        let (notes, activity) = match detail {
-            Detail::Updated { notes } => notes_and_activity(db, tenant, id, notes).await?,
-            _ => (json!([]), json!([])),
-        };
+        let mut activity = related(&mut row.json, "activity_log");
+        let view = view();
+        activity
+            .iter_mut()
+            .for_each(|entry| in_manageit_names(view, entry));
         let permissions = customer.remove("permissions").unwrap_or(json!({}));
-        customer.insert("notes".into(), notes);
-        customer.insert("activity_log".into(), activity);
+        customer.insert("notes".into(), json!(related(&mut row.json, "notes")));
+        customer.insert("activity_log".into(), json!(activity));
         customer.insert("permissions".into(), permissions);
     }
     Ok(json!({ "data": customer }))
 }
 
-/// What belongs to one customer besides its row.
-struct Parts {
-    values: Vec<Vec<Value>>,
-    permissions: Vec<i64>,
-    photo: Option<String>,
+/// The records a loaded relation holds, taken out of `json` (none when it was not loaded).
+fn related(json: &mut Map<String, Json>, relation: &str) -> Vec<Json> {
+    match json.remove(relation) {
+        Some(Json::Object(mut envelope)) => match envelope.remove("data") {
+            Some(Json::Array(records)) => records,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
 }
 
-fn customer_json(
-    record: &[Value],
-    fields: &[CustomField],
-    parts: Parts,
-    links: &Links,
-) -> Map<String, Json> {
+/// A customer row (read with [`loads`]) in the seed's shape; its fixed relations are taken out
+/// of the row, the update's notes and activity stay.
+fn shape(row: &mut Row, fields: &[CustomField], links: &Links) -> Map<String, Json> {
+    let values = related(&mut row.json, "field_values");
+    let granted = related(&mut row.json, PERMISSIONS.name);
+    let media = related(&mut row.json, "media");
+    let record = &row.record;
     let get = |name: &str| column(&CUSTOMER, record, name).to_json();
     let id = column(&CUSTOMER, record, "id").as_int().unwrap_or(0);
     let owner = get("user_id");
@@ -186,10 +189,9 @@ fn customer_json(
     let custom_fields: Vec<Json> = fields
         .iter()
         .filter_map(|field| {
-            let mine: Vec<Json> = parts
-                .values
+            let mine: Vec<Json> = values
                 .iter()
-                .filter(|v| v.get(2).and_then(Value::as_int) == Some(field.id()))
+                .filter(|v| v.get("field_id").and_then(Json::as_i64) == Some(field.id()))
                 .map(|v| value_json(v, field, id, &owner))
                 .collect();
             if mine.is_empty() {
@@ -200,10 +202,23 @@ fn customer_json(
             Some(Json::Object(shown))
         })
         .collect();
-    let permissions: Map<String, Json> = parts
-        .permissions
+    let permissions: Map<String, Json> = granted
         .iter()
-        .filter_map(|p| Some((p.to_string(), json!(permission_name(*p)?))))
+        .filter_map(|p| p.get("permission_id").and_then(Json::as_i64))
+        .filter_map(|p| Some((p.to_string(), json!(permission_name(p)?))))
+        .collect();
+    let text = |file: &Json, key: &str| file.get(key).and_then(Json::as_str).map(String::from);
+    let photo = media
+        .iter()
+        .filter(|file| text(file, "collection_name").as_deref() == Some(PHOTO))
+        .filter_map(|file| text(file, "uuid"))
+        .next_back();
+    let facts: FileFacts = media
+        .iter()
+        .filter_map(|file| {
+            let size = file.get("size").and_then(Json::as_i64)?;
+            Some((text(file, "uuid")?, (size, text(file, "mime_type"))))
+        })
         .collect();
     let mut out = Map::new();
     out.insert("id".into(), json!(id));
@@ -212,154 +227,33 @@ fn customer_json(
     out.insert("phone".into(), get("phone"));
     out.insert(
         "profile_photo_path".into(),
-        parts
-            .photo
+        photo
             .map(|uuid| json!(links.url(&uuid)))
             .unwrap_or(Json::Null),
     );
     out.insert("email".into(), get("email"));
     out.insert("stripe_customer_flag".into(), get("stripe_customer_flag"));
     out.insert("business_information".into(), Json::Object(business));
-    out.insert("custom_fields".into(), Json::Array(custom_fields));
+    let mut custom_fields = Json::Array(custom_fields);
+    complete_files(&mut custom_fields, &facts, links, FileKeys::ManageIt);
+    out.insert("custom_fields".into(), custom_fields);
     out.insert("permissions".into(), Json::Object(permissions));
     out
 }
 
-/// `(id, model_id, field_id, value, created_at, updated_at)` of a value row, its value in the
-/// field's type (a file field's files are completed by [`present_files`]).
-fn value_json(row: &[Value], field: &CustomField, customer: i64, owner: &Json) -> Json {
-    let cell = |i: usize| row.get(i).map(Value::to_json).unwrap_or(Json::Null);
-    let value = row
-        .get(3)
-        .and_then(text_of)
-        .map(|text| custom_field::present(&field.config().ty, &text))
-        .unwrap_or(Json::Null);
+/// A loaded field value in the seed's shape (its value already in the field's type; a file
+/// field's files are completed by [`complete_files`]).
+fn value_json(value: &Json, field: &CustomField, customer: i64, owner: &Json) -> Json {
+    let cell = |key: &str| value.get(key).cloned().unwrap_or(Json::Null);
     json!({
-        "id": cell(0),
+        "id": cell("id"),
         "owner_id": owner,
         "user_id": customer,
         "custom_field_id": field.id(),
-        "value": value,
-        "created_at": cell(4),
-        "updated_at": cell(5),
+        "value": cell("value"),
+        "created_at": cell("created_at"),
+        "updated_at": cell("updated_at"),
     })
-}
-
-async fn field_values(
-    db: &Db,
-    tenant: Tenant,
-    ids: &[i64],
-) -> Result<HashMap<i64, Vec<Vec<Value>>>, Error> {
-    let mut query = Query::select();
-    query
-        .columns([
-            "id",
-            "model_id",
-            "field_id",
-            "value",
-            "created_at",
-            "updated_at",
-        ])
-        .from("field_values")
-        .and_where(Expr::col("company_id").eq(tenant.company_id))
-        .and_where(Expr::col("model_type").eq("customer"))
-        .and_where(Expr::col("model_id").is_in(ids.to_vec()))
-        .order_by("id", sea_query::Order::Asc);
-    let types = [
-        ColumnType::Int,
-        ColumnType::Int,
-        ColumnType::Int,
-        ColumnType::Text,
-        ColumnType::Timestamp,
-        ColumnType::Timestamp,
-    ];
-    let mut by_customer: HashMap<i64, Vec<Vec<Value>>> = HashMap::new();
-    for row in db.fetch(&query, &types).await? {
-        if let Some(customer) = row.get(1).and_then(Value::as_int) {
-            by_customer.entry(customer).or_default().push(row);
-        }
-    }
-    Ok(by_customer)
-}
-
-async fn permissions(
-    db: &Db,
-    tenant: Tenant,
-    ids: &[i64],
-) -> Result<HashMap<i64, Vec<i64>>, Error> {
-    let mut query = Query::select();
-    query
-        .columns(["customer_id", "permission_id"])
-        .from("customer_permissions")
-        .and_where(Expr::col("company_id").eq(tenant.company_id))
-        .and_where(Expr::col("customer_id").is_in(ids.to_vec()))
-        .order_by("permission_id", sea_query::Order::Asc);
-    let mut by_customer: HashMap<i64, Vec<i64>> = HashMap::new();
-    for row in db
-        .fetch(&query, &[ColumnType::Int, ColumnType::Int])
-        .await?
-    {
-        if let [Value::Int(customer), Value::Int(permission)] = row.as_slice() {
-            by_customer.entry(*customer).or_default().push(*permission);
-        }
-    }
-    Ok(by_customer)
-}
-
-/// The newest profile photo's uuid per customer.
-async fn photos(db: &Db, tenant: Tenant, ids: &[i64]) -> Result<HashMap<i64, String>, Error> {
-    let rows = db
-        .fetch(
-            &photo_query(tenant, ids),
-            &[ColumnType::Int, ColumnType::Text],
-        )
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| match row.as_slice() {
-            [Value::Int(customer), Value::Text(uuid)] => Some((*customer, uuid.clone())),
-            _ => None,
-        })
-        .collect())
-}
-
-fn photo_query(tenant: Tenant, ids: &[i64]) -> sea_query::SelectStatement {
-    let mut query = Query::select();
-    query
-        .columns(["model_id", "uuid"])
-        .from("media")
-        .and_where(Expr::col("company_id").eq(tenant.company_id))
-        .and_where(Expr::col("model_type").eq("customer"))
-        .and_where(Expr::col("collection_name").eq(PHOTO))
-        .and_where(Expr::col("model_id").is_in(ids.to_vec()))
-        .order_by("id", sea_query::Order::Asc);
-    query
-}
-
-/// The customer's notes (when `with_notes`) and activity log as Cirqll shows them
-/// (`with=notes,activity_log`).
-async fn notes_and_activity(
-    db: &Db,
-    tenant: Tenant,
-    id: i64,
-    with_notes: bool,
-) -> Result<(Json, Json), Error> {
-    let relations: &[&str] = if with_notes {
-        &["notes", "activity_log"]
-    } else {
-        &["activity_log"]
-    };
-    let plan = embedding(relations.iter().filter_map(|name| CUSTOMER.relation(name)));
-    let shown = engine::show(db, &CUSTOMER, tenant, id, &plan).await?;
-    let list = |name: &str| shown.get(name).and_then(|l| l.get("data")).cloned();
-    let mut activity = list("activity_log").unwrap_or(json!([]));
-    if let Json::Array(entries) = &mut activity {
-        let view = view();
-        entries
-            .iter_mut()
-            .for_each(|entry| in_manageit_names(view, entry));
-    }
-    Ok((list("notes").unwrap_or(json!([])), activity))
 }
 
 /// An activity entry's changed attributes under the names this dialect shows (`first_name` is
@@ -388,6 +282,20 @@ fn manageit_name(view: &View, key: &str) -> String {
         .find(|(_, column)| *column == key)
         .map(|(shown, _)| shown.clone())
         .unwrap_or_else(|| key.to_string())
+}
+
+/// The profile photos of customers `ids`, oldest first.
+fn photo_query(tenant: Tenant, ids: &[i64]) -> sea_query::SelectStatement {
+    let mut query = Query::select();
+    query
+        .columns(["model_id", "uuid"])
+        .from("media")
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
+        .and_where(Expr::col("model_type").eq("customer"))
+        .and_where(Expr::col("collection_name").eq(PHOTO))
+        .and_where(Expr::col("model_id").is_in(ids.to_vec()))
+        .order_by("id", sea_query::Order::Asc);
+    query
 }
 
 /// A client that PUTs back the customer it fetched sends the photo's download URL: that names

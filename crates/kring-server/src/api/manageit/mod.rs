@@ -34,6 +34,7 @@ use crate::registry::{Action, ResourceDef};
 use crate::state::AppState;
 use crate::tenant::Tenant;
 use customers::Detail;
+use fields::customer_fields;
 use input::Input;
 
 const COLLECTION_METHODS: &str = "GET, HEAD, POST";
@@ -115,10 +116,11 @@ async fn list_customers(
         p.offset = (page - 1).saturating_mul(per_page);
     }
     plan.select = None;
+    plan.with = customers::loads(Detail::Plain);
     let listed = engine::list(&state.db, &CUSTOMER, tenant, &plan).await?;
-    let records: Vec<_> = listed.rows.into_iter().map(|row| row.record).collect();
-    let shown = u64::try_from(records.len()).unwrap_or(u64::MAX);
-    let rows = customers::shaped(&state.db, tenant, records, &links).await?;
+    let shown = u64::try_from(listed.rows.len()).unwrap_or(u64::MAX);
+    let fields = customer_fields(&mut Reader::Db(&state.db), tenant, None).await?;
+    let rows = customers::shaped(listed.rows, &fields, &links);
     let mut body = json!({ "data": rows });
     let total = u64::try_from(listed.total).unwrap_or(0);
     // Without `page` the seed's bare `{"data": …}`, unless the page cap left records out:

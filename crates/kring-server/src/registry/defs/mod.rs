@@ -12,6 +12,7 @@ pub mod company;
 pub mod contact;
 pub mod contract;
 pub mod customer;
+pub mod customer_permission;
 pub mod email;
 pub mod field;
 pub mod field_option;
