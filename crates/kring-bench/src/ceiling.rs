@@ -1,9 +1,10 @@
-//! The ceiling: the same two endpoints written by hand against sqlx, with the SQL Kring runs
-//! (token and permission lookup, page, counter read; insert, counter, activity log) but no
-//! registry, no validation engine and no generic row decoding.
+//! The ceiling: the same endpoints written by hand against sqlx, with the SQL Kring runs
+//! (token and permission lookup; a row; a page and its counter, or an owner's page and its
+//! count; insert, counter, activity log) but no registry, no validation engine and no generic
+//! row decoding.
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -25,6 +26,7 @@ pub async fn router(url: &str) -> anyhow::Result<Router> {
     };
     Ok(Router::new()
         .route("/api/customer", get(list).post(create))
+        .route("/api/customer/{id}", get(show))
         .with_state(Pools { read, write }))
 }
 
@@ -77,6 +79,15 @@ fn customer_json(row: &sqlx::sqlite::SqliteRow) -> Value {
     })
 }
 
+/// `filter=user_id:eq:N` (with `order_by=name`), the one filter the benchmark sends.
+fn owner_of(query: &HashMap<String, String>) -> Option<i64> {
+    query
+        .get("filter")?
+        .strip_prefix("user_id:eq:")?
+        .parse()
+        .ok()
+}
+
 async fn list(
     State(pools): State<Pools>,
     headers: HeaderMap,
@@ -86,30 +97,82 @@ async fn list(
         let (_, company) = authorize(&pools.read, &headers, "customer.view").await?;
         let limit: i64 = query.get("limit").and_then(|v| v.parse().ok()).unwrap_or(100);
         let offset: i64 = query.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM customers WHERE company_id = ? AND id IN \
-             (SELECT id FROM customers WHERE company_id = ? ORDER BY id LIMIT ? OFFSET ?) ORDER BY id"
-        )))
-        .bind(company)
-        .bind(company)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&pools.read)
-        .await
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
-        let total: i64 = sqlx::query_scalar("SELECT total FROM resource_counts WHERE company_id = ? AND resource = 'customer'")
-            .bind(company)
-            .fetch_optional(&pools.read)
-            .await
-            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
-            .unwrap_or(0);
+        let err = |_| StatusCode::INTERNAL_SERVER_ERROR;
+        let (rows, total) = match owner_of(&query) {
+            Some(owner) => {
+                let rows = sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM customers WHERE company_id = ? AND user_id = ? \
+                     ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?"
+                )))
+                .bind(company)
+                .bind(owner)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&pools.read)
+                .await
+                .map_err(err)?;
+                let total: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM customers WHERE company_id = ? AND user_id = ?",
+                )
+                .bind(company)
+                .bind(owner)
+                .fetch_one(&pools.read)
+                .await
+                .map_err(err)?;
+                (rows, total)
+            }
+            None => {
+                let rows = sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM customers WHERE company_id = ? AND id IN \
+                     (SELECT id FROM customers WHERE company_id = ? ORDER BY id LIMIT ? OFFSET ?) ORDER BY id"
+                )))
+                .bind(company)
+                .bind(company)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&pools.read)
+                .await
+                .map_err(err)?;
+                let total: i64 = sqlx::query_scalar(
+                    "SELECT total FROM resource_counts WHERE company_id = ? AND resource = 'customer'",
+                )
+                .bind(company)
+                .fetch_optional(&pools.read)
+                .await
+                .map_err(err)?
+                .unwrap_or(0);
+                (rows, total)
+            }
+        };
         let data: Vec<Value> = rows.iter().map(customer_json).collect();
         Ok(json!({"data": data, "limit": limit, "total": total, "offset": offset}))
     }
     .await;
+    answer(StatusCode::OK, result)
+}
+
+async fn show(State(pools): State<Pools>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let result: Result<Value, StatusCode> = async {
+        let (_, company) = authorize(&pools.read, &headers, "customer.view").await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM customers WHERE company_id = ? AND id = ?"
+        )))
+        .bind(company)
+        .bind(id)
+        .fetch_optional(&pools.read)
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
+        .ok_or(StatusCode::NOT_FOUND)?;
+        Ok(customer_json(&row))
+    }
+    .await;
+    answer(StatusCode::OK, result)
+}
+
+fn answer(status: StatusCode, result: Result<Value, StatusCode>) -> Response {
     match result {
         Ok(body) => (
-            StatusCode::OK,
+            status,
             [(header::CONTENT_TYPE, "application/json")],
             body.to_string(),
         )
@@ -180,13 +243,5 @@ async fn create(State(pools): State<Pools>, headers: HeaderMap, body: String) ->
         Ok(customer)
     }
     .await;
-    match result {
-        Ok(body) => (
-            StatusCode::CREATED,
-            [(header::CONTENT_TYPE, "application/json")],
-            body.to_string(),
-        )
-            .into_response(),
-        Err(status) => status.into_response(),
-    }
+    answer(StatusCode::CREATED, result)
 }

@@ -1,13 +1,16 @@
 //! `kring-bench`: drives Kring over HTTP on loopback and, beside it, the ceiling: a bare axum
 //! handler that runs the same SQL by hand with no engine, on the same database file and the same
-//! pool settings. Prints requests/s, p50 and p99 for both.
+//! pool settings. Each server runs in a process of its own pinned to core 0, the driver on
+//! core 1 (where `taskset` exists). Every scenario runs on every server once per round, the
+//! rounds interleaved; it prints the medians of requests/s and p99, the median of the
+//! same-round ratios, and the statements one request costs.
 //!
-//! Then the query-language requests (filter on a custom field or a to-many relation, eager
-//! loading, counts, ordering) on SQLite and, when `KRING_BENCH_POSTGRES_URL` names a PostgreSQL
-//! server, on a fresh schema there.
+//! When `KRING_BENCH_POSTGRES_URL` names a PostgreSQL server, a Kring on a fresh schema there
+//! joins the rounds (PostgreSQL itself is not pinned). Then ManageIt's list beside Cirqll's
+//! list of the same customers, and the query-language requests.
 //!
-//! `cargo run --release -p kring-bench -- [CUSTOMERS] [SECONDS] [CONCURRENCY]`
-//! (defaults 100000, 10, 16).
+//! `cargo run --release -p kring-bench -- [CUSTOMERS] [SECONDS] [CONCURRENCY] [ROUNDS]`
+//! (defaults 100000, 10, 16, 3).
 //!
 //! `cargo run --release -p kring-bench -- isolation [CUSTOMERS] [SECONDS]` (defaults 20000,
 //! 10): one company's expensive filters against another company's reads (see `isolation`).
@@ -19,13 +22,14 @@
 mod ceiling;
 mod isolation;
 mod queries;
-
+mod servers;
+mod setup;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use kring_server::{Config, admin};
+use anyhow::bail;
+use kring_server::Config;
 
 /// The benchmark measures the server, not its rate limit.
 pub fn unthrottled(url: String) -> Config {
@@ -102,51 +106,232 @@ where
     }
 }
 
-/// The ManageIt dialect over the same customers: a page of the seed's shape, and a multipart
-/// create with a 16 KiB profile photo (streamed to disk, sniffed, kept in the transaction).
-async fn manageit(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    customers: u64,
+/// A request a driver worker sends, from a random number.
+pub type Request = Arc<dyn Fn(u64) -> reqwest::RequestBuilder + Send + Sync>;
+
+/// One server's results of one scenario, a `Stats` per round.
+#[derive(Default)]
+struct Runs(Vec<Stats>);
+
+impl Runs {
+    fn rate(s: &Stats) -> f64 {
+        s.requests as f64 / s.seconds.max(1e-9)
+    }
+
+    fn median_rate(&self) -> f64 {
+        median(self.0.iter().map(Runs::rate).collect())
+    }
+
+    fn median_p99(&self) -> f64 {
+        median(self.0.iter().map(|s| s.p99_ms).collect())
+    }
+
+    fn errors(&self) -> u64 {
+        self.0.iter().map(|s| s.errors).sum()
+    }
+
+    /// The median of the same-round ratios of this server's rate to `other`'s.
+    fn ratio_to(&self, other: &Runs) -> f64 {
+        median(
+            self.0
+                .iter()
+                .zip(&other.0)
+                .map(|(a, b)| Runs::rate(a) / Runs::rate(b).max(1e-9))
+                .collect(),
+        )
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Runs each scenario on each server that serves it, `rounds` times, alternating which server
+/// goes first; results per scenario, per server.
+async fn rounds(
+    scenarios: &[setup::Scenario],
+    servers: usize,
+    rounds: u64,
     concurrency: usize,
     seconds: u64,
-) -> Vec<(String, Stats)> {
-    let (c, t, b) = (client.clone(), token.to_string(), base.to_string());
-    let list = move |r: u64| {
-        let offset = r % (customers - 25);
-        c.get(format!("{b}/api/customers?limit=25&offset={offset}"))
-            .bearer_auth(&t)
+) -> Vec<Vec<Runs>> {
+    let mut results: Vec<Vec<Runs>> = scenarios
+        .iter()
+        .map(|_| (0..servers).map(|_| Runs::default()).collect())
+        .collect();
+    for round in 0..rounds {
+        for (scenario, runs) in scenarios.iter().zip(results.iter_mut()) {
+            let mut order: Vec<usize> = (0..servers).collect();
+            order.rotate_left(round as usize % servers.max(1));
+            for server in order {
+                let Some(request) = scenario.requests.get(server).cloned().flatten() else {
+                    continue;
+                };
+                let stats = drive(concurrency, seconds, move |r| request(r)).await;
+                eprintln!(
+                    "round {}: {} on server {server}: {:.0}/s",
+                    round + 1,
+                    scenario.name,
+                    Runs::rate(&stats)
+                );
+                runs[server].0.push(stats);
+            }
+        }
+    }
+    results
+}
+
+fn figure(runs: &Runs) -> (String, String) {
+    if runs.0.is_empty() {
+        return ("".into(), "".into());
+    }
+    (
+        format!("{:.0}", runs.median_rate()),
+        format!("{:.1}", runs.median_p99()),
+    )
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("serve") {
+        let arg = |i: usize| argv.get(i).map(String::as_str).unwrap_or("");
+        return servers::serve(arg(1), arg(2), arg(3)).await;
+    }
+    let args: Vec<u64> = argv.iter().filter_map(|a| a.parse().ok()).collect();
+    if argv.first().map(String::as_str) == Some("isolation") {
+        let customers = args.first().copied().unwrap_or(20_000);
+        let seconds = args.get(1).copied().unwrap_or(10);
+        return isolation::run(customers, seconds).await;
+    }
+    let customers = args.first().copied().unwrap_or(100_000);
+    let seconds = args.get(1).copied().unwrap_or(10);
+    let concurrency = args.get(2).copied().unwrap_or(16) as usize;
+    let round_count = args.get(3).copied().unwrap_or(3).max(1);
+    if customers < 1000 {
+        bail!("use at least 1000 customers");
+    }
+    let pinned = servers::taskset_exists();
+    if pinned {
+        servers::pin_driver()?;
+    }
+
+    let dir = std::env::temp_dir().join(format!("kring-bench-{}", random_u64()));
+    std::fs::create_dir_all(&dir)?;
+    let files = dir.join("files");
+    let url = format!("sqlite://{}", dir.join("kring.db").display());
+    let sqlite = setup::seeded(&url, customers, &files).await?;
+    let postgres = match std::env::var("KRING_BENCH_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        Some(server) => {
+            let url = queries::fresh_postgres(&server).await?;
+            Some((setup::seeded(&url, customers, &files).await?, url))
+        }
+        None => None,
     };
-    let (c, t, b) = (client.clone(), token.to_string(), base.to_string());
-    let mut photo = b"\x89PNG\r\n\x1a\n".to_vec();
-    photo.resize(16 * 1024, 0);
-    let create = move |r: u64| {
-        let form = reqwest::multipart::Form::new()
-            .text("email", format!("bench{r}@example.test"))
-            .text("name", "Bench")
-            .text("last_name", "Mark")
-            .text("phone", "555")
-            .text("business_information[company_name]", format!("Bench {r}"))
-            .text("permissions[invoice][view-invoice]", "1")
-            .part(
-                "profile_photo_path",
-                reqwest::multipart::Part::bytes(photo.clone()).file_name("me.png"),
-            );
-        c.post(format!("{b}/api/customers"))
-            .bearer_auth(&t)
-            .multipart(form)
+
+    let kring = servers::spawn("kring", &url, &files, pinned)?;
+    let ceiling = servers::spawn("ceiling", &url, &files, pinned)?;
+    let kring_pg = match &postgres {
+        Some((_, pg_url)) => Some(servers::spawn("kring", pg_url, &files, pinned)?),
+        None => None,
     };
-    vec![
-        (
-            "`GET /api/customers?limit=25&offset=N` (ManageIt)".to_string(),
-            drive(concurrency, seconds, list).await,
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+    let scenarios = setup::scenarios(
+        &client,
+        &sqlite,
+        &kring.base,
+        &ceiling.base,
+        postgres
+            .as_ref()
+            .zip(kring_pg.as_ref())
+            .map(|((seeded, _), server)| (seeded, server.base.as_str())),
+    )
+    .await?;
+    let servers = if postgres.is_some() { 3 } else { 2 };
+    // Warm every server's caches and pools.
+    rounds(&scenarios, servers, 1, concurrency, 2).await;
+    let results = rounds(&scenarios, servers, round_count, concurrency, seconds).await;
+
+    let mut lines = vec![
+        format!(
+            "{customers} customers ({} owners; 2 contacts, 3 tasks and a tier each), concurrency {concurrency}, {seconds} s per run, {round_count} interleaved rounds, {}",
+            sqlite.owners.len(),
+            if pinned {
+                "servers pinned to core 0, driver to core 1"
+            } else {
+                "unpinned (no taskset)"
+            }
         ),
-        (
-            "`POST /api/customers`, multipart with a 16 KiB photo (ManageIt)".to_string(),
-            drive(concurrency, seconds, create).await,
+        String::new(),
+        "| request | Kring req/s | p99 ms | ceiling req/s | p99 ms | Kring/ceiling | PostgreSQL req/s | p99 ms | PostgreSQL/SQLite | statements | errors |".to_string(),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|".to_string(),
+    ];
+    for (scenario, runs) in scenarios.iter().zip(&results) {
+        let (k, kp) = figure(&runs[0]);
+        let (c, cp) = figure(&runs[1]);
+        let (p, pp) = runs.get(2).map(figure).unwrap_or_default();
+        let vs_ceiling = if runs[1].0.is_empty() {
+            String::new()
+        } else {
+            format!("{:.2}", runs[0].ratio_to(&runs[1]))
+        };
+        let vs_sqlite = match runs.get(2) {
+            Some(pg) if !pg.0.is_empty() => format!("{:.2}", pg.ratio_to(&runs[0])),
+            _ => String::new(),
+        };
+        let errors: u64 = runs.iter().map(Runs::errors).sum();
+        lines.push(format!(
+            "| {} | {k} | {kp} | {c} | {cp} | {vs_ceiling} | {p} | {pp} | {vs_sqlite} | {} | {errors} |",
+            scenario.name, scenario.statements
+        ));
+    }
+    println!("{}", lines.join("\n"));
+
+    let mut lines = vec![
+        String::new(),
+        format!(
+            "Query language, `with=user,contacts&count=tasks&order_by=next_contact:desc&limit=25` and:"
         ),
-    ]
+        String::new(),
+        "| filter | database | requests/s | p50 ms | p99 ms | errors |".to_string(),
+        "|---|---|---:|---:|---:|---:|".to_string(),
+    ];
+    for (name, stats) in queries::run(
+        &client,
+        &kring.base,
+        &sqlite.token,
+        sqlite.tier,
+        concurrency,
+        seconds,
+    )
+    .await?
+    {
+        lines.push(row(&name, "SQLite", &stats));
+    }
+    if let (Some((seeded, _)), Some(server)) = (&postgres, &kring_pg) {
+        for (name, stats) in queries::run(
+            &client,
+            &server.base,
+            &seeded.token,
+            seeded.tier,
+            concurrency,
+            seconds,
+        )
+        .await?
+        {
+            lines.push(row(&name, "PostgreSQL", &stats));
+        }
+    }
+    println!("{}", lines.join("\n"));
+    drop((kring, ceiling, kring_pg));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 fn row(name: &str, target: &str, s: &Stats) -> String {
@@ -157,146 +342,4 @@ fn row(name: &str, target: &str, s: &Stats) -> String {
         s.p99_ms,
         s.errors
     )
-}
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    if std::env::args().nth(1).as_deref() == Some("isolation") {
-        let customers = args.first().copied().unwrap_or(20_000);
-        let seconds = args.get(1).copied().unwrap_or(10);
-        return isolation::run(customers, seconds).await;
-    }
-    let customers = args.first().copied().unwrap_or(100_000);
-    let seconds = args.get(1).copied().unwrap_or(10);
-    let concurrency = args.get(2).copied().unwrap_or(16) as usize;
-    if customers < 100 {
-        bail!("use at least 100 customers");
-    }
-
-    let dir = std::env::temp_dir().join(format!("kring-bench-{}", random_u64()));
-    std::fs::create_dir_all(&dir)?;
-    let url = format!("sqlite://{}", dir.join("kring.db").display());
-    let mut config = unthrottled(url.clone());
-    config.files_dir = dir.join("files");
-    let state = kring_server::prepare(config).await.context("prepare")?;
-    admin::create_user(
-        &state.db,
-        COMPANY,
-        "Bench",
-        EMAIL,
-        "bench-password",
-        "company_owner",
-    )
-    .await?;
-    let seeding = Instant::now();
-    kring_server::seed::demo(&state.db, COMPANY, customers).await?;
-    eprintln!(
-        "seeded {customers} customers in {:.1}s",
-        seeding.elapsed().as_secs_f64()
-    );
-    let token = admin::create_token(&state.db, EMAIL, "bench").await?;
-    let tier = queries::tier_id(&state.db).await?;
-
-    let kring_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let kring = format!("http://{}", kring_listener.local_addr()?);
-    tokio::spawn(kring_server::serve(
-        state,
-        kring_listener,
-        std::future::pending(),
-    ));
-    let ceiling_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let ceiling = format!("http://{}", ceiling_listener.local_addr()?);
-    let ceiling_app = ceiling::router(&url).await?;
-    tokio::spawn(async move { axum::serve(ceiling_listener, ceiling_app).await });
-
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()?;
-    let list = |base: &str| {
-        let (client, token, base) = (client.clone(), token.clone(), base.to_string());
-        move |r: u64| {
-            let offset = r % (customers - 25);
-            client
-                .get(format!("{base}/api/customer?limit=25&offset={offset}"))
-                .bearer_auth(&token)
-        }
-    };
-    let create = |base: &str| {
-        let (client, token, base) = (client.clone(), token.clone(), base.to_string());
-        move |r: u64| {
-            client
-                .post(format!("{base}/api/customer"))
-                .bearer_auth(&token)
-                .json(&serde_json::json!({"name": format!("Bench {r}"), "email": format!("bench{r}@example.test"), "show_on_map": true}))
-        }
-    };
-
-    // Warm both servers' caches and connection pools.
-    drive(concurrency, 2, list(&kring)).await;
-    drive(concurrency, 2, list(&ceiling)).await;
-
-    let mut lines = vec![
-        format!(
-            "{customers} customers (with 2 contacts, 3 tasks and a tier each) on SQLite, concurrency {concurrency}, {seconds} s per run, one 2-core machine (driver included)"
-        ),
-        String::new(),
-        "| request | server | requests/s | p50 ms | p99 ms | errors |".to_string(),
-        "|---|---|---:|---:|---:|---:|".to_string(),
-    ];
-    let get_name = "`GET /api/customer?limit=25&offset=N`";
-    let kring_get = drive(concurrency, seconds, list(&kring)).await;
-    let ceiling_get = drive(concurrency, seconds, list(&ceiling)).await;
-    lines.push(row(get_name, "Kring", &kring_get));
-    lines.push(row(get_name, "ceiling", &ceiling_get));
-    let post_name = "`POST /api/customer`";
-    let kring_post = drive(concurrency, seconds, create(&kring)).await;
-    let ceiling_post = drive(concurrency, seconds, create(&ceiling)).await;
-    lines.push(row(post_name, "Kring", &kring_post));
-    lines.push(row(post_name, "ceiling", &ceiling_post));
-    for (name, stats) in manageit(&client, &kring, &token, customers, concurrency, seconds).await {
-        lines.push(row(&name, "Kring", &stats));
-    }
-    let ratio = |a: &Stats, b: &Stats| {
-        100.0 * (a.requests as f64 / a.seconds) / (b.requests as f64 / b.seconds).max(1e-9)
-    };
-    lines.push(String::new());
-    lines.push(format!(
-        "Kring / ceiling: list {:.0}%, create {:.0}%",
-        ratio(&kring_get, &ceiling_get),
-        ratio(&kring_post, &ceiling_post)
-    ));
-    println!("{}", lines.join("\n"));
-
-    let mut lines = vec![
-        String::new(),
-        format!(
-            "Query language, {customers} customers (2 contacts, 3 tasks, a tier each), `with=user,contacts&count=tasks&order_by=next_contact:desc&limit=25` and:"
-        ),
-        String::new(),
-        "| filter | database | requests/s | p50 ms | p99 ms | errors |".to_string(),
-        "|---|---|---:|---:|---:|---:|".to_string(),
-    ];
-    // The same Kring as above: its customers were seeded with their relations.
-    for (name, stats) in queries::run(&client, &kring, &token, tier, concurrency, seconds).await? {
-        lines.push(row(&name, "SQLite", &stats));
-    }
-    if let Some(postgres) = std::env::var("KRING_BENCH_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    {
-        let url = queries::fresh_postgres(&postgres).await?;
-        let (base, token, tier) = queries::start(&url, customers).await?;
-        for (name, stats) in
-            queries::run(&client, &base, &token, tier, concurrency, seconds).await?
-        {
-            lines.push(row(&name, "PostgreSQL", &stats));
-        }
-    }
-    println!("{}", lines.join("\n"));
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
 }

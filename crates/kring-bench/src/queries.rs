@@ -2,9 +2,9 @@
 //! page of customers, with the filter on a custom field value or on a to-many relation.
 
 use anyhow::{Context, bail};
-use kring_server::{Db, admin};
+use kring_server::Db;
 
-use crate::{COMPANY, EMAIL, Stats, drive, random_u64};
+use crate::{Stats, drive, random_u64};
 
 /// The two requests, with the `Tier` field's id filled in.
 pub fn requests(tier: i64) -> [(String, String); 2] {
@@ -23,35 +23,6 @@ pub fn requests(tier: i64) -> [(String, String); 2] {
             ),
         ),
     ]
-}
-
-/// A Kring on `url` (migrated and seeded with `customers`), serving on a loopback port.
-/// Returns its base URL, a token and the `Tier` field's id.
-pub async fn start(url: &str, customers: u64) -> anyhow::Result<(String, String, i64)> {
-    let state = kring_server::prepare(crate::unthrottled(url.to_string()))
-        .await
-        .context("prepare")?;
-    admin::create_user(
-        &state.db,
-        COMPANY,
-        "Bench",
-        EMAIL,
-        "bench-password",
-        "company_owner",
-    )
-    .await?;
-    let seeding = std::time::Instant::now();
-    kring_server::seed::demo(&state.db, COMPANY, customers).await?;
-    eprintln!(
-        "seeded {customers} customers with contacts, tasks and tiers in {:.1}s",
-        seeding.elapsed().as_secs_f64()
-    );
-    let token = admin::create_token(&state.db, EMAIL, "bench").await?;
-    let tier = tier_id(&state.db).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(kring_server::serve(state, listener, std::future::pending()));
-    Ok((base, token, tier))
 }
 
 /// The id of the seeded `Tier` field.

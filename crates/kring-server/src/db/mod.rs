@@ -43,7 +43,7 @@ pub enum Db {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
-        reads: Arc<AtomicU64>,
+        counts: Arc<Counts>,
         bounds: Bounds,
         /// Set when the writer connection may be left inside a failed transaction: the pool
         /// then closes it instead of handing it out again.
@@ -52,7 +52,7 @@ pub enum Db {
     },
     Postgres {
         pool: PgPool,
-        reads: Arc<AtomicU64>,
+        counts: Arc<Counts>,
         bounds: Bounds,
         space: Space,
     },
@@ -267,7 +267,7 @@ impl Db {
             .await?;
         Ok(Db::Postgres {
             pool,
-            reads: Arc::default(),
+            counts: Arc::default(),
             bounds: Bounds::new(
                 query_timeout,
                 usize::try_from(POSTGRES_CONNECTIONS / 2).unwrap_or(1),
@@ -311,7 +311,7 @@ impl Db {
         Ok(Db::Sqlite {
             read,
             write,
-            reads: Arc::default(),
+            counts: Arc::default(),
             bounds: Bounds::new(query_timeout, sqlite_places()),
             tainted,
             space: Space::default(),
@@ -328,8 +328,18 @@ impl Db {
     /// How many reads outside a transaction this pool has run: lets tests prove that a request
     /// costs a fixed number of statements, however many rows it returns.
     pub fn reads(&self) -> u64 {
+        self.counts().reads.load(Ordering::Relaxed)
+    }
+
+    /// How many statements this pool's transactions have run, `BEGIN` and `COMMIT` included:
+    /// what a write costs in round trips to the database.
+    pub fn transaction_statements(&self) -> u64 {
+        self.counts().in_transactions.load(Ordering::Relaxed)
+    }
+
+    fn counts(&self) -> &Arc<Counts> {
         match self {
-            Db::Sqlite { reads, .. } | Db::Postgres { reads, .. } => reads.load(Ordering::Relaxed),
+            Db::Sqlite { counts, .. } | Db::Postgres { counts, .. } => counts,
         }
     }
 
@@ -347,7 +357,7 @@ impl Db {
             } => Db::Sqlite {
                 read: read.clone(),
                 write: write.clone(),
-                reads: Arc::default(),
+                counts: Arc::default(),
                 bounds: bounds.clone(),
                 tainted: tainted.clone(),
                 space: space.clone(),
@@ -359,7 +369,7 @@ impl Db {
                 ..
             } => Db::Postgres {
                 pool: pool.clone(),
-                reads: Arc::default(),
+                counts: Arc::default(),
                 bounds: bounds.clone(),
                 space: space.clone(),
             },
@@ -406,12 +416,12 @@ impl Db {
     ) -> Result<Vec<Vec<Value>>, Error> {
         let sql = stmt.render(self.backend());
         match self {
-            Db::Sqlite { read, reads, .. } => {
-                reads.fetch_add(1, Ordering::Relaxed);
+            Db::Sqlite { read, counts, .. } => {
+                counts.reads.fetch_add(1, Ordering::Relaxed);
                 sqlite::fetch_within(read, sql, types, deadline).await
             }
-            Db::Postgres { pool, reads, .. } => {
-                reads.fetch_add(1, Ordering::Relaxed);
+            Db::Postgres { pool, counts, .. } => {
+                counts.reads.fetch_add(1, Ordering::Relaxed);
                 postgres::fetch_within(pool, sql, types, deadline).await
             }
         }
@@ -425,12 +435,12 @@ impl Db {
     ) -> Result<Vec<Vec<Value>>, Error> {
         let sql = stmt.render(self.backend());
         match self {
-            Db::Sqlite { read, reads, .. } => {
-                reads.fetch_add(1, Ordering::Relaxed);
+            Db::Sqlite { read, counts, .. } => {
+                counts.reads.fetch_add(1, Ordering::Relaxed);
                 sqlite::fetch(read, sql, types).await
             }
-            Db::Postgres { pool, reads, .. } => {
-                reads.fetch_add(1, Ordering::Relaxed);
+            Db::Postgres { pool, counts, .. } => {
+                counts.reads.fetch_add(1, Ordering::Relaxed);
                 postgres::fetch(pool, sql, types).await
             }
         }
@@ -454,9 +464,12 @@ impl Db {
             }
             Db::Postgres { pool, .. } => Conn::Postgres(pool.begin().await?),
         };
+        let counts = self.counts().clone();
+        counts.in_transactions.fetch_add(1, Ordering::Relaxed);
         Ok(Tx {
             conn,
             space: self.space().clone(),
+            counts,
         })
     }
 
@@ -573,6 +586,14 @@ impl Reader<'_> {
 pub struct Tx {
     conn: Conn,
     space: Space,
+    counts: Arc<Counts>,
+}
+
+/// The statements a pool's handle has run (see [`Db::reads`], [`Db::transaction_statements`]).
+#[derive(Debug, Default)]
+pub struct Counts {
+    reads: AtomicU64,
+    in_transactions: AtomicU64,
 }
 
 enum Conn {
@@ -594,6 +615,7 @@ impl Tx {
         types: &[ColumnType],
     ) -> Result<Vec<Vec<Value>>, Error> {
         let sql = stmt.render(self.backend());
+        self.counted();
         let fetched = match &mut self.conn {
             Conn::Sqlite(tx, _) => sqlite::fetch(&mut **tx, sql, types).await,
             Conn::Postgres(tx) => postgres::fetch(&mut **tx, sql, types).await,
@@ -604,6 +626,7 @@ impl Tx {
     /// Runs a statement and returns the number of rows it touched.
     pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64, Error> {
         let sql = stmt.render(self.backend());
+        self.counted();
         let executed = match &mut self.conn {
             Conn::Sqlite(tx, _) => {
                 sqlx::query_with(AssertSqlSafe(sql.text), sqlite_values(sql.values))
@@ -628,7 +651,12 @@ impl Tx {
             .ok_or_else(|| Error::Internal("an insert returned no id".into()))
     }
 
+    fn counted(&self) {
+        self.counts.in_transactions.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub async fn commit(self) -> Result<(), Error> {
+        self.counted();
         let committed = match self.conn {
             Conn::Sqlite(tx, tainted) => marked_on_failure(tx.commit().await, &tainted),
             Conn::Postgres(tx) => Ok(tx.commit().await?),
