@@ -133,18 +133,40 @@ pub fn render_migration(sql: &str, backend: Backend) -> Result<String, String> {
             .find('}')
             .ok_or_else(|| format!("an unclosed '{{' before: {}", truncated(after)))?;
         let token = &after[..end];
-        let (_, sqlite, postgres) = TYPE_TOKENS
-            .iter()
-            .find(|(name, _, _)| *name == token)
-            .ok_or_else(|| format!("unknown type token {{{token}}}"))?;
-        out.push_str(match backend {
-            Backend::Sqlite => sqlite,
-            Backend::Postgres => postgres,
-        });
+        match token.strip_prefix("folded:") {
+            Some(column) => out.push_str(&folded_index_key(backend, column)?),
+            None => {
+                let (_, sqlite, postgres) = TYPE_TOKENS
+                    .iter()
+                    .find(|(name, _, _)| *name == token)
+                    .ok_or_else(|| format!("unknown type token {{{token}}}"))?;
+                out.push_str(match backend {
+                    Backend::Sqlite => sqlite,
+                    Backend::Postgres => postgres,
+                });
+            }
+        }
         rest = &after[end + 1..];
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// `{folded:column}`: an index key in the order [`folded_text`] sorts by, NULLs first as an
+/// ascending order puts them (SQLite always does), so an index serves `ORDER BY` on a text
+/// column either way round. PostgreSQL indexes an expression in parentheses.
+fn folded_index_key(backend: Backend, column: &str) -> Result<String, String> {
+    let plain = !column.is_empty()
+        && column
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !plain {
+        return Err(format!("{{folded:{column}}} does not name a column"));
+    }
+    Ok(match backend {
+        Backend::Sqlite => folded_text(backend, column),
+        Backend::Postgres => format!("({}) NULLS FIRST", folded_text(backend, column)),
+    })
 }
 
 fn truncated(text: &str) -> String {
@@ -158,6 +180,21 @@ mod tests {
     const TABLE: &str = "CREATE TABLE products (\n    id {id},\n    company_id {int} NOT NULL,\n    \
         price {float},\n    active {bool} NOT NULL DEFAULT {true},\n    archived {bool} NOT NULL \
         DEFAULT {false},\n    data {json},\n    due {date},\n    created_at {timestamp} NOT NULL\n);";
+
+    #[test]
+    fn folded_keys_render_the_order_text_sorts_by() {
+        let sql = "CREATE INDEX n ON t (company_id, {folded:name}, id);";
+        assert_eq!(
+            render_migration(sql, Backend::Sqlite).unwrap(),
+            "CREATE INDEX n ON t (company_id, name COLLATE NOCASE, id);"
+        );
+        assert_eq!(
+            render_migration(sql, Backend::Postgres).unwrap(),
+            "CREATE INDEX n ON t (company_id, (lower(name COLLATE \"C\") COLLATE \"C\") NULLS FIRST, id);"
+        );
+        assert!(render_migration("{folded:}", Backend::Sqlite).is_err());
+        assert!(render_migration("{folded:a b}", Backend::Postgres).is_err());
+    }
 
     #[test]
     fn tokens_render_each_engines_types() {

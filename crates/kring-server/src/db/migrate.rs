@@ -194,6 +194,15 @@ const MIGRATIONS: &[(i64, &str, Source)] = &[
             postgres: None,
         },
     ),
+    (
+        17,
+        "sorted pages",
+        Source::Portable {
+            sql: include_str!("../../migrations/0017_sorted_pages.sql"),
+            sqlite: None,
+            postgres: None,
+        },
+    ),
 ];
 
 fn migrator(backend: Backend) -> Result<Migrator, Error> {

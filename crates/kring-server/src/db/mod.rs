@@ -190,6 +190,22 @@ impl Statement for Raw {
     }
 }
 
+/// How the database would run a statement (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on
+/// PostgreSQL), for tests that check a statement uses its index.
+pub struct Explain<'a, S: Statement>(pub &'a S);
+
+impl<S: Statement> Statement for Explain<'_, S> {
+    fn render(&self, backend: Backend) -> Sql {
+        let mut sql = self.0.render(backend);
+        let prefix = match backend {
+            Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+            Backend::Postgres => "EXPLAIN ",
+        };
+        sql.text.insert_str(0, prefix);
+        sql
+    }
+}
+
 fn numbered_placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut n = 0;

@@ -478,21 +478,58 @@ pub fn count_expr(ctx: &Context, def: &ResourceDef, count: &Count) -> Expr {
 /// `ORDER BY` the client's columns of `def` (named `root` in the statement), text ignoring
 /// case, then `id` so that ties keep one order and pages never overlap.
 pub fn order(ctx: &Context, root: &str, query: &mut SelectStatement, items: &[OrderItem]) {
-    for item in items {
-        let (order, nulls) = match item.direction {
-            Direction::Asc => (Order::Asc, NullOrdering::First),
-            Direction::Desc => (Order::Desc, NullOrdering::Last),
+    for (sorted, order, nulls) in order_terms(ctx, root, items) {
+        match nulls {
+            Some(nulls) => query.order_by_expr_with_nulls(Expr::cust(sorted), order, nulls),
+            None => query.order_by_expr(Expr::cust(sorted), order),
         };
-        let sorted = match item.column.ty {
-            ColumnType::Text => Expr::cust(dialect::folded_text(
-                ctx.backend,
-                &quoted(root, item.column.name),
-            )),
-            _ => Expr::col((Alias::new(root), Alias::new(item.column.name))),
-        };
-        query.order_by_expr_with_nulls(sorted, order, nulls);
     }
+}
+
+/// The same order as SQL text, for a window that must see the rows in it.
+pub fn order_text(ctx: &Context, root: &str, items: &[OrderItem]) -> String {
+    order_terms(ctx, root, items)
+        .into_iter()
+        .map(|(sorted, order, nulls)| {
+            let direction = match order {
+                Order::Desc => "DESC",
+                _ => "ASC",
+            };
+            let nulls = match nulls {
+                Some(NullOrdering::First) => " NULLS FIRST",
+                Some(NullOrdering::Last) => " NULLS LAST",
+                None => "",
+            };
+            format!("{sorted} {direction}{nulls}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Each ordered expression with its direction and where NULLs go (as SQLite puts them, on
+/// both engines); `id` last, the tiebreak, which holds no NULL.
+fn order_terms(
+    ctx: &Context,
+    root: &str,
+    items: &[OrderItem],
+) -> Vec<(String, Order, Option<NullOrdering>)> {
+    let mut terms: Vec<_> = items
+        .iter()
+        .map(|item| {
+            let (order, nulls) = match item.direction {
+                Direction::Asc => (Order::Asc, NullOrdering::First),
+                Direction::Desc => (Order::Desc, NullOrdering::Last),
+            };
+            let column = quoted(root, item.column.name);
+            let sorted = match item.column.ty {
+                ColumnType::Text => dialect::folded_text(ctx.backend, &column),
+                _ => column,
+            };
+            (sorted, order, Some(nulls))
+        })
+        .collect();
     if !items.iter().any(|item| item.column.name == "id") {
-        query.order_by((Alias::new(root), Alias::new("id")), Order::Asc);
+        terms.push((quoted(root, "id"), Order::Asc, None));
     }
+    terms
 }

@@ -119,14 +119,7 @@ pub async fn list(
         Some(deadline) => Some(db.admit(tenant.company_id, deadline).await?),
         None => None,
     };
-    // The page's ids come from the table under its own alias, so nothing in the filter can be
-    // read as referring to the outer statement's rows.
-    let mut ids = Query::select();
-    ids.column((PAGE, "id"))
-        .from_as(def.table, PAGE)
-        .and_where(Expr::col((PAGE, "company_id")).eq(tenant.company_id));
-    criteria::order(&ctx, PAGE, &mut ids, &plan.order_by);
-    ids.limit(page.limit).offset(page.offset);
+    let ids = page_ids(&ctx, def, plan)?;
     let mut query = planned_select(&ctx, def, plan);
     criteria::order(&ctx, def.table, &mut query, &plan.order_by);
 
@@ -137,8 +130,6 @@ pub async fn list(
             (rows, counted_total(db, def, tenant).await?)
         }
         Some(filter) => {
-            ids.cond_where(criteria::condition(&ctx, def, PAGE, filter)?)
-                .expr(Expr::cust("COUNT(*) OVER ()"));
             let found = fetch(db, &ids, &[ColumnType::Int, ColumnType::Int], bound).await?;
             let total = match found.first().and_then(|r| r.get(1)).and_then(Value::as_int) {
                 Some(total) => total,
@@ -164,6 +155,34 @@ pub async fn list(
         limit: page.limit,
         offset: page.offset,
     })
+}
+
+/// The statement that picks a page's ids in the plan's order; under a filter it also counts
+/// every match in the same pass (`COUNT(*) OVER ()`, each row's second column).
+pub fn page_ids(
+    ctx: &Context,
+    def: &'static ResourceDef,
+    plan: &Plan,
+) -> Result<SelectStatement, Error> {
+    let page = plan.page.unwrap_or_default();
+    // The page's ids come from the table under its own alias, so nothing in the filter can be
+    // read as referring to the outer statement's rows.
+    let mut ids = Query::select();
+    ids.column((PAGE, "id"))
+        .from_as(def.table, PAGE)
+        .and_where(Expr::col((PAGE, "company_id")).eq(ctx.tenant.company_id));
+    if let Some(filter) = &plan.filter {
+        // The window sees the rows in the page's order, so the order an index gives the scan
+        // is the page's too: no sort of every match after counting them.
+        let order = criteria::order_text(ctx, PAGE, &plan.order_by);
+        ids.cond_where(criteria::condition(ctx, def, PAGE, filter)?)
+            .expr(Expr::cust(format!(
+                "COUNT(*) OVER (ORDER BY {order} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+            )));
+    }
+    criteria::order(ctx, PAGE, &mut ids, &plan.order_by);
+    ids.limit(page.limit).offset(page.offset);
+    Ok(ids)
 }
 
 /// The alias of the table in the subquery that picks a page's ids.

@@ -30,6 +30,7 @@ mod limits;
 mod manageit;
 mod oauth;
 mod pipeline;
+mod plans;
 mod privilege;
 mod process;
 mod queries;

@@ -347,18 +347,27 @@ async fn sqlite_schema(db: &Db) -> Schema {
             let unique = int(&index[2]) != 0;
             let origin = text(&index[3]);
             let partial = int(&index[4]) != 0;
+            // A key folded for case (`COLLATE NOCASE`) is an expression on PostgreSQL
+            // (`lower(…)`), so it compares as one.
             let mut members: Vec<(i64, String)> = rows(
                 db,
-                Raw::owned(format!("PRAGMA index_info({})", quoted(&name)), vec![]),
-                &[ColumnType::Int, ColumnType::Int, ColumnType::Text],
+                Raw::owned(format!("PRAGMA index_xinfo({})", quoted(&name)), vec![]),
+                &[
+                    ColumnType::Int,
+                    ColumnType::Int,
+                    ColumnType::Text,
+                    ColumnType::Int,
+                    ColumnType::Text,
+                    ColumnType::Int,
+                ],
             )
             .await
             .iter()
+            .filter(|r| int(&r[5]) != 0)
             .map(|r| {
-                (
-                    int(&r[0]),
-                    optional_text(&r[2]).unwrap_or_else(|| "<expression>".into()),
-                )
+                let folded = optional_text(&r[4]).is_some_and(|c| c.eq_ignore_ascii_case("NOCASE"));
+                let column = optional_text(&r[2]).filter(|_| !folded);
+                (int(&r[0]), column.unwrap_or_else(|| "<expression>".into()))
             })
             .collect();
             members.sort();
