@@ -99,8 +99,8 @@ pub struct Listed {
 /// Without a filter, the page's ids are found on the `(company_id, id)` index inside the
 /// statement that reads the rows ("deferred join": a deep `OFFSET` skips index entries, not
 /// rows) and `total` is the counter every insert and delete keeps. With a filter, one statement
-/// finds the page's ids and counts every match in the same pass (`COUNT(*) OVER ()`), and a
-/// second reads those rows: the filter is evaluated once per request, not twice.
+/// finds the page's ids and counts every match (see [`page_ids`]), and a second reads those
+/// rows.
 pub async fn list(
     db: &Db,
     def: &'static ResourceDef,
@@ -157,8 +157,8 @@ pub async fn list(
     })
 }
 
-/// The statement that picks a page's ids in the plan's order; under a filter it also counts
-/// every match in the same pass (`COUNT(*) OVER ()`, each row's second column).
+/// The statement that picks a page's ids in the plan's order; under a filter each row also
+/// carries the number of matches (its second column).
 pub fn page_ids(
     ctx: &Context,
     def: &'static ResourceDef,
@@ -172,21 +172,22 @@ pub fn page_ids(
         .from_as(def.table, PAGE)
         .and_where(Expr::col((PAGE, "company_id")).eq(ctx.tenant.company_id));
     if let Some(filter) = &plan.filter {
-        // The window sees the rows in the page's order, so the order an index gives the scan
-        // is the page's too: no sort of every match after counting them.
-        let order = criteria::order_text(ctx, PAGE, &plan.order_by);
+        // The count is a subquery of its own, evaluated once: the page itself then stops at
+        // its last row when an index gives its order, instead of every match being read (and
+        // sorted) for a window to count them.
+        let count = matching_count(ctx, def, filter, COUNTED)?;
         ids.cond_where(criteria::condition(ctx, def, PAGE, filter)?)
-            .expr(Expr::cust(format!(
-                "COUNT(*) OVER (ORDER BY {order} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
-            )));
+            .expr(Expr::SubQuery(None, Box::new(count.into())));
     }
     criteria::order(ctx, PAGE, &mut ids, &plan.order_by);
     ids.limit(page.limit).offset(page.offset);
     Ok(ids)
 }
 
-/// The alias of the table in the subquery that picks a page's ids.
+/// The alias of the table in the subquery that picks a page's ids, and in the one that counts
+/// the matches.
 const PAGE: &str = "page";
+const COUNTED: &str = "counted";
 
 /// The resource's columns and the plan's counts.
 fn planned_select(ctx: &Context, def: &ResourceDef, plan: &Plan) -> SelectStatement {
@@ -260,18 +261,29 @@ async fn filtered_total(
     filter: &kring_core::query::Filter,
     bound: Option<Deadline>,
 ) -> Result<i64, Error> {
-    let mut query = Query::select();
-    query
-        .expr(Func::count(Expr::col((PAGE, "id"))))
-        .from_as(def.table, PAGE)
-        .and_where(Expr::col((PAGE, "company_id")).eq(ctx.tenant.company_id))
-        .cond_where(criteria::condition(ctx, def, PAGE, filter)?);
+    let query = matching_count(ctx, def, filter, PAGE)?;
     let rows = fetch(db, &query, &[ColumnType::Int], bound).await?;
     Ok(rows
         .first()
         .and_then(|r| r.first())
         .and_then(Value::as_int)
         .unwrap_or(0))
+}
+
+/// `SELECT COUNT(…)` of the company's records that match `filter`, the table under `alias`.
+fn matching_count(
+    ctx: &Context,
+    def: &'static ResourceDef,
+    filter: &kring_core::query::Filter,
+    alias: &'static str,
+) -> Result<SelectStatement, Error> {
+    let mut query = Query::select();
+    query
+        .expr(Func::count(Expr::col((alias, "id"))))
+        .from_as(def.table, alias)
+        .and_where(Expr::col((alias, "company_id")).eq(ctx.tenant.company_id))
+        .cond_where(criteria::condition(ctx, def, alias, filter)?);
+    Ok(query)
 }
 
 /// One record as a plan asks for it. A show reads `with`, `show` and `count`; `filter` and
