@@ -34,7 +34,7 @@ pub static CUSTOMER: ResourceDef = resource(
     "customers",
     &[
         Column::id(),
-        int("user_id"),
+        int("user_id").references("users"),
         text("name").required(),
         text("email"),
         float("revenue"),

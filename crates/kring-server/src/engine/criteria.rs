@@ -486,6 +486,26 @@ pub fn order(ctx: &Context, root: &str, query: &mut SelectStatement, items: &[Or
     }
 }
 
+/// The same order as SQL text, for a window that must see the rows in it.
+pub fn order_text(ctx: &Context, root: &str, items: &[OrderItem]) -> String {
+    order_terms(ctx, root, items)
+        .into_iter()
+        .map(|(sorted, order, nulls)| {
+            let direction = match order {
+                Order::Desc => "DESC",
+                _ => "ASC",
+            };
+            let nulls = match nulls {
+                Some(NullOrdering::First) => " NULLS FIRST",
+                Some(NullOrdering::Last) => " NULLS LAST",
+                None => "",
+            };
+            format!("{sorted} {direction}{nulls}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Each ordered expression with its direction and where NULLs go (as SQLite puts them, on
 /// both engines); `id` last, the tiebreak, which holds no NULL.
 fn order_terms(

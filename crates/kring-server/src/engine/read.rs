@@ -172,12 +172,21 @@ pub fn page_ids(
         .from_as(def.table, PAGE)
         .and_where(Expr::col((PAGE, "company_id")).eq(ctx.tenant.company_id));
     if let Some(filter) = &plan.filter {
-        // The count is a subquery of its own, evaluated once: the page itself then stops at
-        // its last row when an index gives its order, instead of every match being read (and
-        // sorted) for a window to count them.
-        let count = matching_count(ctx, def, filter, COUNTED)?;
-        ids.cond_where(criteria::condition(ctx, def, PAGE, filter)?)
-            .expr(Expr::SubQuery(None, Box::new(count.into())));
+        ids.cond_where(criteria::condition(ctx, def, PAGE, filter)?);
+        if filter.by_keys_only() {
+            // An index answers the filter: the count is a subquery of its own, evaluated
+            // once, and the page stops at its last row when an index gives its order too.
+            let count = matching_count(ctx, def, filter, COUNTED)?;
+            ids.expr(Expr::SubQuery(None, Box::new(count.into())));
+        } else {
+            // The filter itself is the cost (a scan): it is evaluated once, and a window in
+            // the page's own order counts the matches, so an index's order still spares the
+            // sort of every match.
+            let order = criteria::order_text(ctx, PAGE, &plan.order_by);
+            ids.expr(Expr::cust(format!(
+                "COUNT(*) OVER (ORDER BY {order} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+            )));
+        }
     }
     criteria::order(ctx, PAGE, &mut ids, &plan.order_by);
     ids.limit(page.limit).offset(page.offset);

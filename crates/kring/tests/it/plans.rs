@@ -14,7 +14,10 @@ use kring_server::tenant::Tenant;
 use crate::backend_tests;
 use crate::support::TestApp;
 
-backend_tests!(an_owners_sorted_page_walks_the_owner_name_index);
+backend_tests!(
+    an_owners_sorted_page_walks_the_owner_name_index,
+    a_scanning_filter_is_counted_in_the_pages_own_pass_and_order
+);
 
 /// How the database would find the page's ids of `query` on customers, one line per step.
 async fn plan_of(app: &TestApp, query: &str) -> Vec<String> {
@@ -71,15 +74,33 @@ async fn plan_of(app: &TestApp, query: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether the plan sorts rows after reading them.
+fn sorts(app: &TestApp, steps: &[String]) -> bool {
+    match app.db.backend() {
+        Backend::Sqlite => steps.iter().any(|s| s.contains("TEMP B-TREE FOR ORDER BY")),
+        Backend::Postgres => steps.iter().any(|s| s.trim_start().starts_with("Sort")),
+    }
+}
+
 /// `filter=user_id:eq:N&order_by=name` reads the `(company_id, user_id, name, id)` index in
 /// its order: no sort step, no other index.
 async fn an_owners_sorted_page_walks_the_owner_name_index(app: TestApp) {
     let steps = plan_of(&app, "filter=user_id:eq:1&order_by=name&limit=25").await;
     let text = steps.join("\n");
     assert!(text.contains("customers_owner_name"), "{text}");
-    let sorts = match app.db.backend() {
-        Backend::Sqlite => text.contains("TEMP B-TREE FOR ORDER BY"),
-        Backend::Postgres => steps.iter().any(|s| s.trim_start().starts_with("Sort")),
-    };
-    assert!(!sorts, "the page is sorted after reading: {text}");
+    assert!(!sorts(&app, &steps), "the page is sorted after reading: {text}");
+}
+
+/// A substring filter is evaluated once: the page's ids and the count of every match come
+/// from one pass over the company's `(company_id, name, id)` index, in the page's order.
+async fn a_scanning_filter_is_counted_in_the_pages_own_pass_and_order(app: TestApp) {
+    let steps = plan_of(&app, "filter=name:contains:bv&order_by=name&limit=25").await;
+    let text = steps.join("\n");
+    assert!(text.contains("customers_company_name"), "{text}");
+    assert_eq!(
+        text.matches("customers_company_name").count(),
+        1,
+        "the filter runs once: {text}"
+    );
+    assert!(!sorts(&app, &steps), "the matches are sorted after counting: {text}");
 }

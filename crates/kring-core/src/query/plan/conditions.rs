@@ -116,6 +116,21 @@ pub(super) fn resolve_bounded(
 }
 
 impl Filter {
+    /// Whether the filter only picks records by key: `eq` or `in` on the record's own id or a
+    /// reference (its owner, a foreign key), which indexes answer. Counting such matches
+    /// again costs little beside the page; any other test is worth evaluating only once.
+    pub fn by_keys_only(&self) -> bool {
+        match self {
+            Filter::All(items) | Filter::Any(items) => items.iter().all(Filter::by_keys_only),
+            Filter::Cond(c) => {
+                let keyed = matches!(c.operand, Operand::Column(column)
+                    if column.name == "id" || column.references.is_some());
+                let exact = matches!(c.test, Test::Compare(Comparison::Eq, _) | Test::In(_));
+                c.hops.is_empty() && !c.negated && keyed && exact
+            }
+        }
+    }
+
     /// The joins the filter's SQL holds: one per relation hop and one per custom-field test.
     pub fn joins(&self) -> usize {
         match self {

@@ -727,3 +727,15 @@ fn param<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value.as_str())
 }
+
+#[test]
+fn filters_by_keys_are_told_from_scanning_ones() {
+    let keyed = |query: &str| ok(query).filter.expect("a filter").by_keys_only();
+    assert!(keyed("filter=user_id:eq:3"));
+    assert!(keyed("filter=(id:in:1;2,and,user_id:eq:3)"));
+    assert!(!keyed("filter=user_id:gt:3"), "a range is not a key lookup");
+    assert!(!keyed("filter=user_id:not:eq:3"));
+    assert!(!keyed("filter=name:eq:Acme"), "not a key");
+    assert!(!keyed("filter=(user_id:eq:3,and,name:contains:bv)"));
+    assert!(!keyed("filter=contacts.id:eq:3"), "a relation hop");
+}
