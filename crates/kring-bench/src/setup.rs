@@ -241,8 +241,11 @@ pub async fn scenarios(
         ),
     ];
     let counter = Counter::start(sqlite).await?;
+    // `KRING_BENCH_ONLY=customer/{id}` runs only the scenarios whose name holds it (to profile
+    // one request).
+    let only = std::env::var("KRING_BENCH_ONLY").unwrap_or_default();
     let mut scenarios = Vec::new();
-    for (name, build, on_ceiling) in table {
+    for (name, build, on_ceiling) in table.into_iter().filter(|(name, ..)| name.contains(&only)) {
         let statements = counter
             .statements(&build(client, &counter.base, sqlite))
             .await?;
