@@ -66,8 +66,8 @@ pub async fn seeded(url: &str, customers: u64, files: &std::path::Path) -> anyho
         users.iter().map(|id| (*id).into()).collect(),
     ))
     .await?;
-    tx.execute(&Raw::new("ANALYZE", vec![])).await?;
     tx.commit().await?;
+    db.analyze(true).await?;
     // What autovacuum does some time after a bulk load, done now: PostgreSQL's index-only
     // scans (a deep offset's) read the heap for every row until the visibility map is set.
     if let kring_server::Db::Postgres { pool, .. } = db {

@@ -547,10 +547,14 @@ impl Db {
     pub async fn analyze(&self, thorough: bool) -> Result<(), Error> {
         let mut tx = self.begin().await?;
         match (self, thorough) {
-            (Db::Sqlite { .. }, true) => tx.execute(&Raw::new("ANALYZE", vec![])).await?,
+            (Db::Sqlite { .. }, true) => {
+                tx.execute(&Raw::new("ANALYZE", vec![])).await?;
+                without_value_histograms(&mut tx).await?
+            }
             (Db::Sqlite { .. }, false) => {
                 tx.execute(&Raw::new("PRAGMA optimize=0x10002", vec![]))
-                    .await?
+                    .await?;
+                without_value_histograms(&mut tx).await?
             }
             // Kring's own tables only: the database may hold other schemas.
             (Db::Postgres { .. }, true) => {
@@ -686,6 +690,26 @@ impl Tx {
             Conn::Postgres(tx) => Ok(tx.rollback().await?),
         }
     }
+}
+
+/// Drops the per-value samples (`sqlite_stat4`) an `ANALYZE` just wrote, in its transaction, so
+/// no connection ever plans with them. With them, SQLite re-plans a statement at every new
+/// binding of a parameter compared with an indexed column (the token lookup, every `id = ?`):
+/// a share of every request's CPU. The per-index averages (`sqlite_stat1`) stay, which is what
+/// the planner needs to tell a selective index from a broad one.
+async fn without_value_histograms(tx: &mut Tx) -> Result<u64, Error> {
+    let present: Vec<(i64,)> = tx
+        .fetch_as(&Raw::new(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat4'",
+            vec![],
+        ))
+        .await?;
+    if present.first().is_some_and(|(n,)| *n > 0) {
+        return tx
+            .execute(&Raw::new("DELETE FROM sqlite_stat4", vec![]))
+            .await;
+    }
+    Ok(0)
 }
 
 /// The end of a SQLite transaction; when it failed, the writer connection is marked so that

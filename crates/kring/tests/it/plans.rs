@@ -16,7 +16,8 @@ use crate::support::TestApp;
 
 backend_tests!(
     an_owners_sorted_page_walks_the_owner_name_index,
-    a_scanning_filter_is_counted_in_the_pages_own_pass_and_order
+    a_scanning_filter_is_counted_in_the_pages_own_pass_and_order,
+    statistics_keep_index_averages_not_value_samples
 );
 
 /// How the database would find the page's ids of `query` on customers, one line per step.
@@ -88,7 +89,10 @@ async fn an_owners_sorted_page_walks_the_owner_name_index(app: TestApp) {
     let steps = plan_of(&app, "filter=user_id:eq:1&order_by=name&limit=25").await;
     let text = steps.join("\n");
     assert!(text.contains("customers_owner_name"), "{text}");
-    assert!(!sorts(&app, &steps), "the page is sorted after reading: {text}");
+    assert!(
+        !sorts(&app, &steps),
+        "the page is sorted after reading: {text}"
+    );
 }
 
 /// A substring filter is evaluated once: the page's ids and the count of every match come
@@ -102,5 +106,41 @@ async fn a_scanning_filter_is_counted_in_the_pages_own_pass_and_order(app: TestA
         1,
         "the filter runs once: {text}"
     );
-    assert!(!sorts(&app, &steps), "the matches are sorted after counting: {text}");
+    assert!(
+        !sorts(&app, &steps),
+        "the matches are sorted after counting: {text}"
+    );
+}
+
+/// After `ANALYZE` SQLite keeps each index's averages (`sqlite_stat1`) but no per-value
+/// samples (`sqlite_stat4`), with which it would re-plan a statement at every new binding of
+/// an indexed parameter. PostgreSQL keeps its own statistics.
+async fn statistics_keep_index_averages_not_value_samples(app: TestApp) {
+    if app.db.backend() != Backend::Sqlite {
+        return;
+    }
+    let token = app.owner().await;
+    for i in 0..30 {
+        let body = serde_json::json!({"name": format!("Stats {i}")});
+        app.expect(
+            reqwest::StatusCode::CREATED,
+            "POST",
+            &token,
+            "/api/customer",
+            Some(body),
+        )
+        .await;
+    }
+    app.db.analyze(true).await.expect("analyze");
+    let averages = app
+        .query("SELECT COUNT(*) FROM sqlite_stat1", &[ColumnType::Int])
+        .await;
+    assert!(
+        matches!(averages[0][0], kring_core::Value::Int(n) if n > 0),
+        "{averages:?}"
+    );
+    let samples = app
+        .query("SELECT COUNT(*) FROM sqlite_stat4", &[ColumnType::Int])
+        .await;
+    assert_eq!(samples[0][0], kring_core::Value::Int(0));
 }
