@@ -46,6 +46,9 @@ pub struct ResourceDef {
     /// The record is the caller's own: `GET /api/<name>/me` (and `/api/me`) shows it to any
     /// valid token, whatever its role (`spec/cirqll.md` §6.3: users).
     pub own_record: bool,
+    /// A write can change what a token acts as (a user's role, a role's permissions, the
+    /// company's language): its commit makes every remembered principal stale.
+    pub shapes_principals: bool,
 }
 
 impl ResourceDef {
@@ -67,6 +70,7 @@ impl ResourceDef {
         present: None,
         create_quota: None,
         own_record: false,
+        shapes_principals: false,
     };
 }
 

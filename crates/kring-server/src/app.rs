@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::auth::cache::Principals;
 use crate::auth::rate_limit;
 use crate::config::Config;
 use crate::db::{self, Db};
@@ -48,8 +49,10 @@ pub async fn prepare(config: Config) -> Result<AppState, Error> {
     let files = files::FileStore::new(&config)?;
     files.sweep_staging().await;
     let link_key = files::link_key(&db).await?;
+    let principals = Arc::new(Principals::new(config.principal_cache));
     Ok(AppState {
         db,
+        principals,
         config: Arc::new(config),
         limiter: Arc::new(limiter),
         concurrency: Arc::new(rate_limit::Concurrency::new(concurrency_limit)),
@@ -68,6 +71,7 @@ pub async fn serve(
 ) -> Result<(), Error> {
     let db = state.db.clone();
     let statistics = tokio::spawn(keep_statistics_fresh(db.clone()));
+    let access = tokio::spawn(hear_access_changes(db.clone()));
     let worker = AppState {
         db: state.db.for_background(),
         ..state.clone()
@@ -84,6 +88,7 @@ pub async fn serve(
     let app = routes::router(state);
     let served = crate::http::listener::run(listener, app, limits, shutdown).await;
     statistics.abort();
+    access.abort();
     file_sweeper.abort();
     orphan_sweeper.abort();
     stop_deliveries.send_replace(true);
@@ -99,6 +104,29 @@ pub async fn serve(
     }
     db.close().await;
     served
+}
+
+/// On PostgreSQL, listens for the changes other instances make to what tokens act as
+/// (`db::ACCESS_CHANNEL`), so that each forgets the principals it remembers at once; while
+/// the listener is not connected, none are remembered. SQLite has no other instance.
+async fn hear_access_changes(db: Db) {
+    let Db::Postgres { pool, .. } = &db else {
+        return;
+    };
+    loop {
+        if let Ok(mut listener) = sqlx::postgres::PgListener::connect_with(pool).await
+            && listener.listen(db::ACCESS_CHANNEL).await.is_ok()
+        {
+            db.hearing_access_changes(true);
+            // `None` or an error: the connection is gone, and what was said meanwhile unheard.
+            while let Ok(Some(_)) = listener.try_recv().await {
+                db.heard_access_change();
+            }
+            db.hearing_access_changes(false);
+            tracing::warn!("lost the access-change listener; reconnecting");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// Refreshes the query planner's statistics every hour, as SQLite recommends for long-lived

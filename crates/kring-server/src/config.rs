@@ -43,6 +43,9 @@ pub struct Config {
     pub orphan_grace: Duration,
     /// How long a download link in a response opens its file (`--file-link-lifetime`).
     pub file_link_lifetime: Duration,
+    /// How long a token's principal is remembered at most (`--principal-cache`); zero reads it
+    /// for every request. Any change to what tokens act as forgets them all at once.
+    pub principal_cache: Duration,
     /// A PEM file of extra certificate authorities that webhook targets' HTTPS certificates may
     /// chain to, besides the system's (a private CA of a closed network; tests).
     pub webhook_ca_file: Option<PathBuf>,
@@ -145,6 +148,9 @@ pub const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 /// How long a download link opens its file, unless configured (`--file-link-lifetime`).
 pub const DEFAULT_FILE_LINK_LIFETIME: Duration = Duration::from_secs(3600);
 
+/// How long a principal is remembered at most, unless configured (`--principal-cache`).
+pub const DEFAULT_PRINCIPAL_CACHE: Duration = Duration::from_secs(5);
+
 /// How long a request's expensive reads may take together, unless configured
 /// (`--query-timeout`).
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -176,6 +182,7 @@ impl Config {
             s3: None,
             orphan_grace: DEFAULT_ORPHAN_GRACE,
             file_link_lifetime: DEFAULT_FILE_LINK_LIFETIME,
+            principal_cache: DEFAULT_PRINCIPAL_CACHE,
             webhook_ca_file: None,
             webhook_timeout_seconds: DEFAULT_WEBHOOK_TIMEOUT,
             webhook_lease_seconds: DEFAULT_WEBHOOK_LEASE,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::cache::Principals;
 use crate::auth::rate_limit;
 use crate::config::Config;
 use crate::db::Db;
@@ -15,6 +16,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub limiter: Arc<rate_limit::Limiter>,
     pub concurrency: Arc<rate_limit::Concurrency>,
+    /// Principals of tokens seen a moment ago.
+    pub principals: Arc<Principals>,
     /// What webhook deliveries share (their TLS configuration).
     pub egress: Arc<Egress>,
     /// Where uploaded files are kept.

@@ -212,6 +212,10 @@ enum Command {
         /// Seconds a download link in a response opens its file, with no header needed.
         #[arg(long, env = "KRING_FILE_LINK_LIFETIME", default_value_t = 3600.0, value_parser = seconds)]
         file_link_lifetime: f64,
+        /// Seconds a token's principal is remembered at most (0: read for every request); a
+        /// revocation or a change of role, permissions or language forgets them at once.
+        #[arg(long, env = "KRING_PRINCIPAL_CACHE", default_value_t = 5.0, value_parser = seconds)]
+        principal_cache: f64,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -358,6 +362,7 @@ async fn main() -> anyhow::Result<()> {
             s3,
             orphan_grace,
             file_link_lifetime,
+            principal_cache,
             database,
         } => {
             let mut config = Config::new(database.url()?);
@@ -368,6 +373,7 @@ async fn main() -> anyhow::Result<()> {
             config.s3 = (*s3).config()?;
             config.orphan_grace = std::time::Duration::from_secs_f64(orphan_grace);
             config.file_link_lifetime = std::time::Duration::from_secs_f64(file_link_lifetime);
+            config.principal_cache = std::time::Duration::from_secs_f64(principal_cache);
             config.body_limit = body_limit;
             config.rate_limit = rate_limit;
             config.concurrency_limit = concurrency_limit;

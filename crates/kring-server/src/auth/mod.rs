@@ -4,7 +4,9 @@
 //! usable token. A request is authenticated once, into a [`Principal`], by one indexed query that
 //! also reads the role's permissions; every check after that is a pure function of it.
 
+pub mod authenticate;
 pub mod bootstrap;
+pub mod cache;
 pub mod principal;
 pub mod privilege;
 pub mod rate_limit;

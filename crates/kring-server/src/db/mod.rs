@@ -44,6 +44,7 @@ pub enum Db {
         read: SqlitePool,
         write: SqlitePool,
         counts: Arc<Counts>,
+        access: Access,
         bounds: Bounds,
         /// Set when the writer connection may be left inside a failed transaction: the pool
         /// then closes it instead of handing it out again.
@@ -53,6 +54,7 @@ pub enum Db {
     Postgres {
         pool: PgPool,
         counts: Arc<Counts>,
+        access: Access,
         bounds: Bounds,
         space: Space,
     },
@@ -284,6 +286,8 @@ impl Db {
         Ok(Db::Postgres {
             pool,
             counts: Arc::default(),
+            // Changes other instances make are heard once the listener is connected.
+            access: Access::new(false),
             bounds: Bounds::new(
                 query_timeout,
                 usize::try_from(POSTGRES_CONNECTIONS / 2).unwrap_or(1),
@@ -328,6 +332,8 @@ impl Db {
             read,
             write,
             counts: Arc::default(),
+            // One process serves a SQLite database: every change is this process's own.
+            access: Access::new(true),
             bounds: Bounds::new(query_timeout, sqlite_places()),
             tainted,
             space: Space::default(),
@@ -353,6 +359,32 @@ impl Db {
         self.counts().in_transactions.load(Ordering::Relaxed)
     }
 
+    /// How many changes to what tokens act as this pool has committed or heard of, while
+    /// every such change is heard: `None` while another instance's could go unheard (a
+    /// PostgreSQL listener that is not connected), when nothing may be remembered.
+    pub fn access_epoch(&self) -> Option<u64> {
+        self.access().epoch()
+    }
+
+    /// Another instance committed a change to what tokens act as (its notification arrived).
+    pub fn heard_access_change(&self) {
+        self.access().bump();
+    }
+
+    /// Whether other instances' changes are heard now (see [`Db::access_epoch`]); a change of
+    /// either way counts as a change, so nothing remembered before it is trusted after.
+    pub fn hearing_access_changes(&self, hearing: bool) {
+        let access = self.access();
+        access.0.hearing.store(hearing, Ordering::SeqCst);
+        access.bump();
+    }
+
+    fn access(&self) -> &Access {
+        match self {
+            Db::Sqlite { access, .. } | Db::Postgres { access, .. } => access,
+        }
+    }
+
     fn counts(&self) -> &Arc<Counts> {
         match self {
             Db::Sqlite { counts, .. } | Db::Postgres { counts, .. } => counts,
@@ -366,6 +398,7 @@ impl Db {
             Db::Sqlite {
                 read,
                 write,
+                access,
                 bounds,
                 tainted,
                 space,
@@ -374,18 +407,21 @@ impl Db {
                 read: read.clone(),
                 write: write.clone(),
                 counts: Arc::default(),
+                access: access.clone(),
                 bounds: bounds.clone(),
                 tainted: tainted.clone(),
                 space: space.clone(),
             },
             Db::Postgres {
                 pool,
+                access,
                 bounds,
                 space,
                 ..
             } => Db::Postgres {
                 pool: pool.clone(),
                 counts: Arc::default(),
+                access: access.clone(),
                 bounds: bounds.clone(),
                 space: space.clone(),
             },
@@ -486,6 +522,8 @@ impl Db {
             conn,
             space: self.space().clone(),
             counts,
+            access: self.access().clone(),
+            changes_access: false,
         })
     }
 
@@ -607,6 +645,45 @@ pub struct Tx {
     conn: Conn,
     space: Space,
     counts: Arc<Counts>,
+    access: Access,
+    /// This transaction changes what tokens act as (see [`Tx::changes_access`]).
+    changes_access: bool,
+}
+
+/// The PostgreSQL channel on which an instance announces a committed change to what tokens
+/// act as, sent inside the changing transaction so it is delivered only if that commits.
+pub const ACCESS_CHANNEL: &str = "kring_access";
+
+/// The count of committed changes to what tokens act as, shared by a pool's handles and its
+/// transactions; and whether changes made elsewhere are heard.
+#[derive(Clone, Debug)]
+pub struct Access(Arc<AccessState>);
+
+#[derive(Debug)]
+struct AccessState {
+    epoch: AtomicU64,
+    hearing: AtomicBool,
+}
+
+impl Access {
+    fn new(hearing: bool) -> Access {
+        Access(Arc::new(AccessState {
+            epoch: AtomicU64::new(0),
+            hearing: AtomicBool::new(hearing),
+        }))
+    }
+
+    fn epoch(&self) -> Option<u64> {
+        // The epoch is read after `hearing`: a listener that reconnects bumps it after saying
+        // so, and a reader that saw the old epoch with the new flag only misses a hit.
+        let hearing = self.0.hearing.load(Ordering::SeqCst);
+        let epoch = self.0.epoch.load(Ordering::SeqCst);
+        hearing.then_some(epoch)
+    }
+
+    fn bump(&self) {
+        self.0.epoch.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// The statements a pool's handle has run (see [`Db::reads`], [`Db::transaction_statements`]).
@@ -675,12 +752,30 @@ impl Tx {
         self.counts.in_transactions.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub async fn commit(self) -> Result<(), Error> {
+    /// Marks this transaction as changing what tokens act as (a revoked token, a user's role, a
+    /// role's permissions, the company's language): once it commits, nothing remembered of any
+    /// token before it is trusted, here or, through [`ACCESS_CHANNEL`], on other instances.
+    pub fn changes_access(&mut self) {
+        self.changes_access = true;
+    }
+
+    pub async fn commit(mut self) -> Result<(), Error> {
+        if self.changes_access && self.backend() == Backend::Postgres {
+            let notify = format!("SELECT CAST(pg_notify('{ACCESS_CHANNEL}', '') AS TEXT)");
+            self.fetch(&Raw::owned(notify, vec![]), &[ColumnType::Text])
+                .await?;
+        }
         self.counted();
+        let (changes_access, access) = (self.changes_access, self.access.clone());
         let committed = match self.conn {
             Conn::Sqlite(tx, tainted) => marked_on_failure(tx.commit().await, &tainted),
             Conn::Postgres(tx) => Ok(tx.commit().await?),
         };
+        // Even a commit that failed may have reached the database (a connection lost in
+        // `COMMIT`): what was remembered before it is not trusted either way.
+        if changes_access {
+            access.bump();
+        }
         self.space.noted(committed)
     }
 

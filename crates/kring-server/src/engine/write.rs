@@ -95,6 +95,7 @@ pub async fn store_with(
     body: &Map<String, Json>,
     uploads: Uploads<'_>,
 ) -> Result<(i64, Map<String, Json>), Error> {
+    mark_access(tx, def);
     let filled = fill_absent(tx, def, tenant, body).await?;
     let body = filled.as_ref().unwrap_or(body);
     let checked = check(tx, def, tenant, body, None, uploads).await?;
@@ -236,6 +237,7 @@ pub async fn update_with(
     uploads: Uploads<'_>,
     beside: &Beside,
 ) -> Result<Map<String, Json>, Error> {
+    mark_access(tx, def);
     let mut query = by_id(def, tenant, id);
     query.lock(LockType::Update);
     let rows = tx.fetch(&query, &def.types()).await?;
@@ -334,6 +336,7 @@ pub async fn destroy(
     tenant: Tenant,
     id: i64,
 ) -> Result<(), Error> {
+    mark_access(tx, def);
     let mut query = by_id(def, tenant, id);
     query.lock(LockType::Update);
     let rows = tx.fetch(&query, &def.types()).await?;
@@ -342,6 +345,14 @@ pub async fn destroy(
     delete_records(tx, def, tenant, vec![id]).await?;
     let properties = serde_json::json!({ "old": old });
     activity::record(tx, def, tenant, id, Event::Deleted, properties).await
+}
+
+/// A write to a resource that shapes principals (users, roles, settings) makes every
+/// remembered principal stale once it commits.
+fn mark_access(tx: &mut Tx, def: &ResourceDef) {
+    if def.shapes_principals {
+        tx.changes_access();
+    }
 }
 
 /// Every column of every resource that references `def`'s table.

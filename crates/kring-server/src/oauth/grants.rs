@@ -218,6 +218,7 @@ async fn issue(
 /// Revokes every access and refresh token of a grant: a replayed code or refresh token means
 /// one of them leaked (RFC 9700 §4.14.2).
 pub(super) async fn revoke_family(tx: &mut Tx, family: &str) -> Result<(), Error> {
+    tx.changes_access();
     tx.execute(&Raw::new(
         "UPDATE personal_access_tokens SET revoked = ? WHERE family = ?",
         vec![true.into(), family.into()],

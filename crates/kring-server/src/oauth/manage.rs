@@ -177,6 +177,7 @@ pub async fn delete_client(
     own_client(&state, owner, &id).await?;
     let id = id.parse::<i64>().unwrap_or(0);
     let mut tx = state.db.begin().await?;
+    tx.changes_access();
     for sql in [
         "UPDATE oauth_clients SET revoked = ? WHERE id = ?",
         "UPDATE personal_access_tokens SET revoked = ? WHERE client_id = ?",

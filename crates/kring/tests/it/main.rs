@@ -31,6 +31,7 @@ mod manageit;
 mod oauth;
 mod pipeline;
 mod plans;
+mod principals;
 mod privilege;
 mod process;
 mod queries;

@@ -31,7 +31,7 @@ async fn role_id(app: &TestApp, token: &str, name: &str) -> i64 {
 }
 
 /// A role with `permissions`, made by the owner.
-async fn role(app: &TestApp, owner: &str, permissions: &[&str]) -> i64 {
+pub(crate) async fn role(app: &TestApp, owner: &str, permissions: &[&str]) -> i64 {
     let body = app
         .expect(
             StatusCode::CREATED,
@@ -45,7 +45,7 @@ async fn role(app: &TestApp, owner: &str, permissions: &[&str]) -> i64 {
 }
 
 /// A user with `role`, made by the owner: its id and a token.
-async fn member(app: &TestApp, owner: &str, role: i64) -> (i64, String) {
+pub(crate) async fn member(app: &TestApp, owner: &str, role: i64) -> (i64, String) {
     let email = format!("{}@acme.test", unique("m"));
     let body = app
         .expect(

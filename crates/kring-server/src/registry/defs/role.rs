@@ -30,5 +30,6 @@ pub static ROLE: ResourceDef = ResourceDef {
         relation: "permissions",
         primary: None,
     }],
+    shapes_principals: true,
     ..ResourceDef::BASE
 };

@@ -48,5 +48,6 @@ pub static SETTING: ResourceDef = ResourceDef {
         UPDATED_AT,
     ],
     routes: Routes::Singleton,
+    shapes_principals: true,
     ..ResourceDef::BASE
 };

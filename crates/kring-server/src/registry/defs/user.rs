@@ -36,5 +36,6 @@ pub static USER: ResourceDef = ResourceDef {
     // Creating users is inviting people (OWASP API6): ten a minute per user.
     create_quota: Some(10),
     own_record: true,
+    shapes_principals: true,
     ..ResourceDef::BASE
 };
