@@ -12,6 +12,15 @@ pub fn joined_names(backend: Backend, expression: &str) -> String {
     }
 }
 
+/// An aggregate of a group's text `expression` as a JSON list in `order`, as text (`NULL` for
+/// no rows).
+pub fn json_list(backend: Backend, expression: &str, order: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_group_array({expression} ORDER BY {order})"),
+        Backend::Postgres => format!("CAST(json_agg({expression} ORDER BY {order}) AS TEXT)"),
+    }
+}
+
 /// `"table"."column"` compared and sorted by code point, as SQLite's default collation does;
 /// `None` where the plain column already does.
 pub fn code_point_text(backend: Backend, quoted_column: &str) -> Option<String> {

@@ -628,6 +628,13 @@ pub enum Reader<'a> {
 }
 
 impl Reader<'_> {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Reader::Db(db) => db.backend(),
+            Reader::Tx(tx) => tx.backend(),
+        }
+    }
+
     pub async fn fetch(
         &mut self,
         stmt: &impl Statement,

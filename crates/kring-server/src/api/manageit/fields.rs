@@ -9,7 +9,7 @@ use kring_core::validate::ValidationErrors;
 use sea_query::{Expr, ExprTrait, Order};
 use serde_json::{Map, Value as Json, json};
 
-use crate::db::{Raw, Reader};
+use crate::db::{Reader, dialect};
 use crate::engine::scoped_select;
 use crate::error::Error;
 use crate::registry::ResourceDef;
@@ -112,54 +112,41 @@ impl CustomField {
     }
 }
 
-/// The company's customer fields, by id, with their options: two statements.
+/// The company's customer fields, by id, each with its options in their order: one statement.
 pub async fn customer_fields(
     reader: &mut Reader<'_>,
     tenant: Tenant,
     only: Option<i64>,
 ) -> Result<Vec<CustomField>, Error> {
+    let options = dialect::json_list(reader.backend(), "o.value", "o.position, o.id");
     let mut query = scoped_select(&FIELD, tenant);
     query
+        .expr(Expr::cust(format!(
+            "(SELECT {options} FROM field_options o WHERE o.company_id = {table}.company_id \
+             AND o.field_id = {table}.id)",
+            table = FIELD.table
+        )))
         .and_where(Expr::col((FIELD.table, "model")).eq("customer"))
         .order_by((FIELD.table, "id"), Order::Asc);
     if let Some(id) = only {
         query.and_where(Expr::col((FIELD.table, "id")).eq(id));
     }
-    let mut fields: Vec<CustomField> = reader
-        .fetch(&query, &FIELD.types())
+    let mut types = FIELD.types();
+    types.push(ColumnType::Text);
+    let fields = reader
+        .fetch(&query, &types)
         .await?
         .into_iter()
-        .map(|record| CustomField {
-            record,
-            options: Vec::new(),
+        .map(|mut record| {
+            let listed = record.pop().as_ref().and_then(text_of).unwrap_or_default();
+            let options: Vec<String> = serde_json::from_str::<Vec<Json>>(&listed)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|o| o.as_str().map(String::from))
+                .collect();
+            CustomField { record, options }
         })
         .collect();
-    if fields.is_empty() {
-        return Ok(fields);
-    }
-    let ids: Vec<i64> = fields.iter().map(CustomField::id).collect();
-    let placeholders = vec!["?"; ids.len()].join(", ");
-    let mut values: Vec<sea_query::Value> = vec![tenant.company_id.into()];
-    values.extend(ids.iter().map(|id| sea_query::Value::from(*id)));
-    let options = reader
-        .fetch(
-            &Raw::owned(
-                format!(
-                    "SELECT field_id, value FROM field_options WHERE company_id = ? \
-                     AND field_id IN ({placeholders}) ORDER BY position, id"
-                ),
-                values,
-            ),
-            &[ColumnType::Int, ColumnType::Text],
-        )
-        .await?;
-    for row in options {
-        if let [Value::Int(field_id), Value::Text(value)] = row.as_slice()
-            && let Some(field) = fields.iter_mut().find(|f| f.id() == *field_id)
-        {
-            field.options.push(value.clone());
-        }
-    }
     Ok(fields)
 }
 
