@@ -8,7 +8,7 @@
 //! (`db::ACCESS_CHANNEL`). While a listener is down nothing is remembered.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use super::principal::Principal;
@@ -18,7 +18,8 @@ const CAPACITY: usize = 10_000;
 
 pub struct Principals {
     lifetime: Duration,
-    entries: Mutex<HashMap<String, Remembered>>,
+    /// Read by every request, written on a miss.
+    entries: RwLock<HashMap<String, Remembered>>,
 }
 
 struct Remembered {
@@ -31,13 +32,13 @@ impl Principals {
     pub fn new(lifetime: Duration) -> Principals {
         Principals {
             lifetime,
-            entries: Mutex::new(HashMap::new()),
+            entries: RwLock::new(HashMap::new()),
         }
     }
 
     /// The principal of `token_hash` if it was read under `epoch` and is still fresh.
     pub fn get(&self, token_hash: &str, epoch: u64) -> Option<Principal> {
-        let entries = self.entries.lock().ok()?;
+        let entries = self.entries.read().ok()?;
         let remembered = entries.get(token_hash)?;
         (remembered.epoch == epoch && Instant::now() < remembered.until)
             .then(|| remembered.principal.clone())
@@ -51,7 +52,7 @@ impl Principals {
         if lifetime.is_zero() {
             return;
         }
-        let Ok(mut entries) = self.entries.lock() else {
+        let Ok(mut entries) = self.entries.write() else {
             return;
         };
         if entries.len() >= CAPACITY {

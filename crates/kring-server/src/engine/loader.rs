@@ -12,7 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use kring_core::Value;
-use kring_core::resource::RelationKind;
+use kring_core::resource::{Relation, RelationKind};
 use kring_core::schema::{Column, ColumnType};
 use sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 use serde_json::{Map, Value as Json};
@@ -21,7 +21,7 @@ use super::criteria::quoted;
 use super::read::{scoped_select, to_json};
 use crate::db::Db;
 use crate::error::Error;
-use crate::registry::ResourceDef;
+use crate::registry::{ResourceDef, find};
 use crate::tenant::Tenant;
 
 /// How many related records a to-many relation shows per parent (`spec/cirqll.md` §4.1).
@@ -29,6 +29,18 @@ pub const RELATED_LIMIT: u64 = 50;
 
 /// One relation to load, with its column selection and what to load below it.
 pub use kring_core::query::WithNode as Load;
+
+/// `relation` loaded with every column and nothing below it, whole (every related record, for
+/// a dialect's fixed plan) or paged as `with` pages it; `None` for a target the registry lacks.
+pub fn load(relation: &'static Relation, whole: bool) -> Option<Load> {
+    Some(Load {
+        relation,
+        target: find(relation.target)?,
+        select: None,
+        children: Vec::new(),
+        whole,
+    })
+}
 
 /// A record on its way out: its typed values (for keys) and the JSON that will be served.
 #[derive(Debug)]

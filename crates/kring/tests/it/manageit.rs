@@ -27,6 +27,7 @@ backend_tests!(
     forged_file_markers_are_refused,
     files_go_with_their_records,
     list_statements_do_not_grow_with_rows,
+    a_customer_shows_every_value_it_holds_beyond_a_related_page,
     multiselect_values_are_written_in_every_body_shape,
     one_email_rule_in_both_dialects,
     a_fetched_customer_put_back_changes_nothing_and_a_photo_can_be_removed,
@@ -1222,6 +1223,40 @@ async fn files_go_with_their_records(app: TestApp) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(settle(&app, 0).await, Vec::<String>::new());
     assert_eq!(media_count(&app).await, 0);
+}
+
+/// A customer shows all its field values, however many: its values are read whole, not as
+/// the 50 a related page holds (`with=field_values` in Cirqll).
+async fn a_customer_shows_every_value_it_holds_beyond_a_related_page(app: TestApp) {
+    let token = app.owner().await;
+    let mut form = person(Form::new(), "many@example.test");
+    for i in 0..55 {
+        let id = field(
+            &app,
+            &token,
+            json!({"type": 1, "name": format!("Field {i}")}),
+        )
+        .await;
+        form = form.text(format!("custom_fields[{id}][value]"), format!("v{i}"));
+    }
+    let (status, body) = post_form(&app, &token, "/api/customers", form).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["data"]["custom_fields"].as_array().map(Vec::len),
+        Some(55)
+    );
+    let id = body["data"]["id"].as_i64().unwrap();
+    let (status, shown) = app.get(&token, &format!("/api/customers/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(
+        shown["data"]["custom_fields"].as_array().map(Vec::len),
+        Some(55)
+    );
+    let (_, listed) = app.get(&token, "/api/customers").await;
+    assert_eq!(
+        listed["data"][0]["custom_fields"].as_array().map(Vec::len),
+        Some(55)
+    );
 }
 
 /// A page of 2 and a page of 12 customers, each with field values, permissions and a photo,

@@ -1034,8 +1034,24 @@ async fn users_manage_their_clients_and_tokens() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(oauth.api(&access).await, StatusCode::UNAUTHORIZED);
 
+    // A token the client holds is refused once the client is deleted, though it has just
+    // answered (and its principal is remembered).
+    let secret = created["secret"].as_str().unwrap();
+    let (status, _, granted) = oauth
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id.as_str()),
+            ("client_secret", secret),
+            ("scope", "customers:read"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{granted}");
+    let client_token = granted["access_token"].as_str().unwrap().to_string();
+    assert_eq!(oauth.api(&client_token).await, StatusCode::OK);
+
     let (status, _) = oauth.app.delete(&owner, &path).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(oauth.api(&client_token).await, StatusCode::UNAUTHORIZED);
     let (_, listed) = oauth.app.get(&owner, "/oauth/clients").await;
     assert_eq!(listed, json!([]));
 

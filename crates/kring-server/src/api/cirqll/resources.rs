@@ -18,14 +18,14 @@ use crate::auth::principal::{Create, Delete, Update, View};
 use crate::auth::{Allowed, Principal, privilege};
 use crate::engine;
 use crate::engine::children::written_relations;
-use crate::engine::loader::Load;
+use crate::engine::loader::load;
 use crate::engine::write;
 use crate::error::Error;
 use crate::http::extract::{IdempotencyKey, JsonBody, RecordId, RouteResource};
 use crate::http::unit_of_work::{Started, UnitOfWork};
 use crate::http::{answering, json_response};
 use crate::ledger::idempotency::{self, Attempt};
-use crate::registry::{REGISTRY, Relation, ResourceDef, Routes, find};
+use crate::registry::{REGISTRY, Relation, ResourceDef, Routes};
 use crate::state::AppState;
 use crate::tenant::Tenant;
 use crate::webhooks::target;
@@ -86,19 +86,10 @@ fn written(def: &'static ResourceDef) -> Plan {
 
 /// The plan that embeds `relations` whole (every column, no children), as `with` would.
 pub(crate) fn embedding(relations: impl Iterator<Item = &'static Relation>) -> Plan {
-    let with = relations
-        .filter_map(|relation| {
-            Some(Load {
-                relation,
-                target: find(relation.target)?,
-                select: None,
-                children: Vec::new(),
-                whole: false,
-            })
-        })
-        .collect();
     Plan {
-        with,
+        with: relations
+            .filter_map(|relation| load(relation, false))
+            .collect(),
         ..Plan::default()
     }
 }

@@ -17,7 +17,7 @@ use super::fields::{CustomField, column, customer_fields};
 use super::input::Input;
 use crate::api::files::{FileFacts, FileKeys, Links, complete_files};
 use crate::db::{Db, Reader, Tx};
-use crate::engine::loader::{Load, Row, attach};
+use crate::engine::loader::{Load, Row, attach, load};
 use crate::engine::write::{self, Beside};
 use crate::engine::{self, by_id};
 use crate::error::Error;
@@ -25,7 +25,6 @@ use crate::files::{self, FileStore, NewMedia};
 use crate::http::unit_of_work::UnitOfWork;
 use crate::registry::defs::customer::CUSTOMER;
 use crate::registry::defs::customer_permission::PERMISSIONS;
-use crate::registry::find;
 use crate::state::AppState;
 use crate::tenant::Tenant;
 
@@ -108,15 +107,7 @@ pub fn loads(detail: Detail) -> Vec<Load> {
         .map(|relation| (relation, false));
     whole
         .chain(paged)
-        .filter_map(|(relation, whole)| {
-            Some(Load {
-                relation,
-                target: find(relation.target)?,
-                select: None,
-                children: Vec::new(),
-                whole,
-            })
-        })
+        .filter_map(|(relation, whole)| load(relation, whole))
         .collect()
 }
 
