@@ -11,46 +11,19 @@ use axum::routing::{get, post};
 use crate::api::cirqll::{resources as handlers, webhooks as deliveries};
 use crate::error::Error;
 use crate::http::extract::RouteResource;
-use crate::http::{self, answering, json_response, method_not_allowed};
+use crate::http::served::Route;
+use crate::http::{self, Served, json_response, method_not_allowed};
 use crate::registry::REGISTRY;
 use crate::registry::defs::webhook::WEBHOOK;
 use crate::state::AppState;
 
-/// Every route Kring serves, for both dialects.
+/// Every route Kring serves, for both dialects, wrapped in the middleware every request passes.
 pub fn router(state: AppState) -> Router {
     let limits = state.limiter.clone();
     let cors_origins = state.config.cors_origins.clone();
     let precision = state.config.timestamp_precision;
-    let webhook_operations = Router::new()
-        .route(
-            "/api/webhook/{id}/deliveries",
-            answering("GET, HEAD", get(deliveries::list)),
-        )
-        .route(
-            "/api/webhook/{id}/deliveries/{delivery}/redeliver",
-            answering("POST", post(deliveries::redeliver)),
-        )
-        .route(
-            "/api/webhook/{id}/test",
-            answering("POST", post(deliveries::send_test)),
-        )
-        .route(
-            "/api/webhook/{id}/rotate-secret",
-            answering("POST", post(deliveries::rotate_secret)),
-        )
-        .route_layer(RouteResource::layer(&WEBHOOK));
-    let mut api = Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/oauth/scopes", get(scopes))
-        .route("/api/changes", get(crate::api::cirqll::changes::feed))
-        .merge(webhook_operations)
-        .merge(crate::oauth::routes())
-        .merge(crate::api::manageit::routes());
-    for def in REGISTRY {
-        api = api.merge(handlers::routes(def));
-    }
-    let api = api
+    let api = table()
+        .router
         .fallback(route_not_found)
         .method_not_allowed_fallback(|request: Request| async move {
             method_not_allowed(&request, "GET, HEAD")
@@ -61,6 +34,52 @@ pub fn router(state: AppState) -> Router {
             crate::auth::rate_limit::middleware,
         ));
     http::middleware::around(api, &cors_origins, precision)
+}
+
+/// Every route with the methods it answers: what [`router`] serves.
+pub fn served() -> Vec<Route> {
+    table().routes
+}
+
+fn table() -> Served<AppState> {
+    let webhook_operations = Served::new()
+        .route(
+            "/api/webhook/{id}/deliveries",
+            "GET, HEAD",
+            get(deliveries::list),
+        )
+        .route(
+            "/api/webhook/{id}/deliveries/{delivery}/redeliver",
+            "POST",
+            post(deliveries::redeliver),
+        )
+        .route(
+            "/api/webhook/{id}/test",
+            "POST",
+            post(deliveries::send_test),
+        )
+        .route(
+            "/api/webhook/{id}/rotate-secret",
+            "POST",
+            post(deliveries::rotate_secret),
+        )
+        .map(|router| router.route_layer(RouteResource::layer(&WEBHOOK)));
+    let mut table = Served::new()
+        .route("/health", "GET, HEAD", get(health))
+        .route("/ready", "GET, HEAD", get(ready))
+        .route("/oauth/scopes", "GET, HEAD", get(scopes))
+        .route(
+            "/api/changes",
+            "GET, HEAD",
+            get(crate::api::cirqll::changes::feed),
+        )
+        .merge(webhook_operations)
+        .merge(crate::oauth::routes())
+        .merge(crate::api::manageit::routes());
+    for def in REGISTRY {
+        table = table.merge(handlers::routes(def));
+    }
+    table
 }
 
 async fn health() -> Response {

@@ -9,7 +9,7 @@ pub mod clients;
 pub mod grants;
 mod manage;
 
-use axum::Router;
+use crate::http::Served;
 use axum::routing::{get, post};
 use serde_json::{Map, Value as Json};
 
@@ -22,45 +22,34 @@ pub const REFRESH_TOKEN_DAYS: i64 = 30;
 /// An authorization code is good for one exchange within ten minutes (RFC 6749 §4.1.2).
 pub const CODE_MINUTES: i64 = 10;
 
-pub fn routes() -> Router<AppState> {
-    use crate::http::answering;
-    Router::new()
+pub fn routes() -> Served<AppState> {
+    use axum::routing::{delete, put};
+    Served::new()
         .route(
             "/oauth/authorize",
-            answering(
-                "GET, HEAD, POST, DELETE",
-                get(authorize::show)
-                    .post(authorize::decide)
-                    .delete(authorize::deny),
-            ),
+            "GET, HEAD, POST, DELETE",
+            get(authorize::show)
+                .post(authorize::decide)
+                .delete(authorize::deny),
         )
-        .route("/oauth/token", answering("POST", post(grants::token)))
-        .route("/oauth/revoke", answering("POST", post(grants::revoke)))
+        .route("/oauth/token", "POST", post(grants::token))
+        .route("/oauth/revoke", "POST", post(grants::revoke))
         .route(
             "/oauth/clients",
-            answering(
-                "GET, HEAD, POST",
-                get(manage::list_clients).post(manage::create_client),
-            ),
+            "GET, HEAD, POST",
+            get(manage::list_clients).post(manage::create_client),
         )
         .route(
             "/oauth/clients/{id}",
-            answering(
-                "PUT, DELETE",
-                axum::routing::put(manage::update_client).delete(manage::delete_client),
-            ),
+            "PUT, DELETE",
+            put(manage::update_client).delete(manage::delete_client),
         )
-        .route(
-            "/oauth/tokens",
-            answering("GET, HEAD", get(manage::list_tokens)),
-        )
-        .route(
-            "/oauth/tokens/{id}",
-            answering("DELETE", axum::routing::delete(manage::delete_token)),
-        )
+        .route("/oauth/tokens", "GET, HEAD", get(manage::list_tokens))
+        .route("/oauth/tokens/{id}", "DELETE", delete(manage::delete_token))
         .route(
             "/.well-known/oauth-authorization-server",
-            answering("GET, HEAD", get(metadata)),
+            "GET, HEAD",
+            get(metadata),
         )
 }
 

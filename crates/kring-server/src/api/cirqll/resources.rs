@@ -2,7 +2,6 @@
 //! principal and input, hands over to the engine inside a unit of work, and shapes the answer;
 //! none knows SQL.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
@@ -23,7 +22,7 @@ use crate::engine::write;
 use crate::error::Error;
 use crate::http::extract::{IdempotencyKey, JsonBody, RecordId, RouteResource};
 use crate::http::unit_of_work::{Started, UnitOfWork};
-use crate::http::{answering, json_response};
+use crate::http::{Served, json_response};
 use crate::ledger::idempotency::{self, Attempt};
 use crate::registry::{REGISTRY, Relation, ResourceDef, Routes};
 use crate::state::AppState;
@@ -38,45 +37,41 @@ const READ_METHODS: &str = "GET, HEAD";
 
 /// The routes of one resource, as its description asks; their handlers learn which resource
 /// from [`RouteResource`].
-pub fn routes(def: &'static ResourceDef) -> Router<AppState> {
+pub fn routes(def: &'static ResourceDef) -> Served<AppState> {
     let routes = match def.routes {
         Routes::Crud => crud_routes(def),
-        Routes::Singleton => Router::new().route(
+        Routes::Singleton => Served::new().route(
             &format!("/api/{}", def.name),
-            answering(
-                SINGLETON_METHODS,
-                get(singleton::show)
-                    .patch(singleton::update)
-                    .put(singleton::update),
-            ),
+            SINGLETON_METHODS,
+            get(singleton::show)
+                .patch(singleton::update)
+                .put(singleton::update),
         ),
-        Routes::None => return Router::new(),
+        Routes::None => return Served::new(),
     };
-    routes.route_layer(RouteResource::layer(def))
+    routes.map(|router| router.route_layer(RouteResource::layer(def)))
 }
 
 /// `/api/<name>` and `/api/<name>/{id}`.
-fn crud_routes(def: &'static ResourceDef) -> Router<AppState> {
-    let router = Router::new()
+fn crud_routes(def: &'static ResourceDef) -> Served<AppState> {
+    let routes = Served::new()
         .route(
             &format!("/api/{}", def.name),
-            answering(COLLECTION_METHODS, get(index).post(store)),
+            COLLECTION_METHODS,
+            get(index).post(store),
         )
         .route(
             &format!("/api/{}/{{id}}", def.name),
-            answering(
-                RECORD_METHODS,
-                get(show).patch(update).put(update).delete(destroy),
-            ),
+            RECORD_METHODS,
+            get(show).patch(update).put(update).delete(destroy),
         );
     if !def.own_record {
-        return router;
+        return routes;
     }
     // The token's own record (`spec/cirqll.md` §6.3); a static segment wins over `{id}`.
-    let me = answering(READ_METHODS, get(me));
-    router
-        .route(&format!("/api/{}/me", def.name), me.clone())
-        .route("/api/me", me)
+    routes
+        .route(&format!("/api/{}/me", def.name), READ_METHODS, get(me))
+        .route("/api/me", READ_METHODS, get(me))
 }
 
 /// What a write's response shows: the record and what its body can write besides the row.

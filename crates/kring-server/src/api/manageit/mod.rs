@@ -6,7 +6,6 @@ mod customers;
 mod fields;
 mod input;
 
-use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -26,7 +25,7 @@ use crate::error::Error;
 use crate::http::extract::{IdempotencyKey, RecordId, RouteResource};
 use crate::http::query::{self, number_between};
 use crate::http::unit_of_work::{Started, UnitOfWork};
-use crate::http::{answering, json_response};
+use crate::http::{Served, json_response};
 use crate::ledger::idempotency::{self, Attempt};
 use crate::registry::defs::customer::CUSTOMER;
 use crate::registry::defs::field::FIELD;
@@ -40,51 +39,47 @@ use input::Input;
 const COLLECTION_METHODS: &str = "GET, HEAD, POST";
 const RECORD_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Served<AppState> {
+    Served::new()
         .route(
             "/api/customers",
-            answering(
-                COLLECTION_METHODS,
-                get(list_customers).post(create_customer),
-            ),
+            COLLECTION_METHODS,
+            get(list_customers).post(create_customer),
         )
         .route(
             "/api/customers/{id}",
-            answering(
-                RECORD_METHODS,
-                get(show_customer)
-                    .put(update_customer)
-                    .patch(update_customer)
-                    .delete(delete_customer)
-                    .post(spoofed_customer),
-            ),
+            RECORD_METHODS,
+            get(show_customer)
+                .put(update_customer)
+                .patch(update_customer)
+                .delete(delete_customer)
+                .post(spoofed_customer),
         )
-        .route_layer(RouteResource::layer(&CUSTOMER))
+        .map(|router| router.route_layer(RouteResource::layer(&CUSTOMER)))
         .merge(field_routes())
         .route(
             "/api/files/{uuid}",
-            answering("GET, HEAD", get(crate::api::files::download)),
+            "GET, HEAD",
+            get(crate::api::files::download),
         )
 }
 
-fn field_routes() -> Router<AppState> {
-    Router::new()
+fn field_routes() -> Served<AppState> {
+    Served::new()
         .route(
             "/api/custom-fields",
-            answering(COLLECTION_METHODS, get(list_fields).post(create_field)),
+            COLLECTION_METHODS,
+            get(list_fields).post(create_field),
         )
         .route(
             "/api/custom-fields/{id}",
-            answering(
-                "GET, HEAD, PUT, PATCH, DELETE",
-                get(show_field)
-                    .put(update_field)
-                    .patch(update_field)
-                    .delete(delete_field),
-            ),
+            "GET, HEAD, PUT, PATCH, DELETE",
+            get(show_field)
+                .put(update_field)
+                .patch(update_field)
+                .delete(delete_field),
         )
-        .route_layer(RouteResource::layer(&FIELD))
+        .map(|router| router.route_layer(RouteResource::layer(&FIELD)))
 }
 
 fn data(status: StatusCode, body: Json) -> Result<Response, Error> {
