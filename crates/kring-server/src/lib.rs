@@ -16,6 +16,7 @@ pub mod files;
 pub mod http;
 pub mod ledger;
 pub mod oauth;
+pub mod openapi;
 pub mod registry;
 pub mod resolver;
 pub mod routes;

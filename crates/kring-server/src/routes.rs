@@ -68,6 +68,9 @@ fn table() -> Served<AppState> {
         .route("/health", "GET, HEAD", get(health))
         .route("/ready", "GET, HEAD", get(ready))
         .route("/oauth/scopes", "GET, HEAD", get(scopes))
+        .route("/openapi.json", "GET, HEAD", get(openapi))
+        .route("/docs", "GET, HEAD", get(crate::openapi::docs::page))
+        .route("/docs/{file}", "GET, HEAD", get(crate::openapi::docs::file))
         .route(
             "/api/changes",
             "GET, HEAD",
@@ -127,6 +130,13 @@ async fn ready(State(state): State<AppState>) -> Response {
             },
         }),
     )
+}
+
+/// The OpenAPI document, made once: it depends on nothing but the build.
+async fn openapi() -> Response {
+    static DOCUMENT: std::sync::LazyLock<serde_json::Value> =
+        std::sync::LazyLock::new(crate::openapi::document);
+    json_response(StatusCode::OK, &DOCUMENT)
 }
 
 /// Passport's scope list: `[{"id": "customers:read", "description": "…"}, …]`.

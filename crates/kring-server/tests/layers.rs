@@ -33,6 +33,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("webhooks", 4),
     ("api", 5),
     ("oauth", 5),
+    ("openapi", 5),
     ("routes", 6),
     ("app", 6),
     ("admin", 6),

@@ -219,6 +219,8 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Print the OpenAPI 3.1 document that `/openapi.json` serves.
+    Openapi,
     /// Apply pending migrations (safe to run again).
     Migrate {
         #[command(flatten)]
@@ -396,6 +398,10 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("binding {bind}"))?;
             tracing::info!(address = %listener.local_addr()?, "kring is listening");
             kring_server::serve(state, listener, kring_server::shutdown_signal()).await?;
+        }
+        Command::Openapi => {
+            let document = serde_json::to_string_pretty(&kring_server::openapi::document())?;
+            println!("{document}");
         }
         Command::Migrate { database } => {
             database.open_migrated().await?.close().await;

@@ -16,7 +16,6 @@ use super::{
 use crate::auth::{random_secret, sha256_hex};
 use crate::db::{Raw, Tx};
 use crate::error::{Error, OAuthCode};
-use crate::http::json_body;
 use crate::state::AppState;
 
 /// Token requests per minute from one address: enough for any client, too few to guess
@@ -79,7 +78,7 @@ pub async fn token(
 ) -> Result<Response, Error> {
     throttle(&state, "oauth-token", address, TOKEN_REQUESTS_PER_MINUTE).await?;
     let headers = request.headers().clone();
-    let body = json_body(request, state.config.body_limit).await?;
+    let body = super::endpoint_body(request, state.config.body_limit).await?;
     let grant = param(&body, "grant_type").ok_or_else(|| {
         oauth_error(
             OAuthCode::InvalidRequest,
@@ -407,7 +406,7 @@ pub async fn revoke(
 ) -> Result<Response, Error> {
     throttle(&state, "oauth-token", address, TOKEN_REQUESTS_PER_MINUTE).await?;
     let headers = request.headers().clone();
-    let body = json_body(request, state.config.body_limit).await?;
+    let body = super::endpoint_body(request, state.config.body_limit).await?;
     let client = clients::authenticate(&state.db, &headers, &body).await?;
     let token = param(&body, "token").ok_or_else(|| {
         oauth_error(

@@ -82,6 +82,25 @@ async fn metadata(
 }
 
 /// An OAuth error with a hint naming what to check.
+/// A token or revocation request's body. One that cannot be read is RFC 6749's
+/// `invalid_request` (§5.2), so an OAuth client gets the error body it parses; a body too
+/// large or of another media type stays an HTTP refusal.
+pub async fn endpoint_body(
+    request: axum::extract::Request,
+    limit: usize,
+) -> Result<Map<String, Json>, Error> {
+    crate::http::json_body(request, limit)
+        .await
+        .map_err(|error| match error {
+            Error::BadBody(message) => Error::OAuth {
+                code: OAuthCode::InvalidRequest,
+                hint: message.render(kring_core::i18n::Locale::En),
+                basic: false,
+            },
+            other => other,
+        })
+}
+
 pub fn oauth_error(code: OAuthCode, hint: &str, basic: bool) -> Error {
     Error::OAuth {
         code,

@@ -18,6 +18,7 @@ mod bucket;
 mod changes;
 mod cli;
 mod clients;
+mod contract;
 mod crash;
 mod customers;
 mod dataset;

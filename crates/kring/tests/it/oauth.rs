@@ -8,7 +8,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::{Backend, TestApp, available, encode};
+use crate::support::{Backend, Browser, TestApp, available, encode};
 
 /// A token request's form fields.
 type Fields<'a> = Vec<(&'a str, &'a str)>;
@@ -751,126 +751,12 @@ async fn t15_authlib_interop() {
     );
 }
 
-/// A headless Chromium driven through ChromeDriver's WebDriver API.
-struct Browser {
-    driver: tokio::process::Child,
-    base: String,
-    session: String,
-    http: reqwest::Client,
-}
-
-/// W3C WebDriver's key for an element reference.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-impl Browser {
-    async fn start() -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let driver = tokio::process::Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .kill_on_drop(true)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-        let http = crate::support::client();
-        for _ in 0..100 {
-            if http.get(format!("{base}/status")).send().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        let capabilities = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-            },
-        }}});
-        let created: Value = http
-            .post(format!("{base}/session"))
-            .json(&capabilities)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let session = created["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no browser session: {created}"))
-            .to_string();
-        Browser {
-            driver,
-            base,
-            session,
-            http,
-        }
-    }
-
-    async fn command(&self, path: &str, body: Value) -> Value {
-        let url = format!("{}/session/{}/{path}", self.base, self.session);
-        let response: Value = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        response["value"].clone()
-    }
-
-    async fn visit(&self, url: &str) {
-        self.command("url", json!({ "url": url })).await;
-    }
-
-    async fn find(&self, css: &str) -> String {
-        let found = self
-            .command("element", json!({"using": "css selector", "value": css}))
-            .await;
-        found[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("no {css}: {found}"))
-            .to_string()
-    }
-
-    async fn type_into(&self, css: &str, text: &str) {
-        let element = self.find(css).await;
-        self.command(&format!("element/{element}/value"), json!({ "text": text }))
-            .await;
-    }
-
-    async fn click(&self, css: &str) {
-        let element = self.find(css).await;
-        self.command(&format!("element/{element}/click"), json!({}))
-            .await;
-    }
-
-    async fn quit(mut self) {
-        let url = format!("{}/session/{}", self.base, self.session);
-        let _ = self.http.delete(url).send().await;
-        let _ = self.driver.kill().await;
-    }
-}
-
 /// The whole authorization-code flow in a real browser: Chromium opens the consent page, a
 /// person's email and password are typed, Approve is clicked, and the browser lands on the
 /// client's (loopback) redirect URI with a code that the client then exchanges.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorization_code_flow_in_a_real_browser() {
-    let present = std::path::Path::new("/usr/bin/chromium").exists()
-        && std::process::Command::new("chromedriver")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if !available("chromium and chromedriver", present) {
+    if !Browser::installed() {
         return;
     }
     // The client's redirect target: a listener on loopback that keeps what it receives.
@@ -917,7 +803,7 @@ async fn authorization_code_flow_in_a_real_browser() {
             ("code_challenge_method", "S256"),
         ])
     );
-    let browser = Browser::start().await;
+    let browser = Browser::start(&[]).await;
     browser.visit(&url).await;
     browser.type_into("input[name=email]", EMAIL).await;
     browser.type_into("input[name=password]", PASSWORD).await;

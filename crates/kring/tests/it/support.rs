@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use kring_server::{AppState, Config, Db, admin, db};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -331,4 +331,162 @@ pub fn available(what: &str, present: bool) -> bool {
         eprintln!("{what} is not installed: test skipped");
     }
     present
+}
+
+/// A headless Chromium driven through ChromeDriver's WebDriver API.
+pub struct Browser {
+    driver: tokio::process::Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+/// W3C WebDriver's key for an element reference.
+pub const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    /// A browser with Chromium's `extra` arguments besides headless ones.
+    pub async fn start(extra: &[&str]) -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = client();
+        for _ in 0..100 {
+            if http.get(format!("{base}/status")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let args: Vec<&str> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+        ]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args },
+            "goog:loggingPrefs": { "browser": "ALL" },
+        }}});
+        let created = post_json(&http, &format!("{base}/session"), &capabilities).await;
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no browser session: {created}"))
+            .to_string();
+        Browser {
+            driver,
+            base,
+            session,
+            http,
+        }
+    }
+
+    pub async fn command(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}/{path}", self.base, self.session);
+        post_json(&self.http, &url, &body).await["value"].clone()
+    }
+
+    pub async fn visit(&self, url: &str) {
+        self.command("url", json!({ "url": url })).await;
+    }
+
+    pub async fn find(&self, css: &str) -> String {
+        let found = self
+            .command("element", json!({"using": "css selector", "value": css}))
+            .await;
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {css}: {found}"))
+            .to_string()
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        self.command(&format!("element/{element}/value"), json!({ "text": text }))
+            .await;
+    }
+
+    pub async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        self.command(&format!("element/{element}/click"), json!({}))
+            .await;
+    }
+
+    pub async fn quit(mut self) {
+        let url = format!("{}/session/{}", self.base, self.session);
+        let _ = self.http.delete(url).send().await;
+        let _ = self.driver.kill().await;
+    }
+}
+
+/// The answer of a WebDriver command, as JSON.
+async fn post_json(http: &reqwest::Client, url: &str, body: &Value) -> Value {
+    http.post(url)
+        .json(body)
+        .send()
+        .await
+        .expect("chromedriver answers")
+        .json()
+        .await
+        .expect("chromedriver's JSON")
+}
+
+impl Browser {
+    /// Whether Chromium and ChromeDriver are installed (required under `KRING_TEST_INTEROP`).
+    pub fn installed() -> bool {
+        let present = std::path::Path::new("/usr/bin/chromium").exists()
+            && std::process::Command::new("chromedriver")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success());
+        available("chromium and chromedriver", present)
+    }
+
+    /// Waits up to ten seconds for an element matching `css`; its reference.
+    pub async fn wait_for(&self, css: &str) -> String {
+        for _ in 0..100 {
+            let found = self
+                .command("element", json!({"using": "css selector", "value": css}))
+                .await;
+            if let Some(element) = found[ELEMENT].as_str() {
+                return element.to_string();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no {css} within ten seconds")
+    }
+
+    /// What `script` returns in the page.
+    pub async fn script(&self, script: &str) -> Value {
+        self.command("execute/sync", json!({ "script": script, "args": [] }))
+            .await
+    }
+
+    /// The page's console messages so far (CSP refusals and failed loads among them).
+    pub async fn console(&self) -> Vec<String> {
+        self.command("se/log", json!({ "type": "browser" }))
+            .await
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| e["message"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
