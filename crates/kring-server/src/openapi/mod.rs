@@ -35,6 +35,7 @@ pub fn document() -> Json {
             "description": "A self-hostable CRM API in two dialects: Cirqll (`/api/<resource>`) and ManageIt (`/api/customers`, `/api/custom-fields`). `HEAD` answers as `GET` without a body. Every error is JSON with a `message`.",
             "license": { "name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later" }
         },
+        "servers": [{ "url": "/", "description": "This server" }],
         "tags": tags(),
         "paths": paths,
         "webhooks": webhooks(),
@@ -80,9 +81,20 @@ fn tags() -> Json {
     Json::Array(
         names
             .into_iter()
-            .map(|name| json!({ "name": name }))
+            .map(|name| json!({ "name": name, "description": tag_description(name) }))
             .collect(),
     )
+}
+
+fn tag_description(tag: &str) -> String {
+    match tag {
+        "server" => "Health, readiness and this document".into(),
+        "oauth" => "The OAuth 2.0 authorization server (Passport's routes)".into(),
+        "changes" => "Every change, in order, for polling and catching up".into(),
+        "manageit" => "The ManageIt dialect: customers and their custom fields".into(),
+        "files" => "Uploaded files".into(),
+        resource => format!("Cirqll: {}s", resource.replace('_', " ")),
+    }
 }
 
 fn security_schemes() -> Json {
@@ -247,6 +259,7 @@ fn webhooks() -> Json {
                     header("webhook-timestamp", "When this attempt was signed, as a Unix time."),
                     header("webhook-signature", "`v1,<base64 HMAC-SHA256>` of `<id>.<timestamp>.<body>` with the webhook's secret; during a secret rotation, one per secret, space separated.")
                 ],
+                "security": [],
                 "requestBody": { "required": true, "content": json_content(body) },
                 "responses": { "2XX": { "description": "Received; any other answer is retried with backoff" } }
             } }),

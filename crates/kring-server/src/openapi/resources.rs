@@ -25,16 +25,62 @@ pub fn type_name(def: &ResourceDef) -> String {
         .collect()
 }
 
-/// Every resource's schemas, by name.
+/// Every resource's schemas, by name: a response for each resource an operation or a
+/// relation can show, the request bodies for each that its routes take.
 pub fn schemas(into: &mut Map<String, Json>) {
+    let related = |def: &ResourceDef| {
+        REGISTRY
+            .iter()
+            .any(|other| other.relations.iter().any(|r| r.target == def.name))
+    };
     for def in REGISTRY {
         let name = type_name(def);
-        into.insert(format!("{name}Response"), response(def));
+        let (store_example, response_example) = seed_examples(def);
+        if def.routes != Routes::None || related(def) {
+            into.insert(
+                format!("{name}Response"),
+                with_example(response(def), response_example),
+            );
+        }
+        if def.routes == Routes::Crud {
+            into.insert(
+                format!("{name}RequestStore"),
+                with_example(request(def, true), store_example),
+            );
+        }
         if def.routes != Routes::None {
-            into.insert(format!("{name}RequestStore"), request(def, true));
             into.insert(format!("{name}RequestUpdate"), request(def, false));
         }
     }
+}
+
+/// The examples the seeds give: only the Customer Create page (`000_…txt`) shows a body and
+/// its answer.
+fn seed_examples(def: &ResourceDef) -> (Option<Json>, Option<Json>) {
+    if def.name != "customer" {
+        return (None, None);
+    }
+    let store = json!({
+        "user_id": 0, "name": "string", "description": "string", "coc": "string",
+        "email": "cleora42@gmail.com", "phone": "1-848-429-9425",
+        "next_contact": "2019-08-24T14:15:22.123Z", "show_on_map": true,
+        "field_values": [{ "field_id": 0, "value": "string" }]
+    });
+    let response = json!({
+        "id": 1, "user_id": 0, "name": "string", "description": "string", "coc": "string",
+        "email": "cleora42@gmail.com", "phone": "1-848-429-9425",
+        "next_contact": "2019-08-24T14:15:22.123Z", "show_on_map": true,
+        "created_at": "2019-08-24T14:15:22.123Z", "updated_at": "2019-08-24T14:15:22.123Z",
+        "next_contact_note": "string"
+    });
+    (Some(store), Some(response))
+}
+
+fn with_example(mut schema: Json, example: Option<Json>) -> Json {
+    if let (Json::Object(map), Some(example)) = (&mut schema, example) {
+        map.insert("examples".into(), json!([example]));
+    }
+    schema
 }
 
 /// A column's value as JSON Schema; `None` for the text a JSON column holds (any JSON).

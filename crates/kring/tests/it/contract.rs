@@ -126,6 +126,7 @@ async fn the_document_validates_as_openapi_3_1(app: TestApp) {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success() && said.contains("OK"), "{said}");
+    lint(&document).await;
     let parsed: Value = serde_json::from_str(&document).expect("JSON");
     assert_eq!(parsed["openapi"], "3.1.0");
     for name in [
@@ -137,6 +138,45 @@ async fn the_document_validates_as_openapi_3_1(app: TestApp) {
     ] {
         assert!(parsed["components"]["schemas"][name].is_object(), "{name}");
     }
+}
+
+/// Redocly's linter with its recommended rules (`integrations/openapi/redocly.yaml`): no error
+/// and no warning.
+async fn lint(document: &str) {
+    let package = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../integrations/openapi"
+    ));
+    let redocly = package.join("node_modules/.bin/redocly");
+    if !available(
+        "integrations/openapi's npm packages (Redocly)",
+        redocly.exists(),
+    ) {
+        return;
+    }
+    let file = std::env::temp_dir().join(format!("{}.json", unique("kring-lint-")));
+    std::fs::write(&file, document).expect("write the document");
+    let config = package.join("redocly.yaml");
+    let output = tokio::process::Command::new(&redocly)
+        .arg("lint")
+        .arg("--config")
+        .arg(&config)
+        .arg(&file)
+        .output()
+        .await
+        .expect("redocly runs");
+    let _ = std::fs::remove_file(&file);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && said.contains("Your API description is valid"),
+        "{said}"
+    );
+    // With a problem Redocly ends "You have N warnings"; Node's own banner says "warning" too.
+    assert!(!said.contains("You have"), "{said}");
 }
 
 async fn the_docs_page_comes_from_this_server(app: TestApp) {
@@ -279,14 +319,11 @@ async fn run_in(dir: &std::path::Path, program: &str, args: &[&str]) -> String {
 /// npm) compiles against a story written to it (the compiler refusing a create without the
 /// required `name`) and runs it: create, a filtered list, an update, a 422, a delete.
 async fn a_generated_typescript_client_runs_a_story(app: TestApp) {
-    let package = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../integrations/typescript-client"
-    );
+    let package = concat!(env!("CARGO_MANIFEST_DIR"), "/../../integrations/openapi");
     let package = std::path::Path::new(package);
     let tools = package.join("node_modules/.bin");
     let present = tools.join("openapi-typescript").exists() && tools.join("tsc").exists();
-    if !available("integrations/typescript-client's npm packages", present) {
+    if !available("integrations/openapi's npm packages", present) {
         return;
     }
     let token = app.owner().await;
