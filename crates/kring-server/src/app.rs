@@ -64,6 +64,24 @@ pub async fn prepare(config: Config) -> Result<AppState, Error> {
 
 /// Serves on `listener` until `shutdown` completes, then finishes in-flight requests, stops the
 /// webhook worker (releasing the deliveries it had claimed) and closes the database.
+/// `/metrics` alone on `address` (`--metrics-bind`), for a scraper on a network the API's
+/// clients do not reach.
+async fn serve_metrics(
+    address: &str,
+    state: AppState,
+) -> Result<tokio::task::JoinHandle<()>, Error> {
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|e| Error::Config(format!("binding --metrics-bind {address}: {e}")))?;
+    tracing::info!(address = %address, "metrics are served");
+    let app = routes::metrics_router(state);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!(error = %e, "the metrics listener stopped");
+        }
+    }))
+}
+
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -84,11 +102,19 @@ pub async fn serve(
         state.files.clone(),
         state.config.orphan_grace,
     ));
+    crate::telemetry::install();
+    let metrics = match state.config.metrics_bind.clone() {
+        Some(address) => Some(serve_metrics(&address, state.clone()).await?),
+        None => None,
+    };
     let limits = state.config.connections;
     let app = routes::router(state);
     let served = crate::http::listener::run(listener, app, limits, shutdown).await;
     statistics.abort();
     access.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     file_sweeper.abort();
     orphan_sweeper.abort();
     stop_deliveries.send_replace(true);
@@ -195,17 +221,26 @@ pub async fn shutdown_signal() {
 }
 
 /// Logs to stderr; `RUST_LOG` (or `KRING_LOG`) filters, `info` by default.
-pub fn init_logging() {
+pub fn init_logging(json: bool) {
     let filter = std::env::var("KRING_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into());
-    // Colour only for a person at a terminal: a file or a pipe gets plain text.
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match json {
+        // One object per line, each event's fields at its top level.
+        true => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+        // Colour only for a person at a terminal: a file or a pipe gets plain text.
+        false => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
 }
 
 /// Logging for tests: warnings and errors (a 500's detail) into the test's captured output.

@@ -46,6 +46,11 @@ pub struct Config {
     /// How long a token's principal is remembered at most (`--principal-cache`); zero reads it
     /// for every request. Any change to what tokens act as forgets them all at once.
     pub principal_cache: Duration,
+    /// The bearer token `/metrics` on the API's port asks for (`--metrics-token`); without one
+    /// that route answers 404.
+    pub metrics_token: Option<String>,
+    /// A separate address serving only `/metrics`, without a token (`--metrics-bind`).
+    pub metrics_bind: Option<String>,
     /// A PEM file of extra certificate authorities that webhook targets' HTTPS certificates may
     /// chain to, besides the system's (a private CA of a closed network; tests).
     pub webhook_ca_file: Option<PathBuf>,
@@ -183,6 +188,8 @@ impl Config {
             orphan_grace: DEFAULT_ORPHAN_GRACE,
             file_link_lifetime: DEFAULT_FILE_LINK_LIFETIME,
             principal_cache: DEFAULT_PRINCIPAL_CACHE,
+            metrics_token: None,
+            metrics_bind: None,
             webhook_ca_file: None,
             webhook_timeout_seconds: DEFAULT_WEBHOOK_TIMEOUT,
             webhook_lease_seconds: DEFAULT_WEBHOOK_LEASE,

@@ -42,6 +42,9 @@ pub enum Error {
     NotFound { resource: &'static str, id: String },
     #[error("no route for {path}")]
     RouteNotFound { path: String },
+    /// A route that is off in this configuration (`/metrics` without `--metrics-token`).
+    #[error("switched off: {0:?}")]
+    SwitchedOff(Message),
     #[error("method {method} not allowed for {path}")]
     MethodNotAllowed {
         method: String,
@@ -108,7 +111,9 @@ impl Error {
             }
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::OAuth { code, .. } => code.status(),
-            Error::NotFound { .. } | Error::RouteNotFound { .. } => StatusCode::NOT_FOUND,
+            Error::NotFound { .. } | Error::RouteNotFound { .. } | Error::SwitchedOff(_) => {
+                StatusCode::NOT_FOUND
+            }
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::BadQuery(_) | Error::BadBody(_) => StatusCode::BAD_REQUEST,
             Error::PayloadTooLarge { .. } | Error::FormTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -149,6 +154,7 @@ impl Error {
             | Error::BadBody(message)
             | Error::Conflict(message)
             | Error::Refused(message)
+            | Error::SwitchedOff(message)
             | Error::FormTooLarge(message)
             | Error::Unprocessable(message) => message.clone(),
             Error::PayloadTooLarge { limit } => {

@@ -22,6 +22,7 @@ pub mod resolver;
 pub mod routes;
 pub mod seed;
 pub mod state;
+pub mod telemetry;
 pub mod tenant;
 pub mod webhooks;
 

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::api::cirqll::{resources as handlers, webhooks as deliveries};
@@ -69,6 +69,7 @@ fn table() -> Served<AppState> {
         .route("/ready", "GET, HEAD", get(ready))
         .route("/oauth/scopes", "GET, HEAD", get(scopes))
         .route("/openapi.json", "GET, HEAD", get(openapi))
+        .route("/metrics", "GET, HEAD", get(guarded_metrics))
         .route("/docs", "GET, HEAD", get(crate::openapi::docs::page))
         .route("/docs/{file}", "GET, HEAD", get(crate::openapi::docs::file))
         .route(
@@ -82,7 +83,97 @@ fn table() -> Served<AppState> {
     for def in REGISTRY {
         table = table.merge(handlers::routes(def));
     }
-    table
+    table.map(|router| router.route_layer(middleware::from_fn(http::middleware::mark_route)))
+}
+
+/// What `--metrics-bind` serves: `/metrics` alone, without a token.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// `/metrics` on the API's port: only with `--metrics-token`, and only for a request that
+/// brings it.
+async fn guarded_metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let Some(expected) = state.config.metrics_token.as_deref() else {
+        return Error::SwitchedOff(kring_core::i18n::Message::new("http.metrics_off"))
+            .into_response();
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Compared as digests, so the time taken says nothing about the token.
+    if crate::crypto::sha256_hex(given) != crate::crypto::sha256_hex(expected) {
+        return Error::Unauthenticated.into_response();
+    }
+    metrics(State(state)).await
+}
+
+/// The Prometheus text: the counters and histograms recorded so far, and gauges read now.
+async fn metrics(State(state): State<AppState>) -> Response {
+    match scrape(&state.db).await {
+        Ok(scraped) => crate::telemetry::set_scraped(&scraped),
+        Err(e) => tracing::warn!(error = %e, "reading the metrics' gauges failed"),
+    }
+    let Some(text) = crate::telemetry::render() else {
+        return Error::Internal("no metrics recorder".into()).into_response();
+    };
+    let mut response = (StatusCode::OK, text).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+async fn scrape(db: &crate::db::Db) -> Result<crate::telemetry::Scraped, Error> {
+    use kring_core::schema::ColumnType;
+    let outbox = db
+        .fetch(
+            &crate::db::Raw::new(
+                "SELECT COUNT(*), MIN(created_at) FROM webhook_deliveries WHERE status = 'pending'",
+                vec![],
+            ),
+            &[ColumnType::Int, ColumnType::Timestamp],
+        )
+        .await?;
+    let (pending, oldest) = match outbox.first().map(Vec::as_slice) {
+        Some([count, kring_core::Value::Timestamp(oldest)]) => {
+            (count.as_int().unwrap_or(0), Some(*oldest))
+        }
+        Some([count, _]) => (count.as_int().unwrap_or(0), None),
+        _ => (0, None),
+    };
+    let disabled = db
+        .fetch(
+            &crate::db::Raw::new(
+                "SELECT COUNT(*) FROM webhooks WHERE active = ?",
+                vec![false.into()],
+            ),
+            &[ColumnType::Int],
+        )
+        .await?;
+    let age = oldest.map_or(0.0, |at| {
+        (chrono::Utc::now() - at)
+            .to_std()
+            .map_or(0.0, |age| age.as_secs_f64())
+    });
+    Ok(crate::telemetry::Scraped {
+        pools: db.pools(),
+        outbox_pending: pending,
+        outbox_oldest_seconds: age,
+        webhooks_disabled: disabled
+            .first()
+            .and_then(|r| r.first())
+            .and_then(kring_core::Value::as_int)
+            .unwrap_or(0),
+    })
 }
 
 async fn health() -> Response {

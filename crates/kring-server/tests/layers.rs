@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
     ("config", 0),
     ("tenant", 0),
+    ("telemetry", 0),
     ("crypto", 0),
     ("resolver", 0),
     ("clock", 0),

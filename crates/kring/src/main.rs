@@ -14,6 +14,10 @@ use kring_server::{Config, Db, admin, config};
     about = "Kring, a self-hostable CRM API server"
 )]
 struct Cli {
+    /// `text` (colour only on a terminal) or `json`: one JSON object per line, for a log
+    /// collector.
+    #[arg(long, env = "KRING_LOG_FORMAT", default_value = "text", global = true, value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -216,6 +220,12 @@ enum Command {
         /// revocation or a change of role, permissions or language forgets them at once.
         #[arg(long, env = "KRING_PRINCIPAL_CACHE", default_value_t = 5.0, value_parser = seconds)]
         principal_cache: f64,
+        /// A bearer token that opens `/metrics` on this port (without one, that route is 404).
+        #[arg(long, env = "KRING_METRICS_TOKEN")]
+        metrics_token: Option<String>,
+        /// Serve `/metrics` alone, without a token, on this address too (e.g. 127.0.0.1:9090).
+        #[arg(long, env = "KRING_METRICS_BIND")]
+        metrics_bind: Option<String>,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -339,8 +349,9 @@ const DEFAULT_DEMO_COMPANY: &str = "Kring Demo";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    kring_server::init_logging();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    kring_server::init_logging(cli.log_format == "json");
+    match cli.command {
         Command::Serve {
             bind,
             body_limit,
@@ -365,6 +376,8 @@ async fn main() -> anyhow::Result<()> {
             orphan_grace,
             file_link_lifetime,
             principal_cache,
+            metrics_token,
+            metrics_bind,
             database,
         } => {
             let mut config = Config::new(database.url()?);
@@ -376,6 +389,8 @@ async fn main() -> anyhow::Result<()> {
             config.orphan_grace = std::time::Duration::from_secs_f64(orphan_grace);
             config.file_link_lifetime = std::time::Duration::from_secs_f64(file_link_lifetime);
             config.principal_cache = std::time::Duration::from_secs_f64(principal_cache);
+            config.metrics_token = metrics_token.filter(|t| !t.is_empty());
+            config.metrics_bind = metrics_bind.filter(|b| !b.is_empty());
             config.body_limit = body_limit;
             config.rate_limit = rate_limit;
             config.concurrency_limit = concurrency_limit;

@@ -21,7 +21,7 @@ use crate::crypto::sha256_hex;
 use crate::db::{Backend, Raw, dialect};
 use crate::error::{Error, OAuthCode};
 use crate::http::extract::RouteResource;
-use crate::http::middleware::LocaleSlot;
+use crate::http::middleware::{Facts, LocaleSlot};
 use crate::registry::Action;
 use crate::registry::defs::setting::SETTING;
 use crate::state::AppState;
@@ -37,6 +37,9 @@ impl FromRequestParts<AppState> for Principal {
             return Ok(principal.clone());
         }
         let principal = authenticate(state, &parts.headers).await?;
+        if let Some(facts) = parts.extensions.get::<Facts>() {
+            facts.caller(principal.tenant);
+        }
         let slot = parts.extensions.get::<Slot>().cloned();
         let decision = state
             .limiter
@@ -49,7 +52,10 @@ impl FromRequestParts<AppState> for Principal {
         let place = state
             .concurrency
             .enter(principal.tenant.user_id)
-            .ok_or(Error::TooManyRequests { retry_after: 1 })?;
+            .ok_or_else(|| {
+                crate::telemetry::rejected("concurrency");
+                Error::TooManyRequests { retry_after: 1 }
+            })?;
         if let Some(slot) = &slot {
             slot.hold(place);
         }

@@ -66,6 +66,7 @@ impl Decision {
         if self.allowed() {
             Ok(())
         } else {
+            crate::telemetry::rejected("rate_limit");
             Err(Error::TooManyRequests {
                 retry_after: self.retry_after(),
             })

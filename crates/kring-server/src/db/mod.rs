@@ -9,7 +9,7 @@ mod migrate;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kring_core::Value;
 use kring_core::schema::ColumnType;
@@ -467,7 +467,8 @@ impl Db {
         deadline: Deadline,
     ) -> Result<Vec<Vec<Value>>, Error> {
         let sql = stmt.render(self.backend());
-        match self {
+        let started = Instant::now();
+        let fetched = match self {
             Db::Sqlite { read, counts, .. } => {
                 counts.reads.fetch_add(1, Ordering::Relaxed);
                 sqlite::fetch_within(read, sql, types, deadline).await
@@ -476,7 +477,9 @@ impl Db {
                 counts.reads.fetch_add(1, Ordering::Relaxed);
                 postgres::fetch_within(pool, sql, types, deadline).await
             }
-        }
+        };
+        crate::telemetry::statement("read", started.elapsed());
+        fetched
     }
 
     /// Runs a read outside any transaction.
@@ -486,7 +489,8 @@ impl Db {
         types: &[ColumnType],
     ) -> Result<Vec<Vec<Value>>, Error> {
         let sql = stmt.render(self.backend());
-        match self {
+        let started = Instant::now();
+        let fetched = match self {
             Db::Sqlite { read, counts, .. } => {
                 counts.reads.fetch_add(1, Ordering::Relaxed);
                 sqlite::fetch(read, sql, types).await
@@ -495,12 +499,15 @@ impl Db {
                 counts.reads.fetch_add(1, Ordering::Relaxed);
                 postgres::fetch(pool, sql, types).await
             }
-        }
+        };
+        crate::telemetry::statement("read", started.elapsed());
+        fetched
     }
 
     /// Starts a write transaction (SQLite: `BEGIN IMMEDIATE` on the writer connection, so the
     /// write lock is taken up front and never upgraded mid-transaction).
     pub async fn begin(&self) -> Result<Tx, Error> {
+        let waiting = Instant::now();
         let conn = match self {
             Db::Sqlite { write, tainted, .. } => {
                 let begun = match write.begin_with("BEGIN IMMEDIATE").await {
@@ -516,6 +523,7 @@ impl Db {
             }
             Db::Postgres { pool, .. } => Conn::Postgres(pool.begin().await?),
         };
+        crate::telemetry::pool_wait("write", waiting.elapsed());
         let counts = self.counts().clone();
         counts.in_transactions.fetch_add(1, Ordering::Relaxed);
         Ok(Tx {
@@ -525,6 +533,18 @@ impl Db {
             access: self.access().clone(),
             changes_access: false,
         })
+    }
+
+    /// Each pool by name with its open and idle connections, for the metrics.
+    pub fn pools(&self) -> Vec<(&'static str, u32, u32)> {
+        let idle = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        match self {
+            Db::Sqlite { read, write, .. } => vec![
+                ("read", read.size(), idle(read.num_idle())),
+                ("write", write.size(), idle(write.num_idle())),
+            ],
+            Db::Postgres { pool, .. } => vec![("all", pool.size(), idle(pool.num_idle()))],
+        }
     }
 
     /// `SELECT 1`, for readiness probes.
@@ -720,10 +740,12 @@ impl Tx {
     ) -> Result<Vec<Vec<Value>>, Error> {
         let sql = stmt.render(self.backend());
         self.counted();
+        let started = Instant::now();
         let fetched = match &mut self.conn {
             Conn::Sqlite(tx, _) => sqlite::fetch(&mut **tx, sql, types).await,
             Conn::Postgres(tx) => postgres::fetch(&mut **tx, sql, types).await,
         };
+        crate::telemetry::statement("write", started.elapsed());
         self.space.noted(fetched)
     }
 
@@ -731,6 +753,7 @@ impl Tx {
     pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64, Error> {
         let sql = stmt.render(self.backend());
         self.counted();
+        let started = Instant::now();
         let executed = match &mut self.conn {
             Conn::Sqlite(tx, _) => {
                 sqlx::query_with(AssertSqlSafe(sql.text), sqlite_values(sql.values))
@@ -743,6 +766,7 @@ impl Tx {
                 .await
                 .map(|done| done.rows_affected()),
         };
+        crate::telemetry::statement("write", started.elapsed());
         self.space.noted(executed.map_err(Error::from))
     }
 

@@ -146,6 +146,7 @@ impl FileStore {
         staged: &StagedFile,
         content_type: &str,
     ) -> Result<(), Error> {
+        crate::telemetry::uploaded(staged.size);
         let incoming = self.incoming(&staged.key);
         if let Some(bucket) = &self.bucket {
             let key = format!("{company_id}/{}", staged.key);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +17,7 @@ use tower_http::request_id::{
 };
 
 use crate::error::{Error, RenderedError};
+use crate::tenant::Tenant;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -198,28 +199,90 @@ async fn api_headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// One line per request: method, path, status, latency and request id.
-async fn log_request(request: Request, next: Next) -> Response {
+/// What the router and the handlers learn about a request that its log line and metrics
+/// report: the route template it matched and the caller. Each is set once, read after the
+/// answer.
+#[derive(Clone, Default)]
+pub struct Facts(Arc<(OnceLock<String>, OnceLock<Tenant>)>);
+
+impl Facts {
+    pub fn matched(&self, route: &str) {
+        let _ = self.0.0.set(route.to_string());
+    }
+
+    pub fn caller(&self, tenant: Tenant) {
+        let _ = self.0.1.set(tenant);
+    }
+}
+
+/// Inside the router: notes the route template the request matched.
+pub async fn mark_route(request: Request, next: Next) -> Response {
+    if let (Some(route), Some(facts)) = (
+        request.extensions().get::<MatchedPath>(),
+        request.extensions().get::<Facts>(),
+    ) {
+        facts.matched(route.as_str());
+    }
+    next.run(request).await
+}
+
+/// A W3C `traceparent` (`00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`) when the
+/// caller sent a well-formed one: its trace id, and the header to echo.
+fn traceparent(request: &Request) -> Option<(String, HeaderValue)> {
+    let value = request.headers().get("traceparent")?;
+    let text = value.to_str().ok()?;
+    let parts: Vec<&str> = text.split('-').collect();
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let [version, trace, span, flags] = parts.as_slice() else {
+        return None;
+    };
+    let zero = |s: &str| s.bytes().all(|b| b == b'0');
+    let valid = hex(version, 2)
+        && *version != "ff"
+        && hex(trace, 32)
+        && !zero(trace)
+        && hex(span, 16)
+        && !zero(span)
+        && hex(flags, 2);
+    valid.then(|| (trace.to_ascii_lowercase(), value.clone()))
+}
+
+/// One line per request (method, route template, status, latency, request id, the caller's
+/// company and user, the trace id) and its metrics. Never the path's ids, the query, a header's
+/// value or a body: tokens and signed links live there.
+async fn log_request(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
     let request_id = request
         .extensions()
         .get::<RequestId>()
         .and_then(|id| id.header_value().to_str().ok())
         .unwrap_or("-")
         .to_string();
-    let response = next.run(request).await;
+    let trace = traceparent(&request);
+    let facts = Facts::default();
+    request.extensions_mut().insert(facts.clone());
+    let mut response = next.run(request).await;
     let latency: Duration = started.elapsed();
+    let route = facts.0.0.get().map_or("unmatched", String::as_str);
+    let caller = facts.0.1.get();
+    let status = response.status().as_u16();
+    crate::telemetry::request(route, method.as_str(), status, latency);
     tracing::info!(
         target: "kring::http",
         %method,
-        path,
-        status = response.status().as_u16(),
+        route,
+        status,
         latency_ms = latency.as_secs_f64() * 1000.0,
         request_id,
+        company_id = caller.map(|t| t.company_id),
+        user_id = caller.map(|t| t.user_id),
+        trace_id = trace.as_ref().map(|(id, _)| id.as_str()),
         "request"
     );
+    if let Some((_, header)) = trace {
+        response.headers_mut().insert("traceparent", header);
+    }
     response
 }
 

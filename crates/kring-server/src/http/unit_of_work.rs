@@ -67,7 +67,10 @@ impl<'a> UnitOfWork<'a> {
             }));
         };
         let attempt = match idempotency::look_up(db, tenant, &key, &fingerprint).await? {
-            Found::Answer(status, body) => return Ok(Started::Replayed(replayed(status, body))),
+            Found::Answer(status, body) => {
+                crate::telemetry::idempotent_replay();
+                return Ok(Started::Replayed(replayed(status, body)));
+            }
             Found::Nothing => Attempt::Run,
             Found::Committed { created } => Attempt::Recover { created },
         };

@@ -67,6 +67,14 @@ fn operations() -> Vec<PathItem> {
                 .respond(200, json!({ "description": "The file", "content": { "*/*": { "schema": { "type": "string" } } } }))
                 .errors(&[404]),
         ),
+        PathItem::new("/metrics").on(
+            "get",
+            Operation::new("Metrics", "Prometheus metrics: requests by route, latency, database, outbox, rejections", "server")
+                .respond(200, json!({ "description": "The Prometheus text format", "content": { "text/plain": { "schema": { "type": "string" } } } }))
+                .respond(401, json!({ "description": "Not the metrics token", "content": json_content(schema("Exception")) }))
+                .respond(404, json!({ "description": "No `--metrics-token` is configured: metrics are off on this port", "content": json_content(schema("Exception")) }))
+                .with_security(json!([{ "metricsToken": [] }])),
+        ),
         PathItem::new("/oauth/scopes").on(
             "get",
             Operation::new("Scopes", "Every OAuth scope", "oauth").respond(

@@ -119,6 +119,11 @@ fn security_schemes() -> Json {
                 }
             }
         },
+        "metricsToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The token of `--metrics-token`, for `/metrics` on the API's port."
+        },
         "personalAccessToken": {
             "type": "http",
             "scheme": "bearer",

@@ -187,6 +187,12 @@ impl Operation {
         self
     }
 
+    /// Security other than a user's token (the metrics token).
+    pub fn with_security(mut self, security: Json) -> Self {
+        self.security = Some(security);
+        self
+    }
+
     pub fn parameter(mut self, parameter: Json) -> Self {
         self.parameters.push(parameter);
         self

@@ -471,6 +471,12 @@ async fn record(state: &AppState, delivery: &Due, outcome: Outcome) -> Result<()
             now + backoff(state, delivery.attempt, outcome.retry_after),
         )
     };
+    crate::telemetry::webhook_attempt(match status {
+        "succeeded" => "delivered",
+        "pending" => "retrying",
+        _ if gone => "gone",
+        _ => "failed",
+    });
     let response_status = outcome.status.map(i64::from);
     let mut tx = state.db.begin().await?;
     tx.execute(&Raw::new(

@@ -30,6 +30,7 @@ mod idempotency;
 mod limits;
 mod manageit;
 mod oauth;
+mod operations;
 mod pipeline;
 mod plans;
 mod principals;

@@ -72,6 +72,15 @@ impl Deployment {
         server
     }
 
+    /// Starts `kring serve` logging at `filter` (`KRING_LOG`) instead of warnings only.
+    pub async fn serve_logging(&self, extra: &[&str], filter: &str) -> Server {
+        let mut server = Server::unlaunched(self, extra, free_port());
+        server.filter = filter.to_string();
+        server.launch();
+        server.wait_ready().await;
+        server
+    }
+
     /// Opens the database directly, for what the API does not show (counters, integrity).
     pub async fn db(&self) -> kring_server::Db {
         kring_server::Db::connect(&self.database_url)
@@ -126,12 +135,20 @@ pub struct Server {
     database_url: String,
     files_dir: PathBuf,
     log: PathBuf,
+    /// `KRING_LOG` for the process.
+    filter: String,
 }
 
 impl Server {
     /// Spawns the binary without waiting for it to be ready (T78 kills it during start-up).
     pub fn spawn(deployment: &Deployment, extra: &[&str], port: u16) -> Server {
-        let mut server = Server {
+        let mut server = Self::unlaunched(deployment, extra, port);
+        server.launch();
+        server
+    }
+
+    fn unlaunched(deployment: &Deployment, extra: &[&str], port: u16) -> Server {
+        Server {
             child: None,
             base: format!("http://127.0.0.1:{port}"),
             port,
@@ -139,9 +156,8 @@ impl Server {
             database_url: deployment.database_url.clone(),
             files_dir: deployment.files_dir.clone(),
             log: deployment.dir.join(unique("serve-")).with_extension("log"),
-        };
-        server.launch();
-        server
+            filter: "warn".into(),
+        }
     }
 
     fn launch(&mut self) {
@@ -154,7 +170,7 @@ impl Server {
             .arg(&self.files_dir)
             .args(&self.args)
             .env("KRING_DATABASE_URL", &self.database_url)
-            .env("KRING_LOG", "warn")
+            .env("KRING_LOG", &self.filter)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -1,0 +1,278 @@
+//! What an operator sees: `/metrics` scraped and read by Prometheus's own Python parser, with
+//! labels bounded to route templates; JSON log lines, one per request, with the caller and the
+//! trace id and never the token.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::backend_tests;
+use crate::process::{Deployment, free_port};
+use crate::support::{Backend, TestApp, available};
+
+backend_tests!(metrics_are_scraped_and_read_by_a_prometheus_parser);
+
+const METRICS_TOKEN: &str = "metrics-secret-for-tests";
+
+/// Reads Prometheus text with `prometheus_client.parser`: each sample as
+/// `{"name", "labels", "value"}`.
+fn parsed(text: &str) -> Vec<Value> {
+    let script = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+samples = []
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for sample in family.samples:
+        samples.append({"family": family.name, "type": family.type, "name": sample.name, "labels": sample.labels, "value": sample.value})
+print(json.dumps(samples))
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let output = child.wait_with_output().expect("the parser");
+    assert!(
+        output.status.success(),
+        "the parser refused the text: {}\n{text}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+fn parser_installed() -> bool {
+    let present = std::process::Command::new("python3")
+        .args(["-c", "import prometheus_client.parser"])
+        .status()
+        .is_ok_and(|s| s.success());
+    available("python3 with prometheus-client", present)
+}
+
+async fn metrics_are_scraped_and_read_by_a_prometheus_parser(app: TestApp) {
+    if !parser_installed() {
+        return;
+    }
+    let metrics_port = free_port();
+    let app = app
+        .sibling(|c| {
+            c.rate_limit = 1_000_000;
+            c.concurrency_limit = 10_000;
+            c.metrics_token = Some(METRICS_TOKEN.into());
+            c.metrics_bind = Some(format!("127.0.0.1:{metrics_port}"));
+        })
+        .await;
+    let token = app.owner().await;
+    let created = app
+        .expect(
+            StatusCode::CREATED,
+            "POST",
+            &token,
+            "/api/customer",
+            Some(json!({"name": "Metered BV"})),
+        )
+        .await;
+    let id = created["id"].as_i64().expect("id");
+    for (status, path) in [
+        (StatusCode::OK, format!("/api/customer/{id}")),
+        (StatusCode::NOT_FOUND, "/api/customer/999999".to_string()),
+        (StatusCode::NOT_FOUND, "/no/such/route/42".to_string()),
+    ] {
+        app.expect(status, "GET", &token, &path, None).await;
+    }
+
+    let scrape = |bearer: Option<&str>| {
+        let mut request = app.client.get(format!("{}/metrics", app.base));
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        request.send()
+    };
+    assert_eq!(
+        scrape(None).await.expect("scrape").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        scrape(Some(&token)).await.expect("scrape").status(),
+        StatusCode::UNAUTHORIZED,
+        "an API token is not the metrics token"
+    );
+    let response = scrape(Some(METRICS_TOKEN)).await.expect("scrape");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let samples = parsed(&response.text().await.expect("text"));
+    let find = |name: &str, labels: &[(&str, &str)]| {
+        samples
+            .iter()
+            .find(|s| s["name"] == name && labels.iter().all(|(k, v)| s["labels"][*k] == *v))
+    };
+    let shown = find(
+        "kring_http_requests_total",
+        &[
+            ("route", "/api/customer/{id}"),
+            ("method", "GET"),
+            ("status", "200"),
+        ],
+    )
+    .expect("the show, counted under its route template");
+    assert!(shown["value"].as_f64().unwrap() >= 1.0);
+    assert!(
+        find(
+            "kring_http_requests_total",
+            &[("route", "/api/customer/{id}"), ("status", "404")]
+        )
+        .is_some()
+    );
+    assert!(find("kring_http_requests_total", &[("route", "unmatched")]).is_some());
+    assert!(
+        find(
+            "kring_http_request_duration_seconds_bucket",
+            &[
+                ("route", "/api/customer"),
+                ("method", "POST"),
+                ("le", "+Inf")
+            ]
+        )
+        .is_some(),
+        "latency is a histogram"
+    );
+    for (name, labels) in [
+        (
+            "kring_build_info",
+            vec![("version", env!("CARGO_PKG_VERSION"))],
+        ),
+        ("kring_db_pool_connections", vec![]),
+        ("kring_db_pool_in_use", vec![]),
+        (
+            "kring_db_statement_duration_seconds_count",
+            vec![("kind", "read")],
+        ),
+        (
+            "kring_db_statement_duration_seconds_count",
+            vec![("kind", "write")],
+        ),
+        ("kring_webhook_outbox_pending", vec![]),
+        ("kring_webhook_outbox_oldest_pending_seconds", vec![]),
+        ("kring_webhooks_disabled", vec![]),
+    ] {
+        assert!(find(name, &labels).is_some(), "{name} {labels:?}");
+    }
+    // Bounded labels: every route is a template the router serves (or `unmatched`), never a
+    // path with an id in it.
+    let templates: Vec<String> = kring_server::routes::served()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    for sample in samples.iter().filter(|s| s["labels"]["route"].is_string()) {
+        let route = sample["labels"]["route"].as_str().unwrap();
+        assert!(
+            route == "unmatched" || templates.iter().any(|t| t == route),
+            "{route}"
+        );
+    }
+    // The separate address serves the same text without a token.
+    let bare = app
+        .client
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .expect("the metrics address");
+    assert_eq!(bare.status(), StatusCode::OK);
+    let bare = parsed(&bare.text().await.expect("text"));
+    assert!(
+        bare.iter()
+            .any(|s| s["name"] == "kring_http_requests_total")
+    );
+}
+
+/// The two places a trace id and a request's facts can come from, checked in one process run:
+/// `--log-format json` writes one object per line; the request's line names its method, route
+/// template, status, latency, request id, company and user, and the W3C trace id it came with,
+/// which the answer echoes; the token appears nowhere in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_are_json_lines_with_the_request_facts_and_no_secrets() {
+    let deployment = Deployment::new(Backend::Sqlite).await.expect("sqlite");
+    let server = deployment
+        .serve_logging(&["--log-format", "json"], "info")
+        .await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
+    let client = crate::support::client();
+    let response = client
+        .post(format!("{}/api/customer", server.base))
+        .bearer_auth(&deployment.token)
+        .header("traceparent", &traceparent)
+        .json(&json!({"name": "Logged BV", "email": "logged@example.test"}))
+        .send()
+        .await
+        .expect("a create");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(
+        response.headers()["traceparent"].to_str().unwrap(),
+        traceparent
+    );
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let created: Value = response.json().await.expect("JSON");
+    let unauthenticated = client
+        .get(format!("{}/api/customer/{}", server.base, created["id"]))
+        .header("traceparent", "00-not-a-trace-01")
+        .send()
+        .await
+        .expect("a read without a token");
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    assert!(unauthenticated.headers().get("traceparent").is_none());
+    server.terminate();
+    let mut server = server;
+    server.exit_status().await;
+
+    let log = server.log_text();
+    assert!(
+        !log.contains(&deployment.token),
+        "the token is in the log:\n{log}"
+    );
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))
+        })
+        .collect();
+    let line = lines
+        .iter()
+        .find(|l| l["request_id"] == request_id.as_str())
+        .unwrap_or_else(|| panic!("no line for {request_id}: {log}"));
+    assert_eq!(line["message"], "request");
+    assert_eq!(line["method"], "POST");
+    assert_eq!(line["route"], "/api/customer");
+    assert_eq!(line["status"], 201);
+    assert!(line["latency_ms"].as_f64().is_some(), "{line}");
+    assert!(line["company_id"].as_i64().is_some(), "{line}");
+    assert!(line["user_id"].as_i64().is_some(), "{line}");
+    assert_eq!(line["trace_id"], trace);
+    assert!(
+        line["timestamp"].is_string() && line["level"] == "INFO",
+        "{line}"
+    );
+    let refused = lines
+        .iter()
+        .find(|l| l["route"] == "/api/customer/{id}" && l["status"] == 401)
+        .unwrap_or_else(|| panic!("no line for the 401: {log}"));
+    assert!(
+        refused["user_id"].is_null() && refused["trace_id"].is_null(),
+        "{refused}"
+    );
+}
