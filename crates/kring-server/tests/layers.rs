@@ -37,6 +37,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("openapi", 5),
     ("routes", 6),
     ("app", 6),
+    ("backup", 6),
     ("admin", 6),
     ("seed", 6),
     ("lib", 7),

@@ -229,6 +229,38 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Copy the SQLite database, consistently, while `serve` keeps writing; with --files, the
+    /// uploaded files too.
+    Backup {
+        /// The new file the copy goes to.
+        #[arg(long)]
+        to: PathBuf,
+        /// A new directory to copy the kept files into.
+        #[arg(long)]
+        files: Option<PathBuf>,
+        /// The deployment's files directory. Default: <data-dir>/files.
+        #[arg(long, env = "KRING_FILES_DIR")]
+        files_dir: Option<PathBuf>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Put a backup in place as the SQLite database (stop `serve` first).
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// A backup's files directory, copied into the files directory.
+        #[arg(long)]
+        files: Option<PathBuf>,
+        /// Overwrite an existing database.
+        #[arg(long)]
+        replace: bool,
+        /// The deployment's files directory. Default: <data-dir>/files.
+        #[arg(long, env = "KRING_FILES_DIR")]
+        files_dir: Option<PathBuf>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Print the OpenAPI 3.1 document that `/openapi.json` serves.
     Openapi,
     /// Apply pending migrations (safe to run again).
@@ -413,6 +445,49 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("binding {bind}"))?;
             tracing::info!(address = %listener.local_addr()?, "kring is listening");
             kring_server::serve(state, listener, kring_server::shutdown_signal()).await?;
+        }
+        Command::Backup {
+            to,
+            files,
+            files_dir,
+            database,
+        } => {
+            let files_dir = files_dir.unwrap_or_else(|| database.data_dir.join("files"));
+            let db = Db::connect(&database.url()?).await?;
+            let copied = kring_server::backup::backup(
+                &db,
+                &to,
+                files.as_deref().map(|into| (files_dir.as_path(), into)),
+            )
+            .await;
+            db.close().await;
+            let copied = copied?;
+            eprintln!(
+                "backed up {} bytes of database to {} and {} files",
+                copied.database_bytes,
+                to.display(),
+                copied.files
+            );
+        }
+        Command::Restore {
+            from,
+            files,
+            replace,
+            files_dir,
+            database,
+        } => {
+            let files_dir = files_dir.unwrap_or_else(|| database.data_dir.join("files"));
+            let copied = kring_server::backup::restore(
+                &from,
+                &database.url()?,
+                replace,
+                files.as_deref().map(|backup| (backup, files_dir.as_path())),
+            )
+            .await?;
+            eprintln!(
+                "restored {} bytes of database and {} files",
+                copied.database_bytes, copied.files
+            );
         }
         Command::Openapi => {
             let document = serde_json::to_string_pretty(&kring_server::openapi::document())?;

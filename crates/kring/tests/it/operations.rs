@@ -276,3 +276,203 @@ async fn logs_are_json_lines_with_the_request_facts_and_no_secrets() {
         "{refused}"
     );
 }
+
+/// `kring` run with `args` against a deployment's database and files; its output, whether it
+/// succeeded.
+fn kring(
+    args: &[&std::ffi::OsStr],
+    database_url: &str,
+    files_dir: &std::path::Path,
+) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kring"))
+        .args(args)
+        .env("KRING_DATABASE_URL", database_url)
+        .env("KRING_FILES_DIR", files_dir)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("kring runs");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), said)
+}
+
+/// A backup taken while writes keep coming holds every write acknowledged before it began,
+/// passes SQLite's integrity check, brings the uploaded files, and restores into a database
+/// that serves them; `restore` refuses to overwrite a database unless told to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_under_writes_restores_every_acknowledged_write() {
+    use std::ffi::OsStr;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let deployment = Deployment::new(Backend::Sqlite).await.expect("sqlite");
+    let server = deployment.serve(&[]).await;
+    let client = crate::support::client();
+    let photo = reqwest::multipart::Form::new()
+        .text("email", "photo@example.test")
+        .text("name", "Photo")
+        .text("last_name", "Graph")
+        .text("phone", "0201234567")
+        .text("business_information[company_name]", "Photo BV")
+        .text("permissions[invoice][view-invoice]", "1")
+        .part(
+            "profile_photo_path",
+            reqwest::multipart::Part::bytes(
+                b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01".to_vec(),
+            )
+            .file_name("me.png")
+            .mime_str("image/png")
+            .expect("mime"),
+        );
+    let with_photo = client
+        .post(format!("{}/api/customers", server.base))
+        .bearer_auth(&deployment.token)
+        .multipart(photo)
+        .send()
+        .await
+        .expect("an upload");
+    let status = with_photo.status();
+    let with_photo: Value = with_photo.json().await.expect("JSON");
+    assert_eq!(status, StatusCode::CREATED, "{with_photo}");
+    let photo_id = with_photo["data"]["id"].as_i64().expect("id");
+
+    let acknowledged = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (acknowledged, stop) = (acknowledged.clone(), stop.clone());
+        let (client, base, token) = (
+            client.clone(),
+            server.base.clone(),
+            deployment.token.clone(),
+        );
+        async move {
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) {
+                n += 1;
+                let created = client
+                    .post(format!("{base}/api/customer"))
+                    .bearer_auth(&token)
+                    .json(&json!({"name": format!("Written {n}")}))
+                    .send()
+                    .await;
+                if let Ok(response) = created
+                    && response.status() == StatusCode::CREATED
+                    && let Ok(body) = response.json::<Value>().await
+                    && let Some(id) = body["id"].as_i64()
+                {
+                    acknowledged.lock().unwrap().push(id);
+                }
+            }
+        }
+    });
+    while acknowledged.lock().unwrap().len() < 50 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let before = acknowledged.lock().unwrap().clone();
+    let copy = deployment.dir.join("backup.db");
+    let copied_files = deployment.dir.join("backup-files");
+    let (ok, said) = kring(
+        &[
+            OsStr::new("backup"),
+            OsStr::new("--to"),
+            copy.as_os_str(),
+            OsStr::new("--files"),
+            copied_files.as_os_str(),
+        ],
+        &deployment.database_url,
+        &deployment.files_dir,
+    );
+    assert!(ok, "{said}");
+    // Writes went on during the backup.
+    let during = acknowledged.lock().unwrap().len();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stop.store(true, Ordering::SeqCst);
+    writer.await.expect("the writer");
+    assert!(
+        acknowledged.lock().unwrap().len() > during,
+        "no write after the backup"
+    );
+    assert!(said.contains("1 files"), "{said}");
+
+    // Restored where another deployment lives: the database and its files.
+    let restored_dir = deployment.dir.join("restored");
+    let restored_url = format!("sqlite://{}", restored_dir.join("kring.db").display());
+    let restored_files = restored_dir.join("files");
+    let restore = |replace: bool| {
+        let mut args = vec![
+            OsStr::new("restore"),
+            OsStr::new("--from"),
+            copy.as_os_str(),
+            OsStr::new("--files"),
+            copied_files.as_os_str(),
+        ];
+        if replace {
+            args.push(OsStr::new("--replace"));
+        }
+        kring(&args, &restored_url, &restored_files)
+    };
+    let (ok, said) = restore(false);
+    assert!(ok, "{said}");
+    let (ok, said) = restore(false);
+    assert!(
+        !ok && said.contains("--replace"),
+        "overwrote without being told: {said}"
+    );
+    let (ok, said) = restore(true);
+    assert!(ok, "{said}");
+
+    let restored = kring_server::Db::connect(&restored_url)
+        .await
+        .expect("the restored copy");
+    let verdict = restored
+        .fetch(
+            &kring_server::db::Raw::new("PRAGMA integrity_check", vec![]),
+            &[kring_core::schema::ColumnType::Text],
+        )
+        .await
+        .expect("integrity check");
+    assert_eq!(verdict[0][0], kring_core::Value::Text("ok".into()));
+    let ids: Vec<i64> = restored
+        .fetch(
+            &kring_server::db::Raw::new("SELECT id FROM customers", vec![]),
+            &[kring_core::schema::ColumnType::Int],
+        )
+        .await
+        .expect("ids")
+        .into_iter()
+        .filter_map(|r| r[0].as_int())
+        .collect();
+    restored.close().await;
+    let missing: Vec<&i64> = before.iter().filter(|id| !ids.contains(id)).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged before the backup, not in it: {missing:?}"
+    );
+
+    let again = Deployment {
+        database_url: restored_url,
+        files_dir: restored_files,
+        token: deployment.token.clone(),
+        email: deployment.email.clone(),
+        dir: restored_dir,
+    };
+    let restored_server = again.serve(&[]).await;
+    let (status, shown) = restored_server
+        .get(&again.token, &format!("/api/customers/{photo_id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    let link = shown["data"]["profile_photo_path"]
+        .as_str()
+        .expect("a photo link");
+    let photo = client.get(link).send().await.expect("the photo");
+    assert_eq!(
+        photo.status(),
+        StatusCode::OK,
+        "the restored files serve the photo"
+    );
+    assert!(photo.bytes().await.expect("bytes").starts_with(b"\x89PNG"));
+    drop(restored_server);
+}
