@@ -16,6 +16,7 @@ pub mod error;
 pub mod files;
 pub mod http;
 pub mod ledger;
+pub mod mover;
 pub mod oauth;
 pub mod openapi;
 pub mod registry;

@@ -38,6 +38,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("routes", 6),
     ("app", 6),
     ("backup", 6),
+    ("mover", 6),
     ("admin", 6),
     ("seed", 6),
     ("lib", 7),

@@ -261,6 +261,16 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Copy a whole SQLite deployment onto a new, empty PostgreSQL database, then verify it
+    /// (rows and a checksum per table).
+    Move {
+        /// The SQLite database: sqlite://path/to/kring.db.
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database: postgres://user@host/db (migrated here; must hold no data).
+        #[arg(long)]
+        to: String,
+    },
     /// Print the OpenAPI 3.1 document that `/openapi.json` serves.
     Openapi,
     /// Apply pending migrations (safe to run again).
@@ -489,6 +499,7 @@ async fn main() -> anyhow::Result<()> {
                 copied.database_bytes, copied.files
             );
         }
+        Command::Move { from, to } => move_deployment(&from, &to).await?,
         Command::Openapi => {
             let document = serde_json::to_string_pretty(&kring_server::openapi::document())?;
             println!("{document}");
@@ -570,5 +581,62 @@ async fn main() -> anyhow::Result<()> {
             println!("{token}");
         }
     }
+    Ok(())
+}
+
+/// `kring move`: the copy with a progress bar on a terminal (a line per table otherwise), then
+/// the verification's table.
+async fn move_deployment(from: &str, to: &str) -> anyhow::Result<()> {
+    let path = from.strip_prefix("sqlite://").unwrap_or(from);
+    let path = path.split('?').next().unwrap_or(path);
+    anyhow::ensure!(
+        from.starts_with("sqlite:") && std::path::Path::new(path).exists(),
+        "--from names no SQLite database: {from}"
+    );
+    let source = Db::connect(from).await?;
+    let target = Db::connect(to).await?;
+    kring_server::migrate(&target).await?;
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bar = indicatif::ProgressBar::hidden();
+    if terminal {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:>24} [{bar:40}] {pos}/{len}")
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+    }
+    let mut current = String::new();
+    let moved = kring_server::mover::move_all(&source, &target, &mut |step| {
+        if step.table != current {
+            if !terminal && !current.is_empty() {
+                eprintln!("copied {current}");
+            }
+            current = step.table.to_string();
+            bar.set_message(current.clone());
+            bar.set_length(step.total);
+        }
+        bar.set_position(step.done);
+    })
+    .await;
+    bar.finish_and_clear();
+    source.close().await;
+    target.close().await;
+    let verified = moved?;
+    let mut unequal = 0;
+    for table in &verified {
+        let mark = if table.equal() { "ok" } else { "DIFFERS" };
+        if !table.equal() {
+            unequal += 1;
+        }
+        eprintln!(
+            "{:<28} {:>9} rows  {}  {}",
+            table.table, table.target_rows, table.target_checksum, mark
+        );
+    }
+    anyhow::ensure!(unequal == 0, "{unequal} tables differ after the move");
+    eprintln!(
+        "moved {} tables; every count and checksum is equal",
+        verified.len()
+    );
     Ok(())
 }

@@ -476,3 +476,190 @@ async fn a_backup_under_writes_restores_every_acknowledged_write() {
     assert!(photo.bytes().await.expect("bytes").starts_with(b"\x89PNG"));
     drop(restored_server);
 }
+
+/// `contrib/kring.service` passes `systemd-analyze verify` without a warning (with the test's
+/// binary as its `ExecStart`) and its hardening rates "OK" or better in
+/// `systemd-analyze security`.
+#[test]
+fn the_systemd_unit_verifies() {
+    let present = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available("systemd-analyze", present) {
+        return;
+    }
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../contrib/kring.service"
+    ))
+    .expect("the unit");
+    assert!(
+        unit.contains("ExecStart=/usr/local/bin/kring serve") && unit.contains("DynamicUser=yes")
+    );
+    let dir = std::env::temp_dir().join(crate::support::unique("kring-unit-"));
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let path = dir.join("kring.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/kring", env!("CARGO_BIN_EXE_kring")),
+    )
+    .expect("write the unit");
+    let verified = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze verify");
+    let said = String::from_utf8_lossy(&verified.stderr).to_string();
+    assert!(
+        verified.status.success() && said.trim().is_empty(),
+        "{said}"
+    );
+    let security = std::process::Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--no-pager"])
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze security");
+    let _ = std::fs::remove_dir_all(&dir);
+    let rated = String::from_utf8_lossy(&security.stdout).to_string();
+    let level: f64 = rated
+        .lines()
+        .find_map(|l| l.split("exposure level for kring.service:").nth(1))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level: {rated}"));
+    assert!(level <= 2.0, "exposure {level}: {rated}");
+}
+
+/// `contrib/kring.env` lists every setting `kring serve` reads from the environment, each
+/// with the default `--help` states.
+#[test]
+fn the_sample_configuration_lists_every_setting_with_its_default() {
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../contrib/kring.env"
+    ))
+    .expect("the sample");
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_kring"))
+        .args(["serve", "--help"])
+        .env("COLUMNS", "1000")
+        .output()
+        .expect("kring serve --help");
+    let help = String::from_utf8_lossy(&help.stdout).to_string();
+    let mut checked = 0;
+    for line in help.lines() {
+        let Some(env) = line
+            .split("[env: ")
+            .nth(1)
+            .and_then(|r| r.split(['=', ']']).next())
+        else {
+            continue;
+        };
+        let default = line
+            .split("[default: ")
+            .nth(1)
+            .and_then(|r| r.split(']').next())
+            .unwrap_or("");
+        let listed = sample
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("#{env}=")))
+            .unwrap_or_else(|| panic!("{env} is not in contrib/kring.env"));
+        if !default.is_empty() {
+            assert_eq!(listed, default, "{env}'s default");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} settings in --help");
+}
+
+/// `kring move`: a SQLite deployment holding every resource type (and the demo data) copied
+/// onto a fresh PostgreSQL schema, verified table by table, then served from PostgreSQL and
+/// read back through the API exactly as SQLite served it; a second move onto the same target
+/// is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_deployment_moves_to_postgres_and_reads_back_identically() {
+    let Some((target, _)) = crate::support::fresh_database(Backend::Postgres).await else {
+        eprintln!("KRING_TEST_POSTGRES_URL is not set: the move is not tested");
+        return;
+    };
+    let source = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    let token = source.owner().await;
+    kring_server::seed::demo(&source.db, "Acme", 30)
+        .await
+        .expect("demo data");
+    let routed: Vec<&str> = kring_server::registry::REGISTRY
+        .iter()
+        .filter(|d| d.routes == kring_core::resource::Routes::Crud)
+        .map(|d| d.name)
+        .collect();
+    for resource in &routed {
+        let fixture = crate::resources::fixture(&source, &token, resource)
+            .await
+            .unwrap_or_else(|| panic!("no fixture for {resource}"));
+        crate::resources::create(&source, &token, resource, fixture.create).await;
+    }
+    let paths: Vec<String> = routed
+        .iter()
+        .map(|r| format!("/api/{r}?limit=1000"))
+        .chain([
+            "/api/setting".to_string(),
+            "/api/customers?limit=1000".to_string(),
+            "/api/me".to_string(),
+        ])
+        .collect();
+    let mut served = Vec::new();
+    for path in &paths {
+        served.push(
+            source
+                .expect(StatusCode::OK, "GET", &token, path, None)
+                .await,
+        );
+    }
+
+    // Nothing writes while the deployment moves (its webhook worker records attempts).
+    let mut source = source;
+    source.stop().await;
+    let from = source.database_url().to_string();
+    let files = std::env::temp_dir();
+    let moving = || {
+        let args = ["move", "--from", &from, "--to", &target].map(std::ffi::OsStr::new);
+        kring(&args, &from, &files)
+    };
+    let (ok, said) = moving();
+    assert!(ok, "{said}");
+    assert!(said.contains("every count and checksum is equal"), "{said}");
+    assert!(said.contains("customers") && said.contains(" ok"), "{said}");
+    let (ok, said) = moving();
+    assert!(
+        !ok && said.contains("not empty"),
+        "a second move was not refused: {said}"
+    );
+
+    let moved = TestApp::over(target).await;
+    for (path, before) in paths.iter().zip(&served) {
+        let after = moved
+            .expect(StatusCode::OK, "GET", &token, path, None)
+            .await;
+        assert_eq!(
+            &after, before,
+            "{path} reads back otherwise from PostgreSQL"
+        );
+    }
+    // The sequences went past the copied ids: a new record gets a fresh one.
+    let created = moved
+        .expect(
+            StatusCode::CREATED,
+            "POST",
+            &token,
+            "/api/customer",
+            Some(json!({"name": "After the move"})),
+        )
+        .await;
+    let max = served[routed.iter().position(|r| *r == "customer").unwrap()]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_i64())
+        .max()
+        .unwrap();
+    assert!(created["id"].as_i64().unwrap() > max, "{created}");
+}

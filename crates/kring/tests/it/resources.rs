@@ -13,8 +13,8 @@ use crate::support::TestApp;
 backend_tests!(t16_every_resource_walks_the_same_path);
 
 /// What the walk needs of one resource.
-struct Fixture {
-    create: Value,
+pub(crate) struct Fixture {
+    pub(crate) create: Value,
     /// One key changed by an update, and its new value as served.
     update: (&'static str, Value),
     /// A body that breaks one rule, and the key whose error it must give.
@@ -38,7 +38,7 @@ pub async fn role_id(app: &TestApp, token: &str, name: &str) -> i64 {
         .expect("role")
 }
 
-async fn fixture(app: &TestApp, token: &str, resource: &str) -> Option<Fixture> {
+pub(crate) async fn fixture(app: &TestApp, token: &str, resource: &str) -> Option<Fixture> {
     let customer = create(app, token, "customer", json!({"name": "Base BV"})).await;
     let contact = || json!({"first_name": "Ann", "customer_id": customer});
     let fixture = match resource {

@@ -18,6 +18,7 @@ pub struct TestApp {
     pub db: Db,
     database_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<()>>,
     dir: Option<PathBuf>,
     /// Where this server keeps uploaded files.
     pub files_dir: PathBuf,
@@ -103,6 +104,31 @@ impl TestApp {
         Some(Self::start(database_url, dir, configure).await)
     }
 
+    /// Shuts the server down as SIGTERM would (its webhook worker too) and waits until it has
+    /// stopped; its database stays.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            let _ = serving.await;
+        }
+    }
+
+    /// The URL of this server's database.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
+    /// A server over the database at `database_url` (one a test filled another way).
+    pub async fn over(database_url: String) -> TestApp {
+        Self::start(database_url, None, |c| {
+            c.rate_limit = 1_000_000;
+            c.concurrency_limit = 10_000;
+        })
+        .await
+    }
+
     /// Another server over this one's database (the second instance of a deployment).
     pub async fn sibling(&self, configure: impl FnOnce(&mut Config)) -> TestApp {
         Self::start(self.database_url.clone(), None, configure).await
@@ -125,7 +151,7 @@ impl TestApp {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
+        let serving = tokio::spawn(async move {
             let _ = kring_server::serve(state, listener, async move {
                 let _ = rx.await;
             })
@@ -137,6 +163,7 @@ impl TestApp {
             db,
             database_url,
             shutdown: Some(tx),
+            serving: Some(serving),
             dir,
             files_dir,
         }
