@@ -663,3 +663,47 @@ async fn a_sqlite_deployment_moves_to_postgres_and_reads_back_identically() {
         .unwrap();
     assert!(created["id"].as_i64().unwrap() > max, "{created}");
 }
+
+/// `contrib/scale-out.py --checks-only`: three instances on one PostgreSQL database, one Redis
+/// and one moto bucket behind HAProxy share one rate budget, deliver each webhook once and
+/// serve each other's files (its throughput half is a benchmark, run by hand).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_behind_haproxy_share_budget_webhooks_and_files() {
+    let tools = ["haproxy", "moto_server"].iter().all(|tool| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !available("haproxy and moto_server", tools) {
+        return;
+    }
+    let (Some((database, _)), Ok(redis)) = (
+        crate::support::fresh_database(Backend::Postgres).await,
+        std::env::var("KRING_TEST_REDIS_URL"),
+    ) else {
+        eprintln!("PostgreSQL or Redis is not configured: the scale-out checks are skipped");
+        return;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../contrib/scale-out.py");
+    let output = tokio::process::Command::new("python3")
+        .arg(script)
+        .args(["--kring", env!("CARGO_BIN_EXE_kring")])
+        .args(["--postgres", &database, "--redis", &redis, "--checks-only"])
+        .output()
+        .await
+        .expect("the scale-out script runs");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{said}");
+    for promise in [
+        "then a 429",
+        "each delivered once",
+        "downloaded through instance 3",
+    ] {
+        assert!(said.contains(promise), "{promise}: {said}");
+    }
+}
