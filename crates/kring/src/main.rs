@@ -270,6 +270,12 @@ enum Command {
         /// The PostgreSQL database: postgres://user@host/db (migrated here; must hold no data).
         #[arg(long)]
         to: String,
+        /// The deployment's files directory, whose kept files go to the bucket when one is
+        /// given (--s3-*); without a bucket they stay where they are.
+        #[arg(long, env = "KRING_FILES_DIR")]
+        files_dir: Option<PathBuf>,
+        #[command(flatten)]
+        s3: Box<S3Args>,
     },
     /// Print the OpenAPI 3.1 document that `/openapi.json` serves.
     Openapi,
@@ -393,6 +399,8 @@ const DEFAULT_DEMO_COMPANY: &str = "Kring Demo";
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     kring_server::init_logging(cli.log_format == "json");
+    // Any command may reach a bucket or a webhook target over HTTPS.
+    kring_server::install_tls_provider();
     match cli.command {
         Command::Serve {
             bind,
@@ -499,7 +507,25 @@ async fn main() -> anyhow::Result<()> {
                 copied.database_bytes, copied.files
             );
         }
-        Command::Move { from, to } => move_deployment(&from, &to).await?,
+        Command::Move {
+            from,
+            to,
+            files_dir,
+            s3,
+        } => {
+            move_deployment(&from, &to).await?;
+            if let Some(s3) = s3.config()? {
+                let files_dir =
+                    files_dir.context("--s3-endpoint with kring move needs --files-dir")?;
+                let mut config = Config::new(to.clone());
+                config.s3 = Some(s3);
+                config.files_dir = files_dir.clone();
+                let uploaded = kring_server::files::FileStore::new(&config)?
+                    .upload_kept(&files_dir)
+                    .await?;
+                eprintln!("put {uploaded} kept files in the bucket");
+            }
+        }
         Command::Openapi => {
             let document = serde_json::to_string_pretty(&kring_server::openapi::document())?;
             println!("{document}");

@@ -180,6 +180,43 @@ impl FileStore {
         }
     }
 
+    /// Puts every file kept in the files directory `from` (`objects/<company>/<key>`) into
+    /// this store's bucket under the same `<company>/<key>`, the name its row gives it; how
+    /// many. Without a bucket there is nothing to do. For a deployment that moves its files
+    /// into a bucket (`kring move`).
+    pub async fn upload_kept(&self, from: &std::path::Path) -> Result<u64, Error> {
+        let Some(bucket) = &self.bucket else {
+            return Ok(0);
+        };
+        let objects = from.join("objects");
+        let Ok(companies) = std::fs::read_dir(&objects) else {
+            return Ok(0);
+        };
+        let mut uploaded = 0;
+        for company in companies.flatten() {
+            let Ok(files) = std::fs::read_dir(company.path()) else {
+                continue;
+            };
+            let company = company.file_name().to_string_lossy().to_string();
+            for file in files.flatten() {
+                let path = file.path();
+                if !file.file_type().is_ok_and(|t| t.is_file()) {
+                    continue;
+                }
+                // Kept files are bounded by the upload limit: read whole to hash them.
+                let bytes = tokio::fs::read(&path).await.map_err(io_error)?;
+                let digest = hex(&Sha256::digest(&bytes));
+                let key = format!("{company}/{}", file.file_name().to_string_lossy());
+                let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+                bucket
+                    .put_file(&key, &path, size, &digest, "application/octet-stream")
+                    .await?;
+                uploaded += 1;
+            }
+        }
+        Ok(uploaded)
+    }
+
     /// A kept file's content as a streaming body and its length; `None` when it is missing.
     pub async fn open(
         &self,

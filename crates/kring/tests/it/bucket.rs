@@ -338,3 +338,75 @@ async fn unrecorded_objects_are_swept_from_the_bucket() {
     expected.sort();
     assert_eq!(keys, expected, "{left}");
 }
+
+/// `kring move` with a bucket: a SQLite deployment's kept files go into the bucket under the
+/// names their rows give, and the moved deployment, served from PostgreSQL with the bucket,
+/// downloads the same bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_puts_the_kept_files_in_the_bucket() {
+    kring_server::install_tls_provider();
+    let Some((target, _)) = crate::support::fresh_database(crate::support::Backend::Postgres).await
+    else {
+        eprintln!("KRING_TEST_POSTGRES_URL is not set: the move is not tested");
+        return;
+    };
+    let Some(moto) = Moto::start().await else {
+        return;
+    };
+    let access = moto.credentials().await;
+    let mut source = TestApp::spawn(crate::support::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    let token = source.owner().await;
+    let created = post_photo_customer(&source, &token, "moved@example.test").await;
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    let created: Value = created.json().await.expect("JSON");
+    let id = created["data"]["id"].as_i64().expect("id");
+    source.stop().await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kring"))
+        .args(["move", "--from", source.database_url(), "--to", &target])
+        .arg("--files-dir")
+        .arg(&source.files_dir)
+        .args(["--s3-endpoint", &moto.endpoint, "--s3-bucket", BUCKET])
+        .args([
+            "--s3-access-key-id",
+            &access.0,
+            "--s3-secret-access-key",
+            &access.1,
+        ])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("kring move");
+    let said = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        output.status.success() && said.contains("put 1 kept files in the bucket"),
+        "{said}"
+    );
+    let objects = moto.objects(&access).await;
+    assert_eq!(objects.as_object().map(|o| o.len()), Some(1), "{objects}");
+    assert!(
+        objects
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v == &Value::String(sha256(PNG)))
+    );
+
+    let moved =
+        TestApp::over_configured(target, |c| c.s3 = Some(bucket_config(&moto, &access))).await;
+    let shown = moved
+        .expect(
+            reqwest::StatusCode::OK,
+            "GET",
+            &token,
+            &format!("/api/customers/{id}"),
+            None,
+        )
+        .await;
+    let link = shown["data"]["profile_photo_path"]
+        .as_str()
+        .expect("a photo link");
+    let photo = moved.client.get(link).send().await.expect("the photo");
+    assert_eq!(photo.status(), reqwest::StatusCode::OK);
+    assert_eq!(photo.bytes().await.expect("bytes").as_ref(), PNG);
+}

@@ -122,9 +122,18 @@ impl TestApp {
 
     /// A server over the database at `database_url` (one a test filled another way).
     pub async fn over(database_url: String) -> TestApp {
+        Self::over_configured(database_url, |_| {}).await
+    }
+
+    /// [`TestApp::over`], its configuration adjusted by `configure`.
+    pub async fn over_configured(
+        database_url: String,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
         Self::start(database_url, None, |c| {
             c.rate_limit = 1_000_000;
             c.concurrency_limit = 10_000;
+            configure(c);
         })
         .await
     }
