@@ -68,11 +68,9 @@ pub async fn restore(
     replace: bool,
     files: Option<(&Path, &Path)>,
 ) -> Result<Copied, Error> {
-    if !database_url.starts_with("sqlite:") {
+    let Some(target) = sqlite_file(database_url)? else {
         return Err(Error::Config(POSTGRES.into()));
-    }
-    let options = SqliteConnectOptions::from_str(database_url).map_err(Error::config)?;
-    let target = options.get_filename().to_path_buf();
+    };
     if target.exists() && !replace {
         return Err(Error::Config(format!(
             "{} exists: stop kring and restore with --replace to overwrite it",
@@ -99,6 +97,15 @@ pub async fn restore(
         copied.files = copy_tree(&from.join("objects"), &into.join("objects"))?;
     }
     Ok(copied)
+}
+
+/// The file a `sqlite:` URL names; `None` for any other database.
+pub fn sqlite_file(database_url: &str) -> Result<Option<PathBuf>, Error> {
+    if !database_url.starts_with("sqlite:") {
+        return Ok(None);
+    }
+    let options = SqliteConnectOptions::from_str(database_url).map_err(Error::config)?;
+    Ok(Some(options.get_filename().to_path_buf()))
 }
 
 /// SQLite's own check of every page and index of the file at `path`.

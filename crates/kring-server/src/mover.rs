@@ -176,25 +176,26 @@ pub async fn verify(source: &Db, target: &Db, tables: &[Table]) -> Result<Vec<Ve
 }
 
 async fn same_migrations(source: &Db, target: &Db) -> Result<(), Error> {
-    let latest = |db: &Db| {
-        let db = db.clone();
-        async move {
-            let rows = db
-                .fetch(
-                    &Raw::new("SELECT MAX(version) FROM _sqlx_migrations", vec![]),
-                    &[ColumnType::Int],
-                )
-                .await?;
-            Ok::<_, Error>(rows.first().and_then(|r| r.first()).and_then(Value::as_int))
-        }
-    };
-    let (from, to) = (latest(source).await?, latest(target).await?);
+    let (from, to) = (
+        latest_migration(source).await?,
+        latest_migration(target).await?,
+    );
     if from != to {
         return Err(Error::Config(format!(
             "the source is at migration {from:?} and the target at {to:?}: run kring migrate on the source first"
         )));
     }
     Ok(())
+}
+
+async fn latest_migration(db: &Db) -> Result<Option<i64>, Error> {
+    let rows = db
+        .fetch(
+            &Raw::new("SELECT MAX(version) FROM _sqlx_migrations", vec![]),
+            &[ColumnType::Int],
+        )
+        .await?;
+    Ok(rows.first().and_then(|r| r.first()).and_then(Value::as_int))
 }
 
 /// The target's tables, parents before the tables that reference them.

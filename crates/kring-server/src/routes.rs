@@ -133,46 +133,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn scrape(db: &crate::db::Db) -> Result<crate::telemetry::Scraped, Error> {
-    use kring_core::schema::ColumnType;
-    let outbox = db
-        .fetch(
-            &crate::db::Raw::new(
-                "SELECT COUNT(*), MIN(created_at) FROM webhook_deliveries WHERE status = 'pending'",
-                vec![],
-            ),
-            &[ColumnType::Int, ColumnType::Timestamp],
-        )
-        .await?;
-    let (pending, oldest) = match outbox.first().map(Vec::as_slice) {
-        Some([count, kring_core::Value::Timestamp(oldest)]) => {
-            (count.as_int().unwrap_or(0), Some(*oldest))
-        }
-        Some([count, _]) => (count.as_int().unwrap_or(0), None),
-        _ => (0, None),
-    };
-    let disabled = db
-        .fetch(
-            &crate::db::Raw::new(
-                "SELECT COUNT(*) FROM webhooks WHERE active = ?",
-                vec![false.into()],
-            ),
-            &[ColumnType::Int],
-        )
-        .await?;
-    let age = oldest.map_or(0.0, |at| {
-        (chrono::Utc::now() - at)
-            .to_std()
-            .map_or(0.0, |age| age.as_secs_f64())
-    });
+    let outbox = crate::webhooks::outbox_state(db).await?;
     Ok(crate::telemetry::Scraped {
         pools: db.pools(),
-        outbox_pending: pending,
-        outbox_oldest_seconds: age,
-        webhooks_disabled: disabled
-            .first()
-            .and_then(|r| r.first())
-            .and_then(kring_core::Value::as_int)
-            .unwrap_or(0),
+        outbox_pending: outbox.pending,
+        outbox_oldest_seconds: outbox.oldest_pending_seconds,
+        webhooks_disabled: outbox.disabled_subscriptions,
     })
 }
 

@@ -613,10 +613,9 @@ async fn main() -> anyhow::Result<()> {
 /// `kring move`: the copy with a progress bar on a terminal (a line per table otherwise), then
 /// the verification's table.
 async fn move_deployment(from: &str, to: &str) -> anyhow::Result<()> {
-    let path = from.strip_prefix("sqlite://").unwrap_or(from);
-    let path = path.split('?').next().unwrap_or(path);
+    let source_file = kring_server::backup::sqlite_file(from)?;
     anyhow::ensure!(
-        from.starts_with("sqlite:") && std::path::Path::new(path).exists(),
+        source_file.is_some_and(|file| file.exists()),
         "--from names no SQLite database: {from}"
     );
     let source = Db::connect(from).await?;

@@ -18,8 +18,10 @@ use parts::{PathItem, header_components, json_content, schema};
 
 /// The document, as `/openapi.json` serves it.
 pub fn document() -> Json {
+    let items = all_paths();
+    let tags = tags(&items);
     let mut paths = Map::new();
-    for item in all_paths() {
+    for item in items {
         let operations: Map<String, Json> = item
             .operations
             .iter()
@@ -36,7 +38,7 @@ pub fn document() -> Json {
             "license": { "name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later" }
         },
         "servers": [{ "url": "/", "description": "This server" }],
-        "tags": tags(),
+        "tags": tags,
         "paths": paths,
         "webhooks": webhooks(),
         "components": {
@@ -69,9 +71,10 @@ fn all_paths() -> Vec<PathItem> {
     items
 }
 
-fn tags() -> Json {
+/// The tags in the order their first operation appears.
+fn tags(items: &[PathItem]) -> Json {
     let mut names: Vec<&str> = Vec::new();
-    for item in all_paths() {
+    for item in items {
         for (_, op) in &item.operations {
             if !names.contains(&op.tag) {
                 names.push(op.tag);

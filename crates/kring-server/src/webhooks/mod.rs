@@ -44,6 +44,55 @@ const SCHEDULE: [u64; 9] = [5, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 
 /// Deliveries claimed per round.
 const BATCH: i64 = 16;
 
+/// What an operator watches of the outbox: how much waits, for how long, and how many
+/// subscriptions were switched off.
+pub struct OutboxState {
+    pub pending: i64,
+    pub oldest_pending_seconds: f64,
+    pub disabled_subscriptions: i64,
+}
+
+pub async fn outbox_state(db: &crate::db::Db) -> Result<OutboxState, Error> {
+    use kring_core::schema::ColumnType;
+    let outbox = db
+        .fetch(
+            &Raw::new(
+                "SELECT COUNT(*), MIN(created_at) FROM webhook_deliveries WHERE status = 'pending'",
+                vec![],
+            ),
+            &[ColumnType::Int, ColumnType::Timestamp],
+        )
+        .await?;
+    let (pending, oldest) = match outbox.first().map(Vec::as_slice) {
+        Some([count, Value::Timestamp(oldest)]) => (count.as_int().unwrap_or(0), Some(*oldest)),
+        Some([count, _]) => (count.as_int().unwrap_or(0), None),
+        _ => (0, None),
+    };
+    let disabled = db
+        .fetch(
+            &Raw::new(
+                "SELECT COUNT(*) FROM webhooks WHERE active = ?",
+                vec![false.into()],
+            ),
+            &[ColumnType::Int],
+        )
+        .await?;
+    let oldest_pending_seconds = oldest.map_or(0.0, |at| {
+        (Utc::now() - at)
+            .to_std()
+            .map_or(0.0, |age| age.as_secs_f64())
+    });
+    Ok(OutboxState {
+        pending,
+        oldest_pending_seconds,
+        disabled_subscriptions: disabled
+            .first()
+            .and_then(|r| r.first())
+            .and_then(Value::as_int)
+            .unwrap_or(0),
+    })
+}
+
 /// Runs until `stop` turns true (or its sender goes): the round in progress is cut short and
 /// its unfinished claims are released, so a graceful shutdown leaves no delivery leased to a
 /// process that is gone (C7).

@@ -5,11 +5,18 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::backend_tests;
 use crate::process::{Deployment, free_port};
 use crate::support::{Backend, TestApp, available};
 
-backend_tests!(metrics_are_scraped_and_read_by_a_prometheus_parser);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_one_process_exactly_sqlite() {
+    metrics_are_scraped_and_read_by_a_prometheus_parser(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_one_process_exactly_postgres() {
+    metrics_are_scraped_and_read_by_a_prometheus_parser(Backend::Postgres).await;
+}
 
 const METRICS_TOKEN: &str = "metrics-secret-for-tests";
 
@@ -56,40 +63,110 @@ fn parser_installed() -> bool {
     available("python3 with prometheus-client", present)
 }
 
-async fn metrics_are_scraped_and_read_by_a_prometheus_parser(app: TestApp) {
+/// The exact counts of one `kring serve` process's own requests (a process of its own, so no
+/// other test's requests are in its counters): the show, the 404 and the unmatched path under
+/// their route templates, one idempotent replay, the bytes of one upload, one rate-limit
+/// rejection, and a failing webhook attempt with its delivery still in the outbox.
+async fn metrics_are_scraped_and_read_by_a_prometheus_parser(backend: Backend) {
     if !parser_installed() {
         return;
     }
-    let metrics_port = free_port();
-    let app = app
-        .sibling(|c| {
-            c.rate_limit = 1_000_000;
-            c.concurrency_limit = 10_000;
-            c.metrics_token = Some(METRICS_TOKEN.into());
-            c.metrics_bind = Some(format!("127.0.0.1:{metrics_port}"));
-        })
+    let Some(deployment) = Deployment::new(backend).await else {
+        eprintln!("KRING_TEST_POSTGRES_URL is not set: PostgreSQL half skipped");
+        return;
+    };
+    let metrics_bind = format!("127.0.0.1:{}", free_port());
+    let server = deployment
+        .serve(&[
+            "--metrics-token",
+            METRICS_TOKEN,
+            "--metrics-bind",
+            &metrics_bind,
+            "--webhook-allow-private",
+            "--rate-limit",
+            "30",
+        ])
         .await;
-    let token = app.owner().await;
-    let created = app
-        .expect(
-            StatusCode::CREATED,
-            "POST",
-            &token,
-            "/api/customer",
-            Some(json!({"name": "Metered BV"})),
-        )
-        .await;
-    let id = created["id"].as_i64().expect("id");
+    let client = crate::support::client();
+    let api = |method: reqwest::Method, path: &str| {
+        client
+            .request(method, format!("{}{path}", server.base))
+            .bearer_auth(&deployment.token)
+    };
+    let closed = format!("http://127.0.0.1:{}/in", free_port());
+    let subscribed = api(reqwest::Method::POST, "/api/webhook")
+        .json(&json!({"url": closed, "event": "customer.created"}))
+        .send()
+        .await
+        .expect("a subscription");
+    assert_eq!(subscribed.status(), StatusCode::CREATED);
+    let mut created = Vec::new();
+    for _ in 0..2 {
+        let response = api(reqwest::Method::POST, "/api/customer")
+            .header("Idempotency-Key", "metered-once")
+            .json(&json!({"name": "Metered BV"}))
+            .send()
+            .await
+            .expect("a create");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        created.push(response.json::<Value>().await.expect("JSON")["id"].clone());
+    }
+    assert_eq!(created[0], created[1], "the second answer is the replay");
+    let id = created[0].as_i64().expect("id");
     for (status, path) in [
         (StatusCode::OK, format!("/api/customer/{id}")),
         (StatusCode::NOT_FOUND, "/api/customer/999999".to_string()),
         (StatusCode::NOT_FOUND, "/no/such/route/42".to_string()),
     ] {
-        app.expect(status, "GET", &token, &path, None).await;
+        let response = api(reqwest::Method::GET, &path)
+            .send()
+            .await
+            .expect("a read");
+        assert_eq!(response.status(), status, "{path}");
     }
+    let photo = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01metered".to_vec();
+    let photo_bytes = photo.len();
+    let form = reqwest::multipart::Form::new()
+        .text("email", "metered@example.test")
+        .text("name", "Meter")
+        .text("last_name", "Read")
+        .text("phone", "0201234567")
+        .text("business_information[company_name]", "Metered Photo BV")
+        .text("permissions[invoice][view-invoice]", "1")
+        .part(
+            "profile_photo_path",
+            reqwest::multipart::Part::bytes(photo)
+                .file_name("me.png")
+                .mime_str("image/png")
+                .expect("mime"),
+        );
+    let uploaded = api(reqwest::Method::POST, "/api/customers")
+        .multipart(form)
+        .send()
+        .await
+        .expect("an upload");
+    assert_eq!(uploaded.status(), StatusCode::CREATED);
+    let stranger = deployment.other_owner("Stranger Co").await;
+    let mut rejected = false;
+    for _ in 0..70 {
+        let response = client
+            .get(format!("{}/api/customer", server.base))
+            .bearer_auth(&stranger)
+            .send()
+            .await
+            .expect("a list");
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            rejected = true;
+            break;
+        }
+    }
+    assert!(
+        rejected,
+        "31 requests in a minute stay within a budget of 30"
+    );
 
     let scrape = |bearer: Option<&str>| {
-        let mut request = app.client.get(format!("{}/metrics", app.base));
+        let mut request = client.get(format!("{}/metrics", server.base));
         if let Some(bearer) = bearer {
             request = request.bearer_auth(bearer);
         }
@@ -100,52 +177,77 @@ async fn metrics_are_scraped_and_read_by_a_prometheus_parser(app: TestApp) {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        scrape(Some(&token)).await.expect("scrape").status(),
+        scrape(Some(&deployment.token))
+            .await
+            .expect("scrape")
+            .status(),
         StatusCode::UNAUTHORIZED,
         "an API token is not the metrics token"
     );
-    let response = scrape(Some(METRICS_TOKEN)).await.expect("scrape");
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
-    let samples = parsed(&response.text().await.expect("text"));
-    let find = |name: &str, labels: &[(&str, &str)]| {
-        samples
-            .iter()
-            .find(|s| s["name"] == name && labels.iter().all(|(k, v)| s["labels"][*k] == *v))
-    };
-    let shown = find(
-        "kring_http_requests_total",
-        &[
-            ("route", "/api/customer/{id}"),
-            ("method", "GET"),
-            ("status", "200"),
-        ],
-    )
-    .expect("the show, counted under its route template");
-    assert!(shown["value"].as_f64().unwrap() >= 1.0);
-    assert!(
-        find(
-            "kring_http_requests_total",
-            &[("route", "/api/customer/{id}"), ("status", "404")]
-        )
-        .is_some()
-    );
-    assert!(find("kring_http_requests_total", &[("route", "unmatched")]).is_some());
-    assert!(
-        find(
-            "kring_http_request_duration_seconds_bucket",
+    // The failing attempt happens in the background: scrape until it is counted.
+    let mut samples = Vec::new();
+    for _ in 0..100 {
+        let response = scrape(Some(METRICS_TOKEN)).await.expect("scrape");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        samples = parsed(&response.text().await.expect("text"));
+        if value(
+            &samples,
+            "kring_webhook_attempts_total",
+            &[("outcome", "retrying")],
+        ) >= 1.0
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let count = |name: &str, labels: &[(&str, &str)]| value(&samples, name, labels);
+    let requests = "kring_http_requests_total";
+    let show = [("route", "/api/customer/{id}"), ("method", "GET")];
+    assert_eq!(count(requests, &[show[0], show[1], ("status", "200")]), 1.0);
+    assert_eq!(count(requests, &[show[0], show[1], ("status", "404")]), 1.0);
+    assert_eq!(count(requests, &[("route", "unmatched")]), 1.0);
+    assert_eq!(
+        count(
+            requests,
             &[
                 ("route", "/api/customer"),
                 ("method", "POST"),
-                ("le", "+Inf")
+                ("status", "201")
             ]
-        )
-        .is_some(),
+        ),
+        2.0
+    );
+    assert_eq!(count("kring_idempotency_replays_total", &[]), 1.0);
+    assert_eq!(
+        count("kring_upload_bytes_total", &[]),
+        f64::from(u32::try_from(photo_bytes).unwrap())
+    );
+    assert_eq!(
+        count("kring_rejections_total", &[("reason", "rate_limit")]),
+        1.0
+    );
+    assert!(count("kring_webhook_attempts_total", &[("outcome", "retrying")]) >= 1.0);
+    assert_eq!(
+        count("kring_webhook_attempts_total", &[("outcome", "delivered")]),
+        0.0
+    );
+    assert!(
+        count("kring_webhook_outbox_pending", &[]) >= 1.0,
+        "the failed delivery waits for its retry"
+    );
+    assert_eq!(count("kring_webhooks_disabled", &[]), 0.0);
+    assert_eq!(
+        count(
+            "kring_http_request_duration_seconds_count",
+            &[("route", "/api/customer"), ("method", "POST")]
+        ),
+        2.0,
         "latency is a histogram"
     );
     for (name, labels) in [
@@ -163,11 +265,12 @@ async fn metrics_are_scraped_and_read_by_a_prometheus_parser(app: TestApp) {
             "kring_db_statement_duration_seconds_count",
             vec![("kind", "write")],
         ),
-        ("kring_webhook_outbox_pending", vec![]),
         ("kring_webhook_outbox_oldest_pending_seconds", vec![]),
-        ("kring_webhooks_disabled", vec![]),
     ] {
-        assert!(find(name, &labels).is_some(), "{name} {labels:?}");
+        assert!(
+            samples.iter().any(|s| matches(s, name, &labels)),
+            "{name} {labels:?}"
+        );
     }
     // Bounded labels: every route is a template the router serves (or `unmatched`), never a
     // path with an id in it.
@@ -183,18 +286,30 @@ async fn metrics_are_scraped_and_read_by_a_prometheus_parser(app: TestApp) {
         );
     }
     // The separate address serves the same text without a token.
-    let bare = app
-        .client
-        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+    let bare = client
+        .get(format!("http://{metrics_bind}/metrics"))
         .send()
         .await
         .expect("the metrics address");
     assert_eq!(bare.status(), StatusCode::OK);
     let bare = parsed(&bare.text().await.expect("text"));
-    assert!(
-        bare.iter()
-            .any(|s| s["name"] == "kring_http_requests_total")
+    assert_eq!(
+        value(&bare, requests, &[show[0], show[1], ("status", "200")]),
+        1.0
     );
+}
+
+fn matches(sample: &Value, name: &str, labels: &[(&str, &str)]) -> bool {
+    sample["name"] == name && labels.iter().all(|(k, v)| sample["labels"][*k] == *v)
+}
+
+/// The sum of the samples named `name` whose labels include `labels` (0 when none).
+fn value(samples: &[Value], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .filter(|s| matches(s, name, labels))
+        .filter_map(|s| s["value"].as_f64())
+        .sum()
 }
 
 /// The two places a trace id and a request's facts can come from, checked in one process run:

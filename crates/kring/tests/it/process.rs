@@ -28,7 +28,7 @@ impl Deployment {
         let (database_url, sqlite_dir) = fresh_database(backend).await?;
         let dir = sqlite_dir.unwrap_or_else(|| std::env::temp_dir().join(unique("kring-proc-")));
         std::fs::create_dir_all(&dir).expect("deployment dir");
-        let (email, token) = owner_token(&database_url).await;
+        let (email, token) = owner_token(&database_url, "Crash Co").await;
         Some(Deployment {
             database_url,
             files_dir: dir.join("files"),
@@ -41,7 +41,7 @@ impl Deployment {
     /// A SQLite deployment whose database and files live in `dir` (a small filesystem, T77).
     pub async fn sqlite_in(dir: &Path) -> Deployment {
         let database_url = format!("sqlite://{}", dir.join("kring.db").display());
-        let (email, token) = owner_token(&database_url).await;
+        let (email, token) = owner_token(&database_url, "Crash Co").await;
         Deployment {
             database_url,
             files_dir: dir.join("files"),
@@ -81,6 +81,11 @@ impl Deployment {
         server
     }
 
+    /// A token of the owner of another company, `company`, in the same database.
+    pub async fn other_owner(&self, company: &str) -> String {
+        owner_token(&self.database_url, company).await.1
+    }
+
     /// Opens the database directly, for what the API does not show (counters, integrity).
     pub async fn db(&self) -> kring_server::Db {
         kring_server::Db::connect(&self.database_url)
@@ -95,9 +100,9 @@ impl Drop for Deployment {
     }
 }
 
-/// Migrates the database and makes an owner of "Crash Co"; their email and personal access
+/// Migrates the database and makes an owner of `company`; their email and personal access
 /// token.
-async fn owner_token(database_url: &str) -> (String, String) {
+async fn owner_token(database_url: &str, company: &str) -> (String, String) {
     let db = kring_server::Db::connect(database_url)
         .await
         .expect("connect");
@@ -105,7 +110,7 @@ async fn owner_token(database_url: &str) -> (String, String) {
     let email = format!("{}@crash.test", unique("owner"));
     kring_server::admin::create_user(
         &db,
-        "Crash Co",
+        company,
         "Owner",
         &email,
         "password123",
@@ -165,7 +170,7 @@ impl Server {
         let child = Command::new(env!("CARGO_BIN_EXE_kring"))
             .arg("serve")
             .args(["--bind", &format!("127.0.0.1:{}", self.port)])
-            .args(["--rate-limit", "1000000", "--concurrency-limit", "10000"])
+            .args(self.default_limits())
             .arg("--files-dir")
             .arg(&self.files_dir)
             .args(&self.args)
@@ -176,6 +181,16 @@ impl Server {
             .spawn()
             .expect("spawn kring serve");
         self.child = Some(child);
+    }
+
+    /// Limits high enough that a test's own requests never meet them, unless the test sets a
+    /// rate limit itself.
+    fn default_limits(&self) -> Vec<&'static str> {
+        if self.args.iter().any(|a| a == "--rate-limit") {
+            vec![]
+        } else {
+            vec!["--rate-limit", "1000000", "--concurrency-limit", "10000"]
+        }
     }
 
     /// Waits (at most 30 s) until `/ready` answers 200.
