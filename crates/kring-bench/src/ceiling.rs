@@ -21,9 +21,16 @@ struct Pools {
 }
 
 pub async fn router(url: &str) -> anyhow::Result<Router> {
-    let Db::Sqlite { read, write, .. } = Db::connect(url).await? else {
+    let Db::Sqlite { write, .. } = Db::connect(url).await? else {
         anyhow::bail!("the ceiling runs on SQLite");
     };
+    // Reads through sqlx's own pool, as a hand-written server would, with Kring's settings
+    // and size (Kring lends its read connections itself: `kring_server::db::Readers`).
+    let read = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(8)
+        .test_before_acquire(false)
+        .connect_with(kring_server::db::sqlite_options(url)?.read_only(true))
+        .await?;
     Ok(Router::new()
         .route("/api/customer", get(list).post(create))
         .route("/api/customer/{id}", get(show))

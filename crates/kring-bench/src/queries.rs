@@ -66,6 +66,9 @@ pub async fn run(
 ) -> anyhow::Result<Vec<(String, Stats)>> {
     let mut results = Vec::new();
     for (name, path) in requests(tier) {
+        if !crate::setup::chosen(&name) {
+            continue;
+        }
         let url = format!("{base}{path}");
         let probe: serde_json::Value = client
             .get(&url)

@@ -241,11 +241,8 @@ pub async fn scenarios(
         ),
     ];
     let counter = Counter::start(sqlite).await?;
-    // `KRING_BENCH_ONLY=customer/{id}` runs only the scenarios whose name holds it (to profile
-    // one request).
-    let only = std::env::var("KRING_BENCH_ONLY").unwrap_or_default();
     let mut scenarios = Vec::new();
-    for (name, build, on_ceiling) in table.into_iter().filter(|(name, ..)| name.contains(&only)) {
+    for (name, build, on_ceiling) in table.into_iter().filter(|(name, ..)| chosen(name)) {
         let statements = counter
             .statements(&build(client, &counter.base, sqlite))
             .await?;
@@ -305,4 +302,11 @@ impl Counter {
             None => String::new(),
         })
     }
+}
+
+/// `KRING_BENCH_ONLY=customer/{id}` runs only the scenarios whose name holds it (to profile
+/// one request); `a|b` those that hold either. Unset, every scenario runs.
+pub fn chosen(name: &str) -> bool {
+    let only = std::env::var("KRING_BENCH_ONLY").unwrap_or_default();
+    only.split('|').any(|part| name.contains(part))
 }

@@ -40,12 +40,15 @@ pub async fn backup(db: &Db, to: &Path, files: Option<(&Path, &Path)>) -> Result
     let partial = with_suffix(to, ".partial");
     let _ = std::fs::remove_file(&partial);
     let target = text_of(&partial)?;
-    sqlx::query(AssertSqlSafe(format!(
+    let mut lent = read.lend().await?;
+    let copied = sqlx::query(AssertSqlSafe(format!(
         "VACUUM INTO '{}'",
         target.replace('\'', "''")
     )))
-    .execute(read)
-    .await?;
+    .execute(lent.connection()?)
+    .await;
+    lent.settle(&copied);
+    copied?;
     check_integrity(&partial).await?;
     sync_file(&partial)?;
     std::fs::rename(&partial, to).map_err(|e| io("naming the backup", to, e))?;

@@ -5,6 +5,7 @@
 mod budget;
 pub mod dialect;
 mod migrate;
+mod readers;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::error::Error;
 
 pub use budget::{Deadline, Place};
 pub use migrate::migrate;
+pub use readers::Readers;
 
 use budget::{Admission, Watch};
 
@@ -41,7 +43,7 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub enum Db {
     Sqlite {
-        read: SqlitePool,
+        read: Readers,
         write: SqlitePool,
         counts: Arc<Counts>,
         access: Access,
@@ -300,20 +302,15 @@ impl Db {
         options: SqliteConnectOptions,
         query_timeout: Duration,
     ) -> Result<Db, Error> {
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-16000")
-            // Scans read the file through one shared mapping instead of copying its pages into
-            // every connection's cache (a filtered list over 100,000 rows: 100 ms to 30 ms).
-            .pragma("mmap_size", "268435456");
+        let options = sqlite_settings(options);
         let tainted = Arc::new(AtomicBool::new(false));
         let seen = tainted.clone();
+        // No ping before a connection is handed out: a SQLite connection is a file handle that
+        // cannot have hung up, and sqlx's ping is a round trip to the connection's worker
+        // thread, one more thread hop for every statement.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             // A commit that failed (a full disk) can leave the connection believing it is still
             // in a transaction, and every later write would fail: replace it instead.
             .before_acquire(move |_, _| {
@@ -323,11 +320,7 @@ impl Db {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(SQLITE_READERS)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.read_only(true))
-            .await?;
+        let read = Readers::open(options.read_only(true), SQLITE_READERS).await?;
         Ok(Db::Sqlite {
             read,
             write,
@@ -493,7 +486,7 @@ impl Db {
         let fetched = match self {
             Db::Sqlite { read, counts, .. } => {
                 counts.reads.fetch_add(1, Ordering::Relaxed);
-                sqlite::fetch(read, sql, types).await
+                sqlite::fetch_lent(read, sql, types).await
             }
             Db::Postgres { pool, counts, .. } => {
                 counts.reads.fetch_add(1, Ordering::Relaxed);
@@ -639,6 +632,26 @@ impl Db {
             Db::Postgres { pool, .. } => pool.close().await,
         }
     }
+}
+
+/// Kring's settings for every SQLite connection to the database `url` names.
+pub fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, Error> {
+    Ok(sqlite_settings(
+        SqliteConnectOptions::from_str(url).map_err(Error::config)?,
+    ))
+}
+
+fn sqlite_settings(options: SqliteConnectOptions) -> SqliteConnectOptions {
+    options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("cache_size", "-16000")
+        // Scans read the file through one shared mapping instead of copying its pages into
+        // every connection's cache (a filtered list over 100,000 rows: 100 ms to 30 ms).
+        .pragma("mmap_size", "268435456")
 }
 
 /// Something reads can run on: the pools, or a transaction (which then sees its own writes).
@@ -891,6 +904,34 @@ mod sqlite {
         let rows = sqlx::query_with(AssertSqlSafe(sql.text), sqlite_values(sql.values))
             .fetch_all(executor)
             .await?;
+        decode(&rows, types)
+    }
+
+    /// Runs `sql` on a lent read connection.
+    pub async fn fetch_lent(
+        readers: &Readers,
+        sql: Sql,
+        types: &[ColumnType],
+    ) -> Result<Vec<Vec<Value>>, Error> {
+        let mut lent = readers.lend().await?;
+        let fetched = rows(lent.connection()?, sql).await;
+        lent.settle(&fetched);
+        decode(&fetched?, types)
+    }
+
+    async fn rows(
+        connection: &mut sqlx::SqliteConnection,
+        sql: Sql,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
+        sqlx::query_with(AssertSqlSafe(sql.text), sqlite_values(sql.values))
+            .fetch_all(connection)
+            .await
+    }
+
+    fn decode(
+        rows: &[sqlx::sqlite::SqliteRow],
+        types: &[ColumnType],
+    ) -> Result<Vec<Vec<Value>>, Error> {
         rows.iter()
             .map(|row| {
                 decode_row!(row, types, |i|
@@ -901,52 +942,42 @@ mod sqlite {
     }
 
     /// Runs `sql` on a read connection whose progress callback stops it at the deadline or
-    /// when this future is dropped. A connection left running an abandoned statement is taken
-    /// out of the pool, never handed to another request.
+    /// when this future is dropped. A connection left running an abandoned statement is
+    /// closed, never lent to another request.
     pub async fn fetch_within(
-        pool: &SqlitePool,
+        readers: &Readers,
         sql: Sql,
         types: &[ColumnType],
         deadline: Deadline,
     ) -> Result<Vec<Vec<Value>>, Error> {
-        let connection = acquire_by(pool.acquire(), deadline).await?;
+        let mut lent = readers.lend_by(deadline.instant()).await?;
         let watch = Watch::new(deadline);
-        let mut held = Held {
-            connection: Some(connection),
-            watch: watch.clone(),
-        };
-        let connection = held.connection()?;
         let seen = watch.clone();
+        let connection = lent.connection()?;
         connection
             .lock_handle()
             .await?
             .set_progress_handler(PROGRESS_STEPS, move || seen.keep_going());
-        let fetched = fetch(&mut **connection, sql, types).await;
+        // Dropped mid-statement (the request went away), `lent` is not settled and the
+        // connection is closed; the callback stops the statement at once.
+        let _abandoned = Abandon(watch.clone());
+        let fetched = rows(connection, sql).await;
         watch.finish();
-        timed_out(fetched, deadline)
+        lent.settle(&fetched);
+        timed_out(
+            fetched
+                .map_err(Error::from)
+                .and_then(|rows| decode(&rows, types)),
+            deadline,
+        )
     }
 
-    struct Held {
-        connection: Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>,
-        watch: Arc<Watch>,
-    }
+    /// Marks the watch abandoned when the statement's future is dropped before it finished.
+    struct Abandon(Arc<Watch>);
 
-    impl Held {
-        fn connection(&mut self) -> Result<&mut sqlx::pool::PoolConnection<sqlx::Sqlite>, Error> {
-            self.connection
-                .as_mut()
-                .ok_or_else(|| Error::Internal("connection already released".into()))
-        }
-    }
-
-    impl Drop for Held {
+    impl Drop for Abandon {
         fn drop(&mut self) {
-            if self.watch.abandon()
-                && let Some(connection) = self.connection.take()
-            {
-                // Closing waits for the interrupted statement; the pool opens a fresh one.
-                drop(connection.detach());
-            }
+            self.0.abandon();
         }
     }
 }
