@@ -8,7 +8,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use kring_server::Db;
 use kring_server::auth::sha256_hex;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
@@ -21,16 +20,19 @@ struct Pools {
 }
 
 pub async fn router(url: &str) -> anyhow::Result<Router> {
-    let Db::Sqlite { write, .. } = Db::connect(url).await? else {
-        anyhow::bail!("the ceiling runs on SQLite");
+    // sqlx's own pools, as a hand-written server would use them, with Kring's connection
+    // settings and sizes: eight readers, one writer (Kring lends its read connections itself
+    // and commits concurrent writes together: `kring_server::db::{Readers, Writer}`).
+    let options = kring_server::db::sqlite_options(url)?;
+    let pool = |size| {
+        sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(size)
+            .test_before_acquire(false)
     };
-    // Reads through sqlx's own pool, as a hand-written server would, with Kring's settings
-    // and size (Kring lends its read connections itself: `kring_server::db::Readers`).
-    let read = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(8)
-        .test_before_acquire(false)
-        .connect_with(kring_server::db::sqlite_options(url)?.read_only(true))
+    let read = pool(8)
+        .connect_with(options.clone().read_only(true))
         .await?;
+    let write = pool(1).connect_with(options).await?;
     Ok(Router::new()
         .route("/api/customer", get(list).post(create))
         .route("/api/customer/{id}", get(show))

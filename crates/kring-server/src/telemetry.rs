@@ -86,6 +86,12 @@ pub fn statement(kind: &'static str, took: Duration) {
     histogram!("kring_db_statement_duration_seconds", "kind" => kind).record(took.as_secs_f64());
 }
 
+/// One SQLite group commit: how many requests' transactions its one `COMMIT` held.
+pub fn committed_together(units: usize) {
+    let units = u32::try_from(units).unwrap_or(u32::MAX);
+    histogram!("kring_db_commit_units").record(f64::from(units));
+}
+
 /// Waiting for a pooled connection, by pool (`read` or `write`).
 pub fn pool_wait(pool: &'static str, took: Duration) {
     histogram!("kring_db_pool_wait_seconds", "pool" => pool).record(took.as_secs_f64());

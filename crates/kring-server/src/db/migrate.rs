@@ -236,7 +236,10 @@ fn migrator(backend: Backend) -> Result<Migrator, Error> {
 /// up to date, as a server or `kring migrate` needs.
 pub async fn migrate(db: &Db) -> Result<(), Error> {
     match db {
-        Db::Sqlite { write, .. } => migrator(Backend::Sqlite)?.run(write).await?,
+        Db::Sqlite { write, .. } => {
+            let mut writer = write.exclusive().await?;
+            migrator(Backend::Sqlite)?.run(writer.connection()?).await?
+        }
         Db::Postgres { pool, .. } => {
             // A migration may rebuild an index over a large table: no statement budget here.
             let mut connection = pool.acquire().await?;

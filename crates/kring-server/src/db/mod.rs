@@ -6,6 +6,7 @@ mod budget;
 pub mod dialect;
 mod migrate;
 mod readers;
+mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -17,8 +18,8 @@ use kring_core::schema::ColumnType;
 use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
 use sea_query_sqlx::{SqlxBinder, SqlxValues};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, PgPool, Row as _, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, PgPool, Row as _};
 
 use crate::config::DEFAULT_QUERY_TIMEOUT;
 use crate::error::Error;
@@ -26,6 +27,7 @@ use crate::error::Error;
 pub use budget::{Deadline, Place};
 pub use migrate::migrate;
 pub use readers::Readers;
+pub use writer::Writer;
 
 use budget::{Admission, Watch};
 
@@ -44,13 +46,10 @@ pub enum Backend {
 pub enum Db {
     Sqlite {
         read: Readers,
-        write: SqlitePool,
+        write: Writer,
         counts: Arc<Counts>,
         access: Access,
         bounds: Bounds,
-        /// Set when the writer connection may be left inside a failed transaction: the pool
-        /// then closes it instead of handing it out again.
-        tainted: Arc<AtomicBool>,
         space: Space,
     },
     Postgres {
@@ -303,23 +302,7 @@ impl Db {
         query_timeout: Duration,
     ) -> Result<Db, Error> {
         let options = sqlite_settings(options);
-        let tainted = Arc::new(AtomicBool::new(false));
-        let seen = tainted.clone();
-        // No ping before a connection is handed out: a SQLite connection is a file handle that
-        // cannot have hung up, and sqlx's ping is a round trip to the connection's worker
-        // thread, one more thread hop for every statement.
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            // A commit that failed (a full disk) can leave the connection believing it is still
-            // in a transaction, and every later write would fail: replace it instead.
-            .before_acquire(move |_, _| {
-                let fresh = !seen.swap(false, Ordering::SeqCst);
-                Box::pin(async move { Ok(fresh) })
-            })
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
-            .await?;
+        let write = Writer::open(options.clone()).await?;
         let read = Readers::open(options.read_only(true), SQLITE_READERS).await?;
         Ok(Db::Sqlite {
             read,
@@ -328,7 +311,6 @@ impl Db {
             // One process serves a SQLite database: every change is this process's own.
             access: Access::new(true),
             bounds: Bounds::new(query_timeout, sqlite_places()),
-            tainted,
             space: Space::default(),
         })
     }
@@ -393,7 +375,6 @@ impl Db {
                 write,
                 access,
                 bounds,
-                tainted,
                 space,
                 ..
             } => Db::Sqlite {
@@ -402,7 +383,6 @@ impl Db {
                 counts: Arc::default(),
                 access: access.clone(),
                 bounds: bounds.clone(),
-                tainted: tainted.clone(),
                 space: space.clone(),
             },
             Db::Postgres {
@@ -502,18 +482,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, Error> {
         let waiting = Instant::now();
         let conn = match self {
-            Db::Sqlite { write, tainted, .. } => {
-                let begun = match write.begin_with("BEGIN IMMEDIATE").await {
-                    Ok(tx) => tx,
-                    // The connection was left mid-transaction by a failure the pool had not
-                    // heard of yet: mark it, and the retry gets a fresh one.
-                    Err(_) => {
-                        tainted.store(true, Ordering::SeqCst);
-                        write.begin_with("BEGIN IMMEDIATE").await?
-                    }
-                };
-                Conn::Sqlite(begun, tainted.clone())
-            }
+            Db::Sqlite { write, .. } => Conn::Sqlite(write.begin().await?),
             Db::Postgres { pool, .. } => Conn::Postgres(pool.begin().await?),
         };
         crate::telemetry::pool_wait("write", waiting.elapsed());
@@ -532,10 +501,10 @@ impl Db {
     pub fn pools(&self) -> Vec<(&'static str, u32, u32)> {
         let idle = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         match self {
-            Db::Sqlite { read, write, .. } => vec![
-                ("read", read.size(), idle(read.num_idle())),
-                ("write", write.size(), idle(write.num_idle())),
-            ],
+            Db::Sqlite { read, write, .. } => vec![("read", read.size(), idle(read.num_idle())), {
+                let (open, free) = write.state();
+                ("write", open, free)
+            }],
             Db::Postgres { pool, .. } => vec![("all", pool.size(), idle(pool.num_idle()))],
         }
     }
@@ -734,7 +703,7 @@ pub struct Counts {
 }
 
 enum Conn {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>, Arc<AtomicBool>),
+    Sqlite(writer::Unit),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
@@ -755,7 +724,7 @@ impl Tx {
         self.counted();
         let started = Instant::now();
         let fetched = match &mut self.conn {
-            Conn::Sqlite(tx, _) => sqlite::fetch(&mut **tx, sql, types).await,
+            Conn::Sqlite(unit) => sqlite::fetch(unit.connection()?, sql, types).await,
             Conn::Postgres(tx) => postgres::fetch(&mut **tx, sql, types).await,
         };
         crate::telemetry::statement("write", started.elapsed());
@@ -768,19 +737,24 @@ impl Tx {
         self.counted();
         let started = Instant::now();
         let executed = match &mut self.conn {
-            Conn::Sqlite(tx, _) => {
-                sqlx::query_with(AssertSqlSafe(sql.text), sqlite_values(sql.values))
-                    .execute(&mut **tx)
-                    .await
-            }
-            .map(|done| done.rows_affected()),
+            Conn::Sqlite(unit) => match unit.connection() {
+                Ok(connection) => {
+                    sqlx::query_with(AssertSqlSafe(sql.text), sqlite_values(sql.values))
+                        .execute(connection)
+                        .await
+                        .map(|done| done.rows_affected())
+                        .map_err(Error::from)
+                }
+                Err(e) => Err(e),
+            },
             Conn::Postgres(tx) => sqlx::query_with(AssertSqlSafe(sql.text), sql.values)
                 .execute(&mut **tx)
                 .await
-                .map(|done| done.rows_affected()),
+                .map(|done| done.rows_affected())
+                .map_err(Error::from),
         };
         crate::telemetry::statement("write", started.elapsed());
-        self.space.noted(executed.map_err(Error::from))
+        self.space.noted(executed)
     }
 
     /// Runs an `INSERT … RETURNING id` and returns the id.
@@ -812,7 +786,7 @@ impl Tx {
         self.counted();
         let (changes_access, access) = (self.changes_access, self.access.clone());
         let committed = match self.conn {
-            Conn::Sqlite(tx, tainted) => marked_on_failure(tx.commit().await, &tainted),
+            Conn::Sqlite(unit) => unit.commit().await,
             Conn::Postgres(tx) => Ok(tx.commit().await?),
         };
         // Even a commit that failed may have reached the database (a connection lost in
@@ -825,7 +799,7 @@ impl Tx {
 
     pub async fn rollback(self) -> Result<(), Error> {
         match self.conn {
-            Conn::Sqlite(tx, tainted) => marked_on_failure(tx.rollback().await, &tainted),
+            Conn::Sqlite(unit) => unit.rollback().await,
             Conn::Postgres(tx) => Ok(tx.rollback().await?),
         }
     }
@@ -849,15 +823,6 @@ async fn without_value_histograms(tx: &mut Tx) -> Result<u64, Error> {
             .await;
     }
     Ok(0)
-}
-
-/// The end of a SQLite transaction; when it failed, the writer connection is marked so that
-/// the pool replaces it (SQLite may have rolled back on its own and left sqlx's count behind).
-fn marked_on_failure(ended: Result<(), sqlx::Error>, tainted: &AtomicBool) -> Result<(), Error> {
-    ended.map_err(|e| {
-        tainted.store(true, Ordering::SeqCst);
-        e.into()
-    })
 }
 
 /// What `/ready` learns from the database: whether a read and a write transaction each

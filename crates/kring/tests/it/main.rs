@@ -25,6 +25,7 @@ mod dataset;
 mod differential;
 mod errors;
 mod field_values;
+mod group_commit;
 mod hardening;
 mod idempotency;
 mod limits;

@@ -242,6 +242,12 @@ async fn metrics_are_scraped_and_read_by_a_prometheus_parser(backend: Backend) {
         "the failed delivery waits for its retry"
     );
     assert_eq!(count("kring_webhooks_disabled", &[]), 0.0);
+    if backend == Backend::Sqlite {
+        assert!(
+            count("kring_db_commit_units_count", &[]) >= 1.0,
+            "SQLite's group commits are counted"
+        );
+    }
     assert_eq!(
         count(
             "kring_http_request_duration_seconds_count",
