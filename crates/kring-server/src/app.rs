@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::db::{self, Db};
 use crate::error::Error;
 use crate::files;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::{routes, webhooks};
 
 /// Makes _ring_ the process's TLS crypto provider, which every `reqwest` client needs before it
@@ -50,7 +50,7 @@ pub async fn prepare(config: Config) -> Result<AppState, Error> {
     files.sweep_staging().await;
     let link_key = files::link_key(&db).await?;
     let principals = Arc::new(Principals::new(config.principal_cache));
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         db,
         principals,
         config: Arc::new(config),
@@ -59,7 +59,7 @@ pub async fn prepare(config: Config) -> Result<AppState, Error> {
         egress,
         files: Arc::new(files),
         link_key: Arc::new(link_key),
-    })
+    }))
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes in-flight requests, stops the
@@ -90,10 +90,10 @@ pub async fn serve(
     let db = state.db.clone();
     let statistics = tokio::spawn(keep_statistics_fresh(db.clone()));
     let access = tokio::spawn(hear_access_changes(db.clone()));
-    let worker = AppState {
+    let worker = AppState::new(Shared {
         db: state.db.for_background(),
-        ..state.clone()
-    };
+        ..Shared::clone(&state)
+    });
     let (stop_deliveries, stop) = tokio::sync::watch::channel(false);
     let deliveries = tokio::spawn(webhooks::run(worker, stop));
     let file_sweeper = tokio::spawn(sweep_files(state.db.for_background(), state.files.clone()));

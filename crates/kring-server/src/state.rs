@@ -9,9 +9,26 @@ use crate::db::Db;
 use crate::files;
 use crate::webhooks::egress::Egress;
 
-/// What every handler can reach. Cheap to clone.
+/// What every handler can reach. One pointer: axum clones it for every extractor and layer.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+#[derive(Clone)]
+pub struct Shared {
     pub db: Db,
     pub config: Arc<Config>,
     pub limiter: Arc<rate_limit::Limiter>,

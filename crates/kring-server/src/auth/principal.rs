@@ -77,23 +77,28 @@ impl Principal {
     pub fn readable(&self) -> Vec<&'static str> {
         REGISTRY
             .iter()
-            .filter(|def| !def.actions().is_empty())
-            .filter(|def| self.holds(&def.permission(Action::View)))
-            .filter(|def| grants(&self.grants.scopes, &def.scope(Action::View)))
+            .filter(|def| self.may_read(def))
             .map(|def| def.name)
             .collect()
+    }
+
+    /// Whether `def` is a routed resource the principal may read.
+    fn may_read(&self, def: &ResourceDef) -> bool {
+        !def.actions().is_empty()
+            && self.holds(&def.permission(Action::View))
+            && grants(&self.grants.scopes, &def.scope(Action::View))
     }
 
     /// Refuses a plan that reads routed resources the principal may not read, through `with`, a
     /// dotted `show`, `count` or a filter's path (T19: related records appear only to those who
     /// may see them). Resources without routes are part of their parent.
     pub fn may_reach(&self, plan: &Plan) -> Result<(), Error> {
-        let readable = self.readable();
         let all_readable = plan
             .reached()
             .into_iter()
-            .filter(|name| find(name).is_some_and(|def| def.routes != Routes::None))
-            .all(|name| readable.contains(&name));
+            .filter_map(find)
+            .filter(|def| def.routes != Routes::None)
+            .all(|def| self.may_read(def));
         if all_readable {
             Ok(())
         } else {

@@ -289,11 +289,30 @@ async fn log_request(mut request: Request, next: Next) -> Response {
 #[derive(Clone)]
 struct RandomRequestId;
 
+/// Request ids are this process's random prefix and a count: unique across instances and
+/// restarts without reading the system's random source for every request.
+fn next_request_id() -> String {
+    static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        // Without a random source, the time still tells processes apart.
+        if getrandom::fill(&mut bytes).is_err() {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |t| t.subsec_nanos());
+            bytes = u64::from(nanos).to_le_bytes();
+        }
+        u64::from_le_bytes(bytes)
+    });
+    let count = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix:016x}{count:016x}")
+}
+
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).ok()?;
-        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        HeaderValue::from_str(&id).ok().map(RequestId::new)
+        HeaderValue::from_str(&next_request_id())
+            .ok()
+            .map(RequestId::new)
     }
 }
