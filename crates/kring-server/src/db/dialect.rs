@@ -90,7 +90,8 @@ pub fn float_type(backend: Backend) -> &'static str {
 /// it where a check and a write must not interleave; SQLite runs one write at a time anyway, so
 /// there it is nothing.
 pub async fn lock_until_commit(tx: &mut super::Tx, key: i64) -> Result<(), crate::error::Error> {
-    if tx.backend() == Backend::Postgres {
+    // Held until commit already: taking it again would be one more round trip for nothing.
+    if tx.backend() == Backend::Postgres && tx.first_lock_of(key) {
         tx.execute(&super::Raw::new(
             "SELECT pg_advisory_xact_lock(?)",
             vec![key.into()],

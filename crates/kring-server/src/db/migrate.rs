@@ -203,6 +203,14 @@ const MIGRATIONS: &[(i64, &str, Source)] = &[
             postgres: None,
         },
     ),
+    (
+        18,
+        "events fill the outbox",
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0018_events_fill_the_outbox.sql"),
+            postgres: include_str!("../../migrations/postgres/0018_events_fill_the_outbox.sql"),
+        },
+    ),
 ];
 
 fn migrator(backend: Backend) -> Result<Migrator, Error> {

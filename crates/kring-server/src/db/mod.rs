@@ -494,6 +494,7 @@ impl Db {
             counts,
             access: self.access().clone(),
             changes_access: false,
+            locks: Vec::new(),
         })
     }
 
@@ -657,6 +658,8 @@ pub struct Tx {
     access: Access,
     /// This transaction changes what tokens act as (see [`Tx::changes_access`]).
     changes_access: bool,
+    /// The advisory locks taken so far (see [`Tx::first_lock_of`]).
+    locks: Vec<i64>,
 }
 
 /// The PostgreSQL channel on which an instance announces a committed change to what tokens
@@ -768,6 +771,15 @@ impl Tx {
 
     fn counted(&self) {
         self.counts.in_transactions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Notes the lock `key` as taken in this transaction; false if it already was.
+    pub fn first_lock_of(&mut self, key: i64) -> bool {
+        if self.locks.contains(&key) {
+            return false;
+        }
+        self.locks.push(key);
+        true
     }
 
     /// Marks this transaction as changing what tokens act as (a revoked token, a user's role, a

@@ -6,7 +6,7 @@
 //! the `previous` values; a deletion keeps the last state as a tombstone.
 
 use chrono::Utc;
-use kring_core::resource::{Action, ResourceDef, Routes};
+use kring_core::resource::{ResourceDef, Routes};
 use serde_json::{Map, Value as Json, json};
 
 use crate::db::{Raw, Tx, dialect};
@@ -50,44 +50,22 @@ pub async fn record(tx: &mut Tx, tenant: Tenant, change: Change<'_>) -> Result<(
         .map(|p| Json::Array(p.keys().map(|k| Json::String(k.clone())).collect()).to_string());
     let name = format!("{}.{}", change.def.name, change.event.name());
     let now = Utc::now();
-    let event_id = tx
-        .insert(&Raw::new(
-            "INSERT INTO events (company_id, resource, record_id, event, data, changed_fields, \
-         previous, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            vec![
-                tenant.company_id.into(),
-                change.def.name.into(),
-                change.id.into(),
-                name.clone().into(),
-                Json::Object(change.data.clone()).to_string().into(),
-                changed.into(),
-                change
-                    .previous
-                    .map(|p| Json::Object(p.clone()).to_string())
-                    .into(),
-                now.into(),
-            ],
-        ))
-        .await?;
-    // The outbox, in the same transaction: one delivery per subscription to this event whose
-    // owner's role may read the resource (a payload holds only what its owner may read).
+    // The outbox rows come with it, in the same statement: the trigger of migration 18.
     tx.execute(&Raw::new(
-        "INSERT INTO webhook_deliveries (company_id, webhook_id, event_id, status, attempts, \
-         next_attempt_at, created_at, updated_at) \
-         SELECT w.company_id, w.id, ?, 'pending', 0, ?, ?, ? FROM webhooks w \
-         WHERE w.company_id = ? AND w.event = ? AND w.active = ? AND EXISTS (\
-         SELECT 1 FROM users u JOIN role_permissions rp ON rp.role_id = u.role_id \
-         JOIN permissions p ON p.id = rp.permission_id \
-         WHERE u.id = w.user_id AND u.company_id = w.company_id AND p.name = ?)",
+        "INSERT INTO events (company_id, resource, record_id, event, data, changed_fields, \
+         previous, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         vec![
-            event_id.into(),
-            now.into(),
-            now.into(),
-            now.into(),
             tenant.company_id.into(),
+            change.def.name.into(),
+            change.id.into(),
             name.into(),
-            true.into(),
-            change.def.permission(Action::View).into(),
+            Json::Object(change.data.clone()).to_string().into(),
+            changed.into(),
+            change
+                .previous
+                .map(|p| Json::Object(p.clone()).to_string())
+                .into(),
+            now.into(),
         ],
     ))
     .await?;

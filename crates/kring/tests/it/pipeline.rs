@@ -12,7 +12,8 @@ backend_tests!(
     a_request_authenticates_with_one_statement,
     checks_after_authentication_read_nothing,
     the_principal_comes_before_the_path,
-    every_routed_resource_can_be_subscribed_to
+    every_routed_resource_can_be_subscribed_to,
+    a_create_is_a_fixed_number_of_statements
 );
 
 /// The statements the pools ran for one request.
@@ -164,5 +165,58 @@ async fn every_routed_resource_can_be_subscribed_to(app: TestApp) {
             )
             .await;
         assert!(refused["errors"]["event"].is_array(), "{event}: {refused}");
+    }
+}
+
+/// A create's transaction: `BEGIN`, the company's custom fields, the row, its counter, its
+/// activity entry, its event (which fills the webhook outbox in the same statement) and
+/// `COMMIT`; on PostgreSQL also the lock that orders the company's events. However many
+/// subscriptions the event has, each gets its delivery.
+async fn a_create_is_a_fixed_number_of_statements(app: TestApp) {
+    let token = app.owner().await;
+    let create = |name: &str| Some(json!({ "name": name }));
+    app.expect(
+        StatusCode::CREATED,
+        "POST",
+        &token,
+        "/api/customer",
+        create("Warm BV"),
+    )
+    .await;
+    let mut hooks = Vec::new();
+    for n in 0..3 {
+        let hook =
+            json!({"url": format!("https://example.com/hook/{n}"), "event": "customer.created"});
+        let made = app
+            .expect(
+                StatusCode::CREATED,
+                "POST",
+                &token,
+                "/api/webhook",
+                Some(hook),
+            )
+            .await;
+        hooks.push(made["id"].as_i64().expect("id"));
+    }
+    let before = app.db.transaction_statements();
+    app.expect(
+        StatusCode::CREATED,
+        "POST",
+        &token,
+        "/api/customer",
+        create("Counted BV"),
+    )
+    .await;
+    let statements = app.db.transaction_statements() - before;
+    let expected = match app.db.backend() {
+        kring_server::db::Backend::Sqlite => 7,
+        kring_server::db::Backend::Postgres => 8,
+    };
+    assert_eq!(statements, expected);
+    for hook in hooks {
+        let (_, deliveries) = app
+            .get(&token, &format!("/api/webhook/{hook}/deliveries"))
+            .await;
+        assert_eq!(deliveries["total"], 1, "{deliveries}");
     }
 }
