@@ -139,7 +139,9 @@ impl FileStore {
         })
     }
 
-    /// Moves a staged file to its company's objects, inside the write that keeps it.
+    /// Moves a staged file to its company's objects, before the write that records it begins:
+    /// a directory sync or a bucket upload must not hold the database (on SQLite, the one
+    /// writer every write waits for). The row commits after the file is in place (C2).
     pub async fn keep(
         &self,
         company_id: i64,
@@ -387,13 +389,9 @@ pub struct NewMedia<'a> {
     pub mime_type: &'a str,
 }
 
-/// Records a staged file as a `media` row of `model_id` and moves it into place, in `tx`.
-pub async fn attach(
-    tx: &mut Tx,
-    store: &FileStore,
-    tenant: Tenant,
-    media: NewMedia<'_>,
-) -> Result<(), Error> {
+/// Records a kept file ([`FileStore::keep`], before the transaction began) as a `media` row of
+/// `model_id`, in `tx`.
+pub async fn record(tx: &mut Tx, tenant: Tenant, media: NewMedia<'_>) -> Result<(), Error> {
     let now = Utc::now();
     let size = i64::try_from(media.staged.size).unwrap_or(i64::MAX);
     tx.insert(&Raw::new(
@@ -415,9 +413,7 @@ pub async fn attach(
         ],
     ))
     .await?;
-    store
-        .keep(tenant.company_id, media.staged, media.mime_type)
-        .await
+    Ok(())
 }
 
 /// Deletes the media rows of a customer's collection (a replaced photo, a file field's files);

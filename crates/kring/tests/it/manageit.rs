@@ -37,6 +37,7 @@ backend_tests!(
     query_parameters_name_what_manageit_shows,
     changes_only_manageit_shows_are_recorded_in_each_dialects_names,
     every_field_has_a_key_and_a_group_and_cirqll_shows_its_file_configuration,
+    files_are_kept_only_for_a_write_that_commits_and_names_them,
 );
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
@@ -2269,4 +2270,31 @@ async fn every_field_has_a_key_and_a_group_and_cirqll_shows_its_file_configurati
         ],
         "unique again (the refused field was never made)"
     );
+}
+
+/// A write's files are put in place before its transaction begins (so that no write holds the
+/// database through a directory sync or an upload to a bucket): a write refused after that
+/// leaves none of them behind, and one that commits keeps only those its record names.
+async fn files_are_kept_only_for_a_write_that_commits_and_names_them(app: TestApp) {
+    let token = app.owner().await;
+    let refused = person(Form::new(), "not-an-email")
+        .part("profile_photo_path", file(PNG, "me.png", "image/png"));
+    let (status, body) = post_form(&app, &token, "/api/customers", refused).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(stored_files(&app), Vec::<String>::new());
+    assert_eq!(media_count(&app).await, 0);
+
+    let unnamed = person(Form::new(), "kept@example.test")
+        .part("profile_photo_path", file(PNG, "me.png", "image/png"))
+        .part("attachment", file(PDF, "stray.pdf", "application/pdf"));
+    let (status, body) = post_form(&app, &token, "/api/customers", unnamed).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let files = stored_files(&app);
+    assert_eq!(files.len(), 1, "only the photo: {files:?}");
+    assert!(files[0].starts_with("objects/"), "{files:?}");
+    assert_eq!(media_count(&app).await, 1);
+    let photo = body["data"]["profile_photo_path"].as_str().expect("a link");
+    let response = app.client.get(photo).send().await.expect("download");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.bytes().await.expect("bytes").as_ref(), PNG);
 }

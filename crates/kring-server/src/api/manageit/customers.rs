@@ -21,7 +21,7 @@ use crate::engine::loader::{Load, Row, attach, load};
 use crate::engine::write::{self, Beside};
 use crate::engine::{self, by_id};
 use crate::error::Error;
-use crate::files::{self, FileStore, NewMedia};
+use crate::files::{self, NewMedia};
 use crate::http::unit_of_work::UnitOfWork;
 use crate::registry::defs::customer::CUSTOMER;
 use crate::registry::defs::customer_permission::PERMISSIONS;
@@ -318,8 +318,40 @@ async fn keep_echoed_photo(
 }
 
 /// Validates the input and writes the customer (new when `existing` is `None`) with its field
-/// values, files and permissions, in one transaction; returns its id.
+/// values, files and permissions, in one transaction; returns its id. The request's files are
+/// put in place first; those the committed record does not name (all of them, when the write
+/// fails) are removed again.
 pub async fn write_customer(
+    state: &AppState,
+    work: &mut UnitOfWork<'_>,
+    tenant: Tenant,
+    input: &mut Input,
+    existing: Option<i64>,
+) -> Result<i64, Error> {
+    let (kept, staged) = keep_staged(state, tenant, input).await;
+    let written = match staged {
+        Ok(()) => write_kept(state, work, tenant, input, existing).await,
+        Err(e) => Err(e),
+    };
+    let unrecorded: Vec<String> = match written {
+        Ok(_) => kept
+            .into_iter()
+            .filter(|key| input.take(key).is_some())
+            .collect(),
+        Err(_) => kept,
+    };
+    for key in &unrecorded {
+        input.take(key);
+        let _ = state.files.remove(tenant.company_id, key).await;
+    }
+    if written.is_ok() {
+        state.files.wake_sweeper();
+    }
+    written
+}
+
+/// [`write_customer`]'s transaction, its files already in place.
+async fn write_kept(
     state: &AppState,
     work: &mut UnitOfWork<'_>,
     tenant: Tenant,
@@ -353,7 +385,6 @@ pub async fn write_customer(
         input.kind(key)
     })
     .map_err(Error::Validation)?;
-    let mut kept = Vec::new();
     let written = async {
         let collections = collections(&checked);
         // An update writes what Cirqll's customer does not hold first, so that the record's
@@ -361,36 +392,27 @@ pub async fn write_customer(
         let id = match existing {
             Some(id) => {
                 let before = replace_permissions_of(&mut tx, tenant, id, &checked).await?;
-                keep_files(&mut tx, state, tenant, input, id, &collections, &mut kept).await?;
+                record_files(&mut tx, tenant, input, id, &collections).await?;
                 let beside = extras_changed(&checked, before.as_deref(), &collections);
                 write_row(&mut tx, tenant, Some(id), &checked, &beside).await?
             }
             None => {
                 let id = write_row(&mut tx, tenant, None, &checked, &Beside::default()).await?;
                 replace_permissions_of(&mut tx, tenant, id, &checked).await?;
-                keep_files(&mut tx, state, tenant, input, id, &collections, &mut kept).await?;
+                record_files(&mut tx, tenant, input, id, &collections).await?;
                 id
             }
         };
         Ok(id)
     }
     .await;
-    let committed = match written {
+    match written {
         Ok(id) => work
             .commit(tx, existing.is_none().then_some(id))
             .await
             .map(|()| id),
         Err(e) => Err(e),
-    };
-    if committed.is_ok() {
-        state.files.wake_sweeper();
-    } else {
-        // The rows are gone with the transaction; so must the files it had put in place.
-        for key in &kept {
-            let _ = state.files.remove(tenant.company_id, key).await;
-        }
     }
-    committed
 }
 
 /// The customer row and its field values, through the engine, with what the write changed
@@ -481,26 +503,47 @@ async fn replace_permissions_of(
     }
 }
 
-/// Puts each collection's uploads in place as the customer's media (replacing what the
-/// collection held), noting in `kept` each storage key put in place, for removal should the
-/// write not commit.
-async fn keep_files(
+/// Records each collection's uploads as the customer's media (replacing what the collection
+/// held).
+async fn record_files(
     tx: &mut Tx,
-    state: &AppState,
     tenant: Tenant,
     input: &mut Input,
     customer: i64,
     collections: &[(String, Vec<UploadedFile>)],
-    kept: &mut Vec<String>,
 ) -> Result<(), Error> {
     for (collection, files) in collections {
         files::forget(tx, tenant, "customer", customer, collection).await?;
         for file in files {
-            keep(tx, &state.files, tenant, input, customer, collection, file).await?;
-            kept.push(file.storage_key.clone());
+            record(tx, tenant, input, customer, collection, file).await?;
         }
     }
     Ok(())
+}
+
+/// Puts every file the request staged in place, before the write begins (see
+/// [`files::FileStore::keep`]); the storage keys kept, all of them unless an error stopped it.
+async fn keep_staged(
+    state: &AppState,
+    tenant: Tenant,
+    input: &Input,
+) -> (Vec<String>, Result<(), Error>) {
+    let mut kept = Vec::new();
+    for key in input.staged_keys() {
+        let Some(staged) = input.staged(&key) else {
+            continue;
+        };
+        let content_type = input.content_type(&key);
+        if let Err(e) = state
+            .files
+            .keep(tenant.company_id, staged, content_type)
+            .await
+        {
+            return (kept, Err(e));
+        }
+        kept.push(key);
+    }
+    (kept, Ok(()))
 }
 
 /// Jetstream's profile photo limit (`spec/manageit.md` §5.6): 1024 kilobytes.
@@ -539,10 +582,9 @@ fn engine_body(checked: &CustomerInput) -> (Map<String, Json>, Vec<(i64, StoredF
     (body, uploads)
 }
 
-/// Records one upload as the customer's media and moves it into place.
-async fn keep(
+/// Records one upload, kept before the transaction began, as the customer's media.
+async fn record(
     tx: &mut Tx,
-    store: &FileStore,
     tenant: Tenant,
     input: &mut Input,
     customer: i64,
@@ -551,19 +593,18 @@ async fn keep(
 ) -> Result<(), Error> {
     let staged = input
         .staged(&file.storage_key)
-        .ok_or_else(|| Error::Internal("an upload was kept twice".into()))?;
+        .ok_or_else(|| Error::Internal("an upload was recorded twice".into()))?;
     let name = files::display_name(&file.original_name);
-    let extension = kring_core::manageit::extension_of(&name);
     let media = NewMedia {
         model: "customer",
         model_id: customer,
         collection,
         name: &name,
         staged,
-        mime_type: files::content_type(staged.kind, extension.as_deref()),
+        mime_type: input.content_type(&file.storage_key),
     };
-    files::attach(tx, store, tenant, media).await?;
-    // In place now: no longer the request's to discard.
+    files::record(tx, tenant, media).await?;
+    // The record's now: no longer the request's to remove.
     input.take(&file.storage_key);
     Ok(())
 }

@@ -33,6 +33,8 @@ use crate::state::AppState;
 pub struct Input {
     pub values: Map<String, Json>,
     staged: HashMap<String, StagedFile>,
+    /// Each staged file's content type, as its media row records it (by its storage key).
+    content_types: HashMap<String, &'static str>,
     store: Arc<FileStore>,
 }
 
@@ -79,6 +81,19 @@ impl Input {
     pub fn take(&mut self, key: &str) -> Option<StagedFile> {
         self.staged.remove(key)
     }
+
+    /// A staged file's content type, from its bytes and its name's extension.
+    pub fn content_type(&self, key: &str) -> &'static str {
+        self.content_types
+            .get(key)
+            .copied()
+            .unwrap_or("application/octet-stream")
+    }
+
+    /// The storage keys of the files still in the request's hands.
+    pub fn staged_keys(&self) -> Vec<String> {
+        self.staged.keys().cloned().collect()
+    }
 }
 
 impl Drop for Input {
@@ -112,6 +127,7 @@ pub async fn read(request: Request, state: &AppState) -> Result<Input, Error> {
     let mut input = Input {
         values: Map::new(),
         staged: HashMap::new(),
+        content_types: HashMap::new(),
         store: state.files.clone(),
     };
     let shared = SharedBody::new(request.into_body());
@@ -306,6 +322,12 @@ async fn read_multipart(
             storage_key: staged.key.clone(),
             error: None,
         };
+        let extension =
+            kring_core::manageit::extension_of(&crate::files::display_name(&file.original_name));
+        input.content_types.insert(
+            staged.key.clone(),
+            crate::files::content_type(staged.kind, extension.as_deref()),
+        );
         input.staged.insert(staged.key.clone(), staged);
         form.complete_file(pending, file);
     }

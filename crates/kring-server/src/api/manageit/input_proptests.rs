@@ -47,6 +47,7 @@ fn read_body(content_type: &str, body: Vec<u8>, chunk: usize) -> Result<Map<Stri
         let mut input = Input {
             values: Map::new(),
             staged: HashMap::new(),
+            content_types: HashMap::new(),
             store: Arc::new(FileStore::new(&config).unwrap()),
         };
         let result = read_multipart(shared, content_type, &config, &mut input).await;
