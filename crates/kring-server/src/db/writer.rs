@@ -27,6 +27,8 @@ use crate::error::Error;
 const MOST_UNITS: usize = 64;
 /// How long a batch stays open for more units while requests keep queueing.
 const LONGEST_BATCH: Duration = Duration::from_millis(10);
+/// How long a request waits for the writer before it is told the database is busy (503).
+const WAIT_FOR_WRITER: Duration = Duration::from_secs(30);
 
 /// The writer connection and its batch.
 #[derive(Clone, Debug)]
@@ -82,8 +84,10 @@ impl Writer {
 
     /// Starts one unit (a savepoint in the open batch, or in a new one).
     pub async fn begin(&self) -> Result<Unit, Error> {
-        let mut batch = self.take().await;
-        batch.settle().await?;
+        let Ok(mut batch) = tokio::time::timeout(WAIT_FOR_WRITER, self.take()).await else {
+            return Err(Error::Unavailable("database pool timed out".into()));
+        };
+        batch.settle().await;
         batch.open_unit(&self.0.options).await?;
         Ok(Unit {
             batch: Some(batch),
@@ -94,7 +98,7 @@ impl Writer {
     /// The writer outside any batch, for what cannot run in one (migrations).
     pub async fn exclusive(&self) -> Result<Exclusive, Error> {
         let mut batch = self.take().await;
-        batch.settle().await?;
+        batch.settle().await;
         batch.commit().await;
         batch.connection(&self.0.options).await?;
         Ok(Exclusive(batch))
@@ -113,7 +117,7 @@ impl Writer {
 
     pub async fn close(&self) {
         let mut batch = self.take().await;
-        let _ = batch.settle().await;
+        batch.settle().await;
         batch.commit().await;
         if let Some(connection) = batch.connection.take() {
             let _ = connection.close().await;
@@ -193,25 +197,23 @@ impl Batch {
         Ok(())
     }
 
-    /// Undoes the savepoint of a unit that was dropped inside it.
-    async fn settle(&mut self) -> Result<(), Error> {
+    /// Undoes the savepoint of a unit that was dropped inside it. When that fails, SQLite has
+    /// ended the whole transaction on its own (a full disk, an I/O error): the units released
+    /// into it are gone too, and are told so; whoever settles starts afresh.
+    async fn settle(&mut self) {
         if !std::mem::take(&mut self.undo) {
-            return Ok(());
+            return;
         }
         let Some(connection) = self.connection.as_mut() else {
-            return Ok(());
+            return;
         };
         let undone = match execute(connection, "ROLLBACK TO unit").await {
             Ok(()) => execute(connection, "RELEASE unit").await,
             Err(e) => Err(e),
         };
         if let Err(e) = undone {
-            // SQLite ended the whole transaction on its own (a full disk, an I/O error): the
-            // units released into it are gone too.
             self.fail(&e).await;
-            return Err(e);
         }
-        Ok(())
     }
 
     /// Commits the batch, if one is open, and answers its units.
@@ -316,11 +318,11 @@ impl Unit {
             return Ok(());
         };
         batch.undo = true;
-        let settled = batch.settle().await;
+        batch.settle().await;
         if self.writer.waiting.load(Ordering::SeqCst) == 0 {
             batch.commit().await;
         }
-        settled
+        Ok(())
     }
 }
 
@@ -354,7 +356,7 @@ async fn commit_orphans(writer: Weak<Shared>, orphaned: Arc<Notify>) {
             return;
         };
         let mut batch = shared.batch.clone().lock_owned().await;
-        let _ = batch.settle().await;
+        batch.settle().await;
         if shared.waiting.load(Ordering::SeqCst) == 0 {
             batch.commit().await;
         }

@@ -131,3 +131,56 @@ async fn units_in_one_batch_keep_or_undo_only_their_own_work() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// A full disk can make SQLite end the whole batch on its own, savepoints and all: the unit
+/// that found it so fails (507), and the next unit, even one that takes the writer before
+/// anything else runs (one thread), starts a batch afresh instead of failing on the old one.
+#[tokio::test]
+async fn a_unit_after_sqlite_ended_the_batch_on_its_own_starts_afresh() {
+    use kring_server::db::Raw;
+    let (url, dir) = fresh_database(Backend::Sqlite).await.expect("sqlite");
+    let db = kring_server::Db::connect(&url).await.expect("connect");
+    kring_server::migrate(&db).await.expect("migrate");
+    let pages: Vec<(i64,)> = db
+        .fetch_as(&Raw::new("PRAGMA page_count", vec![]))
+        .await
+        .expect("pages");
+    let mut tx = db.begin().await.expect("begin");
+    tx.execute(&Raw::owned(
+        format!("PRAGMA max_page_count = {}", pages[0].0),
+        vec![],
+    ))
+    .await
+    .expect("cap");
+    tx.commit().await.expect("commit");
+    let filler = "x".repeat(64 * 1024);
+    let mut tx = db.begin().await.expect("begin");
+    let full = tx
+        .execute(&Raw::new(
+            "INSERT INTO storage_probe (filler) VALUES (?)",
+            vec![filler.clone().into()],
+        ))
+        .await;
+    assert!(
+        matches!(full, Err(kring_server::error::Error::StorageFull)),
+        "{full:?}"
+    );
+    drop(tx);
+    let mut tx = db.begin().await.expect("the next unit begins");
+    tx.execute(&Raw::new("PRAGMA max_page_count = 1000000", vec![]))
+        .await
+        .expect("room");
+    tx.commit().await.expect("commit");
+    let mut tx = db.begin().await.expect("begin");
+    tx.execute(&Raw::new(
+        "INSERT INTO storage_probe (filler) VALUES (?)",
+        vec![filler.into()],
+    ))
+    .await
+    .expect("a write fits again");
+    tx.commit().await.expect("commit");
+    db.close().await;
+    if let Some(dir) = dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
