@@ -192,10 +192,6 @@ fn figure(runs: &Runs) -> (String, String) {
     )
 }
 
-/// The allocator Kring's binary uses, so Kring and the ceiling here run on it alike.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let argv: Vec<String> = std::env::args().skip(1).collect();

@@ -395,10 +395,6 @@ fn demo_owner_email(company: &str) -> String {
 
 const DEFAULT_DEMO_COMPANY: &str = "Kring Demo";
 
-/// mimalloc: see the workspace manifest.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
