@@ -57,12 +57,14 @@ impl Readers {
 
     /// A connection, waited for no longer than `until` ([`Error::QueryTimeout`] after).
     pub async fn lend_by(&self, until: tokio::time::Instant) -> Result<Lent, Error> {
+        let started = std::time::Instant::now();
         let waiting = self.0.places.clone().acquire_owned();
         let place = match tokio::time::timeout_at(until, waiting).await {
             Ok(Ok(place)) => place,
             Ok(Err(_)) => return Err(Error::Unavailable("the database is closed".into())),
             Err(_) => return Err(Error::QueryTimeout),
         };
+        crate::telemetry::pool_wait("read", started.elapsed());
         let kept = self.0.idle.lock().ok().and_then(|mut idle| idle.pop());
         let connection = match kept {
             Some(connection) => connection,

@@ -247,6 +247,10 @@ async fn metrics_are_scraped_and_read_by_a_prometheus_parser(backend: Backend) {
             count("kring_db_commit_units_count", &[]) >= 1.0,
             "SQLite's group commits are counted"
         );
+        assert!(
+            count("kring_db_pool_wait_seconds_count", &[("pool", "read")]) >= 1.0,
+            "waits for a read connection are timed"
+        );
     }
     assert_eq!(
         count(
@@ -272,6 +276,7 @@ async fn metrics_are_scraped_and_read_by_a_prometheus_parser(backend: Backend) {
             vec![("kind", "write")],
         ),
         ("kring_webhook_outbox_oldest_pending_seconds", vec![]),
+        ("kring_db_pool_wait_seconds_count", vec![("pool", "write")]),
     ] {
         assert!(
             samples.iter().any(|s| matches(s, name, &labels)),
