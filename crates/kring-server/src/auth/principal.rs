@@ -82,6 +82,11 @@ impl Principal {
             .collect()
     }
 
+    /// Whether the principal may read the routed resource named `name` (`note`).
+    pub fn may_read_named(&self, name: &str) -> bool {
+        find(name).is_some_and(|def| self.may_read(def))
+    }
+
     /// Whether `def` is a routed resource the principal may read.
     fn may_read(&self, def: &ResourceDef) -> bool {
         !def.actions().is_empty()

@@ -416,7 +416,7 @@ async fn store_customer(
             None => (StatusCode::CREATED, Detail::Created),
             Some(_) => {
                 // An update shows the customer's notes to those who may read notes (T19).
-                let notes = principal.readable().contains(&"note");
+                let notes = principal.may_read_named("note");
                 (StatusCode::OK, Detail::Updated { notes })
             }
         };
