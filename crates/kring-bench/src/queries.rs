@@ -55,15 +55,73 @@ pub async fn fresh_postgres(base_url: &str) -> anyhow::Result<String> {
     ))
 }
 
+/// One request's latency, one at a time: the total remembered, and counted afresh.
+pub struct Alone {
+    pub remembered_ms: f64,
+    pub counted_ms: f64,
+}
+
+/// How many requests one at a time each median of [`Alone`] is taken over.
+const ALONE_SAMPLES: usize = 15;
+
+/// The median latency of `url` asked one request at a time: again and again (the total is
+/// remembered), and right after a write that moves the company's data version (counted again;
+/// the write, to a customer's description, leaves the matches as they were).
+async fn alone(
+    client: &reqwest::Client,
+    base: &str,
+    url: &str,
+    token: &str,
+    touched: i64,
+) -> anyhow::Result<Alone> {
+    let mut remembered = Vec::new();
+    let mut counted = Vec::new();
+    for n in 0..ALONE_SAMPLES {
+        remembered.push(timed_get(client, url, token).await?);
+        client
+            .patch(format!("{base}/api/customer/{touched}"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "description": format!("Touched {n}") }))
+            .send()
+            .await?
+            .error_for_status()?;
+        counted.push(timed_get(client, url, token).await?);
+    }
+    Ok(Alone {
+        remembered_ms: median(&mut remembered),
+        counted_ms: median(&mut counted),
+    })
+}
+
+/// How long one `GET` of `url` took to be answered in full, in milliseconds.
+async fn timed_get(client: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<f64> {
+    let started = std::time::Instant::now();
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    Ok(started.elapsed().as_secs_f64() * 1000.0)
+}
+
+fn median(samples: &mut [f64]) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples.get(samples.len() / 2).copied().unwrap_or(0.0)
+}
+
 /// Runs both requests against one Kring; checks first that each answers with matches.
 pub async fn run(
     client: &reqwest::Client,
     base: &str,
     token: &str,
     tier: i64,
+    touched: i64,
     concurrency: usize,
     seconds: u64,
-) -> anyhow::Result<Vec<(String, Stats)>> {
+) -> anyhow::Result<Vec<(String, Stats, Alone)>> {
     let mut results = Vec::new();
     for (name, path) in requests(tier) {
         if !crate::setup::chosen(&name) {
@@ -83,6 +141,7 @@ pub async fn run(
             bail!("{name} matched nothing: {probe}");
         }
         eprintln!("{name}: {total} matches");
+        let alone = alone(client, base, &url, token, touched).await?;
         let (client, token) = (client.clone(), token.to_string());
         drive(concurrency, 2, {
             let (client, token, url) = (client.clone(), token.clone(), url.clone());
@@ -93,7 +152,7 @@ pub async fn run(
             client.get(&url).bearer_auth(&token)
         })
         .await;
-        results.push((name, stats));
+        results.push((name, stats, alone));
     }
     Ok(results)
 }

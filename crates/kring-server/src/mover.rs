@@ -58,6 +58,10 @@ impl Verified {
 const SEEDED: [&str; 1] = ["permissions"];
 const MIGRATIONS: &str = "_sqlx_migrations";
 
+/// Tables the target's own triggers fill while the copy goes in (a company's data version,
+/// which only has to move, not to match the source's): neither copied nor compared.
+const KEPT_BY_THE_TARGET: [&str; 1] = ["data_versions"];
+
 /// Triggers that derive rows the copy brings itself (an event's outbox deliveries): off while
 /// copying, so nothing is written twice.
 const COPIED_NOT_DERIVED: [(&str, &str); 1] = [("events", "events_fill_the_outbox")];
@@ -236,7 +240,7 @@ pub async fn tables(target: &Db) -> Result<Vec<Table>, Error> {
         let [Value::Text(table), Value::Text(column), Value::Text(ty)] = row.as_slice() else {
             continue;
         };
-        if table == MIGRATIONS {
+        if table == MIGRATIONS || KEPT_BY_THE_TARGET.contains(&table.as_str()) {
             continue;
         }
         let ty = column_type(ty)?;

@@ -67,6 +67,11 @@ pub fn rejected(reason: &'static str) {
 }
 
 /// A write answered from its kept idempotent answer.
+/// A filtered list's total: `counted`, or `remembered` from a count at the same data version.
+pub fn list_total(source: &'static str) {
+    counter!("kring_list_totals_total", "source" => source).increment(1);
+}
+
 pub fn idempotent_replay() {
     counter!("kring_idempotency_replays_total").increment(1);
 }

@@ -211,6 +211,22 @@ const MIGRATIONS: &[(i64, &str, Source)] = &[
             postgres: include_str!("../../migrations/postgres/0018_events_fill_the_outbox.sql"),
         },
     ),
+    (
+        19,
+        "data versions",
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0019_data_versions.sql"),
+            postgres: include_str!("../../migrations/postgres/0019_data_versions.sql"),
+        },
+    ),
+    (
+        20,
+        "next contact nulls first",
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0020_next_contact_nulls_first.sql"),
+            postgres: include_str!("../../migrations/postgres/0020_next_contact_nulls_first.sql"),
+        },
+    ),
 ];
 
 fn migrator(backend: Backend) -> Result<Migrator, Error> {

@@ -30,11 +30,26 @@ use crate::registry::ResourceDef;
 use crate::tenant::Tenant;
 
 /// What building SQL for one request needs besides the plan.
+#[derive(Clone)]
 pub struct Context {
     pub backend: Backend,
     pub tenant: Tenant,
     /// The type of every custom field a filter names, by field id.
     pub field_types: HashMap<i64, String>,
+    pub semi_joins: SemiJoins,
+}
+
+/// How a condition on related rows (a relation path, a custom field's value) is asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SemiJoins {
+    /// `<key> IN (SELECT … )`: the related rows that pass are listed once, so the database can
+    /// start from them when they are few. What a count, which reads every match, wants.
+    Lists,
+    /// `(SELECT 1 … WHERE <related key> = <key> LIMIT 1) IS NOT NULL`, one probe per row the
+    /// statement reaches: for a page walked in its order's index when matches are dense, which
+    /// stops at its last row. (Not `EXISTS`: SQLite 3.51 turns that into a join that ignores
+    /// `OFFSET` under `LIMIT`.)
+    Probes,
 }
 
 impl Context {
@@ -73,7 +88,42 @@ impl Context {
             backend: db.backend(),
             tenant,
             field_types,
+            semi_joins: SemiJoins::Lists,
         })
+    }
+
+    /// The same context, asking conditions on related rows as `semi_joins`.
+    pub fn with_semi_joins(&self, semi_joins: SemiJoins) -> Context {
+        Context {
+            semi_joins,
+            ..self.clone()
+        }
+    }
+}
+
+/// Whether `record` (a key of the statement's row) is among the keys `related` yields at
+/// `key` (an expression of `related`), or, not `present`, is not.
+fn semi_join(
+    ctx: &Context,
+    record: Expr,
+    mut related: SelectStatement,
+    key: Expr,
+    present: bool,
+) -> Expr {
+    match (ctx.semi_joins, present) {
+        (SemiJoins::Lists, true) => record.in_subquery(related.expr(key).take()),
+        (SemiJoins::Lists, false) => record.not_in_subquery(related.expr(key).take()),
+        (SemiJoins::Probes, _) => {
+            related
+                .expr(Expr::val(1))
+                .and_where(key.eq(record))
+                .limit(1);
+            let probe = Expr::SubQuery(None, Box::new(related.into()));
+            match present {
+                true => probe.is_not_null(),
+                false => probe.is_null(),
+            }
+        }
     }
 }
 
@@ -139,17 +189,20 @@ fn condition_expr(
     let Some((first, rest)) = c.hops.split_first() else {
         return leaf_test(ctx, def, root, c);
     };
-    let (mut query, root_column, key) = related(ctx, def, first, "h1", rest.is_empty());
-    query.expr(key);
+    // Listed, the last hop drives (its company's index may find the rows that pass); probed,
+    // every hop is reached through its key from the row being probed for.
+    let listed = ctx.semi_joins == SemiJoins::Lists;
+    let (mut query, root_column, key) = related(ctx, def, first, "h1", listed && rest.is_empty());
     let mut parent = first.target;
     for (i, step) in rest.iter().enumerate() {
         let (from, to) = (format!("h{}", i + 1), format!("h{}", i + 2));
         let last = i + 1 == rest.len();
-        join_hop(ctx, &mut query, parent, &from, step, &to, last);
+        join_hop(ctx, &mut query, parent, &from, step, &to, listed && last);
         parent = step.target;
     }
     query.and_where(leaf_test(ctx, parent, &format!("h{}", c.hops.len()), c)?);
-    Ok(Expr::col((Alias::new(root), Alias::new(root_column))).in_subquery(query))
+    let record = Expr::col((Alias::new(root), Alias::new(root_column)));
+    Ok(semi_join(ctx, record, query, key, true))
 }
 
 /// The condition's test on the resource its path ends at (named `alias`).
@@ -344,12 +397,10 @@ fn field_value_test(
     let fv = Alias::new("fv");
     let value = Expr::col((fv.clone(), Alias::new("value")));
     let record = Expr::col((Alias::new(alias), Alias::new("id")));
-    // The records with a value for the field, as an uncorrelated semi-join: SQLite 3.51 turns a
-    // correlated `EXISTS` into a join that repeats the parent once per matching row when the
-    // statement has `LIMIT`/`OFFSET`, so pages came out wrong.
+    // The records with a value for the field, as a semi-join (see `SemiJoins`).
+    let model_id = Expr::col((fv.clone(), Alias::new("model_id")));
     let mut query = Query::select();
     query
-        .expr(Expr::col((fv.clone(), Alias::new("model_id"))))
         .from_as("field_values", fv.clone())
         .and_where(Expr::col((fv.clone(), Alias::new("model_type"))).eq(def.name))
         .and_where(Expr::col((fv.clone(), Alias::new("field_id"))).eq(field))
@@ -361,11 +412,7 @@ fn field_value_test(
         Test::In(given) if ty == "multiselect" => holds_choice(ctx, value, given),
         Test::IsNull => {
             query.and_where(value.is_not_null());
-            return Ok(if negated {
-                record.in_subquery(query)
-            } else {
-                record.not_in_subquery(query)
-            });
+            return Ok(semi_join(ctx, record, query, model_id, negated));
         }
         Test::Compare(comparison, given) => {
             let (left, right) = typed_operands(ctx, ty, value, given, field)?;
@@ -388,7 +435,7 @@ fn field_value_test(
         }
     };
     query.and_where(if negated { inner.not() } else { inner });
-    Ok(record.in_subquery(query))
+    Ok(semi_join(ctx, record, query, model_id, true))
 }
 
 /// Whether a multiselect's stored list (compact JSON, `["red","blue"]`) holds one of

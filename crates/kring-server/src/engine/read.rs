@@ -11,11 +11,12 @@ use kring_core::schema::{Column, ColumnType};
 use sea_query::{Alias, Expr, ExprTrait, Func, Query, SelectStatement};
 use serde_json::{Map, Value as Json};
 
-use super::criteria::{self, Context};
+use super::criteria::{self, Context, SemiJoins};
 use super::loader::{Row, attach};
-use crate::db::{Db, Deadline, Raw};
+use crate::db::{Backend, Db, Deadline, Raw, Remembered};
 use crate::error::Error;
 use crate::registry::ResourceDef;
+use crate::telemetry;
 use crate::tenant::Tenant;
 
 /// `SELECT <every column> FROM <table>`, limited to the caller's company. Every read of a
@@ -119,27 +120,18 @@ pub async fn list(
         Some(deadline) => Some(db.admit(tenant.company_id, deadline).await?),
         None => None,
     };
-    let ids = page_ids(&ctx, def, plan)?;
     let mut query = planned_select(&ctx, def, plan);
     criteria::order(&ctx, def.table, &mut query, &plan.order_by);
 
     let (rows, total) = match &plan.filter {
         None => {
+            let ids = page_ids(&ctx, def, plan, Counting::No)?;
             query.and_where(Expr::col((def.table, "id")).in_subquery(ids));
             let rows = fetch_rows(db, def, tenant, &query, plan, bound).await?;
             (rows, counted_total(db, def, tenant).await?)
         }
         Some(filter) => {
-            let found = fetch(db, &ids, &[ColumnType::Int, ColumnType::Int], bound).await?;
-            let total = match found.first().and_then(|r| r.get(1)).and_then(Value::as_int) {
-                Some(total) => total,
-                // A page past the end has no row to carry the count.
-                None => filtered_total(&ctx, db, def, filter, bound).await?,
-            };
-            let page_ids: Vec<i64> = found
-                .iter()
-                .filter_map(|r| r.first().and_then(Value::as_int))
-                .collect();
+            let (page_ids, total) = filtered_page(&ctx, db, def, plan, filter, bound).await?;
             let rows = if page_ids.is_empty() {
                 Vec::new()
             } else {
@@ -157,12 +149,21 @@ pub async fn list(
     })
 }
 
-/// The statement that picks a page's ids in the plan's order; under a filter each row also
-/// carries the number of matches (its second column).
+/// Whether a page's statement also counts every match.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    Yes,
+    No,
+}
+
+/// The statement that picks a page's ids in the plan's order. Under a filter each row also
+/// carries the company's data version (its second column) and, when `counting`, the number
+/// of matches (its third).
 pub fn page_ids(
     ctx: &Context,
     def: &'static ResourceDef,
     plan: &Plan,
+    counting: Counting,
 ) -> Result<SelectStatement, Error> {
     let page = plan.page.unwrap_or_default();
     // The page's ids come from the table under its own alias, so nothing in the filter can be
@@ -173,24 +174,138 @@ pub fn page_ids(
         .and_where(Expr::col((PAGE, "company_id")).eq(ctx.tenant.company_id));
     if let Some(filter) = &plan.filter {
         ids.cond_where(criteria::condition(ctx, def, PAGE, filter)?);
-        if filter.by_keys_only() {
+        ids.expr(data_version(ctx.tenant));
+        ids.expr(records_of(def, ctx.tenant));
+        match (counting, filter.by_keys_only()) {
+            (Counting::No, _) => {}
             // An index answers the filter: the count is a subquery of its own, evaluated
             // once, and the page stops at its last row when an index gives its order too.
-            let count = matching_count(ctx, def, filter, COUNTED)?;
-            ids.expr(Expr::SubQuery(None, Box::new(count.into())));
-        } else {
+            (Counting::Yes, true) => {
+                let count = matching_count(ctx, def, filter, COUNTED)?;
+                ids.expr(Expr::SubQuery(None, Box::new(count.into())));
+            }
             // The filter itself is the cost (a scan): it is evaluated once, and a window in
             // the page's own order counts the matches, so an index's order still spares the
             // sort of every match.
-            let order = criteria::order_text(ctx, PAGE, &plan.order_by);
-            ids.expr(Expr::cust(format!(
-                "COUNT(*) OVER (ORDER BY {order} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
-            )));
+            (Counting::Yes, false) => {
+                let order = criteria::order_text(ctx, PAGE, &plan.order_by);
+                ids.expr(Expr::cust(format!(
+                    "COUNT(*) OVER (ORDER BY {order} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+                )));
+            }
         }
     }
     criteria::order(ctx, PAGE, &mut ids, &plan.order_by);
     ids.limit(page.limit).offset(page.offset);
     Ok(ids)
+}
+
+/// The company's data version (migration 19), read in the statement it is returned with.
+fn data_version(tenant: Tenant) -> Expr {
+    let mut version = Query::select();
+    version
+        .column("version")
+        .from("data_versions")
+        .and_where(Expr::col("company_id").eq(tenant.company_id));
+    Func::coalesce([Expr::SubQuery(None, Box::new(version.into())), Expr::val(0)]).into()
+}
+
+/// The company's records of `def` (the counter every insert and delete keeps), in the
+/// statement it is returned with.
+fn records_of(def: &ResourceDef, tenant: Tenant) -> Expr {
+    let mut records = Query::select();
+    records
+        .column("total")
+        .from("resource_counts")
+        .and_where(Expr::col("company_id").eq(tenant.company_id))
+        .and_where(Expr::col("resource").eq(def.name));
+    Func::coalesce([Expr::SubQuery(None, Box::new(records.into())), Expr::val(0)]).into()
+}
+
+/// A filtered page's ids and the number of matches. The count is the expensive part (every
+/// match, where the page stops at its last row), so it is remembered under the data version it
+/// saw, and a page that reads the same version takes it instead of counting again.
+async fn filtered_page(
+    ctx: &Context,
+    db: &Db,
+    def: &'static ResourceDef,
+    plan: &Plan,
+    filter: &kring_core::query::Filter,
+    bound: Option<Deadline>,
+) -> Result<(Vec<i64>, i64), Error> {
+    let key = db.inlined(&matching_count(ctx, def, filter, PAGE)?);
+    if let Some(remembered) = db.totals().get(&key)
+        && let Some(ids) = remembered_page(ctx, db, def, plan, remembered, bound).await?
+    {
+        telemetry::list_total("remembered");
+        return Ok((ids, remembered.total));
+    }
+    let ids = page_ids(ctx, def, plan, Counting::Yes)?;
+    let found = fetch(db, &ids, &[ColumnType::Int; 4], bound).await?;
+    let counted = match found.first() {
+        Some(row) => counted_at(row, 1),
+        // A page past the end has no row to carry the count.
+        None => filtered_total(ctx, db, def, filter, bound).await?,
+    };
+    telemetry::list_total("counted");
+    db.totals().remember(key, counted);
+    Ok((first_ints(&found), counted.total))
+}
+
+/// A walk in the page's order that reads more rows than this to find its page asks its
+/// related rows as lists, not probes (a probe per row read).
+const PROBED_WALK: i64 = 5_000;
+
+/// The page's ids under a remembered count, if the data version still stands: an empty page
+/// (past the last match) costs a read of the version alone; a page where the matches lie
+/// densely is walked in its order with a probe per row, and stops at its last row.
+async fn remembered_page(
+    ctx: &Context,
+    db: &Db,
+    def: &'static ResourceDef,
+    plan: &Plan,
+    remembered: Remembered,
+    bound: Option<Deadline>,
+) -> Result<Option<Vec<i64>>, Error> {
+    let page = plan.page.unwrap_or_default();
+    if i64::try_from(page.offset).unwrap_or(i64::MAX) >= remembered.total {
+        let mut version = Query::select();
+        version.expr(data_version(ctx.tenant));
+        let found = fetch(db, &version, &[ColumnType::Int], None).await?;
+        let current = found
+            .first()
+            .and_then(|r| r.first())
+            .and_then(Value::as_int);
+        return Ok((current == Some(remembered.version)).then(Vec::new));
+    }
+    let reach = i64::try_from(page.offset.saturating_add(page.limit)).unwrap_or(i64::MAX);
+    let walked = reach.saturating_mul(remembered.records) / Ord::max(remembered.total, 1);
+    // PostgreSQL's planner weighs a listed semi-join both ways itself; SQLite's drives from
+    // the list whenever it can.
+    let semi_joins = match ctx.backend == Backend::Sqlite && walked <= PROBED_WALK {
+        true => SemiJoins::Probes,
+        false => SemiJoins::Lists,
+    };
+    let ids = page_ids(&ctx.with_semi_joins(semi_joins), def, plan, Counting::No)?;
+    let found = fetch(db, &ids, &[ColumnType::Int; 3], bound).await?;
+    let version = found.first().and_then(|r| r.get(1)).and_then(Value::as_int);
+    Ok((version == Some(remembered.version)).then(|| first_ints(&found)))
+}
+
+fn first_ints(rows: &[Vec<Value>]) -> Vec<i64> {
+    rows.iter()
+        .filter_map(|r| r.first().and_then(Value::as_int))
+        .collect()
+}
+
+/// The data version, the company's records and the count a row carries from column `from`.
+fn counted_at(row: &[Value], from: usize) -> Remembered {
+    let int = |n: usize| row.get(from + n).and_then(Value::as_int).unwrap_or(0);
+    Remembered {
+        version: int(0),
+        records: int(1),
+        total: int(2),
+    }
 }
 
 /// The alias of the table in the subquery that picks a page's ids, and in the one that counts
@@ -263,20 +378,31 @@ pub async fn counted_total(db: &Db, def: &ResourceDef, tenant: Tenant) -> Result
         .unwrap_or(0))
 }
 
+/// The number of matches and the data version it was counted at.
 async fn filtered_total(
     ctx: &Context,
     db: &Db,
     def: &'static ResourceDef,
     filter: &kring_core::query::Filter,
     bound: Option<Deadline>,
-) -> Result<i64, Error> {
-    let query = matching_count(ctx, def, filter, PAGE)?;
-    let rows = fetch(db, &query, &[ColumnType::Int], bound).await?;
+) -> Result<Remembered, Error> {
+    let mut query = Query::select();
+    query
+        .expr(data_version(ctx.tenant))
+        .expr(records_of(def, ctx.tenant))
+        .expr(Expr::SubQuery(
+            None,
+            Box::new(matching_count(ctx, def, filter, PAGE)?.into()),
+        ));
+    let rows = fetch(db, &query, &[ColumnType::Int; 3], bound).await?;
     Ok(rows
         .first()
-        .and_then(|r| r.first())
-        .and_then(Value::as_int)
-        .unwrap_or(0))
+        .map(|row| counted_at(row, 0))
+        .unwrap_or(Remembered {
+            version: 0,
+            records: 0,
+            total: 0,
+        }))
 }
 
 /// `SELECT COUNT(…)` of the company's records that match `filter`, the table under `alias`.

@@ -41,5 +41,6 @@ mod queries;
 mod registry;
 mod resources;
 mod schema;
+mod totals;
 mod webhooks;
 mod zapier;

@@ -5,8 +5,8 @@
 use kring_core::query::{PlanKind, parse_query_string, plan};
 use kring_core::schema::ColumnType;
 use kring_server::db::{Backend, Explain};
-use kring_server::engine::criteria::Context;
-use kring_server::engine::read::page_ids;
+use kring_server::engine::criteria::{Context, SemiJoins};
+use kring_server::engine::read::{Counting, page_ids};
 use kring_server::registry::REGISTRY;
 use kring_server::registry::defs::customer::CUSTOMER;
 use kring_server::tenant::Tenant;
@@ -17,11 +17,22 @@ use crate::support::TestApp;
 backend_tests!(
     an_owners_sorted_page_walks_the_owner_name_index,
     a_scanning_filter_is_counted_in_the_pages_own_pass_and_order,
-    statistics_keep_index_averages_not_value_samples
+    statistics_keep_index_averages_not_value_samples,
+    a_dense_page_under_a_remembered_total_probes_in_its_order,
 );
 
 /// How the database would find the page's ids of `query` on customers, one line per step.
 async fn plan_of(app: &TestApp, query: &str) -> Vec<String> {
+    plan_asked(app, query, SemiJoins::Lists, Counting::Yes).await
+}
+
+/// The same, with conditions on related rows asked as `semi_joins`, the count as `counting`.
+async fn plan_asked(
+    app: &TestApp,
+    query: &str,
+    semi_joins: SemiJoins,
+    counting: Counting,
+) -> Vec<String> {
     let pairs = parse_query_string(query);
     let plan = plan(&pairs, &CUSTOMER, &REGISTRY, PlanKind::Index).expect("a valid query");
     let tenant = Tenant {
@@ -30,8 +41,9 @@ async fn plan_of(app: &TestApp, query: &str) -> Vec<String> {
     };
     let ctx = Context::new(&app.db, tenant, plan.filter.as_ref())
         .await
-        .expect("context");
-    let statement = page_ids(&ctx, &CUSTOMER, &plan).expect("statement");
+        .expect("context")
+        .with_semi_joins(semi_joins);
+    let statement = page_ids(&ctx, &CUSTOMER, &plan, counting).expect("statement");
     let mut tx = app.db.begin().await.expect("begin");
     let lines = match app.db.backend() {
         Backend::Sqlite => {
@@ -110,6 +122,35 @@ async fn a_scanning_filter_is_counted_in_the_pages_own_pass_and_order(app: TestA
         !sorts(&app, &steps),
         "the matches are sorted after counting: {text}"
     );
+}
+
+/// A page under a remembered total, its matches dense, walks the order's index and probes
+/// each row's contacts, so it stops at its last row; counted, the contacts that pass are
+/// listed once instead.
+async fn a_dense_page_under_a_remembered_total_probes_in_its_order(app: TestApp) {
+    let query = "filter=(name:contains:bv,and,contacts.email:starts_with:sales)\
+                 &order_by=next_contact:desc&limit=25";
+    let probed = plan_asked(&app, query, SemiJoins::Probes, Counting::No).await;
+    let listed = plan_asked(&app, query, SemiJoins::Lists, Counting::Yes).await;
+    let (probed, listed) = (probed.join("\n"), listed.join("\n"));
+    match app.db.backend() {
+        Backend::Sqlite => {
+            assert!(
+                probed.contains("customers_company_next_contact"),
+                "{probed}"
+            );
+            assert!(probed.contains("CORRELATED SCALAR SUBQUERY"), "{probed}");
+            assert!(!probed.contains("LIST SUBQUERY"), "{probed}");
+            assert!(listed.contains("LIST SUBQUERY"), "{listed}");
+        }
+        // Over a test's few rows PostgreSQL sorts rather than walks an index, and it plans a
+        // listed semi-join its own way; what is asked is that each row is probed.
+        Backend::Postgres => {
+            assert!(probed.contains("SubPlan"), "{probed}");
+            assert!(!probed.contains("hashed SubPlan"), "{probed}");
+            assert!(!probed.contains("Semi Join"), "{probed}");
+        }
+    }
 }
 
 /// After `ANALYZE` SQLite keeps each index's averages (`sqlite_stat1`) but no per-value
