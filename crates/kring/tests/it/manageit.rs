@@ -38,6 +38,7 @@ backend_tests!(
     changes_only_manageit_shows_are_recorded_in_each_dialects_names,
     every_field_has_a_key_and_a_group_and_cirqll_shows_its_file_configuration,
     files_are_kept_only_for_a_write_that_commits_and_names_them,
+    an_update_shows_notes_only_to_who_may_read_notes,
 );
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
@@ -2297,4 +2298,49 @@ async fn files_are_kept_only_for_a_write_that_commits_and_names_them(app: TestAp
     let response = app.client.get(photo).send().await.expect("download");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.bytes().await.expect("bytes").as_ref(), PNG);
+}
+
+/// An update's answer carries the customer's notes (as the seed shows) only for a caller whose
+/// role may read notes; one that may update customers but not read notes gets the seed's shape
+/// with an empty `notes` (T19).
+async fn an_update_shows_notes_only_to_who_may_read_notes(app: TestApp) {
+    use crate::privilege::{member, role};
+    let owner = app.owner().await;
+    let (_, created) = post_form(
+        &app,
+        &owner,
+        "/api/customers",
+        person(Form::new(), "notes@example.test"),
+    )
+    .await;
+    let id = created["data"]["id"].as_i64().expect("id");
+    let (status, note) = app
+        .post(
+            &owner,
+            "/api/note",
+            json!({"customer_id": id, "content": "Call back on Monday"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{note}");
+    let updaters = ["customer.view", "customer.update"];
+    let blind = role(&app, &owner, &updaters).await;
+    let reader = role(
+        &app,
+        &owner,
+        &[updaters.as_slice(), &["note.view"]].concat(),
+    )
+    .await;
+    let path = format!("/api/customers/{id}");
+    for (role, sees_notes) in [(blind, false), (reader, true)] {
+        let (_, token) = member(&app, &owner, role).await;
+        let form = Form::new().text("_method", "PUT").text("phone", "555");
+        let (status, updated) = post_form(&app, &token, &path, form).await;
+        assert_eq!(status, StatusCode::OK, "{updated}");
+        assert_eq!(updated["data"]["phone"], "555");
+        let notes = updated["data"]["notes"].as_array().expect("notes");
+        match sees_notes {
+            true => assert_eq!(notes[0]["content"], "Call back on Monday", "{updated}"),
+            false => assert!(notes.is_empty(), "{updated}"),
+        }
+    }
 }
