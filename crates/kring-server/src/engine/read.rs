@@ -99,9 +99,9 @@ pub struct Listed {
 ///
 /// Without a filter, the page's ids are found on the `(company_id, id)` index inside the
 /// statement that reads the rows ("deferred join": a deep `OFFSET` skips index entries, not
-/// rows) and `total` is the counter every insert and delete keeps. With a filter, one statement
-/// finds the page's ids and counts every match (see [`page_ids`]), and a second reads those
-/// rows.
+/// rows) and `total` is the counter every insert and delete keeps, read by the same statement.
+/// With a filter, one statement finds the page's ids and counts every match (see [`page_ids`]),
+/// or takes the count it remembered, and a second reads those rows.
 pub async fn list(
     db: &Db,
     def: &'static ResourceDef,
@@ -126,9 +126,16 @@ pub async fn list(
     let (rows, total) = match &plan.filter {
         None => {
             let ids = page_ids(&ctx, def, plan, Counting::No)?;
-            query.and_where(Expr::col((def.table, "id")).in_subquery(ids));
-            let rows = fetch_rows(db, def, tenant, &query, plan, bound).await?;
-            (rows, counted_total(db, def, tenant).await?)
+            query
+                .and_where(Expr::col((def.table, "id")).in_subquery(ids))
+                .expr(records_of(def, tenant));
+            let (rows, total) = fetch_rows(db, def, tenant, &query, plan, bound, true).await?;
+            let total = match total {
+                Some(total) => total,
+                // A page past the end has no row to carry the counter.
+                None => counted_total(db, def, tenant).await?,
+            };
+            (rows, total)
         }
         Some(filter) => {
             let (page_ids, total) = filtered_page(&ctx, db, def, plan, filter, bound).await?;
@@ -136,7 +143,9 @@ pub async fn list(
                 Vec::new()
             } else {
                 query.and_where(Expr::col((def.table, "id")).is_in(page_ids));
-                fetch_rows(db, def, tenant, &query, plan, None).await?
+                fetch_rows(db, def, tenant, &query, plan, None, false)
+                    .await?
+                    .0
             };
             (rows, total)
         }
@@ -339,7 +348,7 @@ async fn fetch(
 }
 
 /// Runs a [`planned_select`] (within `bound`) and loads the plan's relations: the rows as
-/// served.
+/// served, and with `carries_total` the number its every row carries last (none without rows).
 async fn fetch_rows(
     db: &Db,
     def: &'static ResourceDef,
@@ -347,12 +356,20 @@ async fn fetch_rows(
     query: &SelectStatement,
     plan: &Plan,
     bound: Option<Deadline>,
-) -> Result<Vec<Row>, Error> {
+    carries_total: bool,
+) -> Result<(Vec<Row>, Option<i64>), Error> {
     let mut types = def.types();
     types.extend(plan.count.iter().map(|_| ColumnType::Int));
+    if carries_total {
+        types.push(ColumnType::Int);
+    }
     let width = def.columns.len();
     let mut rows = Vec::new();
+    let mut total = None;
     for mut record in fetch(db, query, &types, bound).await? {
+        if carries_total {
+            total = record.pop().as_ref().and_then(Value::as_int);
+        }
         let counts = record.split_off(width.min(record.len()));
         let mut row = Row::new(def, record, plan.select.as_deref());
         for (count, value) in plan.count.iter().zip(counts) {
@@ -361,7 +378,7 @@ async fn fetch_rows(
         rows.push(row);
     }
     attach(db, def, tenant, &mut rows, &plan.with).await?;
-    Ok(rows)
+    Ok((rows, total))
 }
 
 /// The unfiltered total, from the counter kept by every insert and delete.
@@ -433,7 +450,7 @@ pub async fn show(
     let ctx = Context::new(db, tenant, None).await?;
     let mut query = planned_select(&ctx, def, plan);
     query.and_where(Expr::col((def.table, "id")).eq(id));
-    let mut rows = fetch_rows(db, def, tenant, &query, plan, None).await?;
+    let (mut rows, _) = fetch_rows(db, def, tenant, &query, plan, None, false).await?;
     let row = rows.pop().ok_or_else(|| not_found(def, id))?;
     Ok(Json::Object(row.json))
 }

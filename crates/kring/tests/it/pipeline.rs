@@ -13,7 +13,8 @@ backend_tests!(
     checks_after_authentication_read_nothing,
     the_principal_comes_before_the_path,
     every_routed_resource_can_be_subscribed_to,
-    a_create_is_a_fixed_number_of_statements
+    a_create_is_a_fixed_number_of_statements,
+    a_page_reads_its_rows_and_total_in_one_statement
 );
 
 /// The statements the pools ran for one request.
@@ -218,5 +219,33 @@ async fn a_create_is_a_fixed_number_of_statements(app: TestApp) {
             .get(&token, &format!("/api/webhook/{hook}/deliveries"))
             .await;
         assert_eq!(deliveries["total"], 1, "{deliveries}");
+    }
+}
+
+/// An unfiltered page reads its rows and its `total` (the company's counter) in one statement;
+/// a page past the last record, which has no row to carry the counter, reads it after.
+async fn a_page_reads_its_rows_and_total_in_one_statement(app: TestApp) {
+    let owner = app.owner().await;
+    for name in ["One BV", "Two BV", "Three BV"] {
+        app.expect(
+            StatusCode::CREATED,
+            "POST",
+            &owner,
+            "/api/customer",
+            Some(json!({"name": name})),
+        )
+        .await;
+    }
+    for (path, statements, shown) in [
+        ("/api/customer?limit=2", 1, 2),
+        ("/api/customer?limit=2&offset=2", 1, 1),
+        ("/api/customer?limit=2&offset=5", 2, 0),
+    ] {
+        let before = app.db.reads();
+        let (status, page) = app.get(&owner, path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(app.db.reads() - before, statements, "{path}");
+        assert_eq!(page["total"], 3, "{path}");
+        assert_eq!(page["data"].as_array().map(Vec::len), Some(shown), "{path}");
     }
 }
