@@ -8,9 +8,6 @@ use serde_json::{Value as Json, json};
 use crate::auth::{self, PAT_PREFIX};
 use crate::db::{Db, Raw, Tx};
 use crate::error::Error;
-use crate::ledger::counters::adjust_count;
-use crate::registry::defs;
-use crate::tenant::Tenant;
 
 async fn single_id(tx: &mut Tx, query: Raw) -> Result<Option<i64>, Error> {
     let rows: Vec<(i64,)> = tx.fetch_as(&query).await?;
@@ -100,11 +97,6 @@ pub async fn create_user(
             ],
         ))
         .await?;
-    let tenant = Tenant {
-        company_id,
-        user_id: id,
-    };
-    adjust_count(&mut tx, &defs::user::USER, tenant, 1).await?;
     tx.commit().await?;
     let at = format_timestamp(&now);
     Ok(json!({

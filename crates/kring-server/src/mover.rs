@@ -58,13 +58,10 @@ impl Verified {
 const SEEDED: [&str; 1] = ["permissions"];
 const MIGRATIONS: &str = "_sqlx_migrations";
 
-/// Tables the target's own triggers fill while the copy goes in (a company's data version,
-/// which only has to move, not to match the source's): neither copied nor compared.
-const KEPT_BY_THE_TARGET: [&str; 1] = ["data_versions"];
-
-/// Triggers that derive rows the copy brings itself (an event's outbox deliveries): off while
-/// copying, so nothing is written twice.
-const COPIED_NOT_DERIVED: [(&str, &str); 1] = [("events", "events_fill_the_outbox")];
+/// Kring's triggers derive rows the copy brings itself (an event's outbox deliveries, row
+/// counters, data versions): they are off on every table while it copies, so nothing is
+/// written twice (the references' system triggers stay on).
+const TRIGGERS: &str = "TRIGGER USER";
 
 /// Copies everything in `source` (SQLite) to `target` (PostgreSQL, migrated and empty), then
 /// verifies it; every table's verification.
@@ -83,9 +80,9 @@ pub async fn move_all(
     let tables = tables(target).await?;
     refuse_data(target, &tables).await?;
     let mut tx = target.begin().await?;
-    for (table, trigger) in COPIED_NOT_DERIVED {
+    for table in &tables {
         tx.execute(&Raw::owned(
-            format!("ALTER TABLE \"{table}\" DISABLE TRIGGER \"{trigger}\""),
+            format!("ALTER TABLE \"{}\" DISABLE {TRIGGERS}", table.name),
             vec![],
         ))
         .await?;
@@ -132,9 +129,9 @@ pub async fn move_all(
     for fixup in &fixups {
         tx.execute(fixup).await?;
     }
-    for (table, trigger) in COPIED_NOT_DERIVED {
+    for table in &tables {
         tx.execute(&Raw::owned(
-            format!("ALTER TABLE \"{table}\" ENABLE TRIGGER \"{trigger}\""),
+            format!("ALTER TABLE \"{}\" ENABLE {TRIGGERS}", table.name),
             vec![],
         ))
         .await?;
@@ -240,7 +237,7 @@ pub async fn tables(target: &Db) -> Result<Vec<Table>, Error> {
         let [Value::Text(table), Value::Text(column), Value::Text(ty)] = row.as_slice() else {
             continue;
         };
-        if table == MIGRATIONS || KEPT_BY_THE_TARGET.contains(&table.as_str()) {
+        if table == MIGRATIONS {
             continue;
         }
         let ty = column_type(ty)?;

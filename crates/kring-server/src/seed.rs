@@ -1,15 +1,13 @@
 //! Demo data for trying Kring and for benchmarks (`kring seed --customers N`): customers with
 //! plausible names and contact details, two contacts each (linked both ways), three tasks each,
 //! and a `Tier` select field with a value for every customer. Inserted in batches in one
-//! transaction with the row counters kept exact; no activity-log entries for seeded rows.
+//! transaction (the row counters follow from their tables' triggers); no activity-log entries for seeded rows.
 
 use chrono::{DateTime, Utc};
 use sea_query::{Expr, ExprTrait, Func, Query};
 
 use crate::db::{Db, Raw, Tx};
 use crate::error::Error;
-use crate::ledger::counters::adjust_count;
-use crate::registry::defs;
 use crate::tenant::Tenant;
 
 const FIRST: [&str; 12] = [
@@ -121,10 +119,6 @@ pub async fn demo(db: &Db, company: &str, count: u64) -> Result<(), Error> {
     ];
     insert_rows(&mut tx, "field_values", &value_columns, values).await?;
 
-    let n = small(customers.len());
-    adjust_count(&mut tx, &defs::customer::CUSTOMER, tenant, n).await?;
-    adjust_count(&mut tx, &defs::contact::CONTACT, tenant, 2 * n).await?;
-    adjust_count(&mut tx, &defs::task::TASK, tenant, 3 * n).await?;
     tx.commit().await?;
     // The `Tier` field gets its key and group as any field does, now rather than at the next
     // start (which would make a served deployment change under its clients).
@@ -315,7 +309,6 @@ async fn tier_field(tx: &mut Tx, tenant: Tenant, now: DateTime<Utc>) -> Result<i
         "updated_at",
     ];
     insert_rows(tx, "field_options", &columns, options).await?;
-    adjust_count(tx, &defs::field::FIELD, tenant, 1).await?;
     Ok(id)
 }
 

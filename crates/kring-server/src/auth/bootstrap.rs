@@ -4,9 +4,7 @@ use chrono::Utc;
 
 use crate::db::{Db, Raw, Tx};
 use crate::error::Error;
-use crate::ledger::counters::adjust_count;
 use crate::registry::REGISTRY;
-use crate::tenant::Tenant;
 
 pub const OWNER_ROLE: &str = "company_owner";
 pub const VIEWER_ROLE: &str = "company_viewer";
@@ -87,10 +85,5 @@ pub async fn create_builtin_roles(tx: &mut Tx, company_id: i64) -> Result<(), Er
         ))
         .await?;
     }
-    let tenant = Tenant {
-        company_id,
-        user_id: 0,
-    };
-    adjust_count(tx, &crate::registry::defs::role::ROLE, tenant, 2).await?;
     grant_builtin_permissions(tx, Some(company_id)).await
 }

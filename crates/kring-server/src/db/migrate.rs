@@ -227,6 +227,14 @@ const MIGRATIONS: &[(i64, &str, Source)] = &[
             postgres: include_str!("../../migrations/postgres/0020_next_contact_nulls_first.sql"),
         },
     ),
+    (
+        21,
+        "counts kept by triggers",
+        Source::PerEngine {
+            sqlite: include_str!("../../migrations/sqlite/0021_counts_kept_by_triggers.sql"),
+            postgres: include_str!("../../migrations/postgres/0021_counts_kept_by_triggers.sql"),
+        },
+    ),
 ];
 
 fn migrator(backend: Backend) -> Result<Migrator, Error> {

@@ -22,7 +22,6 @@ use crate::crypto::hash_password;
 use crate::db::{Tx, bind, dialect};
 use crate::error::Error;
 use crate::ledger::activity::{self, Event};
-use crate::ledger::counters::adjust_count;
 use crate::ledger::events::{self, Change};
 use crate::registry::{REGISTRY, ResourceDef};
 use crate::tenant::Tenant;
@@ -133,7 +132,6 @@ pub async fn store_with(
         record: &record,
     };
     children::write(tx, tenant, &parent, &checked.children).await?;
-    adjust_count(tx, def, tenant, 1).await?;
     let served = to_json(def, &record);
     let attributes = with_field_changes(recorded_json(def, &record), &changes, false);
     // A generated secret is in this one response and nowhere else (not the log, not events).
@@ -449,9 +447,7 @@ fn delete_records<'a>(
             .from_table(def.table)
             .and_where(Expr::col("id").is_in(ids.clone()))
             .and_where(Expr::col("company_id").eq(tenant.company_id));
-        let deleted = tx.execute(&delete).await?;
-        let deleted = i64::try_from(deleted).unwrap_or(i64::MAX);
-        adjust_count(tx, def, tenant, -deleted).await?;
+        tx.execute(&delete).await?;
         for record in &doomed {
             let data = to_json(def, record);
             let id = record.first().and_then(Value::as_int).unwrap_or(0);

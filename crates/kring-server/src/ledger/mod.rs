@@ -2,6 +2,5 @@
 //! event log with its webhook outbox, and idempotency keys.
 
 pub mod activity;
-pub mod counters;
 pub mod events;
 pub mod idempotency;

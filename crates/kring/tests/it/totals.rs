@@ -16,6 +16,7 @@ backend_tests!(
     a_remembered_total_follows_every_write_on_either_instance,
     a_total_is_answered_from_memory_only_while_the_version_stands,
     every_table_the_api_reads_moves_the_version,
+    a_listed_resources_counter_follows_whatever_writes_its_table,
 );
 
 /// The benchmark's heavy filter: a substring of the name and a prefix of a contact's address.
@@ -117,31 +118,76 @@ async fn a_total_is_answered_from_memory_only_while_the_version_stands(app: Test
 /// Every table of the registry (pivots too) has the triggers that move the version, on both
 /// engines: a table added without them would let a remembered total go stale.
 async fn every_table_the_api_reads_moves_the_version(app: TestApp) {
-    let catalogue = match app.db.backend() {
-        kring_server::db::Backend::Sqlite => {
-            "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'"
-        }
-        kring_server::db::Backend::Postgres => {
-            "SELECT event_object_table, trigger_name FROM information_schema.triggers"
-        }
-    };
-    let triggers = app
-        .query(catalogue, &[ColumnType::Text, ColumnType::Text])
-        .await;
-    let has = |table: &str, trigger: &str| {
-        triggers.iter().any(|row| {
-            matches!(row.first(), Some(Value::Text(t)) if t == table)
-                && matches!(row.get(1), Some(Value::Text(n)) if n == trigger)
-        })
-    };
+    let triggers = triggers(&app).await;
     // The permission catalogue is the same for every company and written only by migrations.
     let tables = kring_server::registry::tables();
     for table in tables.iter().filter(|t| **t != "permissions") {
         for write in ["insert", "update", "delete"] {
             let trigger = format!("{table}_{write}_moves_the_version");
-            assert!(has(table, &trigger), "{table} lacks {trigger}");
+            assert!(has(&triggers, table, &trigger), "{table} lacks {trigger}");
         }
     }
+}
+
+/// Every listed resource's table keeps its row counter (an unfiltered `total`) by triggers, so
+/// rows inserted or deleted outside the engine (here straight in the database) are counted too.
+async fn a_listed_resources_counter_follows_whatever_writes_its_table(app: TestApp) {
+    let token = app.owner().await;
+    created(
+        &app,
+        &token,
+        "/api/customer",
+        json!({"name": "Counted one"}),
+    )
+    .await;
+    let company = company_of_customers(&app).await;
+    insert_customer(&app, company, "Counted two", None).await;
+    assert_eq!(total(&app, &token, "/api/customer").await, 2);
+    let mut tx = app.db.begin().await.expect("begin");
+    tx.execute(&Raw::new(
+        "DELETE FROM customers WHERE name = 'Counted one'",
+        vec![],
+    ))
+    .await
+    .expect("delete");
+    tx.commit().await.expect("commit");
+    assert_eq!(total(&app, &token, "/api/customer").await, 1);
+
+    let triggers = triggers(&app).await;
+    let listed = kring_server::registry::REGISTRY
+        .iter()
+        .filter(|def| def.routes == kring_core::resource::Routes::Crud);
+    for def in listed {
+        for write in ["insert", "delete"] {
+            let trigger = format!("{}_{write}_updates_the_count", def.table);
+            assert!(
+                has(&triggers, def.table, &trigger),
+                "{} lacks {trigger}",
+                def.table
+            );
+        }
+    }
+}
+
+/// Every trigger's table and name.
+async fn triggers(app: &TestApp) -> Vec<Vec<Value>> {
+    let catalogue = match app.db.backend() {
+        kring_server::db::Backend::Sqlite => {
+            "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'"
+        }
+        kring_server::db::Backend::Postgres => {
+            "SELECT DISTINCT event_object_table, trigger_name FROM information_schema.triggers"
+        }
+    };
+    app.query(catalogue, &[ColumnType::Text, ColumnType::Text])
+        .await
+}
+
+fn has(triggers: &[Vec<Value>], table: &str, trigger: &str) -> bool {
+    triggers.iter().any(|row| {
+        matches!(row.first(), Some(Value::Text(t)) if t == table)
+            && matches!(row.get(1), Some(Value::Text(n)) if n == trigger)
+    })
 }
 
 async fn company_of_customers(app: &TestApp) -> i64 {
