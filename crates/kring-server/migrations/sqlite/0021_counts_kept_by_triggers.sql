@@ -1,6 +1,8 @@
 -- A listed resource's row counter (`resource_counts`, an unfiltered list's `total`) is kept by
 -- its table's own triggers, in the writing statement: one statement less for every create and
--- delete, and exact whatever inserts or deletes (a cascade, `kring seed`, SQL by hand).
+-- delete, and exact whatever inserts or deletes (a cascade, `kring seed`, SQL by hand). A delete
+-- only lowers a counter, never makes one: a company's deletion cascades through these triggers
+-- after its counters are gone. The counters are counted again here, once.
 
 CREATE TRIGGER appointments_insert_updates_the_count AFTER INSERT ON appointments
 BEGIN
@@ -10,8 +12,8 @@ END;
 
 CREATE TRIGGER appointments_delete_updates_the_count AFTER DELETE ON appointments
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'appointment', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'appointment';
 END;
 
 CREATE TRIGGER assignments_insert_updates_the_count AFTER INSERT ON assignments
@@ -22,8 +24,8 @@ END;
 
 CREATE TRIGGER assignments_delete_updates_the_count AFTER DELETE ON assignments
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'assignment', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'assignment';
 END;
 
 CREATE TRIGGER chances_insert_updates_the_count AFTER INSERT ON chances
@@ -34,8 +36,8 @@ END;
 
 CREATE TRIGGER chances_delete_updates_the_count AFTER DELETE ON chances
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'chance', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'chance';
 END;
 
 CREATE TRIGGER contacts_insert_updates_the_count AFTER INSERT ON contacts
@@ -46,8 +48,8 @@ END;
 
 CREATE TRIGGER contacts_delete_updates_the_count AFTER DELETE ON contacts
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'contact', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'contact';
 END;
 
 CREATE TRIGGER contracts_insert_updates_the_count AFTER INSERT ON contracts
@@ -58,8 +60,8 @@ END;
 
 CREATE TRIGGER contracts_delete_updates_the_count AFTER DELETE ON contracts
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'contract', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'contract';
 END;
 
 CREATE TRIGGER customers_insert_updates_the_count AFTER INSERT ON customers
@@ -70,8 +72,8 @@ END;
 
 CREATE TRIGGER customers_delete_updates_the_count AFTER DELETE ON customers
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'customer', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'customer';
 END;
 
 CREATE TRIGGER emails_insert_updates_the_count AFTER INSERT ON emails
@@ -82,8 +84,8 @@ END;
 
 CREATE TRIGGER emails_delete_updates_the_count AFTER DELETE ON emails
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'email', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'email';
 END;
 
 CREATE TRIGGER fields_insert_updates_the_count AFTER INSERT ON fields
@@ -94,8 +96,8 @@ END;
 
 CREATE TRIGGER fields_delete_updates_the_count AFTER DELETE ON fields
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'field', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'field';
 END;
 
 CREATE TRIGGER notes_insert_updates_the_count AFTER INSERT ON notes
@@ -106,8 +108,8 @@ END;
 
 CREATE TRIGGER notes_delete_updates_the_count AFTER DELETE ON notes
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'note', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'note';
 END;
 
 CREATE TRIGGER roles_insert_updates_the_count AFTER INSERT ON roles
@@ -118,8 +120,8 @@ END;
 
 CREATE TRIGGER roles_delete_updates_the_count AFTER DELETE ON roles
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'role', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'role';
 END;
 
 CREATE TRIGGER tasks_insert_updates_the_count AFTER INSERT ON tasks
@@ -130,8 +132,8 @@ END;
 
 CREATE TRIGGER tasks_delete_updates_the_count AFTER DELETE ON tasks
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'task', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'task';
 END;
 
 CREATE TRIGGER templates_insert_updates_the_count AFTER INSERT ON templates
@@ -142,8 +144,8 @@ END;
 
 CREATE TRIGGER templates_delete_updates_the_count AFTER DELETE ON templates
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'template', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'template';
 END;
 
 CREATE TRIGGER todos_insert_updates_the_count AFTER INSERT ON todos
@@ -154,8 +156,8 @@ END;
 
 CREATE TRIGGER todos_delete_updates_the_count AFTER DELETE ON todos
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'todo', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'todo';
 END;
 
 CREATE TRIGGER users_insert_updates_the_count AFTER INSERT ON users
@@ -166,8 +168,8 @@ END;
 
 CREATE TRIGGER users_delete_updates_the_count AFTER DELETE ON users
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'user', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'user';
 END;
 
 CREATE TRIGGER webhooks_insert_updates_the_count AFTER INSERT ON webhooks
@@ -178,6 +180,23 @@ END;
 
 CREATE TRIGGER webhooks_delete_updates_the_count AFTER DELETE ON webhooks
 BEGIN
-    INSERT INTO resource_counts (company_id, resource, total) VALUES (OLD.company_id, 'webhook', -1)
-    ON CONFLICT (company_id, resource) DO UPDATE SET total = total + excluded.total;
+    UPDATE resource_counts SET total = total - 1
+    WHERE company_id = OLD.company_id AND resource = 'webhook';
 END;
+
+DELETE FROM resource_counts WHERE resource IN ('appointment', 'assignment', 'chance', 'contact', 'contract', 'customer', 'email', 'field', 'note', 'role', 'task', 'template', 'todo', 'user', 'webhook');
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'appointment', COUNT(*) FROM appointments GROUP BY company_id;
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'assignment', COUNT(*) FROM assignments GROUP BY company_id;
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'chance', COUNT(*) FROM chances GROUP BY company_id;
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'contact', COUNT(*) FROM contacts GROUP BY company_id;
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'contract', COUNT(*) FROM contracts GROUP BY company_id;
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'customer', COUNT(*) FROM customers GROUP BY company_id;
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'email', COUNT(*) FROM emails GROUP BY company_id;
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'field', COUNT(*) FROM fields GROUP BY company_id;
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'note', COUNT(*) FROM notes GROUP BY company_id;
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'role', COUNT(*) FROM roles GROUP BY company_id;
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'task', COUNT(*) FROM tasks GROUP BY company_id;
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'template', COUNT(*) FROM templates GROUP BY company_id;
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'todo', COUNT(*) FROM todos GROUP BY company_id;
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'user', COUNT(*) FROM users GROUP BY company_id;
+INSERT INTO resource_counts (company_id, resource, total) SELECT company_id, 'webhook', COUNT(*) FROM webhooks GROUP BY company_id;

@@ -58,9 +58,12 @@ async fn grant_builtin_permissions(tx: &mut Tx, company: Option<i64>) -> Result<
             ],
         ))
         .await?;
+        // Only the roles that were behind: a start that grants nothing writes nothing (every
+        // written role moves its company's data version).
         tx.execute(&Raw::new(
             "UPDATE roles SET granted_through = (SELECT COALESCE(MAX(id), 0) FROM permissions) \
-             WHERE builtin = ? AND (? = -1 OR company_id = ?)",
+             WHERE builtin = ? AND (? = -1 OR company_id = ?) \
+             AND granted_through < (SELECT COALESCE(MAX(id), 0) FROM permissions)",
             vec![marker.into(), company.into(), company.into()],
         ))
         .await?;

@@ -20,17 +20,28 @@ pub type TotalKey = String;
 pub struct Totals(Arc<Mutex<HashMap<TotalKey, Remembered>>>);
 
 /// A total, the data version it was counted at, and the company's records of the resource
-/// then (how densely the matches lie).
+/// then (how densely the matches lie); once asked, whether the page's probed statement walks
+/// an index in the page's order (or would sort every match).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Remembered {
     pub version: i64,
     pub total: i64,
     pub records: i64,
+    pub walks_in_order: Option<bool>,
 }
 
 impl Totals {
     pub fn get(&self, key: &str) -> Option<Remembered> {
         self.0.lock().ok()?.get(key).copied()
+    }
+
+    /// Notes what the database said of the probed page of `key`'s total.
+    pub fn note_walk(&self, key: &str, walks_in_order: bool) {
+        if let Ok(mut totals) = self.0.lock()
+            && let Some(entry) = totals.get_mut(key)
+        {
+            entry.walks_in_order = Some(walks_in_order);
+        }
     }
 
     pub fn remember(&self, key: TotalKey, remembered: Remembered) {
@@ -61,6 +72,7 @@ mod tests {
             version: 1,
             total,
             records: total,
+            walks_in_order: None,
         };
         for n in 0..(ENTRIES + 10) {
             totals.remember(format!("count {n}"), at(n as i64));

@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json};
 
 use super::criteria::{self, Context, SemiJoins};
 use super::loader::{Row, attach};
-use crate::db::{Backend, Db, Deadline, Raw, Remembered};
+use crate::db::{Backend, Db, Deadline, Explain, Raw, Remembered};
 use crate::error::Error;
 use crate::registry::ResourceDef;
 use crate::telemetry;
@@ -244,7 +244,7 @@ async fn filtered_page(
 ) -> Result<(Vec<i64>, i64), Error> {
     let key = db.inlined(&matching_count(ctx, def, filter, PAGE)?);
     if let Some(remembered) = db.totals().get(&key)
-        && let Some(ids) = remembered_page(ctx, db, def, plan, remembered, bound).await?
+        && let Some(ids) = remembered_page(ctx, db, def, plan, (&key, remembered), bound).await?
     {
         telemetry::list_total("remembered");
         return Ok((ids, remembered.total));
@@ -267,13 +267,14 @@ const PROBED_WALK: i64 = 5_000;
 
 /// The page's ids under a remembered count, if the data version still stands: an empty page
 /// (past the last match) costs a read of the version alone; a page where the matches lie
-/// densely is walked in its order with a probe per row, and stops at its last row.
+/// densely, walked in an index's order, is asked with a probe per row and stops at its last
+/// row.
 async fn remembered_page(
     ctx: &Context,
     db: &Db,
     def: &'static ResourceDef,
     plan: &Plan,
-    remembered: Remembered,
+    (key, remembered): (&str, Remembered),
     bound: Option<Deadline>,
 ) -> Result<Option<Vec<i64>>, Error> {
     let page = plan.page.unwrap_or_default();
@@ -291,14 +292,51 @@ async fn remembered_page(
     let walked = reach.saturating_mul(remembered.records) / Ord::max(remembered.total, 1);
     // PostgreSQL's planner weighs a listed semi-join both ways itself; SQLite's drives from
     // the list whenever it can.
-    let semi_joins = match ctx.backend == Backend::Sqlite && walked <= PROBED_WALK {
-        true => SemiJoins::Probes,
-        false => SemiJoins::Lists,
+    let listed = page_ids(ctx, def, plan, Counting::No)?;
+    let ids = match ctx.backend == Backend::Sqlite && walked <= PROBED_WALK {
+        true => {
+            let probed = page_ids(
+                &ctx.with_semi_joins(SemiJoins::Probes),
+                def,
+                plan,
+                Counting::No,
+            )?;
+            match walks_in_order(db, &probed, key, remembered).await? {
+                true => probed,
+                false => listed,
+            }
+        }
+        false => listed,
     };
-    let ids = page_ids(&ctx.with_semi_joins(semi_joins), def, plan, Counting::No)?;
     let found = fetch(db, &ids, &[ColumnType::Int; 3], bound).await?;
     let version = found.first().and_then(|r| r.get(1)).and_then(Value::as_int);
     Ok((version == Some(remembered.version)).then(|| first_ints(&found)))
+}
+
+/// Whether SQLite walks the probed page in an index's order, so that it stops at its last
+/// row; one that sorts every match would probe every record of the company instead. Asked
+/// once per remembered total.
+async fn walks_in_order(
+    db: &Db,
+    probed: &SelectStatement,
+    key: &str,
+    remembered: Remembered,
+) -> Result<bool, Error> {
+    if let Some(known) = remembered.walks_in_order {
+        return Ok(known);
+    }
+    let types = [
+        ColumnType::Int,
+        ColumnType::Int,
+        ColumnType::Int,
+        ColumnType::Text,
+    ];
+    let steps = db.fetch(&Explain(probed), &types).await?;
+    let sorts = steps.iter().any(|step| {
+        matches!(step.get(3), Some(Value::Text(s)) if s.contains("TEMP B-TREE FOR ORDER BY"))
+    });
+    db.totals().note_walk(key, !sorts);
+    Ok(!sorts)
 }
 
 fn first_ints(rows: &[Vec<Value>]) -> Vec<i64> {
@@ -314,6 +352,7 @@ fn counted_at(row: &[Value], from: usize) -> Remembered {
         version: int(0),
         records: int(1),
         total: int(2),
+        walks_in_order: None,
     }
 }
 
@@ -419,6 +458,7 @@ async fn filtered_total(
             version: 0,
             records: 0,
             total: 0,
+            walks_in_order: None,
         }))
 }
 

@@ -111,17 +111,3 @@ pub async fn record_test(tx: &mut Tx, tenant: Tenant, webhook: i64) -> Result<i6
     ))
     .await
 }
-
-#[cfg(test)]
-mod tests {
-    use super::ORDER_LOCK;
-
-    /// PostgreSQL's data-version triggers take the company's order lock first, as every unit of
-    /// work does: they must name the same key, which PL/pgSQL can only spell as a number.
-    #[test]
-    fn the_version_triggers_take_the_same_order_lock() {
-        let triggers = include_str!("../../migrations/postgres/0019_data_versions.sql");
-        let key = format!("pg_advisory_xact_lock({ORDER_LOCK} # company_id)");
-        assert_eq!(triggers.matches(&key).count(), 4, "{key}");
-    }
-}

@@ -113,6 +113,17 @@ async fn a_total_is_answered_from_memory_only_while_the_version_stands(app: Test
     );
     insert_customer(&app, company, "Memo four", None).await;
     assert_eq!(total(&app, &token, named).await, 4, "counted again");
+
+    // A page past the last match reads the version alone, and counts again once it moved.
+    let past = "/api/customer?filter=name:contains:%22memo%22&offset=10";
+    assert_eq!(total(&app, &token, past).await, 4);
+    assert_eq!(total(&app, &token, past).await, 4, "remembered");
+    created(&app, &token, "/api/customer", json!({"name": "Memo five"})).await;
+    assert_eq!(
+        total(&app, &token, past).await,
+        5,
+        "a create moved the version"
+    );
 }
 
 /// Every table of the registry (pivots too) has the triggers that move the version, on both
@@ -160,33 +171,41 @@ async fn a_listed_resources_counter_follows_whatever_writes_its_table(app: TestA
     for def in listed {
         for write in ["insert", "delete"] {
             let trigger = format!("{}_{write}_updates_the_count", def.table);
+            let text = text_of(&triggers, def.table, &trigger);
+            let counts = format!("'{}'", def.name);
             assert!(
-                has(&triggers, def.table, &trigger),
-                "{} lacks {trigger}",
+                text.is_some_and(|t| t.contains(&counts)),
+                "{} lacks {trigger} counting {counts}: {text:?}",
                 def.table
             );
         }
     }
 }
 
-/// Every trigger's table and name.
+/// Every trigger's table, name and text.
 async fn triggers(app: &TestApp) -> Vec<Vec<Value>> {
     let catalogue = match app.db.backend() {
         kring_server::db::Backend::Sqlite => {
-            "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'"
+            "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'trigger'"
         }
         kring_server::db::Backend::Postgres => {
-            "SELECT DISTINCT event_object_table, trigger_name FROM information_schema.triggers"
+            "SELECT DISTINCT event_object_table, trigger_name, action_statement \
+             FROM information_schema.triggers"
         }
     };
-    app.query(catalogue, &[ColumnType::Text, ColumnType::Text])
-        .await
+    app.query(catalogue, &[ColumnType::Text; 3]).await
 }
 
 fn has(triggers: &[Vec<Value>], table: &str, trigger: &str) -> bool {
-    triggers.iter().any(|row| {
-        matches!(row.first(), Some(Value::Text(t)) if t == table)
-            && matches!(row.get(1), Some(Value::Text(n)) if n == trigger)
+    text_of(triggers, table, trigger).is_some()
+}
+
+fn text_of<'a>(triggers: &'a [Vec<Value>], table: &str, trigger: &str) -> Option<&'a str> {
+    triggers.iter().find_map(|row| match row.as_slice() {
+        [Value::Text(t), Value::Text(n), Value::Text(text)] if t == table && n == trigger => {
+            Some(text.as_str())
+        }
+        _ => None,
     })
 }
 
