@@ -230,9 +230,14 @@ const MIGRATIONS: &[(i64, &str, Source)] = &[
     (
         21,
         "counts kept by triggers",
-        Source::PerEngine {
-            sqlite: include_str!("../../migrations/sqlite/0021_counts_kept_by_triggers.sql"),
-            postgres: include_str!("../../migrations/postgres/0021_counts_kept_by_triggers.sql"),
+        Source::Portable {
+            sql: include_str!("../../migrations/0021_counts_kept_by_triggers.sql"),
+            sqlite: Some(include_str!(
+                "../../migrations/sqlite/0021_counts_kept_by_triggers.sql"
+            )),
+            postgres: Some(include_str!(
+                "../../migrations/postgres/0021_counts_kept_by_triggers.sql"
+            )),
         },
     ),
 ];

@@ -1025,8 +1025,12 @@ async fn t47_two_hundred_random_payloads_verify_and_tampering_does_not(backend: 
         } else {
             random_text(200)
         };
-        // Never blank, which `required` would refuse.
-        let name = format!("n{n} {}", random_text(190));
+        // Never blank, which `required` would refuse, and within the name's 255 characters
+        // (a piece may be several).
+        let name: String = format!("n{n} {}", random_text(190))
+            .chars()
+            .take(255)
+            .collect();
         create(
             &app,
             &token,
