@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json};
 
 use super::criteria::{self, Context, SemiJoins};
 use super::loader::{Row, attach};
-use crate::db::{Backend, Db, Deadline, Explain, Raw, Remembered};
+use crate::db::{Backend, Db, Deadline, Explain, Remembered};
 use crate::error::Error;
 use crate::registry::ResourceDef;
 use crate::telemetry;
@@ -216,7 +216,7 @@ fn data_version(tenant: Tenant) -> Expr {
         .column("version")
         .from("data_versions")
         .and_where(Expr::col("company_id").eq(tenant.company_id));
-    Func::coalesce([Expr::SubQuery(None, Box::new(version.into())), Expr::val(0)]).into()
+    or_zero(version)
 }
 
 /// The company's records of `def` (the counter every insert and delete keeps), in the
@@ -228,7 +228,12 @@ fn records_of(def: &ResourceDef, tenant: Tenant) -> Expr {
         .from("resource_counts")
         .and_where(Expr::col("company_id").eq(tenant.company_id))
         .and_where(Expr::col("resource").eq(def.name));
-    Func::coalesce([Expr::SubQuery(None, Box::new(records.into())), Expr::val(0)]).into()
+    or_zero(records)
+}
+
+/// A one-number subquery, 0 where it finds no row.
+fn or_zero(query: SelectStatement) -> Expr {
+    Func::coalesce([Expr::SubQuery(None, Box::new(query.into())), Expr::val(0)]).into()
 }
 
 /// A filtered page's ids and the number of matches. The count is the expensive part (every
@@ -279,34 +284,26 @@ async fn remembered_page(
 ) -> Result<Option<Vec<i64>>, Error> {
     let page = plan.page.unwrap_or_default();
     if i64::try_from(page.offset).unwrap_or(i64::MAX) >= remembered.total {
-        let mut version = Query::select();
-        version.expr(data_version(ctx.tenant));
-        let found = fetch(db, &version, &[ColumnType::Int], None).await?;
-        let current = found
-            .first()
-            .and_then(|r| r.first())
-            .and_then(Value::as_int);
-        return Ok((current == Some(remembered.version)).then(Vec::new));
+        let current = one_int(db, data_version(ctx.tenant)).await?;
+        return Ok((current == remembered.version).then(Vec::new));
     }
     let reach = i64::try_from(page.offset.saturating_add(page.limit)).unwrap_or(i64::MAX);
     let walked = reach.saturating_mul(remembered.records) / Ord::max(remembered.total, 1);
     // PostgreSQL's planner weighs a listed semi-join both ways itself; SQLite's drives from
     // the list whenever it can.
-    let listed = page_ids(ctx, def, plan, Counting::No)?;
-    let ids = match ctx.backend == Backend::Sqlite && walked <= PROBED_WALK {
+    let probed = match ctx.backend == Backend::Sqlite && walked <= PROBED_WALK {
         true => {
-            let probed = page_ids(
-                &ctx.with_semi_joins(SemiJoins::Probes),
-                def,
-                plan,
-                Counting::No,
-            )?;
-            match walks_in_order(db, &probed, key, remembered).await? {
-                true => probed,
-                false => listed,
-            }
+            let probes = ctx.with_semi_joins(SemiJoins::Probes);
+            let probed = page_ids(&probes, def, plan, Counting::No)?;
+            walks_in_order(db, &probed, key, remembered)
+                .await?
+                .then_some(probed)
         }
-        false => listed,
+        false => None,
+    };
+    let ids = match probed {
+        Some(probed) => probed,
+        None => page_ids(ctx, def, plan, Counting::No)?,
     };
     let found = fetch(db, &ids, &[ColumnType::Int; 3], bound).await?;
     let version = found.first().and_then(|r| r.get(1)).and_then(Value::as_int);
@@ -422,10 +419,13 @@ async fn fetch_rows(
 
 /// The unfiltered total, from the counter kept by every insert and delete.
 pub async fn counted_total(db: &Db, def: &ResourceDef, tenant: Tenant) -> Result<i64, Error> {
-    let query = Raw::new(
-        "SELECT total FROM resource_counts WHERE company_id = ? AND resource = ?",
-        vec![tenant.company_id.into(), def.name.into()],
-    );
+    one_int(db, records_of(def, tenant)).await
+}
+
+/// `SELECT <expr>`, one number.
+async fn one_int(db: &Db, expr: Expr) -> Result<i64, Error> {
+    let mut query = Query::select();
+    query.expr(expr);
     let rows = db.fetch(&query, &[ColumnType::Int]).await?;
     Ok(rows
         .first()
